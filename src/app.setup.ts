@@ -1,0 +1,52 @@
+import type { IncomingMessage } from 'node:http';
+import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { Logger } from 'nestjs-pino';
+import { StrictValidationPipe } from './common/http/validation';
+import { requestIdFor } from './common/http/request-id';
+import type { AppConfig } from './config/app-config';
+import { MetricsService } from './health/metrics.service';
+
+/** The Fastify adapter: 1 MiB bodies, request ids, JSON only (text/plain is refused with 415). */
+export function createFastifyAdapter(config: AppConfig): FastifyAdapter {
+  const adapter = new FastifyAdapter({
+    bodyLimit: config.http.bodyLimitBytes,
+    genReqId: (req: IncomingMessage) => requestIdFor(req),
+    logger: false,
+    trustProxy: false,
+    return503OnClosing: true,
+  });
+  adapter.getInstance().removeContentTypeParser('text/plain');
+  return adapter;
+}
+
+/** Everything main.ts and the e2e tests both need on top of the module graph. */
+export function configureApp(app: NestFastifyApplication): void {
+  app.useLogger(app.get(Logger));
+  app.useGlobalPipes(new StrictValidationPipe());
+  app.enableShutdownHooks();
+
+  const metrics = app.get(MetricsService);
+  const fastify = app.getHttpAdapter().getInstance();
+  fastify.addHook('onRequest', async (request, reply) => {
+    void reply.header('x-request-id', request.id);
+    if (request.url.startsWith('/v1/')) void reply.header('cache-control', 'no-store');
+  });
+  fastify.addHook('onResponse', async (request, reply) => {
+    metrics.httpDuration.observe(
+      { method: request.method, route: request.routeOptions.url ?? 'unmatched', status_code: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+  });
+
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('Agent credential lifecycle service')
+      .setDescription('Inventory, rotation, revocation and access reviews for AI agent credentials.')
+      .setVersion('1')
+      .addBearerAuth()
+      .build(),
+  );
+  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json', yamlDocumentUrl: 'docs-yaml' });
+}

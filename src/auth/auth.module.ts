@@ -1,0 +1,17 @@
+import { Module } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { AuditModule } from '../audit/audit.module';
+import { InventoryModule } from '../inventory/inventory.module';
+import { AuthGuard } from './auth.guard';
+import { ApiTokenEntity } from './entities/api-token.entity';
+import { TokensController } from './tokens.controller';
+import { TokensService } from './tokens.service';
+
+@Module({
+  imports: [TypeOrmModule.forFeature([ApiTokenEntity]), AuditModule, InventoryModule],
+  controllers: [TokensController],
+  providers: [TokensService, { provide: APP_GUARD, useClass: AuthGuard }],
+  exports: [TokensService],
+})
+export class AuthModule {}

@@ -1,0 +1,21 @@
+import { createParamDecorator, ExecutionContext, SetMetadata } from '@nestjs/common';
+import type { FastifyRequest } from 'fastify';
+import type { Actor, RequestContext, Role } from './actor';
+
+export const ROLES_METADATA = 'auth:roles';
+export const PUBLIC_METADATA = 'auth:public';
+
+/** Every route declares who may call it; a route that declares nothing is refused to everyone. */
+export const Roles = (...roles: Role[]) => SetMetadata(ROLES_METADATA, roles);
+
+/** Operations endpoints (health, metrics, docs) that need no token. */
+export const Public = () => SetMetadata(PUBLIC_METADATA, true);
+
+export type AuthenticatedRequest = FastifyRequest & { actor?: Actor };
+
+/** The caller and request id, for services that change state or filter by owner. */
+export const Ctx = createParamDecorator((_: unknown, context: ExecutionContext): RequestContext => {
+  const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
+  if (!request.actor) throw new Error('Ctx used on a route without authentication');
+  return { actor: request.actor, requestId: String(request.id) };
+});

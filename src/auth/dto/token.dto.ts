@@ -1,0 +1,39 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsIn, IsNotEmpty, IsOptional, IsString, IsUUID, MaxLength } from 'class-validator';
+import { PageResponseDto } from '../../common/pagination/pagination';
+import { ROLES, type Role } from '../actor';
+
+export class CreateTokenDto {
+  @ApiProperty({ maxLength: 200, example: 'ci-pipeline' })
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(200)
+  name!: string;
+
+  @ApiProperty({ enum: ROLES })
+  @IsIn(ROLES)
+  role!: Role;
+
+  @ApiPropertyOptional({ format: 'uuid', description: 'Required for role owner, refused otherwise' })
+  @IsOptional()
+  @IsUUID()
+  ownerId?: string;
+}
+
+export class TokenDto {
+  @ApiProperty({ format: 'uuid' }) id!: string;
+  @ApiProperty() name!: string;
+  @ApiProperty({ enum: ROLES }) role!: Role;
+  @ApiProperty({ type: String, format: 'uuid', nullable: true }) ownerId!: string | null;
+  @ApiProperty({ format: 'date-time' }) createdAt!: string;
+  @ApiProperty({ type: String, format: 'date-time', nullable: true }) revokedAt!: string | null;
+}
+
+export class CreatedTokenDto extends TokenDto {
+  @ApiProperty({ description: 'The bearer token. Shown only in this response.' })
+  token!: string;
+}
+
+export class TokenPageDto extends PageResponseDto {
+  @ApiProperty({ type: [TokenDto] }) items!: TokenDto[];
+}

@@ -1,0 +1,50 @@
+import type { IncomingMessage } from 'node:http';
+import { DynamicModule, Module } from '@nestjs/common';
+import { LoggerModule } from 'nestjs-pino';
+import pino from 'pino';
+import type { AppConfig } from '../../config/app-config';
+import { REQUEST_ID } from '../http/request-id';
+import { REDACTED, redactPaths, scrubSecrets } from './redact';
+
+type RawRequest = IncomingMessage & { [REQUEST_ID]?: string };
+
+/**
+ * Structured JSON logs through pino: one line per request with its id, and the
+ * same id on every line written while serving it. Fields named like secrets or
+ * tokens are censored at any depth, and secret-shaped strings in messages are
+ * scrubbed.
+ */
+@Module({})
+export class LoggingModule {
+  static forRoot(config: AppConfig, stream?: NodeJS.WritableStream): DynamicModule {
+    return {
+      module: LoggingModule,
+      imports: [
+        LoggerModule.forRoot({
+          pinoHttp: {
+            level: config.log.level,
+            stream: stream ?? pino.destination({ dest: 1, sync: false }),
+            genReqId: (req: RawRequest) => req[REQUEST_ID] ?? 'unknown',
+            autoLogging: { ignore: (req: IncomingMessage) => req.url === '/health' || req.url === '/metrics' },
+            redact: { paths: redactPaths(), censor: REDACTED },
+            hooks: {
+              logMethod(args: unknown[], method: (...a: unknown[]) => void) {
+                method.apply(this, args.map((a) => (typeof a === 'string' ? scrubSecrets(a) : a)));
+              },
+            },
+            serializers: {
+              req: (req: { id: string; method: string; url: string; headers: Record<string, unknown> }) => ({
+                id: req.id,
+                method: req.method,
+                url: req.url,
+                userAgent: req.headers['user-agent'],
+                authorization: req.headers.authorization,
+              }),
+              res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+            },
+          },
+        }),
+      ],
+    };
+  }
+}

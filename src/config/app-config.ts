@@ -1,0 +1,214 @@
+import { z } from 'zod';
+
+/**
+ * The one typed view of the environment. Nothing else in src/ reads process.env:
+ * everything takes an AppConfig, so tests can build one without touching globals.
+ */
+
+export const SECRET_STORE_NAMES = ['local', 'vault', 'aws'] as const;
+export type SecretStoreName = (typeof SECRET_STORE_NAMES)[number];
+
+export const PROCESS_ROLES = ['api', 'worker', 'scheduler'] as const;
+export type ProcessRole = (typeof PROCESS_ROLES)[number];
+
+const booleanString = z
+  .enum(['true', 'false', '1', '0'], { message: 'must be true or false' })
+  .transform((v) => v === 'true' || v === '1');
+
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+
+function urlWithProtocols(protocols: string[]) {
+  return z.string().refine(
+    (value) => {
+      try {
+        return protocols.includes(new URL(value).protocol);
+      } catch {
+        return false;
+      }
+    },
+    { message: `is not a valid ${protocols.map((p) => p.replace(':', '')).join('/')} URL` },
+  );
+}
+
+const base64Key32 = z.string().refine(
+  (value) => /^[A-Za-z0-9+/]+={0,2}$/.test(value) && Buffer.from(value, 'base64').length === 32,
+  { message: 'must be base64 of exactly 32 random bytes (e.g. `openssl rand -base64 32`)' },
+);
+
+const intInRange = (min: number, max: number) =>
+  z.coerce
+    .number({ message: 'must be a number' })
+    .int({ message: 'must be an integer' })
+    .min(min, { message: `must be at least ${min}` })
+    .max(max, { message: `must be at most ${max}` });
+
+const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  PORT: intInRange(0, 65535).default(3000),
+  DATABASE_URL: urlWithProtocols(['postgres:', 'postgresql:']).default(
+    'postgres://postgres@127.0.0.1:5432/credentials',
+  ),
+  DATABASE_POOL_SIZE: intInRange(1, 200).default(10),
+  MIGRATIONS_RUN: booleanString.default('true'),
+  REDIS_URL: urlWithProtocols(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
+  REDIS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/, { message: 'must be 1-64 letters, digits, _ . or -' })
+    .default('agc'),
+  ADMIN_TOKEN: optionalString.pipe(
+    z.string().min(32, { message: 'must be at least 32 characters' }).optional(),
+  ),
+  LOCAL_STORE_KEY: optionalString.pipe(base64Key32.optional()),
+  SECRET_STORE_DEFAULT: z.enum(SECRET_STORE_NAMES).default('local'),
+  VAULT_ADDR: optionalString.pipe(urlWithProtocols(['http:', 'https:']).optional()),
+  VAULT_TOKEN: optionalString,
+  VAULT_ROLE_ID: optionalString,
+  VAULT_SECRET_ID: optionalString,
+  VAULT_NAMESPACE: optionalString,
+  VAULT_KV_MOUNT: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)*$/, { message: 'must be a mount path like secret' })
+    .default('secret'),
+  AWS_REGION: optionalString,
+  AWS_ENDPOINT_URL: optionalString.pipe(urlWithProtocols(['http:', 'https:']).optional()),
+  AWS_RECOVERY_WINDOW_DAYS: optionalString.pipe(intInRange(7, 30).optional()),
+  ROLES: z
+    .string()
+    .default('api,worker,scheduler')
+    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+    .pipe(
+      z
+        .array(z.enum(PROCESS_ROLES, { message: `each role must be one of ${PROCESS_ROLES.join(', ')}` }))
+        .min(1, { message: 'must name at least one role' }),
+    ),
+  MAX_ROTATION_INTERVAL_DAYS: intInRange(1, 90).default(90),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOCAL_SECRETS_FILE: z.string().default('.local/dev-secrets.json'),
+});
+
+export type RawEnv = Record<string, string | undefined>;
+
+/**
+ * Interface and abstract class merge, so `AppConfig` is both the type and the
+ * Nest injection token: `constructor(private readonly config: AppConfig)`.
+ */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+export abstract class AppConfig {}
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+export interface AppConfig {
+  env: 'development' | 'test' | 'production';
+  http: { host: string; port: number; bodyLimitBytes: number };
+  database: { url: string; poolSize: number; migrationsRun: boolean };
+  redis: { url: string; prefix: string };
+  adminToken: string;
+  secretStores: {
+    default: SecretStoreName;
+    local: { key: Buffer };
+    vault?: {
+      address: string;
+      token?: string;
+      roleId?: string;
+      secretId?: string;
+      namespace?: string;
+      mount: string;
+    };
+    aws?: { region: string; endpoint?: string; recoveryWindowDays?: number };
+  };
+  roles: ProcessRole[];
+  policy: { maxRotationIntervalDays: number };
+  log: { level: string };
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Secrets a development machine may generate for itself; production must be given them. */
+export interface GeneratedDevSecrets {
+  ADMIN_TOKEN: string;
+  LOCAL_STORE_KEY: string;
+}
+
+/**
+ * Parses the environment. Throws ConfigError with one line per problem, each
+ * naming the variable and what to do about it.
+ */
+export function loadConfig(env: RawEnv, devSecrets?: GeneratedDevSecrets): AppConfig {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => `${issue.path.join('.') || 'environment'} ${issue.message}`);
+    throw new ConfigError(lines.join('; '));
+  }
+  const e = parsed.data;
+  const adminToken = e.ADMIN_TOKEN ?? (e.NODE_ENV === 'production' ? undefined : devSecrets?.ADMIN_TOKEN);
+  const localKey = e.LOCAL_STORE_KEY ?? (e.NODE_ENV === 'production' ? undefined : devSecrets?.LOCAL_STORE_KEY);
+  if (!adminToken) {
+    throw new ConfigError('ADMIN_TOKEN is required in production: set it to a random string of at least 32 characters');
+  }
+  if (!localKey) {
+    throw new ConfigError('LOCAL_STORE_KEY is required in production: set it to `openssl rand -base64 32`');
+  }
+
+  let vault: AppConfig['secretStores']['vault'];
+  if (e.VAULT_ADDR) {
+    const hasAppRole = Boolean(e.VAULT_ROLE_ID || e.VAULT_SECRET_ID);
+    if (hasAppRole && !(e.VAULT_ROLE_ID && e.VAULT_SECRET_ID)) {
+      throw new ConfigError('VAULT_ROLE_ID and VAULT_SECRET_ID must be set together for AppRole login');
+    }
+    if (!e.VAULT_TOKEN && !hasAppRole) {
+      throw new ConfigError('VAULT_ADDR is set but neither VAULT_TOKEN nor VAULT_ROLE_ID/VAULT_SECRET_ID is');
+    }
+    vault = {
+      address: e.VAULT_ADDR,
+      token: e.VAULT_TOKEN,
+      roleId: e.VAULT_ROLE_ID,
+      secretId: e.VAULT_SECRET_ID,
+      namespace: e.VAULT_NAMESPACE,
+      mount: e.VAULT_KV_MOUNT,
+    };
+  }
+  let aws: AppConfig['secretStores']['aws'];
+  if (e.AWS_REGION) {
+    aws = { region: e.AWS_REGION, endpoint: e.AWS_ENDPOINT_URL, recoveryWindowDays: e.AWS_RECOVERY_WINDOW_DAYS };
+  } else if (e.AWS_ENDPOINT_URL) {
+    throw new ConfigError('AWS_ENDPOINT_URL is set but AWS_REGION is not: set AWS_REGION (e.g. us-east-1)');
+  }
+  const configured = { local: true, vault: Boolean(vault), aws: Boolean(aws) };
+  if (!configured[e.SECRET_STORE_DEFAULT]) {
+    throw new ConfigError(
+      `SECRET_STORE_DEFAULT is ${e.SECRET_STORE_DEFAULT} but that store is not configured: ` +
+        (e.SECRET_STORE_DEFAULT === 'vault' ? 'set VAULT_ADDR and credentials' : 'set AWS_REGION'),
+    );
+  }
+
+  const config: AppConfig = {
+    env: e.NODE_ENV,
+    http: { host: e.HOST, port: e.PORT, bodyLimitBytes: 1024 * 1024 },
+    database: { url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE, migrationsRun: e.MIGRATIONS_RUN },
+    redis: { url: e.REDIS_URL, prefix: e.REDIS_PREFIX },
+    adminToken,
+    secretStores: {
+      default: e.SECRET_STORE_DEFAULT,
+      local: { key: Buffer.from(localKey, 'base64') },
+      vault,
+      aws,
+    },
+    roles: [...new Set(e.ROLES)],
+    policy: { maxRotationIntervalDays: e.MAX_ROTATION_INTERVAL_DAYS },
+    log: { level: e.LOG_LEVEL },
+  };
+  return config;
+}
+
+/** Whether the environment lacks secrets that a development machine may generate. */
+export function needsDevSecrets(env: RawEnv): boolean {
+  return env.NODE_ENV !== 'production' && (!env.ADMIN_TOKEN?.trim() || !env.LOCAL_STORE_KEY?.trim());
+}
+
+export function localSecretsFilePath(env: RawEnv): string {
+  return env.LOCAL_SECRETS_FILE?.trim() || '.local/dev-secrets.json';
+}

@@ -1,0 +1,91 @@
+import { Body, Controller, Get, HttpCode, Param, Patch, Post, Query, Res } from '@nestjs/common';
+import { ApiAcceptedResponse, ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+import type { RequestContext } from '../auth/actor';
+import { Ctx, Roles } from '../auth/decorators';
+import { UuidPipe } from '../common/http/uuid.pipe';
+import { CredentialsService } from './credentials.service';
+import {
+  ClaimedSecretDto,
+  CreateCredentialDto,
+  CredentialDto,
+  CredentialEnvelopeDto,
+  CredentialListQueryDto,
+  CredentialPageDto,
+  IssuedCredentialDto,
+  UpdateCredentialDto,
+} from './dto/credential.dto';
+
+@ApiTags('credentials')
+@ApiBearerAuth()
+@Controller('v1/credentials')
+export class CredentialsController {
+  constructor(private readonly credentials: CredentialsService) {}
+
+  @Post()
+  @Roles('admin', 'owner')
+  @ApiCreatedResponse({ type: IssuedCredentialDto, description: 'Read/write scopes: active, with the secret shown once' })
+  @ApiAcceptedResponse({ type: CredentialEnvelopeDto, description: 'A delete/admin scope: pending_approval, no secret yet' })
+  async create(
+    @Ctx() ctx: RequestContext,
+    @Body() body: CreateCredentialDto,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<IssuedCredentialDto> {
+    const issued = await this.credentials.create(ctx, body);
+    void reply.status(issued.secret === undefined ? 202 : 201);
+    return issued;
+  }
+
+  @Get()
+  @Roles('admin', 'responder', 'auditor', 'owner')
+  @ApiOkResponse({ type: CredentialPageDto })
+  list(@Ctx() ctx: RequestContext, @Query() query: CredentialListQueryDto): Promise<CredentialPageDto> {
+    return this.credentials.list(ctx.actor, { ...query, dueBefore: query.dueBefore ? new Date(query.dueBefore) : undefined });
+  }
+
+  @Get(':id')
+  @Roles('admin', 'responder', 'auditor', 'owner')
+  @ApiOkResponse({ type: CredentialDto })
+  get(@Ctx() ctx: RequestContext, @Param('id', UuidPipe) id: string): Promise<CredentialDto> {
+    return this.credentials.get(ctx.actor, id);
+  }
+
+  @Patch(':id')
+  @Roles('admin', 'owner')
+  @ApiOkResponse({ type: CredentialDto, description: 'Applied' })
+  @ApiAcceptedResponse({ type: CredentialDto, description: 'Adds a delete/admin scope: held in pendingChange until approved' })
+  async update(
+    @Ctx() ctx: RequestContext,
+    @Param('id', UuidPipe) id: string,
+    @Body() body: UpdateCredentialDto,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<CredentialDto> {
+    const result = await this.credentials.update(ctx, id, body);
+    void reply.status(result.pending ? 202 : 200);
+    return result.credential;
+  }
+
+  @Post(':id/approve')
+  @Roles('admin')
+  @HttpCode(200)
+  @ApiOkResponse({ type: CredentialDto })
+  approve(@Ctx() ctx: RequestContext, @Param('id', UuidPipe) id: string): Promise<CredentialDto> {
+    return this.credentials.approve(ctx, id);
+  }
+
+  @Post(':id/reject')
+  @Roles('admin')
+  @HttpCode(200)
+  @ApiOkResponse({ type: CredentialDto })
+  reject(@Ctx() ctx: RequestContext, @Param('id', UuidPipe) id: string): Promise<CredentialDto> {
+    return this.credentials.reject(ctx, id);
+  }
+
+  @Post(':id/claim')
+  @Roles('admin', 'owner')
+  @HttpCode(200)
+  @ApiOkResponse({ type: ClaimedSecretDto, description: 'Once per version, by the requester' })
+  claim(@Ctx() ctx: RequestContext, @Param('id', UuidPipe) id: string): Promise<ClaimedSecretDto> {
+    return this.credentials.claim(ctx, id);
+  }
+}

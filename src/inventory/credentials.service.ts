@@ -1,0 +1,580 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { Injectable, Logger } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager } from 'typeorm';
+import { AuditService } from '../audit/audit.service';
+import { Actor, assertOwnerAccess, assertOwnerRead, RequestContext } from '../auth/actor';
+import { Clock } from '../common/clock/clock';
+import { isUniqueViolation } from '../common/db/pg-errors';
+import {
+  ConflictError,
+  DependencyUnavailableError,
+  FieldError,
+  ForbiddenError,
+  InvalidInputError,
+  NotFoundError,
+} from '../common/errors/domain-error';
+import { fetchTimePage, Page } from '../common/pagination/pagination';
+import { RandomSource } from '../common/random/random-source';
+import { AppConfig, SecretStoreName } from '../config/app-config';
+import { SecretStore, SecretTarget } from '../secret-stores/secret-store';
+import { SecretStoreRegistry } from '../secret-stores/secret-store.registry';
+import { AgentsService, scopedOwnerFilter } from './agents.service';
+import { formatSecret, SECRET_RANDOM_BYTES } from './credential-secret';
+import {
+  CredentialEntity,
+  CredentialStatus,
+  CredentialType,
+  Environment,
+  PendingCredentialChange,
+} from './entities/credential.entity';
+import { checkIpAllowlist } from './ip-allowlist';
+import { ProductsService } from './products.service';
+import { nextRotationAt } from './rotation-schedule';
+import { addedPrivilegedScopes, checkScopes, isPrivileged, productsOf } from './scope-policy';
+
+export interface RateLimit {
+  requests: number;
+  perSeconds: number;
+}
+
+export interface CredentialView {
+  id: string;
+  clientId: string;
+  agentId: string;
+  ownerId: string;
+  type: CredentialType;
+  environment: Environment;
+  scopes: string[];
+  rateLimit: RateLimit;
+  ipAllowlist: string[];
+  secretStore: SecretStoreName;
+  secretRef: string | null;
+  secretVersion: number | null;
+  status: CredentialStatus;
+  rotationIntervalDays: number;
+  gracePeriodHours: number;
+  lastRotatedAt: string | null;
+  nextRotationAt: string | null;
+  lastUsedAt: string | null;
+  createdAt: string;
+  updatedAt: string;
+  revokedAt: string | null;
+  revokedReason: string | null;
+  requestedBy: string;
+  approvedBy: string | null;
+  pendingChange: (PendingCredentialChange & { status: 'pending_approval' }) | null;
+}
+
+export interface CreateCredentialInput {
+  agentId: string;
+  type: CredentialType;
+  environment: Environment;
+  scopes: string[];
+  rateLimit: RateLimit;
+  ipAllowlist?: string[];
+  secretStore?: string;
+  rotationIntervalDays?: number;
+  gracePeriodHours?: number;
+}
+
+export interface CredentialChanges {
+  scopes?: string[];
+  rateLimit?: RateLimit;
+  ipAllowlist?: string[];
+  rotationIntervalDays?: number;
+  gracePeriodHours?: number;
+}
+
+export interface CredentialListQuery {
+  agentId?: string;
+  ownerId?: string;
+  status?: CredentialStatus;
+  environment?: Environment;
+  dueBefore?: Date;
+  limit?: number;
+  cursor?: string;
+}
+
+const DEFAULT_ROTATION_INTERVAL_DAYS = 90;
+const DEFAULT_GRACE_PERIOD_HOURS = 24;
+
+@Injectable()
+export class CredentialsService {
+  private readonly logger = new Logger(CredentialsService.name);
+
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly agents: AgentsService,
+    private readonly products: ProductsService,
+    private readonly stores: SecretStoreRegistry,
+    private readonly audit: AuditService,
+    private readonly clock: Clock,
+    private readonly random: RandomSource,
+    private readonly config: AppConfig,
+  ) {}
+
+  /**
+   * Issues a credential. Read/write scopes: active at once, and the secret is
+   * returned here, once. Any delete/admin scope: pending_approval, no secret yet.
+   * The secret is written to its store before the row, and removed again if the
+   * row cannot be written, so a failure leaves neither half behind.
+   */
+  async create(ctx: RequestContext, input: CreateCredentialInput): Promise<{ credential: CredentialView; secret?: string }> {
+    const agent = await this.agents.find(input.agentId).catch((error: unknown) => {
+      if (error instanceof NotFoundError) throw InvalidInputError.field('agentId', 'does not name an existing agent');
+      throw error;
+    });
+    assertOwnerAccess(ctx.actor, agent.ownerId, 'agent');
+    if (agent.status !== 'active') {
+      throw new ConflictError('AGENT_DECOMMISSIONED', 'A decommissioned agent cannot get new credentials.');
+    }
+    const store = this.stores.resolve(input.secretStore);
+    const errors: FieldError[] = [];
+    errors.push(...(await this.scopeErrors(input.scopes)));
+    const allowlist = checkIpAllowlist(input.ipAllowlist ?? []);
+    errors.push(...allowlist.errors);
+    const rotationIntervalDays = input.rotationIntervalDays ?? Math.min(DEFAULT_ROTATION_INTERVAL_DAYS, this.maxInterval);
+    errors.push(...this.intervalErrors(rotationIntervalDays));
+    if (errors.length) throw new InvalidInputError(errors);
+
+    const now = this.clock.now();
+    const needsApproval = input.scopes.some(isPrivileged);
+    const credential: CredentialEntity = {
+      id: this.random.uuid(),
+      clientId: `agc_${this.random.bytes(16).toString('hex')}`,
+      agentId: agent.id,
+      ownerId: agent.ownerId,
+      type: input.type,
+      environment: input.environment,
+      scopes: input.scopes,
+      rateLimitRequests: input.rateLimit.requests,
+      rateLimitPerSeconds: input.rateLimit.perSeconds,
+      ipAllowlist: allowlist.normalized,
+      secretStore: store.name,
+      secretRef: null,
+      secretVersion: null,
+      secretVersionId: null,
+      secretSha256: null,
+      secretDeliveredVersion: null,
+      status: needsApproval ? 'pending_approval' : 'active',
+      rotationIntervalDays,
+      gracePeriodHours: input.gracePeriodHours ?? DEFAULT_GRACE_PERIOD_HOURS,
+      lastRotatedAt: null,
+      nextRotationAt: null,
+      lastUsedAt: null,
+      requestedBy: ctx.actor.tokenId,
+      approvedBy: null,
+      approvedAt: null,
+      pendingChange: null,
+      createdAt: now,
+      updatedAt: now,
+      revokedAt: null,
+      revokedReason: null,
+    };
+
+    if (needsApproval) {
+      await this.dataSource.transaction(async (em) => {
+        await em.insert(CredentialEntity, credential);
+        await this.audit.record(em, ctx, {
+          action: 'credential.created',
+          targetType: 'credential',
+          targetId: credential.id,
+          data: { ...describe(credential), awaitingApprovalFor: input.scopes.filter(isPrivileged) },
+        });
+      });
+      return { credential: toCredentialView(credential) };
+    }
+
+    const secret = await this.writeFirstVersion(store, credential, now);
+    credential.secretDeliveredVersion = 1;
+    try {
+      await this.dataSource.transaction(async (em) => {
+        await em.insert(CredentialEntity, credential);
+        await this.audit.record(em, ctx, {
+          action: 'credential.created',
+          targetType: 'credential',
+          targetId: credential.id,
+          data: describe(credential),
+        });
+      });
+    } catch (error) {
+      await this.discardSecret(store, credential);
+      if (isUniqueViolation(error)) throw new ConflictError('CREDENTIAL_CONFLICT', 'Credential id collision; retry.');
+      throw error;
+    }
+    return { credential: toCredentialView(credential), secret };
+  }
+
+  async get(actor: Actor, id: string): Promise<CredentialView> {
+    const credential = await this.find(id);
+    assertOwnerRead(actor, credential.ownerId, 'credential');
+    return toCredentialView(credential);
+  }
+
+  list(actor: Actor, query: CredentialListQuery): Promise<Page<CredentialView>> {
+    const ownerId = scopedOwnerFilter(actor, query.ownerId);
+    const qb = this.dataSource.getRepository(CredentialEntity).createQueryBuilder('c');
+    if (ownerId) qb.andWhere('c.owner_id = :ownerId', { ownerId });
+    if (query.agentId) qb.andWhere('c.agent_id = :agentId', { agentId: query.agentId });
+    if (query.status) qb.andWhere('c.status = :status', { status: query.status });
+    if (query.environment) qb.andWhere('c.environment = :environment', { environment: query.environment });
+    if (query.dueBefore) qb.andWhere('c.next_rotation_at < :dueBefore', { dueBefore: query.dueBefore });
+    return fetchTimePage(qb, 'c', query, toCredentialView);
+  }
+
+  /**
+   * Changes scopes, rate limit, allowlist or rotation policy. A change that adds
+   * a delete/admin scope is held as `pendingChange` until another admin
+   * approves it; until then the current values stay in force.
+   */
+  async update(ctx: RequestContext, id: string, changes: CredentialChanges): Promise<{ credential: CredentialView; pending: boolean }> {
+    if (Object.values(changes).every((v) => v === undefined)) {
+      throw InvalidInputError.field('body', 'must change at least one of scopes, rateLimit, ipAllowlist, rotationIntervalDays, gracePeriodHours');
+    }
+    const errors: FieldError[] = [];
+    if (changes.scopes) errors.push(...(await this.scopeErrors(changes.scopes)));
+    let ipAllowlist: string[] | undefined;
+    if (changes.ipAllowlist) {
+      const checked = checkIpAllowlist(changes.ipAllowlist);
+      errors.push(...checked.errors);
+      ipAllowlist = checked.normalized;
+    }
+    if (changes.rotationIntervalDays !== undefined) errors.push(...this.intervalErrors(changes.rotationIntervalDays));
+    if (errors.length) throw new InvalidInputError(errors);
+    const normalized: CredentialChanges = { ...changes, ipAllowlist };
+
+    return this.dataSource.transaction(async (em) => {
+      const credential = await this.lockForChange(em, id);
+      assertOwnerAccess(ctx.actor, credential.ownerId, 'credential');
+      assertActive(credential);
+      if (credential.pendingChange) {
+        throw new ConflictError('CHANGE_PENDING', 'A change of this credential awaits approval; approve or reject it first.');
+      }
+      const now = this.clock.now();
+      if (normalized.scopes && addedPrivilegedScopes(credential.scopes, normalized.scopes).length > 0) {
+        credential.pendingChange = { ...stripUndefined(normalized), requestedBy: ctx.actor.tokenId, requestedAt: now.toISOString() };
+        credential.updatedAt = now;
+        await em.update(CredentialEntity, { id }, { pendingChange: credential.pendingChange, updatedAt: now });
+        await this.audit.record(em, ctx, {
+          action: 'credential.change_requested',
+          targetType: 'credential',
+          targetId: id,
+          data: { change: credential.pendingChange },
+        });
+        return { credential: toCredentialView(credential), pending: true };
+      }
+      const before = describe(credential);
+      this.applyChanges(credential, normalized, now);
+      await this.saveChanges(em, credential);
+      await this.audit.record(em, ctx, {
+        action: 'credential.updated',
+        targetType: 'credential',
+        targetId: id,
+        data: { before, after: describe(credential) },
+      });
+      return { credential: toCredentialView(credential), pending: false };
+    });
+  }
+
+  /**
+   * Second-person approval of a pending credential (its secret is created now)
+   * or of a pending change. The approver must be an admin other than the requester.
+   */
+  async approve(ctx: RequestContext, id: string): Promise<CredentialView> {
+    let written: { store: SecretStore; credential: CredentialEntity } | null = null;
+    try {
+      return await this.dataSource.transaction(async (em) => {
+        const credential = await this.lockForChange(em, id);
+        assertNotRevoked(credential);
+        const now = this.clock.now();
+        if (credential.status === 'pending_approval') {
+          assertNotRequester(ctx.actor, credential.requestedBy);
+          const store = this.stores.get(credential.secretStore);
+          await this.writeFirstVersion(store, credential, now);
+          written = { store, credential };
+          credential.status = 'active';
+          credential.approvedBy = ctx.actor.tokenId;
+          credential.approvedAt = now;
+          credential.updatedAt = now;
+          await em.update(CredentialEntity, { id }, {
+            status: credential.status,
+            approvedBy: credential.approvedBy,
+            approvedAt: now,
+            secretRef: credential.secretRef,
+            secretVersion: credential.secretVersion,
+            secretVersionId: credential.secretVersionId,
+            secretSha256: credential.secretSha256,
+            nextRotationAt: credential.nextRotationAt,
+            updatedAt: now,
+          });
+          await this.audit.record(em, ctx, {
+            action: 'credential.approved',
+            targetType: 'credential',
+            targetId: id,
+            data: { scopes: credential.scopes, requestedBy: credential.requestedBy, secretVersion: credential.secretVersion },
+          });
+          return toCredentialView(credential);
+        }
+        const change = credential.pendingChange;
+        if (credential.status === 'active' && change) {
+          assertNotRequester(ctx.actor, change.requestedBy);
+          const before = describe(credential);
+          this.applyChanges(credential, change, now);
+          credential.pendingChange = null;
+          await this.saveChanges(em, credential);
+          await this.audit.record(em, ctx, {
+            action: 'credential.change_approved',
+            targetType: 'credential',
+            targetId: id,
+            data: { requestedBy: change.requestedBy, before, after: describe(credential) },
+          });
+          return toCredentialView(credential);
+        }
+        throw new ConflictError('NOTHING_TO_APPROVE', 'This credential has nothing awaiting approval.');
+      });
+    } catch (error) {
+      // The transaction did not commit, so a secret written for it must not survive.
+      const orphan = written as { store: SecretStore; credential: CredentialEntity } | null;
+      if (orphan) await this.discardSecret(orphan.store, orphan.credential);
+      throw error;
+    }
+  }
+
+  /** Rejects a pending credential (it becomes `rejected`) or a pending change (it is dropped). */
+  async reject(ctx: RequestContext, id: string): Promise<CredentialView> {
+    return this.dataSource.transaction(async (em) => {
+      const credential = await this.lockForChange(em, id);
+      assertNotRevoked(credential);
+      const now = this.clock.now();
+      if (credential.status === 'pending_approval') {
+        credential.status = 'rejected';
+        credential.updatedAt = now;
+        await em.update(CredentialEntity, { id }, { status: 'rejected', updatedAt: now });
+        await this.audit.record(em, ctx, {
+          action: 'credential.rejected',
+          targetType: 'credential',
+          targetId: id,
+          data: { requestedBy: credential.requestedBy, scopes: credential.scopes },
+        });
+        return toCredentialView(credential);
+      }
+      const change = credential.pendingChange;
+      if (credential.status === 'active' && change) {
+        credential.pendingChange = null;
+        credential.updatedAt = now;
+        await em.update(CredentialEntity, { id }, { pendingChange: null, updatedAt: now });
+        await this.audit.record(em, ctx, {
+          action: 'credential.change_rejected',
+          targetType: 'credential',
+          targetId: id,
+          data: { change },
+        });
+        return toCredentialView(credential);
+      }
+      throw new ConflictError('NOTHING_TO_REJECT', 'This credential has nothing awaiting approval.');
+    });
+  }
+
+  /**
+   * The requester collects the secret of the current version once, after an
+   * approval (or a rotation). Every later claim of that version is a 409.
+   */
+  async claim(ctx: RequestContext, id: string): Promise<{ secret: string; secretVersion: number }> {
+    return this.dataSource.transaction(async (em) => {
+      const credential = await this.lockForChange(em, id);
+      assertOwnerRead(ctx.actor, credential.ownerId, 'credential');
+      if (ctx.actor.tokenId !== credential.requestedBy) {
+        throw new ForbiddenError('NOT_REQUESTER', 'Only the token that requested this credential may claim its secret.');
+      }
+      assertActive(credential);
+      const version = credential.secretVersion!;
+      if ((credential.secretDeliveredVersion ?? 0) >= version) {
+        throw new ConflictError('SECRET_ALREADY_CLAIMED', `The secret of version ${version} was already handed out.`);
+      }
+      const store = this.stores.get(credential.secretStore);
+      const secret = await store.readVersion(targetOf(credential), credential.secretVersionId!);
+      if (!sameDigest(sha256(secret), credential.secretSha256!)) {
+        throw new DependencyUnavailableError('SECRET_MISMATCH', 'The secret store returned a secret that does not match the inventory.');
+      }
+      await em.update(CredentialEntity, { id }, { secretDeliveredVersion: version, updatedAt: this.clock.now() });
+      await this.audit.record(em, ctx, {
+        action: 'credential.claimed',
+        targetType: 'credential',
+        targetId: id,
+        data: { secretVersion: version },
+      });
+      return { secret, secretVersion: version };
+    });
+  }
+
+  /** Loads a credential row-locked for a state change in the caller's transaction. */
+  async lockForChange(em: EntityManager, id: string): Promise<CredentialEntity> {
+    const credential = await em.findOne(CredentialEntity, { where: { id }, lock: { mode: 'pessimistic_write' } });
+    if (!credential) throw new NotFoundError('credential', id);
+    return credential;
+  }
+
+  async find(id: string): Promise<CredentialEntity> {
+    const credential = await this.dataSource.getRepository(CredentialEntity).findOne({ where: { id } });
+    if (!credential) throw new NotFoundError('credential', id);
+    return credential;
+  }
+
+  private get maxInterval(): number {
+    return this.config.policy.maxRotationIntervalDays;
+  }
+
+  private intervalErrors(days: number): FieldError[] {
+    return days > this.maxInterval
+      ? [{ field: 'rotationIntervalDays', message: `must be at most ${this.maxInterval} (the configured maximum)` }]
+      : [];
+  }
+
+  private async scopeErrors(scopes: string[]): Promise<FieldError[]> {
+    const catalog = await this.products.catalogFor(productsOf(scopes));
+    return checkScopes(scopes, catalog);
+  }
+
+  /** Generates the first secret, writes it to the store and records where it lives on the entity. */
+  private async writeFirstVersion(store: SecretStore, credential: CredentialEntity, now: Date): Promise<string> {
+    const secret = formatSecret(credential.environment, this.random.bytes(SECRET_RANDOM_BYTES));
+    const stored = await store.writeVersion({ target: targetOf(credential), version: 1, requestToken: credential.id, secret });
+    credential.secretRef = stored.ref;
+    credential.secretVersion = 1;
+    credential.secretVersionId = stored.versionId;
+    credential.secretSha256 = sha256(secret);
+    credential.nextRotationAt = nextRotationAt(now, credential.rotationIntervalDays, this.random.int(0, 1_000_000) / 1_000_000);
+    return secret;
+  }
+
+  private async discardSecret(store: SecretStore, credential: CredentialEntity): Promise<void> {
+    try {
+      await store.deleteAll(targetOf(credential));
+    } catch (error) {
+      this.logger.error(
+        { credentialId: credential.id, store: store.name, err: (error as Error).message },
+        'could not remove the secret of a credential that was not saved; remove it from the store by hand',
+      );
+    }
+  }
+
+  private applyChanges(credential: CredentialEntity, changes: CredentialChanges, now: Date): void {
+    if (changes.scopes) credential.scopes = changes.scopes;
+    if (changes.rateLimit) {
+      credential.rateLimitRequests = changes.rateLimit.requests;
+      credential.rateLimitPerSeconds = changes.rateLimit.perSeconds;
+    }
+    if (changes.ipAllowlist) credential.ipAllowlist = changes.ipAllowlist;
+    if (changes.gracePeriodHours !== undefined) credential.gracePeriodHours = changes.gracePeriodHours;
+    if (changes.rotationIntervalDays !== undefined && changes.rotationIntervalDays !== credential.rotationIntervalDays) {
+      credential.rotationIntervalDays = changes.rotationIntervalDays;
+      const from = credential.lastRotatedAt ?? credential.approvedAt ?? credential.createdAt;
+      credential.nextRotationAt = nextRotationAt(from, changes.rotationIntervalDays, this.random.int(0, 1_000_000) / 1_000_000);
+    }
+    credential.updatedAt = now;
+  }
+
+  private async saveChanges(em: EntityManager, credential: CredentialEntity): Promise<void> {
+    await em.update(CredentialEntity, { id: credential.id }, {
+      scopes: credential.scopes,
+      rateLimitRequests: credential.rateLimitRequests,
+      rateLimitPerSeconds: credential.rateLimitPerSeconds,
+      ipAllowlist: credential.ipAllowlist,
+      rotationIntervalDays: credential.rotationIntervalDays,
+      gracePeriodHours: credential.gracePeriodHours,
+      nextRotationAt: credential.nextRotationAt,
+      pendingChange: credential.pendingChange,
+      updatedAt: credential.updatedAt,
+    });
+  }
+}
+
+export function targetOf(credential: CredentialEntity): SecretTarget {
+  return {
+    credentialId: credential.id,
+    agentId: credential.agentId,
+    ownerId: credential.ownerId,
+    environment: credential.environment,
+  };
+}
+
+export function sha256(value: string): string {
+  return createHash('sha256').update(value, 'utf8').digest('hex');
+}
+
+function sameDigest(a: string, b: string): boolean {
+  return a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
+}
+
+function assertNotRevoked(credential: CredentialEntity): void {
+  if (credential.status === 'revoked') {
+    throw new ConflictError('CREDENTIAL_REVOKED', 'This credential is revoked; a revoked credential never changes again.');
+  }
+}
+
+function assertActive(credential: CredentialEntity): void {
+  assertNotRevoked(credential);
+  if (credential.status !== 'active') {
+    throw new ConflictError('CREDENTIAL_NOT_ACTIVE', `This credential is ${credential.status}.`);
+  }
+}
+
+function assertNotRequester(actor: Actor, requestedBy: string): void {
+  if (actor.tokenId === requestedBy) {
+    throw new ForbiddenError('SELF_APPROVAL', 'The approver must be a different admin than the requester.');
+  }
+}
+
+function stripUndefined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}
+
+/** What the audit log records of a credential: its policy, never its secret. */
+function describe(credential: CredentialEntity): Record<string, unknown> {
+  return {
+    agentId: credential.agentId,
+    ownerId: credential.ownerId,
+    type: credential.type,
+    environment: credential.environment,
+    status: credential.status,
+    scopes: credential.scopes,
+    rateLimit: { requests: credential.rateLimitRequests, perSeconds: credential.rateLimitPerSeconds },
+    ipAllowlist: credential.ipAllowlist,
+    secretStore: credential.secretStore,
+    secretVersion: credential.secretVersion,
+    rotationIntervalDays: credential.rotationIntervalDays,
+    gracePeriodHours: credential.gracePeriodHours,
+  };
+}
+
+export function toCredentialView(credential: CredentialEntity): CredentialView {
+  const iso = (d: Date | null) => (d ? d.toISOString() : null);
+  return {
+    id: credential.id,
+    clientId: credential.clientId,
+    agentId: credential.agentId,
+    ownerId: credential.ownerId,
+    type: credential.type,
+    environment: credential.environment,
+    scopes: credential.scopes,
+    rateLimit: { requests: credential.rateLimitRequests, perSeconds: credential.rateLimitPerSeconds },
+    ipAllowlist: credential.ipAllowlist,
+    secretStore: credential.secretStore,
+    secretRef: credential.secretRef,
+    secretVersion: credential.secretVersion,
+    status: credential.status,
+    rotationIntervalDays: credential.rotationIntervalDays,
+    gracePeriodHours: credential.gracePeriodHours,
+    lastRotatedAt: iso(credential.lastRotatedAt),
+    nextRotationAt: iso(credential.nextRotationAt),
+    lastUsedAt: iso(credential.lastUsedAt),
+    createdAt: credential.createdAt.toISOString(),
+    updatedAt: credential.updatedAt.toISOString(),
+    revokedAt: iso(credential.revokedAt),
+    revokedReason: credential.revokedReason,
+    requestedBy: credential.requestedBy,
+    approvedBy: credential.approvedBy,
+    pendingChange: credential.pendingChange ? { ...credential.pendingChange, status: 'pending_approval' } : null,
+  };
+}

@@ -1,0 +1,24 @@
+import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { AuditModule } from '../audit/audit.module';
+import { SecretStoresModule } from '../secret-stores/secret-stores.module';
+import { AgentsController } from './agents.controller';
+import { AgentsService } from './agents.service';
+import { CredentialsController } from './credentials.controller';
+import { CredentialsService } from './credentials.service';
+import { AgentEntity } from './entities/agent.entity';
+import { CredentialEntity } from './entities/credential.entity';
+import { OwnerEntity } from './entities/owner.entity';
+import { ProductEntity } from './entities/product.entity';
+import { OwnersController } from './owners.controller';
+import { OwnersService } from './owners.service';
+import { ProductsController } from './products.controller';
+import { ProductsService } from './products.service';
+
+@Module({
+  imports: [TypeOrmModule.forFeature([OwnerEntity, ProductEntity, AgentEntity, CredentialEntity]), AuditModule, SecretStoresModule],
+  controllers: [OwnersController, ProductsController, AgentsController, CredentialsController],
+  providers: [OwnersService, ProductsService, AgentsService, CredentialsService],
+  exports: [OwnersService, ProductsService, AgentsService, CredentialsService],
+})
+export class InventoryModule {}

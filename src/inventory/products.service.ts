@@ -1,0 +1,70 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager, In } from 'typeorm';
+import { AuditService } from '../audit/audit.service';
+import type { RequestContext } from '../auth/actor';
+import { Clock } from '../common/clock/clock';
+import { isUniqueViolation } from '../common/db/pg-errors';
+import { ConflictError, NotFoundError } from '../common/errors/domain-error';
+import { fetchTimePage, Page } from '../common/pagination/pagination';
+import { RandomSource } from '../common/random/random-source';
+import { Operation, OPERATIONS, ProductEntity } from './entities/product.entity';
+
+export interface ProductView {
+  id: string;
+  name: string;
+  operations: Operation[];
+  createdAt: string;
+}
+
+@Injectable()
+export class ProductsService {
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly audit: AuditService,
+    private readonly clock: Clock,
+    private readonly random: RandomSource,
+  ) {}
+
+  async create(ctx: RequestContext, input: { name: string; operations: Operation[] }): Promise<ProductView> {
+    // Keep operations in catalog order, so equal sets read the same everywhere.
+    const operations = OPERATIONS.filter((op) => input.operations.includes(op));
+    const product: ProductEntity = { id: this.random.uuid(), name: input.name, operations, createdAt: this.clock.now() };
+    try {
+      await this.dataSource.transaction(async (em) => {
+        await em.insert(ProductEntity, product);
+        await this.audit.record(em, ctx, {
+          action: 'product.created',
+          targetType: 'product',
+          targetId: product.id,
+          data: { name: product.name, operations },
+        });
+      });
+    } catch (error) {
+      if (isUniqueViolation(error)) throw new ConflictError('PRODUCT_NAME_TAKEN', `A product named ${input.name} exists.`);
+      throw error;
+    }
+    return toView(product);
+  }
+
+  async get(id: string): Promise<ProductView> {
+    const product = await this.dataSource.getRepository(ProductEntity).findOne({ where: { id } });
+    if (!product) throw new NotFoundError('product', id);
+    return toView(product);
+  }
+
+  list(query: { limit?: number; cursor?: string }): Promise<Page<ProductView>> {
+    return fetchTimePage(this.dataSource.getRepository(ProductEntity).createQueryBuilder('p'), 'p', query, toView);
+  }
+
+  /** The operations each named product offers, for the scope policy. */
+  async catalogFor(names: string[], em: EntityManager = this.dataSource.manager): Promise<Map<string, Operation[]>> {
+    if (names.length === 0) return new Map();
+    const rows = await em.find(ProductEntity, { where: { name: In(names) } });
+    return new Map(rows.map((p) => [p.name, p.operations]));
+  }
+}
+
+function toView(product: ProductEntity): ProductView {
+  return { id: product.id, name: product.name, operations: product.operations, createdAt: product.createdAt.toISOString() };
+}

@@ -1,0 +1,58 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { AppModule } from './app.module';
+import { configureApp, createFastifyAdapter } from './app.setup';
+import { ensureDatabase } from './common/db/ensure-database';
+import { runMigrations } from './common/db/run-migrations';
+import { ConfigError, GeneratedDevSecrets, loadConfig, localSecretsFilePath, needsDevSecrets } from './config/app-config';
+import { loadOrCreateDevSecrets } from './config/dev-secrets';
+
+/**
+ * Startup: validate configuration (one line on error), create the database if
+ * missing, run pending migrations, then serve. Startup output goes to stderr as
+ * plain lines because the structured logger does not exist yet.
+ */
+async function bootstrap(): Promise<void> {
+  let devSecrets: GeneratedDevSecrets | undefined;
+  if (needsDevSecrets(process.env)) {
+    const file = loadOrCreateDevSecrets(localSecretsFilePath(process.env));
+    devSecrets = file.secrets;
+    process.stderr.write(
+      `${file.created ? 'Generated' : 'Using'} development ADMIN_TOKEN and LOCAL_STORE_KEY in ${file.path} (git-ignored; set both variables in production)\n`,
+    );
+  }
+  const config = loadConfig(process.env, devSecrets);
+
+  if (config.roles.includes('api') || config.database.migrationsRun) {
+    const { created, database } = await ensureDatabase(config.database.url);
+    if (created) process.stderr.write(`Created database ${database}\n`);
+  }
+  if (config.database.migrationsRun) {
+    const applied = await runMigrations(config.database.url);
+    if (applied.length) process.stderr.write(`Applied migrations: ${applied.join(', ')}\n`);
+  }
+
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.register(config), createFastifyAdapter(config), {
+    bufferLogs: true,
+  });
+  configureApp(app);
+  if (config.roles.includes('api')) {
+    await app.listen(config.http.port, config.http.host);
+    process.stderr.write(`Listening on http://${config.http.host}:${config.http.port} (roles: ${config.roles.join(',')})\n`);
+  } else {
+    await app.init();
+    process.stderr.write(`Running without HTTP (roles: ${config.roles.join(',')})\n`);
+  }
+}
+
+bootstrap().catch((error: unknown) => {
+  if (error instanceof ConfigError) {
+    process.stderr.write(`Configuration error: ${error.message}\n`);
+  } else {
+    const code = (error as { code?: string }).code;
+    const message = code === 'ECONNREFUSED' ? `cannot reach a dependency (${(error as Error).message}); is PostgreSQL/Redis running?` : (error as Error).message;
+    process.stderr.write(`Startup failed: ${message}\n`);
+  }
+  process.exit(1);
+});

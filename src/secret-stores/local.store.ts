@@ -1,0 +1,169 @@
+import { createCipheriv, createDecipheriv, createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { Clock } from '../common/clock/clock';
+import { AppConfig } from '../config/app-config';
+import { LocalSecretVersionEntity } from './entities/local-secret-version.entity';
+import {
+  SecretStore,
+  SecretStoreUnavailableError,
+  SecretTarget,
+  SecretVersionConflictError,
+  SecretVersionNotFoundError,
+  StoredSecretVersion,
+  WriteSecretVersion,
+} from './secret-store';
+
+const ALGORITHM = 'aes-256-gcm';
+const NONCE_BYTES = 12;
+
+/**
+ * The embedded store: AES-256-GCM under LOCAL_STORE_KEY, one row per version
+ * in its own table. The additional authenticated data binds each ciphertext to
+ * its credential and version, so a row copied onto another fails to decrypt.
+ */
+@Injectable()
+export class LocalSecretStore extends SecretStore {
+  readonly name = 'local' as const;
+  private readonly key: Buffer;
+  private readonly keyFingerprint: string;
+
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly clock: Clock,
+    config: AppConfig,
+  ) {
+    super();
+    this.key = config.secretStores.local.key;
+    this.keyFingerprint = createHash('sha256').update(this.key).digest('hex').slice(0, 16);
+  }
+
+  async writeVersion(input: WriteSecretVersion): Promise<StoredSecretVersion> {
+    const { target, version } = input;
+    const nonce = randomBytes(NONCE_BYTES);
+    const cipher = createCipheriv(ALGORITHM, this.key, nonce);
+    cipher.setAAD(aad(target.credentialId, version));
+    const ciphertext = Buffer.concat([cipher.update(input.secret, 'utf8'), cipher.final()]);
+    const inserted = await this.guard(() =>
+      this.dataSource
+        .createQueryBuilder()
+        .insert()
+        .into(LocalSecretVersionEntity)
+        .values({
+          credentialId: target.credentialId,
+          version,
+          requestToken: input.requestToken,
+          keyFingerprint: this.keyFingerprint,
+          nonce,
+          ciphertext,
+          authTag: cipher.getAuthTag(),
+          state: version === 1 ? 'current' : 'pending',
+          createdAt: this.clock.now(),
+          destroyedAt: null,
+        })
+        .orIgnore()
+        .execute(),
+    );
+    if ((inserted.raw as unknown[]).length === 0) {
+      // The version exists: a retry of the same write succeeds, anything else conflicts.
+      const existing = await this.findRow(target.credentialId, version);
+      const stored = existing?.ciphertext ? this.decrypt(existing) : null;
+      if (stored === null || !sameSecret(stored, input.secret)) {
+        throw new SecretVersionConflictError(this.name, version);
+      }
+    }
+    return { ref: this.refOf(target), versionId: String(version) };
+  }
+
+  async readVersion(target: SecretTarget, versionId: string): Promise<string> {
+    const row = await this.findRow(target.credentialId, parseVersion(versionId));
+    if (!row?.ciphertext) throw new SecretVersionNotFoundError(this.name, versionId);
+    return this.decrypt(row);
+  }
+
+  async promoteVersion(target: SecretTarget, versionId: string): Promise<void> {
+    const version = parseVersion(versionId);
+    await this.guard(() =>
+      this.dataSource.transaction(async (em) => {
+        const row = await em.findOne(LocalSecretVersionEntity, {
+          where: { credentialId: target.credentialId, version },
+          lock: { mode: 'pessimistic_write' },
+        });
+        if (!row?.ciphertext) throw new SecretVersionNotFoundError(this.name, versionId);
+        if (row.state === 'current') return;
+        await em.update(LocalSecretVersionEntity, { credentialId: target.credentialId, state: 'current' }, { state: 'previous' });
+        await em.update(LocalSecretVersionEntity, { credentialId: target.credentialId, version }, { state: 'current' });
+      }),
+    );
+  }
+
+  async destroyVersion(target: SecretTarget, versionId: string): Promise<void> {
+    await this.guard(() =>
+      this.dataSource
+        .createQueryBuilder()
+        .update(LocalSecretVersionEntity)
+        .set({ nonce: null, ciphertext: null, authTag: null, destroyedAt: this.clock.now() })
+        .where('credential_id = :id AND version = :version AND destroyed_at IS NULL', {
+          id: target.credentialId,
+          version: parseVersion(versionId),
+        })
+        .execute(),
+    );
+  }
+
+  async deleteAll(target: SecretTarget): Promise<void> {
+    await this.guard(() => this.dataSource.getRepository(LocalSecretVersionEntity).delete({ credentialId: target.credentialId }));
+  }
+
+  async checkHealth(): Promise<void> {
+    await this.guard(() => this.dataSource.query('SELECT 1 FROM local_secret_versions LIMIT 1'));
+  }
+
+  private refOf(target: SecretTarget): string {
+    return `local:${target.credentialId}`;
+  }
+
+  private findRow(credentialId: string, version: number): Promise<LocalSecretVersionEntity | null> {
+    return this.guard(() =>
+      this.dataSource.getRepository(LocalSecretVersionEntity).findOne({ where: { credentialId, version } }),
+    );
+  }
+
+  private decrypt(row: LocalSecretVersionEntity): string {
+    if (row.keyFingerprint !== this.keyFingerprint) {
+      throw new SecretStoreUnavailableError(this.name, 'the secret was sealed with a different LOCAL_STORE_KEY');
+    }
+    const decipher = createDecipheriv(ALGORITHM, this.key, row.nonce!);
+    decipher.setAAD(aad(row.credentialId, row.version));
+    decipher.setAuthTag(row.authTag!);
+    return Buffer.concat([decipher.update(row.ciphertext!), decipher.final()]).toString('utf8');
+  }
+
+  /** Database failures become store unavailability (503); domain errors pass through. */
+  private async guard<T>(operation: () => Promise<T>): Promise<T> {
+    try {
+      return await operation();
+    } catch (error) {
+      if (error instanceof SecretVersionNotFoundError || error instanceof SecretVersionConflictError) throw error;
+      if (error instanceof SecretStoreUnavailableError) throw error;
+      throw new SecretStoreUnavailableError(this.name, (error as Error).message);
+    }
+  }
+}
+
+function aad(credentialId: string, version: number): Buffer {
+  return Buffer.from(`${credentialId}:${version}`, 'utf8');
+}
+
+function parseVersion(versionId: string): number {
+  const version = Number(versionId);
+  if (!Number.isInteger(version) || version < 1) throw new SecretVersionNotFoundError('local', versionId);
+  return version;
+}
+
+function sameSecret(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
