@@ -1,8 +1,9 @@
-import { createCipheriv, createDecipheriv, createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { Clock } from '../common/clock/clock';
+import { SecretBox, WrongKeyError } from '../common/crypto/secret-box';
 import { AppConfig } from '../config/app-config';
 import { LocalSecretVersionEntity } from './entities/local-secret-version.entity';
 import {
@@ -15,19 +16,16 @@ import {
   WriteSecretVersion,
 } from './secret-store';
 
-const ALGORITHM = 'aes-256-gcm';
-const NONCE_BYTES = 12;
-
 /**
- * The embedded store: AES-256-GCM under LOCAL_STORE_KEY, one row per version
- * in its own table. The additional authenticated data binds each ciphertext to
- * its credential and version, so a row copied onto another fails to decrypt.
+ * The embedded store: AES-256-GCM under LOCAL_STORE_KEY (SecretBox), one row
+ * per version in its own table. The additional authenticated data binds each
+ * ciphertext to its credential and version, so a row copied onto another fails
+ * to decrypt.
  */
 @Injectable()
 export class LocalSecretStore extends SecretStore {
   readonly name = 'local' as const;
-  private readonly key: Buffer;
-  private readonly keyFingerprint: string;
+  private readonly box: SecretBox;
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -35,16 +33,12 @@ export class LocalSecretStore extends SecretStore {
     config: AppConfig,
   ) {
     super();
-    this.key = config.secretStores.local.key;
-    this.keyFingerprint = createHash('sha256').update(this.key).digest('hex').slice(0, 16);
+    this.box = new SecretBox(config.secretStores.local.key);
   }
 
   async writeVersion(input: WriteSecretVersion): Promise<StoredSecretVersion> {
     const { target, version } = input;
-    const nonce = randomBytes(NONCE_BYTES);
-    const cipher = createCipheriv(ALGORITHM, this.key, nonce);
-    cipher.setAAD(aad(target.credentialId, version));
-    const ciphertext = Buffer.concat([cipher.update(input.secret, 'utf8'), cipher.final()]);
+    const sealed = this.box.seal(input.secret, aad(target.credentialId, version));
     const inserted = await this.guard(() =>
       this.dataSource
         .createQueryBuilder()
@@ -54,10 +48,10 @@ export class LocalSecretStore extends SecretStore {
           credentialId: target.credentialId,
           version,
           requestToken: input.requestToken,
-          keyFingerprint: this.keyFingerprint,
-          nonce,
-          ciphertext,
-          authTag: cipher.getAuthTag(),
+          keyFingerprint: sealed.keyFingerprint,
+          nonce: sealed.nonce,
+          ciphertext: sealed.ciphertext,
+          authTag: sealed.authTag,
           state: version === 1 ? 'current' : 'pending',
           createdAt: this.clock.now(),
           destroyedAt: null,
@@ -131,13 +125,17 @@ export class LocalSecretStore extends SecretStore {
   }
 
   private decrypt(row: LocalSecretVersionEntity): string {
-    if (row.keyFingerprint !== this.keyFingerprint) {
-      throw new SecretStoreUnavailableError(this.name, 'the secret was sealed with a different LOCAL_STORE_KEY');
+    try {
+      return this.box.open(
+        { nonce: row.nonce!, ciphertext: row.ciphertext!, authTag: row.authTag!, keyFingerprint: row.keyFingerprint },
+        aad(row.credentialId, row.version),
+      );
+    } catch (error) {
+      if (error instanceof WrongKeyError) {
+        throw new SecretStoreUnavailableError(this.name, 'the secret was sealed with a different LOCAL_STORE_KEY');
+      }
+      throw new SecretStoreUnavailableError(this.name, 'a stored secret failed its integrity check');
     }
-    const decipher = createDecipheriv(ALGORITHM, this.key, row.nonce!);
-    decipher.setAAD(aad(row.credentialId, row.version));
-    decipher.setAuthTag(row.authTag!);
-    return Buffer.concat([decipher.update(row.ciphertext!), decipher.final()]).toString('utf8');
   }
 
   /** Database failures become store unavailability (503); domain errors pass through. */
@@ -152,8 +150,8 @@ export class LocalSecretStore extends SecretStore {
   }
 }
 
-function aad(credentialId: string, version: number): Buffer {
-  return Buffer.from(`${credentialId}:${version}`, 'utf8');
+function aad(credentialId: string, version: number): string {
+  return `local-secret:${credentialId}:${version}`;
 }
 
 function parseVersion(versionId: string): number {
