@@ -7,6 +7,13 @@ import { requestIdFor } from './common/http/request-id';
 import type { AppConfig } from './config/app-config';
 import { MetricsService } from './health/metrics.service';
 
+/**
+ * Options for NestFactory.create / createNestApplication. Nest's own body
+ * parsers are off: Fastify's JSON parser (which refuses __proto__ keys) is the
+ * only one, so any other content type gets a 415.
+ */
+export const NEST_APP_OPTIONS = { bufferLogs: true, bodyParser: false } as const;
+
 /** The Fastify adapter: 1 MiB bodies, request ids, JSON only (text/plain is refused with 415). */
 export function createFastifyAdapter(config: AppConfig): FastifyAdapter {
   const adapter = new FastifyAdapter({

@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppModule } from './app.module';
-import { configureApp, createFastifyAdapter } from './app.setup';
+import { configureApp, createFastifyAdapter, NEST_APP_OPTIONS } from './app.setup';
 import { ensureDatabase } from './common/db/ensure-database';
 import { runMigrations } from './common/db/run-migrations';
 import { ConfigError, GeneratedDevSecrets, loadConfig, localSecretsFilePath, needsDevSecrets } from './config/app-config';
@@ -33,13 +33,17 @@ async function bootstrap(): Promise<void> {
     if (applied.length) process.stderr.write(`Applied migrations: ${applied.join(', ')}\n`);
   }
 
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.register(config), createFastifyAdapter(config), {
-    bufferLogs: true,
-  });
+  const app = await NestFactory.create<NestFastifyApplication>(
+    AppModule.register(config),
+    createFastifyAdapter(config),
+    NEST_APP_OPTIONS,
+  );
   configureApp(app);
   if (config.roles.includes('api')) {
     await app.listen(config.http.port, config.http.host);
-    process.stderr.write(`Listening on http://${config.http.host}:${config.http.port} (roles: ${config.roles.join(',')})\n`);
+    const address = app.getHttpServer().address();
+    const port = typeof address === 'object' && address ? address.port : config.http.port;
+    process.stderr.write(`Listening on http://${config.http.host}:${port} (roles: ${config.roles.join(',')})\n`);
   } else {
     await app.init();
     process.stderr.write(`Running without HTTP (roles: ${config.roles.join(',')})\n`);

@@ -5,7 +5,7 @@ import { Test } from '@nestjs/testing';
 import IORedis from 'ioredis';
 import { DataSource } from 'typeorm';
 import { AppModule } from '../../src/app.module';
-import { configureApp, createFastifyAdapter } from '../../src/app.setup';
+import { configureApp, createFastifyAdapter, NEST_APP_OPTIONS } from '../../src/app.setup';
 import { Clock, ManualClock } from '../../src/common/clock/clock';
 import { AppConfig, loadConfig, RawEnv } from '../../src/config/app-config';
 import { TEST_REDIS_URL } from './env';
@@ -82,7 +82,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
   for (const o of options.overrides ?? []) builder = builder.overrideProvider(o.provide).useValue(o.useValue);
   const moduleRef = await builder.compile();
 
-  const app = moduleRef.createNestApplication<NestFastifyApplication>(createFastifyAdapter(config), { bufferLogs: true });
+  const app = moduleRef.createNestApplication<NestFastifyApplication>(createFastifyAdapter(config), NEST_APP_OPTIONS);
   configureApp(app);
   await app.listen(0, '127.0.0.1');
   const address = app.getHttpServer().address();

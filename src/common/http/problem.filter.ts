@@ -52,7 +52,7 @@ export function toProblem(error: unknown): ProblemDetails {
     if (status === 404) return problem(404, 'ROUTE_NOT_FOUND', 'No such route.');
     if (status === 413) return problemFor(FASTIFY_CLIENT_ERRORS.FST_ERR_CTP_BODY_TOO_LARGE);
     if (status === 415) return problemFor(FASTIFY_CLIENT_ERRORS.FST_ERR_CTP_INVALID_MEDIA_TYPE);
-    if (status === 400 && /JSON/.test(error.message)) {
+    if (status === 400 && /json/i.test(error.message)) {
       const known = /empty/i.test(error.message)
         ? FASTIFY_CLIENT_ERRORS.FST_ERR_CTP_EMPTY_JSON_BODY
         : FASTIFY_CLIENT_ERRORS.FST_ERR_CTP_INVALID_JSON_BODY;

@@ -1,0 +1,56 @@
+import { ConfigError, loadConfig } from './app-config';
+
+const key = Buffer.alloc(32, 7).toString('base64');
+const valid = { ADMIN_TOKEN: 'a'.repeat(32), LOCAL_STORE_KEY: key };
+
+function errorOf(env: Record<string, string>): string {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as Error).message;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadConfig', () => {
+  it('applies the documented defaults', () => {
+    const config = loadConfig(valid);
+    expect(config.http.port).toBe(3000);
+    expect(config.database.url).toBe('postgres://postgres@127.0.0.1:5432/credentials');
+    expect(config.redis.url).toBe('redis://127.0.0.1:6379');
+    expect(config.secretStores.default).toBe('local');
+    expect(config.roles).toEqual(['api', 'worker', 'scheduler']);
+    expect(config.database.migrationsRun).toBe(true);
+    expect(config.secretStores.local.key).toHaveLength(32);
+  });
+
+  it.each([
+    [{ DATABASE_URL: 'mysql://x' }, 'DATABASE_URL is not a valid postgres/postgresql URL'],
+    [{ PORT: 'eighty' }, 'PORT must be a number'],
+    [{ ADMIN_TOKEN: 'short' }, 'ADMIN_TOKEN must be at least 32 characters'],
+    [{ LOCAL_STORE_KEY: 'abc' }, 'LOCAL_STORE_KEY must be base64 of exactly 32 random bytes'],
+    [{ ROLES: 'api,cron' }, 'ROLES.1 each role must be one of api, worker, scheduler'],
+    [{ MIGRATIONS_RUN: 'maybe' }, 'MIGRATIONS_RUN must be true or false'],
+    [{ SECRET_STORE_DEFAULT: 'vault' }, 'SECRET_STORE_DEFAULT is vault but that store is not configured'],
+    [{ VAULT_ADDR: 'http://vault:8200' }, 'neither VAULT_TOKEN nor VAULT_ROLE_ID/VAULT_SECRET_ID'],
+    [{ AWS_ENDPOINT_URL: 'http://localstack:4566' }, 'AWS_REGION is not'],
+  ])('fails fast on %j with a message naming the variable', (override, message) => {
+    const text = errorOf({ ...valid, ...override });
+    expect(text).toContain(message);
+    expect(text).not.toContain('\n');
+  });
+
+  it('refuses to start in production without ADMIN_TOKEN or LOCAL_STORE_KEY, even with generated ones', () => {
+    const generated = { ADMIN_TOKEN: 'g'.repeat(40), LOCAL_STORE_KEY: key };
+    expect(() => loadConfig({ NODE_ENV: 'production', LOCAL_STORE_KEY: key }, generated)).toThrow('ADMIN_TOKEN is required in production');
+    expect(() => loadConfig({ NODE_ENV: 'production', ADMIN_TOKEN: 'a'.repeat(32) }, generated)).toThrow(
+      'LOCAL_STORE_KEY is required in production',
+    );
+  });
+
+  it('uses generated development secrets outside production', () => {
+    const config = loadConfig({}, { ADMIN_TOKEN: 'g'.repeat(40), LOCAL_STORE_KEY: key });
+    expect(config.adminToken).toBe('g'.repeat(40));
+  });
+});

@@ -1,0 +1,233 @@
+import { Fixtures } from '../support/fixtures';
+import { startTestApp, TestApp } from '../support/test-app';
+
+type Caller = 'admin' | 'ownerA' | 'ownerB' | 'responder' | 'auditor' | 'none';
+const CALLERS: Caller[] = ['admin', 'ownerA', 'ownerB', 'responder', 'auditor', 'none'];
+
+interface RouteCase {
+  name: string;
+  /** Builds a fresh request (fresh resources) for each caller, so calls never interfere. */
+  request: (caller: Caller) => Promise<{ method: string; path: string; body?: unknown }>;
+  expect: Partial<Record<Caller, number>>;
+  /** Status for callers not listed in `expect` (except `none`, always 401). */
+  otherwise: number;
+}
+
+/**
+ * Every route against every role: the expected status is written down for
+ * each, so a route that forgets to declare its roles (or declares too many)
+ * fails here. Owner A owns the resources; owner B is another owner's token.
+ */
+describe('authorization: route × role', () => {
+  let t: TestApp;
+  let f: Fixtures;
+  let tokens: Record<Exclude<Caller, 'none'>, { id: string; token: string }>;
+  let ownerA: any;
+  let ownerB: any;
+  let product: any;
+  let agentA: any;
+
+  const pendingCredentialOfA = async () => (await f.credential(agentA.id, [`${product.name}:delete`], {}, tokens.ownerA.token)).credential;
+  const activeCredentialOfA = async () => (await f.credential(agentA.id, [`${product.name}:read`], {}, tokens.ownerA.token)).credential;
+
+  const cases: RouteCase[] = [
+    {
+      name: 'POST /v1/tokens',
+      request: async () => ({ method: 'POST', path: '/v1/tokens', body: { name: 'x', role: 'auditor' } }),
+      expect: { admin: 201 },
+      otherwise: 403,
+    },
+    { name: 'GET /v1/tokens', request: async () => ({ method: 'GET', path: '/v1/tokens' }), expect: { admin: 200 }, otherwise: 403 },
+    {
+      name: 'DELETE /v1/tokens/:id',
+      request: async () => ({ method: 'DELETE', path: `/v1/tokens/${(await f.token('auditor')).id}` }),
+      expect: { admin: 204 },
+      otherwise: 403,
+    },
+    {
+      name: 'POST /v1/owners',
+      request: async (c) => ({ method: 'POST', path: '/v1/owners', body: { name: 'o', email: `${c}-${Math.random()}@example.com`, kind: 'person' } }),
+      expect: { admin: 201 },
+      otherwise: 403,
+    },
+    { name: 'GET /v1/owners', request: async () => ({ method: 'GET', path: '/v1/owners' }), expect: {}, otherwise: 200 },
+    {
+      name: 'GET /v1/owners/:id',
+      request: async () => ({ method: 'GET', path: `/v1/owners/${ownerA.id}` }),
+      expect: { ownerB: 403 },
+      otherwise: 200,
+    },
+    {
+      name: 'PATCH /v1/owners/:id',
+      request: async () => ({ method: 'PATCH', path: `/v1/owners/${ownerA.id}`, body: { name: 'Renamed' } }),
+      expect: { admin: 200 },
+      otherwise: 403,
+    },
+    {
+      name: 'POST /v1/products',
+      request: async (c) => ({ method: 'POST', path: '/v1/products', body: { name: `p-${c.toLowerCase()}-${Date.now() % 100000}`, operations: ['read'] } }),
+      expect: { admin: 201 },
+      otherwise: 403,
+    },
+    { name: 'GET /v1/products', request: async () => ({ method: 'GET', path: '/v1/products' }), expect: {}, otherwise: 200 },
+    { name: 'GET /v1/products/:id', request: async () => ({ method: 'GET', path: `/v1/products/${product.id}` }), expect: {}, otherwise: 200 },
+    {
+      name: 'POST /v1/agents',
+      request: async (c) => ({ method: 'POST', path: '/v1/agents', body: { name: `agent-${c}-${Math.random()}`, ownerId: ownerA.id } }),
+      expect: { admin: 201, ownerA: 201 },
+      otherwise: 403,
+    },
+    { name: 'GET /v1/agents', request: async () => ({ method: 'GET', path: '/v1/agents' }), expect: {}, otherwise: 200 },
+    {
+      name: 'GET /v1/agents/:id',
+      request: async () => ({ method: 'GET', path: `/v1/agents/${agentA.id}` }),
+      expect: { ownerB: 403 },
+      otherwise: 200,
+    },
+    {
+      name: 'PATCH /v1/agents/:id',
+      request: async () => ({ method: 'PATCH', path: `/v1/agents/${agentA.id}`, body: { description: 'changed' } }),
+      expect: { admin: 200, ownerA: 200 },
+      otherwise: 403,
+    },
+    {
+      name: 'POST /v1/credentials',
+      request: async () => ({
+        method: 'POST',
+        path: '/v1/credentials',
+        body: { agentId: agentA.id, type: 'api_key', environment: 'sandbox', scopes: [`${product.name}:read`], rateLimit: { requests: 1, perSeconds: 1 } },
+      }),
+      expect: { admin: 201, ownerA: 201 },
+      otherwise: 403,
+    },
+    { name: 'GET /v1/credentials', request: async () => ({ method: 'GET', path: '/v1/credentials' }), expect: {}, otherwise: 200 },
+    {
+      name: 'GET /v1/credentials?ownerId=A',
+      request: async () => ({ method: 'GET', path: `/v1/credentials?ownerId=${ownerA.id}` }),
+      expect: { ownerB: 403 },
+      otherwise: 200,
+    },
+    {
+      name: 'GET /v1/credentials/:id',
+      request: async () => ({ method: 'GET', path: `/v1/credentials/${(await activeCredentialOfA()).id}` }),
+      expect: { ownerB: 403 },
+      otherwise: 200,
+    },
+    {
+      name: 'PATCH /v1/credentials/:id',
+      request: async () => ({ method: 'PATCH', path: `/v1/credentials/${(await activeCredentialOfA()).id}`, body: { gracePeriodHours: 3 } }),
+      expect: { admin: 200, ownerA: 200 },
+      otherwise: 403,
+    },
+    {
+      name: 'POST /v1/credentials/:id/approve',
+      request: async () => ({ method: 'POST', path: `/v1/credentials/${(await pendingCredentialOfA()).id}/approve` }),
+      expect: { admin: 200 },
+      otherwise: 403,
+    },
+    {
+      name: 'POST /v1/credentials/:id/reject',
+      request: async () => ({ method: 'POST', path: `/v1/credentials/${(await pendingCredentialOfA()).id}/reject` }),
+      expect: { admin: 200 },
+      otherwise: 403,
+    },
+    {
+      // Only the requester (owner A's token here) may claim; owner B is another owner.
+      name: 'POST /v1/credentials/:id/claim',
+      request: async () => {
+        const pending = await pendingCredentialOfA();
+        const approved = await t.http.post(`/v1/credentials/${pending.id}/approve`, undefined, tokens.admin.token);
+        expect(approved.status).toBe(200);
+        return { method: 'POST', path: `/v1/credentials/${pending.id}/claim` };
+      },
+      expect: { ownerA: 200 },
+      otherwise: 403,
+    },
+    { name: 'GET /v1/audit-events', request: async () => ({ method: 'GET', path: '/v1/audit-events' }), expect: { admin: 200, auditor: 200 }, otherwise: 403 },
+    {
+      name: 'GET /v1/audit-events/verify',
+      request: async () => ({ method: 'GET', path: '/v1/audit-events/verify' }),
+      expect: { admin: 200, auditor: 200 },
+      otherwise: 403,
+    },
+  ];
+
+  beforeAll(async () => {
+    t = await startTestApp();
+    f = new Fixtures(t);
+    ownerA = await f.owner();
+    ownerB = await f.owner();
+    product = await f.product();
+    agentA = await f.agent(ownerA.id);
+    tokens = {
+      admin: await f.token('admin'),
+      ownerA: await f.token('owner', ownerA.id),
+      ownerB: await f.token('owner', ownerB.id),
+      responder: await f.token('responder'),
+      auditor: await f.token('auditor'),
+    };
+  });
+  afterAll(() => t.close());
+
+  it.each(cases.map((c) => [c.name, c] as const))('%s', async (_name, route) => {
+    const got: Record<string, number> = {};
+    const want: Record<string, number> = {};
+    for (const caller of CALLERS) {
+      const request = await route.request(caller);
+      const token = caller === 'none' ? undefined : tokens[caller].token;
+      const r = await t.http.request(request.method, request.path, request.body, { token });
+      got[caller] = r.status;
+      want[caller] = caller === 'none' ? 401 : (route.expect[caller] ?? route.otherwise);
+      if (r.status >= 400) expect(r.headers.get('content-type')).toContain('application/problem+json');
+    }
+    expect(got).toEqual(want);
+  });
+
+  it('operations endpoints need no token', async () => {
+    for (const path of ['/health', '/health/ready', '/metrics', '/docs-json']) {
+      expect((await t.http.get(path)).status).toBe(200);
+    }
+  });
+
+  it('an unknown or malformed token is 401, and a deleted token stops working at once', async () => {
+    expect((await t.http.get('/v1/owners', 'agt_not-a-real-token')).status).toBe(401);
+    expect((await t.http.request('GET', '/v1/owners', undefined, { headers: { authorization: 'Basic abc' } })).status).toBe(401);
+    const auditor = await f.token('auditor');
+    expect((await t.http.get('/v1/owners', auditor.token)).status).toBe(200);
+    expect((await t.http.delete(`/v1/tokens/${auditor.id}`, f.admin)).status).toBe(204);
+    expect((await t.http.get('/v1/owners', auditor.token)).status).toBe(401);
+    const listed = await t.http.get('/v1/tokens?limit=500', f.admin);
+    const row = listed.body.items.find((x: any) => x.id === auditor.id);
+    expect(row.revokedAt).not.toBeNull();
+    expect(listed.text).not.toContain(auditor.token);
+  });
+
+  describe('owners are isolated from each other', () => {
+    it('lists show an owner only its own agents and credentials', async () => {
+      await activeCredentialOfA();
+      const agentsB = await t.http.get('/v1/agents?limit=500', tokens.ownerB.token);
+      expect(agentsB.body.items.every((a: any) => a.ownerId === ownerB.id)).toBe(true);
+      const credsB = await t.http.get('/v1/credentials?limit=500', tokens.ownerB.token);
+      expect(credsB.status).toBe(200);
+      expect(credsB.body.items).toEqual([]);
+      const credsA = await t.http.get('/v1/credentials?limit=500', tokens.ownerA.token);
+      expect(credsA.body.items.length).toBeGreaterThan(0);
+      expect(credsA.body.items.every((c: any) => c.ownerId === ownerA.id)).toBe(true);
+      const ownersB = await t.http.get('/v1/owners', tokens.ownerB.token);
+      expect(ownersB.body.items.map((o: any) => o.id)).toEqual([ownerB.id]);
+    });
+
+    it("owner B cannot create agents or credentials under owner A's name", async () => {
+      const agent = await t.http.post('/v1/agents', { name: 'intruder', ownerId: ownerA.id }, tokens.ownerB.token);
+      expect(agent.status).toBe(403);
+      const agentB = await f.agent(ownerB.id, tokens.ownerB.token);
+      expect(agentB.ownerId).toBe(ownerB.id);
+      const cred = await t.http.post(
+        '/v1/credentials',
+        { agentId: agentA.id, type: 'api_key', environment: 'sandbox', scopes: [`${product.name}:read`], rateLimit: { requests: 1, perSeconds: 1 } },
+        tokens.ownerB.token,
+      );
+      expect(cred.status).toBe(403);
+    });
+  });
+});
