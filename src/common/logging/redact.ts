@@ -1,6 +1,6 @@
 /**
  * Field names whose values never reach a log line. pino's redact paths match
- * exact names, so every spelling we use is listed, at any depth up to four.
+ * exact names, so every spelling we use is listed.
  */
 const SENSITIVE_KEYS = [
   'secret',
@@ -32,8 +32,9 @@ const SENSITIVE_KEYS = [
 
 export const REDACTED = '[REDACTED]';
 
+/** Top level and one level down: what our log calls and serializers produce. Deeper wildcards cost every line. */
 export function redactPaths(): string[] {
-  const prefixes = ['', '*.', '*.*.', '*.*.*.'];
+  const prefixes = ['', '*.'];
   return prefixes.flatMap((prefix) => SENSITIVE_KEYS.map((key) => `${prefix}${key}`));
 }
 

@@ -1,0 +1,157 @@
+/**
+ * npm run bench:inventory
+ *
+ * Seeds 100,000 credentials in bulk, starts the compiled service against them
+ * and drives it over HTTP with autocannon: the owner-filtered list, a single
+ * get, and issuance. Prints requests/s, p50 and p99 latency per endpoint and
+ * the service's peak RSS.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import autocannon from 'autocannon';
+import { Client } from 'pg';
+import { figure, freshDatabase, REDIS_URL, startService } from './support';
+
+const CREDENTIALS = Number(process.env.BENCH_CREDENTIALS ?? 100_000);
+const OWNERS = 1_000;
+const AGENTS_PER_OWNER = 10;
+const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 10);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
+
+async function seed(url: string): Promise<{ ownerIds: string[]; agentIds: string[]; credentialIds: string[]; product: string }> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    const now = new Date().toISOString();
+    await client.query(
+      `INSERT INTO products (id, name, operations, created_at) VALUES ($1, 'customers', ARRAY['read','write','delete','admin'], $2)`,
+      [randomUUID(), now],
+    );
+    await client.query(
+      `INSERT INTO owners (id, name, email, kind, created_at, updated_at)
+       SELECT gen_random_uuid(), 'owner ' || i, 'owner' || i || '@example.com', 'team', $1, $1 FROM generate_series(1, $2) i`,
+      [now, OWNERS],
+    );
+    await client.query(
+      `INSERT INTO agents (id, name, owner_id, status, created_at, updated_at)
+       SELECT gen_random_uuid(), 'agent ' || a, o.id, 'active', $1, $1 FROM owners o, generate_series(1, $2) a`,
+      [now, AGENTS_PER_OWNER],
+    );
+    // Spread over a year of creation times, as a real inventory would be.
+    await client.query(
+      `INSERT INTO credentials (id, client_id, agent_id, owner_id, type, environment, scopes, rate_limit_requests,
+         rate_limit_per_seconds, ip_allowlist, secret_store, secret_ref, secret_version, secret_version_id, secret_sha256,
+         secret_delivered_version, status, rotation_interval_days, grace_period_hours, next_rotation_at, requested_by,
+         created_at, updated_at)
+       SELECT id, 'agc_' || replace(id::text, '-', ''), agent_id, owner_id, 'api_key',
+              CASE WHEN n % 2 = 0 THEN 'production' ELSE 'sandbox' END, ARRAY['customers:read'], 100, 60, ARRAY[]::text[],
+              'local', 'local:' || id, 1, '1', md5(id::text) || md5(n::text), 1, 'active', 90, 24,
+              created + interval '90 days', 'bench', created, created
+       FROM (SELECT gen_random_uuid() AS id, a.id AS agent_id, a.owner_id, n,
+                    now() - (random() * interval '365 days') AS created
+             FROM generate_series(1, $1) n
+             JOIN (SELECT id, owner_id, (row_number() OVER ()) - 1 AS idx FROM agents) a ON a.idx = n % $2::int) s`,
+      [CREDENTIALS, OWNERS * AGENTS_PER_OWNER],
+    );
+    await client.query('ANALYZE');
+    const owners = await client.query('SELECT id FROM owners');
+    const agents = await client.query('SELECT id FROM agents');
+    const credentials = await client.query('SELECT id FROM credentials ORDER BY random() LIMIT 5000');
+    return {
+      ownerIds: owners.rows.map((r) => r.id),
+      agentIds: agents.rows.map((r) => r.id),
+      credentialIds: credentials.rows.map((r) => r.id),
+      product: 'customers',
+    };
+  } finally {
+    await client.end();
+  }
+}
+
+function pick<T>(items: T[]): T {
+  return items[Math.floor(Math.random() * items.length)];
+}
+
+async function load(
+  baseUrl: string,
+  token: string,
+  request: () => { method: 'GET' | 'POST'; path: string; body?: string },
+): Promise<autocannon.Result> {
+  const result = await autocannon({
+    url: baseUrl,
+    connections: CONNECTIONS,
+    duration: DURATION_S,
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    requests: [
+      {
+        setupRequest: (req) => {
+          const next = request();
+          return { ...req, method: next.method, path: next.path, body: next.body };
+        },
+      },
+    ],
+  });
+  if (result.non2xx > 0 || result.errors > 0) {
+    throw new Error(`${result.non2xx} non-2xx answers and ${result.errors} errors during the run`);
+  }
+  return result;
+}
+
+async function main(): Promise<void> {
+  const db = await freshDatabase('agc_bench_inv');
+  const adminToken = `agt_bench_${randomBytes(24).toString('hex')}`;
+  const started = Date.now();
+  const data = await seed(db.url);
+  figure('seed_credentials', CREDENTIALS, 'rows');
+  figure('seed_s', (Date.now() - started) / 1000, 's');
+
+  const service = await startService({
+    DATABASE_URL: db.url,
+    REDIS_URL,
+    REDIS_PREFIX: `bench_${randomBytes(4).toString('hex')}`,
+    ADMIN_TOKEN: adminToken,
+    LOCAL_STORE_KEY: randomBytes(32).toString('base64'),
+    ROLES: 'api',
+    NODE_ENV: 'production',
+  });
+  try {
+    // Warm up the JIT and the connection pool.
+    await load(service.baseUrl, adminToken, () => ({ method: 'GET', path: `/v1/credentials/${pick(data.credentialIds)}` }));
+
+    const list = await load(service.baseUrl, adminToken, () => ({
+      method: 'GET',
+      path: `/v1/credentials?ownerId=${pick(data.ownerIds)}&limit=50`,
+    }));
+    figure('list_per_s', list.requests.average, '/s');
+    figure('list_p50', list.latency.p50, 'ms');
+    figure('list_p99', list.latency.p99, 'ms');
+
+    const get = await load(service.baseUrl, adminToken, () => ({ method: 'GET', path: `/v1/credentials/${pick(data.credentialIds)}` }));
+    figure('get_per_s', get.requests.average, '/s');
+    figure('get_p50', get.latency.p50, 'ms');
+    figure('get_p99', get.latency.p99, 'ms');
+
+    const issue = await load(service.baseUrl, adminToken, () => ({
+      method: 'POST',
+      path: '/v1/credentials',
+      body: JSON.stringify({
+        agentId: pick(data.agentIds),
+        type: 'api_key',
+        environment: 'production',
+        scopes: [`${data.product}:read`],
+        rateLimit: { requests: 100, perSeconds: 60 },
+      }),
+    }));
+    figure('issue_per_s', issue.requests.average, '/s');
+    figure('issue_p50', issue.latency.p50, 'ms');
+    figure('issue_p99', issue.latency.p99, 'ms');
+    figure('rss_peak', service.peakRssMb(), 'MB');
+  } finally {
+    await service.stop();
+    await db.drop();
+  }
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
