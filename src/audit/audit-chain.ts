@@ -4,10 +4,12 @@ import type { Actor } from '../auth/actor';
 
 export const GENESIS_HASH = '0'.repeat(64);
 
-/** The fields the hash covers, in RFC 8785 canonical JSON. */
+/**
+ * An audit event. The hash covers every field but `seq`: the chain's order is
+ * already fixed by each event naming its predecessor's hash.
+ */
 export interface ChainedEvent {
   id: string;
-  seq: number;
   at: string;
   actor: Actor;
   action: string;
@@ -17,10 +19,10 @@ export interface ChainedEvent {
   data: Record<string, unknown>;
 }
 
-export function chainHash(prevHash: string, event: ChainedEvent): string {
+/** RFC 8785 canonical JSON of the hashed fields. */
+export function canonicalEvent(event: ChainedEvent): string {
   const canonical = canonicalize({
     id: event.id,
-    seq: event.seq,
     at: event.at,
     actor: event.actor,
     action: event.action,
@@ -30,7 +32,12 @@ export function chainHash(prevHash: string, event: ChainedEvent): string {
     data: event.data,
   });
   if (canonical === undefined) throw new Error('audit event cannot be canonicalized');
-  return createHash('sha256').update(prevHash + canonical, 'utf8').digest('hex');
+  return canonical;
+}
+
+/** `sha256(prevHash + canonical event)`, hex. The database's audit_append computes the same. */
+export function chainHash(prevHash: string, event: ChainedEvent): string {
+  return createHash('sha256').update(prevHash + canonicalEvent(event), 'utf8').digest('hex');
 }
 
 /** Our secrets and tokens are recognisable by prefix; none may ever reach the audit log. */

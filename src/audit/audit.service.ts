@@ -1,14 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
-import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import type { RequestContext } from '../auth/actor';
 import { Clock } from '../common/clock/clock';
-import { advisoryXactLock } from '../common/db/advisory-lock';
 import { InvalidInputError } from '../common/errors/domain-error';
 import { DEFAULT_PAGE_SIZE, Page } from '../common/pagination/pagination';
 import { RandomSource } from '../common/random/random-source';
-import { assertNoSecretValues, chainHash, ChainedEvent, GENESIS_HASH } from './audit-chain';
+import { assertNoSecretValues, canonicalEvent, chainHash, ChainedEvent, GENESIS_HASH } from './audit-chain';
 import { AuditEventEntity } from './entities/audit-event.entity';
 
 export interface AuditEntry {
@@ -19,6 +17,7 @@ export interface AuditEntry {
 }
 
 export interface AuditEventView extends ChainedEvent {
+  seq: number;
   hash: string;
   prevHash: string;
 }
@@ -40,7 +39,6 @@ export interface ChainVerification {
   firstBrokenSeq?: number;
 }
 
-const CHAIN_LOCK = 'agent-credentials:audit-chain';
 const VERIFY_BATCH = 2000;
 
 @Injectable()
@@ -52,43 +50,32 @@ export class AuditService {
   ) {}
 
   /**
-   * Appends events to the chain inside the caller's transaction. Call it last in
-   * the transaction: it serialises on the chain head until commit.
+   * Appends events to the chain inside the caller's transaction, in one round
+   * trip (the audit_append function links them under the chain lock). Call it
+   * last in the transaction: the lock is held until commit.
    */
   async record(em: EntityManager, ctx: RequestContext, ...entries: AuditEntry[]): Promise<void> {
     if (!em.queryRunner?.isTransactionActive) {
       throw new Error('audit events must be written inside the transaction of their state change');
     }
     if (entries.length === 0) return;
-    for (const entry of entries) assertNoSecretValues(entry.data ?? {});
-    await advisoryXactLock(em, CHAIN_LOCK);
-    const head: Array<{ seq: string; hash: string }> = await em.query(
-      'SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1',
-    );
-    let seq = head.length ? Number(head[0].seq) : 0;
-    let prevHash = head.length ? head[0].hash : GENESIS_HASH;
-    const at = this.clock.now();
-    const rows: AuditEventEntity[] = [];
-    for (const entry of entries) {
-      seq += 1;
+    const at = this.clock.now().toISOString();
+    const actor = { tokenId: ctx.actor.tokenId, role: ctx.actor.role, ownerId: ctx.actor.ownerId };
+    const events = entries.map((entry) => {
+      assertNoSecretValues(entry.data ?? {});
       const event: ChainedEvent = {
         id: this.random.uuid(),
-        seq,
-        at: at.toISOString(),
-        actor: { tokenId: ctx.actor.tokenId, role: ctx.actor.role, ownerId: ctx.actor.ownerId },
+        at,
+        actor,
         action: entry.action,
         targetType: entry.targetType,
         targetId: entry.targetId,
         requestId: ctx.requestId,
         data: entry.data ?? {},
       };
-      const hash = chainHash(prevHash, event);
-      rows.push(
-        em.create(AuditEventEntity, { ...event, seq: String(seq), at, prevHash, hash }),
-      );
-      prevHash = hash;
-    }
-    await em.insert(AuditEventEntity, rows as QueryDeepPartialEntity<AuditEventEntity>[]);
+      return { ...event, canonical: canonicalEvent(event) };
+    });
+    await em.query('SELECT audit_append($1::jsonb)', [JSON.stringify(events)]);
   }
 
   async list(query: AuditQuery): Promise<Page<AuditEventView>> {

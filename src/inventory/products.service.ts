@@ -19,6 +19,12 @@ export interface ProductView {
 
 @Injectable()
 export class ProductsService {
+  /**
+   * Products are never changed or deleted once created, so a product seen once
+   * can be remembered for good; only names not seen yet go to the database.
+   */
+  private readonly knownOperations = new Map<string, Operation[]>();
+
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly audit: AuditService,
@@ -57,11 +63,22 @@ export class ProductsService {
     return fetchTimePage(this.dataSource.getRepository(ProductEntity).createQueryBuilder('p'), 'p', query, toView);
   }
 
-  /** The operations each named product offers, for the scope policy. */
+  /** The operations each named product offers, for the scope policy. Unknown names are absent. */
   async catalogFor(names: string[], em: EntityManager = this.dataSource.manager): Promise<Map<string, Operation[]>> {
-    if (names.length === 0) return new Map();
-    const rows = await em.find(ProductEntity, { where: { name: In(names) } });
-    return new Map(rows.map((p) => [p.name, p.operations]));
+    const catalog = new Map<string, Operation[]>();
+    const unseen: string[] = [];
+    for (const name of names) {
+      const known = this.knownOperations.get(name);
+      if (known) catalog.set(name, known);
+      else unseen.push(name);
+    }
+    if (unseen.length > 0) {
+      for (const product of await em.find(ProductEntity, { where: { name: In(unseen) } })) {
+        this.knownOperations.set(product.name, product.operations);
+        catalog.set(product.name, product.operations);
+      }
+    }
+    return catalog;
   }
 }
 
