@@ -23,7 +23,10 @@ export class LoggingModule {
         LoggerModule.forRoot({
           pinoHttp: {
             level: config.log.level,
-            stream: stream ?? pino.destination({ dest: 1, sync: false }),
+            // Lines are written in batches of up to 8 KiB, and at least every 250 ms:
+            // a write syscall per line was a tenth of the CPU of a simple GET here.
+            // pino flushes what is buffered when the process exits.
+            stream: stream ?? pino.destination({ dest: 1, sync: false, minLength: 8192, periodicFlush: 250 }),
             genReqId: (req: RawRequest) => req[REQUEST_ID] ?? 'unknown',
             autoLogging: { ignore: (req: IncomingMessage) => req.url === '/health' || req.url === '/metrics' },
             redact: { paths: redactPaths(), censor: REDACTED },
