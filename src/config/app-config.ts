@@ -73,9 +73,16 @@ const envSchema = z.object({
     .string()
     .regex(/^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)*$/, { message: 'must be a mount path like secret' })
     .default('secret'),
+  VAULT_KV_MAX_VERSIONS: intInRange(2, 1000).default(20),
   AWS_REGION: optionalString,
   AWS_ENDPOINT_URL: optionalString.pipe(urlWithProtocols(['http:', 'https:']).optional()),
   AWS_RECOVERY_WINDOW_DAYS: optionalString.pipe(intInRange(7, 30).optional()),
+  AWS_ACCESS_KEY_ID: optionalString,
+  AWS_SECRET_ACCESS_KEY: optionalString,
+  AWS_SESSION_TOKEN: optionalString,
+  SECRET_STORE_TIMEOUT_MS: intInRange(50, 120_000).default(5000),
+  SECRET_STORE_MAX_ATTEMPTS: intInRange(1, 10).default(3),
+  SECRET_STORE_RETRY_BASE_MS: intInRange(1, 10_000).default(100),
   ROLES: z
     .string()
     .default('api,worker,scheduler')
@@ -115,12 +122,27 @@ export interface AppConfig {
       secretId?: string;
       namespace?: string;
       mount: string;
-    };
-    aws?: { region: string; endpoint?: string; recoveryWindowDays?: number };
+      /** KV v2 max_versions of each credential's key: enough that a version in its grace period survives. */
+      maxVersions: number;
+    } & RemoteStoreCalls;
+    aws?: {
+      region: string;
+      endpoint?: string;
+      recoveryWindowDays?: number;
+      /** Explicit keys; without them the SDK's default provider chain finds credentials. */
+      credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+    } & RemoteStoreCalls;
   };
   roles: ProcessRole[];
   policy: { maxRotationIntervalDays: number };
   log: { level: string };
+}
+
+/** How the Vault and AWS adapters call out: per-request timeout, attempts and backoff base. */
+export interface RemoteStoreCalls {
+  timeoutMs: number;
+  maxAttempts: number;
+  retryBaseDelayMs: number;
 }
 
 export class ConfigError extends Error {
@@ -153,6 +175,11 @@ export function loadConfig(env: RawEnv, devSecrets?: GeneratedDevSecrets): AppCo
     throw new ConfigError('LOCAL_STORE_KEY is required in production: set it to `openssl rand -base64 32`');
   }
 
+  const calls: RemoteStoreCalls = {
+    timeoutMs: e.SECRET_STORE_TIMEOUT_MS,
+    maxAttempts: e.SECRET_STORE_MAX_ATTEMPTS,
+    retryBaseDelayMs: e.SECRET_STORE_RETRY_BASE_MS,
+  };
   let vault: AppConfig['secretStores']['vault'];
   if (e.VAULT_ADDR) {
     const hasAppRole = Boolean(e.VAULT_ROLE_ID || e.VAULT_SECRET_ID);
@@ -169,11 +196,25 @@ export function loadConfig(env: RawEnv, devSecrets?: GeneratedDevSecrets): AppCo
       secretId: e.VAULT_SECRET_ID,
       namespace: e.VAULT_NAMESPACE,
       mount: e.VAULT_KV_MOUNT,
+      maxVersions: e.VAULT_KV_MAX_VERSIONS,
+      ...calls,
     };
   }
   let aws: AppConfig['secretStores']['aws'];
+  if (Boolean(e.AWS_ACCESS_KEY_ID) !== Boolean(e.AWS_SECRET_ACCESS_KEY)) {
+    throw new ConfigError('AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set together (or neither, to use the default AWS credential chain)');
+  }
   if (e.AWS_REGION) {
-    aws = { region: e.AWS_REGION, endpoint: e.AWS_ENDPOINT_URL, recoveryWindowDays: e.AWS_RECOVERY_WINDOW_DAYS };
+    aws = {
+      region: e.AWS_REGION,
+      endpoint: e.AWS_ENDPOINT_URL,
+      recoveryWindowDays: e.AWS_RECOVERY_WINDOW_DAYS,
+      credentials:
+        e.AWS_ACCESS_KEY_ID && e.AWS_SECRET_ACCESS_KEY
+          ? { accessKeyId: e.AWS_ACCESS_KEY_ID, secretAccessKey: e.AWS_SECRET_ACCESS_KEY, sessionToken: e.AWS_SESSION_TOKEN }
+          : undefined,
+      ...calls,
+    };
   } else if (e.AWS_ENDPOINT_URL) {
     throw new ConfigError('AWS_ENDPOINT_URL is set but AWS_REGION is not: set AWS_REGION (e.g. us-east-1)');
   }

@@ -439,7 +439,13 @@ export class CredentialsService {
   /** Generates the first secret, writes it to the store and records where it lives on the entity. */
   private async writeFirstVersion(store: SecretStore, credential: CredentialEntity, now: Date): Promise<string> {
     const secret = formatSecret(credential.environment, this.random.bytes(SECRET_RANDOM_BYTES));
-    const stored = await store.writeVersion({ target: targetOf(credential), version: 1, requestToken: credential.id, secret });
+    const stored = await store
+      .writeVersion({ target: targetOf(credential), version: 1, requestToken: credential.id, secret })
+      .catch(async (error: unknown) => {
+        // A write whose answers were all lost may still have landed; no row will point at it, so remove it.
+        await this.discardSecret(store, credential);
+        throw error;
+      });
     credential.secretRef = stored.ref;
     credential.secretVersion = 1;
     credential.secretVersionId = stored.versionId;

@@ -83,3 +83,10 @@ export class SecretVersionConflictError extends DomainError {
     super('conflict', 'SECRET_VERSION_CONFLICT', `Store ${store} already holds a different secret as version ${version}.`);
   }
 }
+
+/** A store that cannot destroy the version its consumers read now (Secrets Manager's AWSCURRENT). */
+export class SecretVersionIsCurrentError extends DomainError {
+  constructor(store: SecretStoreName, versionId: string) {
+    super('conflict', 'SECRET_VERSION_CURRENT', `Version ${versionId} is the current version in store ${store}; promote another version first.`);
+  }
+}
