@@ -1,0 +1,60 @@
+/**
+ * Risk flags of a review item, computed once when its campaign opens, in SQL,
+ * so 100,000 credentials are flagged inside the one INSERT ... SELECT that
+ * snapshots them. Each flag is a SQL predicate over the columns of the
+ * inventory's review source (see CredentialsService.reviewSource); `c` is that
+ * source's alias.
+ */
+export const RISK_FLAGS = [
+  'delete_scope',
+  'admin_scope',
+  'write_scope',
+  'no_ip_allowlist_production',
+  'rotation_overdue',
+  'never_used',
+  'unused_30d',
+  'high_rate_limit',
+] as const;
+export type RiskFlag = (typeof RISK_FLAGS)[number];
+
+/** Placeholders the flag predicates use, bound by the caller. */
+export interface RiskFlagParams {
+  /** The campaign's open time. */
+  now: string;
+  /** Requests per second above which `high_rate_limit` is raised. */
+  highRateLimitPerSecond: string;
+}
+
+const UNUSED_DAYS = 30;
+
+const hasOperation = (operation: string) => `EXISTS (SELECT 1 FROM unnest(c.scopes) AS s(scope) WHERE s.scope LIKE '%:${operation}')`;
+
+/**
+ * Whether rotation is overdue: the next rotation is in the past. This is the
+ * one place to extend when rotations are recorded (a credential whose latest
+ * rotation failed is overdue too).
+ */
+export function rotationOverdueSql(p: RiskFlagParams): string {
+  return `(c.next_rotation_at IS NOT NULL AND c.next_rotation_at < ${p.now})`;
+}
+
+export function riskFlagPredicates(p: RiskFlagParams): Record<RiskFlag, string> {
+  return {
+    delete_scope: hasOperation('delete'),
+    admin_scope: hasOperation('admin'),
+    write_scope: hasOperation('write'),
+    no_ip_allowlist_production: `(c.environment = 'production' AND cardinality(c.ip_allowlist) = 0)`,
+    rotation_overdue: rotationOverdueSql(p),
+    never_used: `(c.last_used_at IS NULL)`,
+    // Not used in the last 30 days: last used before then, or never used and older than that.
+    unused_30d: `(coalesce(c.last_used_at, c.created_at) < ${p.now} - interval '${UNUSED_DAYS} days')`,
+    high_rate_limit: `(c.rate_limit_requests::numeric / c.rate_limit_per_seconds > ${p.highRateLimitPerSecond})`,
+  };
+}
+
+/** A text[] expression of the flags that hold, in RISK_FLAGS order. */
+export function riskFlagsSql(p: RiskFlagParams): string {
+  const predicates = riskFlagPredicates(p);
+  const cases = RISK_FLAGS.map((flag) => `CASE WHEN ${predicates[flag]} THEN '${flag}' END`);
+  return `array_remove(ARRAY[${cases.join(', ')}]::text[], NULL)`;
+}
