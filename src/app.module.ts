@@ -11,8 +11,10 @@ import { JobsModule } from './common/jobs/jobs.module';
 import { LoggingModule } from './common/logging/logging.module';
 import { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
+import { GatewaysModule } from './gateways/gateways.module';
 import { HealthModule } from './health/health.module';
 import { InventoryModule } from './inventory/inventory.module';
+import { RevocationModule } from './revocation/revocation.module';
 import { SecretStoresModule } from './secret-stores/secret-stores.module';
 
 export interface AppModuleOptions {
@@ -38,6 +40,8 @@ export class AppModule {
         AuthModule,
         SecretStoresModule,
         InventoryModule,
+        GatewaysModule,
+        RevocationModule,
         HealthModule,
       ],
       providers: [{ provide: APP_FILTER, useClass: ProblemFilter }],

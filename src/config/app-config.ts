@@ -38,6 +38,47 @@ const base64Key32 = z.string().refine(
   { message: 'must be base64 of exactly 32 random bytes (e.g. `openssl rand -base64 32`)' },
 );
 
+const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** `250ms`, `5s`, `2m`, `1h` in milliseconds; null when it is not one. */
+function parseDuration(value: string): number | null {
+  const match = /^(\d{1,9})(ms|s|m|h)$/.exec(value.trim());
+  return match ? Number(match[1]) * DURATION_UNITS_MS[match[2]] : null;
+}
+
+const duration = z.string().transform((value, ctx) => {
+  const ms = parseDuration(value);
+  if (ms === null || ms <= 0) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'must be a duration like 500ms, 5s, 2m or 24h' });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const durationList = z.string().transform((value, ctx) => {
+  const parts = value.split(',').map((part) => parseDuration(part));
+  if (parts.length === 0 || parts.some((ms) => ms === null || ms <= 0)) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'must be a comma-separated list of durations like 5s,30s,2m,1h' });
+    return z.NEVER;
+  }
+  return parts as number[];
+});
+
+/** Host names, optionally `*.`-prefixed for every subdomain; stored lower-case. */
+const hostList = optionalString.transform((value, ctx) => {
+  if (value === undefined) return null;
+  const hosts = value.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean);
+  const hostPattern = /^(\*\.)?([a-z0-9]([a-z0-9-]*[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$|^[0-9a-f:]+$/;
+  if (hosts.length === 0 || hosts.some((h) => !hostPattern.test(h))) {
+    ctx.addIssue({
+      code: z.ZodIssueCode.custom,
+      message: 'must be a comma-separated list of host names, e.g. gw1.example.com,*.gateways.example.com',
+    });
+    return z.NEVER;
+  }
+  return hosts;
+});
+
 const intInRange = (min: number, max: number) =>
   z.coerce
     .number({ message: 'must be a number' })
@@ -95,6 +136,13 @@ const envSchema = z.object({
   MAX_ROTATION_INTERVAL_DAYS: intInRange(1, 90).default(90),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOCAL_SECRETS_FILE: z.string().default('.local/dev-secrets.json'),
+  GATEWAY_URL_ALLOWLIST: hostList,
+  DELIVERY_CONCURRENCY: intInRange(1, 500).default(32),
+  DELIVERY_TIMEOUT_MS: intInRange(50, 60_000).default(10_000),
+  DELIVERY_RETRY_SCHEDULE: durationList.default('5s,30s,2m,10m,30m,1h'),
+  DELIVERY_RETRY_WINDOW: duration.default('24h'),
+  DELIVERY_LOCK_MS: intInRange(500, 600_000).default(30_000),
+  OUTBOX_SWEEP_INTERVAL_MS: intInRange(100, 3_600_000).default(10_000),
 });
 
 export type RawEnv = Record<string, string | undefined>;
@@ -136,6 +184,18 @@ export interface AppConfig {
   roles: ProcessRole[];
   policy: { maxRotationIntervalDays: number };
   log: { level: string };
+  /** Which hosts gateway URLs may point at (null: any); protects against reaching internal addresses. */
+  gateways: { urlAllowlist: string[] | null };
+  delivery: {
+    concurrency: number;
+    timeoutMs: number;
+    /** The wait before each retry: the schedule, its last step repeated while the total stays within the window. */
+    retryDelaysMs: number[];
+    /** How long a worker's lock on a delivery job lasts without renewal (a crashed worker's jobs come back after it). */
+    lockMs: number;
+    /** How often the scheduler re-enqueues outbox rows whose jobs went missing. */
+    sweepIntervalMs: number;
+  };
 }
 
 /** How the Vault and AWS adapters call out: per-request timeout, attempts and backoff base. */
@@ -241,8 +301,37 @@ export function loadConfig(env: RawEnv, devSecrets?: GeneratedDevSecrets): AppCo
     roles: [...new Set(e.ROLES)],
     policy: { maxRotationIntervalDays: e.MAX_ROTATION_INTERVAL_DAYS },
     log: { level: e.LOG_LEVEL },
+    gateways: { urlAllowlist: e.GATEWAY_URL_ALLOWLIST },
+    delivery: {
+      concurrency: e.DELIVERY_CONCURRENCY,
+      timeoutMs: e.DELIVERY_TIMEOUT_MS,
+      retryDelaysMs: expandRetrySchedule(e.DELIVERY_RETRY_SCHEDULE, e.DELIVERY_RETRY_WINDOW),
+      lockMs: e.DELIVERY_LOCK_MS,
+      sweepIntervalMs: e.OUTBOX_SWEEP_INTERVAL_MS,
+    },
   };
   return config;
+}
+
+/**
+ * The delays between delivery attempts: the schedule as given, then its last
+ * step repeated while the running total stays within the window (5s, 30s, 2m,
+ * 10m, 30m, 1h, then hourly up to 24 h by default). Always at least one retry.
+ */
+export function expandRetrySchedule(schedule: number[], windowMs: number): number[] {
+  const delays: number[] = [];
+  let total = 0;
+  for (const step of schedule) {
+    if (delays.length > 0 && total + step > windowMs) return delays;
+    delays.push(step);
+    total += step;
+  }
+  const last = schedule[schedule.length - 1];
+  while (total + last <= windowMs) {
+    delays.push(last);
+    total += last;
+  }
+  return delays;
 }
 
 /** Whether the environment lacks secrets that a development machine may generate. */

@@ -17,6 +17,7 @@ import {
 import { fetchTimePage, Page } from '../common/pagination/pagination';
 import { RandomSource } from '../common/random/random-source';
 import { AppConfig, SecretStoreName } from '../config/app-config';
+import { EventOutbox } from '../gateways/event-outbox.service';
 import { SecretStore, SecretTarget } from '../secret-stores/secret-store';
 import { SecretStoreRegistry } from '../secret-stores/secret-store.registry';
 import { AgentsService, scopedOwnerFilter } from './agents.service';
@@ -112,6 +113,7 @@ export class CredentialsService {
     private readonly clock: Clock,
     private readonly random: RandomSource,
     private readonly config: AppConfig,
+    private readonly outbox: EventOutbox,
   ) {}
 
   /**
@@ -191,6 +193,7 @@ export class CredentialsService {
     try {
       await this.dataSource.transaction(async (em) => {
         await em.insert(CredentialEntity, credential);
+        await this.publish(em, 'credential.issued', credential);
         await this.audit.record(em, ctx, {
           action: 'credential.created',
           targetType: 'credential',
@@ -267,6 +270,7 @@ export class CredentialsService {
       const before = describe(credential);
       this.applyChanges(credential, normalized, now);
       await this.saveChanges(em, credential);
+      await this.publish(em, 'credential.updated', credential);
       await this.audit.record(em, ctx, {
         action: 'credential.updated',
         targetType: 'credential',
@@ -308,6 +312,7 @@ export class CredentialsService {
             nextRotationAt: credential.nextRotationAt,
             updatedAt: now,
           });
+          await this.publish(em, 'credential.issued', credential);
           await this.audit.record(em, ctx, {
             action: 'credential.approved',
             targetType: 'credential',
@@ -323,6 +328,7 @@ export class CredentialsService {
           this.applyChanges(credential, change, now);
           credential.pendingChange = null;
           await this.saveChanges(em, credential);
+          await this.publish(em, 'credential.updated', credential);
           await this.audit.record(em, ctx, {
             action: 'credential.change_approved',
             targetType: 'credential',
@@ -415,10 +421,51 @@ export class CredentialsService {
     return credential;
   }
 
+  /**
+   * Locks every credential of an agent that is not yet revoked, in id order (so
+   * concurrent revocations cannot deadlock), in the caller's transaction.
+   */
+  async lockUnrevokedOfAgent(em: EntityManager, agentId: string): Promise<CredentialEntity[]> {
+    return em
+      .createQueryBuilder(CredentialEntity, 'c')
+      .setLock('pessimistic_write')
+      .where("c.agent_id = :agentId AND c.status <> 'revoked'", { agentId })
+      .orderBy('c.id', 'ASC')
+      .getMany();
+  }
+
+  /**
+   * Revokes a credential locked by the caller, inside the caller's transaction
+   * (the revocation service writes its record, events and audit entries). A
+   * revoked credential never changes again; a change awaiting approval is dropped.
+   */
+  async markRevoked(em: EntityManager, credential: CredentialEntity, at: Date, reason: string): Promise<void> {
+    assertNotRevoked(credential);
+    Object.assign(credential, { status: 'revoked', revokedAt: at, revokedReason: reason, pendingChange: null, nextRotationAt: null, updatedAt: at });
+    await em.update(CredentialEntity, { id: credential.id }, {
+      status: 'revoked',
+      revokedAt: at,
+      revokedReason: reason,
+      pendingChange: null,
+      nextRotationAt: null,
+      updatedAt: at,
+    });
+  }
+
   async find(id: string): Promise<CredentialEntity> {
     const credential = await this.dataSource.getRepository(CredentialEntity).findOne({ where: { id } });
     if (!credential) throw new NotFoundError('credential', id);
     return credential;
+  }
+
+  /** Tells the gateways serving the credential's environment, in this transaction (outbox). */
+  private async publish(em: EntityManager, type: 'credential.issued' | 'credential.updated', credential: CredentialEntity): Promise<void> {
+    await this.outbox.publish(em, {
+      type,
+      credentialId: credential.id,
+      environment: credential.environment,
+      data: credentialEventData(credential),
+    });
   }
 
   private get maxInterval(): number {
@@ -551,6 +598,30 @@ function describe(credential: CredentialEntity): Record<string, unknown> {
     secretVersion: credential.secretVersion,
     rotationIntervalDays: credential.rotationIntervalDays,
     gracePeriodHours: credential.gracePeriodHours,
+  };
+}
+
+/**
+ * The `data` of a credential event (API.md "Gateways and events"): what a
+ * gateway needs to enforce the credential. Never the secret: its SHA-256 and
+ * where it lives. Event-specific fields (reason, graceEndsAt, ...) are added
+ * by the publisher.
+ */
+export function credentialEventData(credential: CredentialEntity): Record<string, unknown> {
+  return {
+    credentialId: credential.id,
+    clientId: credential.clientId,
+    agentId: credential.agentId,
+    ownerId: credential.ownerId,
+    type: credential.type,
+    environment: credential.environment,
+    status: credential.status,
+    scopes: credential.scopes,
+    rateLimit: { requests: credential.rateLimitRequests, perSeconds: credential.rateLimitPerSeconds },
+    ipAllowlist: credential.ipAllowlist,
+    secretVersion: credential.secretVersion,
+    secretSha256: credential.secretSha256,
+    secretRef: credential.secretRef,
   };
 }
 

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AuditModule } from '../audit/audit.module';
+import { GatewaysModule } from '../gateways/gateways.module';
 import { SecretStoresModule } from '../secret-stores/secret-stores.module';
 import { AgentsController } from './agents.controller';
 import { AgentsService } from './agents.service';
@@ -16,7 +17,7 @@ import { ProductsController } from './products.controller';
 import { ProductsService } from './products.service';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([OwnerEntity, ProductEntity, AgentEntity, CredentialEntity]), AuditModule, SecretStoresModule],
+  imports: [TypeOrmModule.forFeature([OwnerEntity, ProductEntity, AgentEntity, CredentialEntity]), AuditModule, SecretStoresModule, GatewaysModule],
   controllers: [OwnersController, ProductsController, AgentsController, CredentialsController],
   providers: [OwnersService, ProductsService, AgentsService, CredentialsService],
   exports: [OwnersService, ProductsService, AgentsService, CredentialsService],

@@ -1,0 +1,197 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager } from 'typeorm';
+import type { DeliveryRef } from './delivery-jobs';
+import type { DeliveryStatus, DeliveryTarget } from './entities/delivery.entity';
+import type { GatewayStatus, SealedSigningSecret } from './entities/gateway.entity';
+
+/** A delivery with what an attempt needs: its event's body and its gateway. */
+export interface DeliveryForAttempt {
+  id: string;
+  eventId: string;
+  eventType: string;
+  eventCreatedAt: Date;
+  payload: string;
+  status: DeliveryStatus;
+  target: DeliveryTarget;
+  gatewayId: string | null;
+  credentialId: string | null;
+  retryStep: number;
+  /** An earlier delivery of the same credential to the same target is still pending. */
+  blocked: boolean;
+  gateway: {
+    name: string;
+    url: string;
+    status: GatewayStatus;
+    signingSecret: SealedSigningSecret;
+    previousSigningSecret: SealedSigningSecret | null;
+    previousSigningSecretExpiresAt: Date | null;
+  } | null;
+}
+
+export interface AttemptRecord {
+  at: Date;
+  statusCode: number | null;
+  error: string | null;
+}
+
+/** An earlier pending delivery of the same credential to the same gateway (the chain's order). */
+const EARLIER_PENDING = `EXISTS (
+  SELECT 1 FROM deliveries p
+  WHERE p.status = 'pending' AND p.gateway_id = d.gateway_id AND p.credential_id = d.credential_id AND p.event_seq < d.event_seq)`;
+
+const REF_COLUMNS = 'd.id, d.event_id AS "eventId", d.target, d.gateway_id AS "gatewayId", d.next_attempt_at AS "nextAttemptAt"';
+
+/**
+ * The SQL of the delivery state machine, one purpose per method. Terminal
+ * transitions return the chain's next delivery (same gateway, same
+ * credential), which may be attempted now.
+ */
+@Injectable()
+export class DeliveriesRepository {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  async loadForAttempt(id: string): Promise<DeliveryForAttempt | null> {
+    const rows: any[] = await this.dataSource.query(
+      `SELECT d.id, d.event_id, d.event_type, d.status, d.target, d.gateway_id, d.credential_id, d.retry_step,
+              e.payload, e.created_at AS event_created_at,
+              g.name AS gateway_name, g.url, g.status AS gateway_status, g.signing_secret, g.previous_signing_secret,
+              g.previous_signing_secret_expires_at,
+              ${EARLIER_PENDING} AS blocked
+         FROM deliveries d
+         JOIN outbox_events e ON e.id = d.event_id
+         LEFT JOIN gateways g ON g.id = d.gateway_id
+        WHERE d.id = $1`,
+      [id],
+    );
+    const r = rows[0];
+    if (!r) return null;
+    return {
+      id: r.id,
+      eventId: r.event_id,
+      eventType: r.event_type,
+      eventCreatedAt: r.event_created_at,
+      payload: r.payload,
+      status: r.status,
+      target: r.target,
+      gatewayId: r.gateway_id,
+      credentialId: r.credential_id,
+      retryStep: r.retry_step,
+      blocked: r.blocked,
+      gateway: r.gateway_id
+        ? {
+            name: r.gateway_name,
+            url: r.url,
+            status: r.gateway_status,
+            signingSecret: r.signing_secret,
+            previousSigningSecret: r.previous_signing_secret,
+            previousSigningSecretExpiresAt: r.previous_signing_secret_expires_at,
+          }
+        : null,
+    };
+  }
+
+  /** Acknowledged. Returns the chain's next delivery, if any. */
+  markDelivered(id: string, attempt: AttemptRecord): Promise<DeliveryRef | null> {
+    return this.finish(id, 'delivered', attempt.at, attempt, null);
+  }
+
+  /**
+   * Finally failed: the schedule is used up, the gateway is gone or disabled
+   * (then without an attempt). Returns the chain's next delivery, if any.
+   */
+  markFailed(id: string, at: Date, attempt: AttemptRecord | null, error: string): Promise<DeliveryRef | null> {
+    return this.finish(id, 'failed', at, attempt, error);
+  }
+
+  async recordRetry(id: string, attempt: AttemptRecord, nextAttemptAt: Date): Promise<void> {
+    await this.dataSource.query(
+      `UPDATE deliveries SET attempts = attempts + 1, retry_step = retry_step + 1, last_attempt_at = $2,
+              last_status_code = $3, last_error = $4, next_attempt_at = $5, updated_at = $2
+        WHERE id = $1 AND status = 'pending'`,
+      [id, attempt.at, attempt.statusCode, attempt.error, nextAttemptAt],
+    );
+  }
+
+  /** Of these deliveries, the pending ones at the head of their chain (nothing earlier pending). */
+  async headsAmong(ids: string[]): Promise<DeliveryRef[]> {
+    if (ids.length === 0) return [];
+    return this.dataSource.query(
+      `SELECT ${REF_COLUMNS} FROM deliveries d
+        WHERE d.id = ANY($1::uuid[]) AND d.status = 'pending' AND NOT ${EARLIER_PENDING}`,
+      [ids],
+    );
+  }
+
+  /** One page of every pending chain head, oldest first (the sweep's work list). */
+  async pendingHeads(em: EntityManager, after: { createdAt: Date; id: string } | null, limit: number): Promise<Array<DeliveryRef & { createdAt: Date }>> {
+    return em.query(
+      `SELECT ${REF_COLUMNS}, d.created_at AS "createdAt" FROM deliveries d
+        WHERE d.status = 'pending' AND NOT ${EARLIER_PENDING}
+          AND ($1::timestamptz IS NULL OR (d.created_at, d.id) > ($1::timestamptz, $2::uuid))
+        ORDER BY d.created_at, d.id
+        LIMIT $3`,
+      [after?.createdAt ?? null, after?.id ?? null, limit],
+    );
+  }
+
+  /**
+   * A gateway answered again after failures: its other chain heads waiting on
+   * a backoff become due now. Returns them so their jobs can be promoted.
+   */
+  async wakeWaiting(gatewayId: string, now: Date): Promise<DeliveryRef[]> {
+    const rows: Array<[DeliveryRef[], number]> | DeliveryRef[] = await this.dataSource.query(
+      `UPDATE deliveries d SET next_attempt_at = $2, updated_at = $2
+        WHERE d.gateway_id = $1 AND d.status = 'pending' AND d.next_attempt_at > $2 AND NOT ${EARLIER_PENDING}
+        RETURNING ${REF_COLUMNS}`,
+      [gatewayId, now],
+    );
+    return unwrapUpdate(rows);
+  }
+
+  /** Every pending delivery to a gateway fails at once (it answered 410 and is disabled). */
+  async failAllPendingFor(em: EntityManager, gatewayId: string, at: Date, error: string): Promise<number> {
+    const rows = await em.query(
+      `UPDATE deliveries SET status = 'failed', failed_at = $2, last_error = $3, updated_at = $2
+        WHERE gateway_id = $1 AND status = 'pending' RETURNING id`,
+      [gatewayId, at, error],
+    );
+    return unwrapUpdate(rows).length;
+  }
+
+  private async finish(
+    id: string,
+    status: 'delivered' | 'failed',
+    at: Date,
+    attempt: AttemptRecord | null,
+    error: string | null,
+  ): Promise<DeliveryRef | null> {
+    const rows: DeliveryRef[] = await this.dataSource.query(
+      `WITH done AS (
+         UPDATE deliveries SET status = $2,
+                attempts = attempts + $4::int,
+                last_attempt_at = CASE WHEN $4::int = 1 THEN $3 ELSE last_attempt_at END,
+                last_status_code = CASE WHEN $4::int = 1 THEN $5::int ELSE last_status_code END,
+                last_error = $6,
+                delivered_at = CASE WHEN $2 = 'delivered' THEN $3 END,
+                failed_at = CASE WHEN $2 = 'failed' THEN $3 END,
+                updated_at = $3
+          WHERE id = $1 AND status = 'pending'
+          RETURNING gateway_id, credential_id, event_seq)
+       SELECT ${REF_COLUMNS} FROM deliveries d, done
+        WHERE d.status = 'pending' AND d.gateway_id = done.gateway_id AND d.credential_id = done.credential_id
+          AND d.event_seq > done.event_seq
+        ORDER BY d.event_seq LIMIT 1`,
+      [id, status, at, attempt ? 1 : 0, attempt?.statusCode ?? null, error],
+    );
+    return rows[0] ?? null;
+  }
+}
+
+/** node-postgres through TypeORM answers UPDATE ... RETURNING with [rows, count]. */
+function unwrapUpdate<T>(result: Array<[T[], number]> | T[] | [T[], number]): T[] {
+  if (Array.isArray(result) && result.length === 2 && Array.isArray(result[0]) && typeof result[1] === 'number') {
+    return result[0] as T[];
+  }
+  return result as T[];
+}

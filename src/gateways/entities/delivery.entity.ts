@@ -1,0 +1,90 @@
+import { Check, Column, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn } from 'typeorm';
+import { GatewayEntity } from './gateway.entity';
+import { OutboxEventEntity } from './outbox-event.entity';
+
+export const DELIVERY_STATUSES = ['pending', 'delivered', 'failed'] as const;
+export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
+/** Where a delivery goes: a registered gateway, or (later) the notification webhook. */
+export const DELIVERY_TARGETS = ['gateway', 'notification'] as const;
+export type DeliveryTarget = (typeof DELIVERY_TARGETS)[number];
+
+/**
+ * One event to one target, tracked until acknowledged or finally failed. A
+ * target receives the events of one credential in `eventSeq` order: a
+ * delivery is only attempted once no earlier delivery of the same credential
+ * to the same target is pending.
+ */
+@Entity('deliveries')
+@Check('deliveries_status_check', `status IN ('pending', 'delivered', 'failed')`)
+@Check('deliveries_target_check', `target IN ('gateway', 'notification') AND (target = 'gateway') = (gateway_id IS NOT NULL)`)
+@Index('deliveries_event_gateway_key', ['eventId', 'gatewayId'], { unique: true })
+@Index('deliveries_chain_idx', ['gatewayId', 'credentialId', 'eventSeq'], { where: `status = 'pending'` })
+@Index('deliveries_pending_idx', ['createdAt', 'id'], { where: `status = 'pending'` })
+@Index('deliveries_gateway_created_idx', ['gatewayId', 'createdAt', 'id'])
+@Index('deliveries_status_created_idx', ['status', 'createdAt', 'id'])
+export class DeliveryEntity {
+  @PrimaryColumn('uuid')
+  id!: string;
+
+  @Column('uuid')
+  eventId!: string;
+
+  @ManyToOne(() => OutboxEventEntity, { onDelete: 'RESTRICT', nullable: false })
+  @JoinColumn({ name: 'event_id', foreignKeyConstraintName: 'deliveries_event_id_fkey' })
+  event?: OutboxEventEntity;
+
+  /** Copied from the event: the order of deliveries within a chain. */
+  @Column('bigint')
+  eventSeq!: string;
+
+  @Column('text')
+  eventType!: string;
+
+  @Column('uuid', { nullable: true })
+  credentialId!: string | null;
+
+  @Column('text')
+  target!: DeliveryTarget;
+
+  @Column('uuid', { nullable: true })
+  gatewayId!: string | null;
+
+  @ManyToOne(() => GatewayEntity, { onDelete: 'RESTRICT', nullable: true })
+  @JoinColumn({ name: 'gateway_id', foreignKeyConstraintName: 'deliveries_gateway_id_fkey' })
+  gateway?: GatewayEntity;
+
+  @Column('text')
+  status!: DeliveryStatus;
+
+  /** Every attempt, across manual retries. */
+  @Column('int')
+  attempts!: number;
+
+  /** Failed attempts in the current round (a manual retry starts a new round); indexes the retry schedule. */
+  @Column('int')
+  retryStep!: number;
+
+  @Column('timestamptz')
+  nextAttemptAt!: Date;
+
+  @Column('timestamptz', { nullable: true })
+  lastAttemptAt!: Date | null;
+
+  @Column('int', { nullable: true })
+  lastStatusCode!: number | null;
+
+  @Column('text', { nullable: true })
+  lastError!: string | null;
+
+  @Column('timestamptz', { nullable: true })
+  deliveredAt!: Date | null;
+
+  @Column('timestamptz', { nullable: true })
+  failedAt!: Date | null;
+
+  @Column('timestamptz')
+  createdAt!: Date;
+
+  @Column('timestamptz')
+  updatedAt!: Date;
+}

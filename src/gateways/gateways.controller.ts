@@ -1,0 +1,71 @@
+import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import type { RequestContext } from '../auth/actor';
+import { Ctx, Roles } from '../auth/decorators';
+import { UuidPipe } from '../common/http/uuid.pipe';
+import { PageQueryDto } from '../common/pagination/pagination';
+import { DeliveriesService } from './deliveries.service';
+import {
+  CreatedGatewayDto,
+  CreateGatewayDto,
+  DeliveryListQueryDto,
+  DeliveryPageDto,
+  GatewayDto,
+  GatewayPageDto,
+  RotatedSigningSecretDto,
+} from './dto/gateway.dto';
+import { GatewaysService } from './gateways.service';
+
+@ApiTags('gateways')
+@ApiBearerAuth()
+@Controller('v1/gateways')
+export class GatewaysController {
+  constructor(
+    private readonly gateways: GatewaysService,
+    private readonly deliveries: DeliveriesService,
+  ) {}
+
+  @Post()
+  @Roles('admin')
+  @ApiCreatedResponse({ type: CreatedGatewayDto, description: 'The signing secret is shown only here' })
+  create(@Ctx() ctx: RequestContext, @Body() body: CreateGatewayDto): Promise<CreatedGatewayDto> {
+    return this.gateways.create(ctx, body);
+  }
+
+  @Get()
+  @Roles('admin', 'responder', 'auditor')
+  @ApiOkResponse({ type: GatewayPageDto })
+  list(@Query() query: PageQueryDto): Promise<GatewayPageDto> {
+    return this.gateways.list(query);
+  }
+
+  @Get(':id')
+  @Roles('admin', 'responder', 'auditor')
+  @ApiOkResponse({ type: GatewayDto })
+  get(@Param('id', UuidPipe) id: string): Promise<GatewayDto> {
+    return this.gateways.get(id);
+  }
+
+  @Post(':id/rotate-signing-secret')
+  @Roles('admin')
+  @HttpCode(200)
+  @ApiOkResponse({ type: RotatedSigningSecretDto, description: 'Both keys sign for 24 hours' })
+  rotateSigningSecret(@Ctx() ctx: RequestContext, @Param('id', UuidPipe) id: string): Promise<RotatedSigningSecretDto> {
+    return this.gateways.rotateSigningSecret(ctx, id);
+  }
+
+  @Post(':id/enable')
+  @Roles('admin')
+  @HttpCode(200)
+  @ApiOkResponse({ type: GatewayDto, description: 'Re-enables a gateway disabled by a 410 answer' })
+  enable(@Ctx() ctx: RequestContext, @Param('id', UuidPipe) id: string): Promise<GatewayDto> {
+    return this.gateways.enable(ctx, id);
+  }
+
+  @Get(':id/deliveries')
+  @Roles('admin', 'responder', 'auditor')
+  @ApiOkResponse({ type: DeliveryPageDto })
+  deliveriesOf(@Param('id', UuidPipe) id: string, @Query() query: DeliveryListQueryDto): Promise<DeliveryPageDto> {
+    return this.deliveries.listForGateway(id, query);
+  }
+}

@@ -1,0 +1,44 @@
+import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { AuditModule } from '../audit/audit.module';
+import { AfterCommit } from './after-commit';
+import { DeliveriesController } from './deliveries.controller';
+import { DeliveriesRepository } from './deliveries.repository';
+import { DeliveriesService } from './deliveries.service';
+import { DeliveryMetrics } from './delivery-metrics';
+import { DeliveryQueue } from './delivery-queue';
+import { DeliveryProcessor } from './delivery.processor';
+import { DeliveryEntity } from './entities/delivery.entity';
+import { GatewayEntity } from './entities/gateway.entity';
+import { OutboxEventEntity } from './entities/outbox-event.entity';
+import { EventOutbox } from './event-outbox.service';
+import { GatewaysController } from './gateways.controller';
+import { GatewaysService } from './gateways.service';
+import { HttpWebhookSender } from './http-webhook-sender';
+import { OutboxSweepCron } from './outbox-sweep.cron';
+import { OutboxSweeper } from './outbox-sweeper.service';
+import { WebhookSender } from './webhook-sender';
+
+/**
+ * Gateways, the event outbox and signed webhook delivery. Knows nothing of
+ * inventory: publishers hand it an event's type, credential id, environment and data.
+ */
+@Module({
+  imports: [TypeOrmModule.forFeature([GatewayEntity, OutboxEventEntity, DeliveryEntity]), AuditModule],
+  controllers: [GatewaysController, DeliveriesController],
+  providers: [
+    AfterCommit,
+    DeliveriesRepository,
+    DeliveryQueue,
+    DeliveryMetrics,
+    EventOutbox,
+    GatewaysService,
+    DeliveriesService,
+    DeliveryProcessor,
+    OutboxSweeper,
+    OutboxSweepCron,
+    { provide: WebhookSender, useClass: HttpWebhookSender },
+  ],
+  exports: [EventOutbox, AfterCommit, DeliveriesService, OutboxSweeper, GatewaysService],
+})
+export class GatewaysModule {}

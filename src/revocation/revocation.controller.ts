@@ -1,0 +1,53 @@
+import { Body, Controller, Get, Param, Post, Query, Res } from '@nestjs/common';
+import { ApiAcceptedResponse, ApiBearerAuth, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+import type { RequestContext } from '../auth/actor';
+import { Ctx, Roles } from '../auth/decorators';
+import { UuidPipe } from '../common/http/uuid.pipe';
+import { RevocationAcceptedDto, RevocationDto, RevokeDto, WaitQueryDto } from './dto/revocation.dto';
+import { RevocationService, RevokeOutcome } from './revocation.service';
+
+@ApiTags('revocation')
+@ApiBearerAuth()
+@Controller('v1')
+export class RevocationController {
+  constructor(private readonly revocations: RevocationService) {}
+
+  @Post('credentials/:id/revoke')
+  @Roles('admin', 'responder', 'owner')
+  @ApiAcceptedResponse({ type: RevocationAcceptedDto, description: 'Revoked now; gateways are being told' })
+  @ApiOkResponse({ type: RevocationAcceptedDto, description: 'Already revoked: the same revocation' })
+  async revokeCredential(
+    @Ctx() ctx: RequestContext,
+    @Param('id', UuidPipe) id: string,
+    @Body() body: RevokeDto,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<RevocationAcceptedDto> {
+    return answer(await this.revocations.revokeCredential(ctx, id, body.reason), reply);
+  }
+
+  @Post('agents/:id/revoke')
+  @Roles('admin', 'responder', 'owner')
+  @ApiAcceptedResponse({ type: RevocationAcceptedDto, description: 'Every credential of the agent revoked; the agent is decommissioned' })
+  @ApiOkResponse({ type: RevocationAcceptedDto, description: 'Already revoked: the same revocation' })
+  async revokeAgent(
+    @Ctx() ctx: RequestContext,
+    @Param('id', UuidPipe) id: string,
+    @Body() body: RevokeDto,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<RevocationAcceptedDto> {
+    return answer(await this.revocations.revokeAgent(ctx, id, body.reason), reply);
+  }
+
+  @Get('revocations/:id')
+  @Roles('admin', 'responder', 'auditor', 'owner')
+  @ApiOkResponse({ type: RevocationDto })
+  get(@Ctx() ctx: RequestContext, @Param('id', UuidPipe) id: string, @Query() query: WaitQueryDto): Promise<RevocationDto> {
+    return this.revocations.get(ctx.actor, id, query.waitSeconds ?? 0);
+  }
+}
+
+function answer(outcome: RevokeOutcome, reply: FastifyReply): RevocationAcceptedDto {
+  void reply.status(outcome.created ? 202 : 200);
+  return outcome.revocation;
+}

@@ -1,0 +1,27 @@
+import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { AuditModule } from '../audit/audit.module';
+import { GatewaysModule } from '../gateways/gateways.module';
+import { InventoryModule } from '../inventory/inventory.module';
+import { SecretStoresModule } from '../secret-stores/secret-stores.module';
+import { RevocationCredentialEntity } from './entities/revocation-credential.entity';
+import { RevocationEntity } from './entities/revocation.entity';
+import { RevocationSweepCron } from './revocation-sweep.cron';
+import { RevocationController } from './revocation.controller';
+import { RevocationService } from './revocation.service';
+import { SecretDestructionProcessor } from './secret-destruction.processor';
+import { SecretDestructionService } from './secret-destruction.service';
+
+@Module({
+  imports: [
+    TypeOrmModule.forFeature([RevocationEntity, RevocationCredentialEntity]),
+    AuditModule,
+    InventoryModule,
+    GatewaysModule,
+    SecretStoresModule,
+  ],
+  controllers: [RevocationController],
+  providers: [RevocationService, SecretDestructionService, SecretDestructionProcessor, RevocationSweepCron],
+  exports: [RevocationService, SecretDestructionService],
+})
+export class RevocationModule {}

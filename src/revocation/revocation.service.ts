@@ -1,0 +1,300 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager } from 'typeorm';
+import { AuditEntry, AuditService } from '../audit/audit.service';
+import { Actor, canReadAll, RequestContext } from '../auth/actor';
+import { Clock } from '../common/clock/clock';
+import { ConflictError, ForbiddenError, NotFoundError } from '../common/errors/domain-error';
+import { RandomSource } from '../common/random/random-source';
+import { DeliveriesService, DeliveryView } from '../gateways/deliveries.service';
+import { EventOutbox } from '../gateways/event-outbox.service';
+import { AgentsService } from '../inventory/agents.service';
+import { credentialEventData, CredentialsService, targetOf } from '../inventory/credentials.service';
+import { RevocationCredentialEntity, SecretDestructionStatus } from './entities/revocation-credential.entity';
+import { RevocationEntity } from './entities/revocation.entity';
+import { SecretDestructionService } from './secret-destruction.service';
+
+type LockedCredential = Awaited<ReturnType<CredentialsService['lockForChange']>>;
+
+/** What the revoke endpoints answer (202 the first time, 200 with the same body on a repeat). */
+export interface RevocationSummary {
+  revocationId: string;
+  credentialIds: string[];
+  revokedAt: string;
+}
+
+export interface RevokeOutcome {
+  /** False when the credential (or agent) was already revoked: the summary is the earlier revocation's. */
+  created: boolean;
+  revocation: RevocationSummary;
+}
+
+export type PropagationStatus = 'propagating' | 'complete' | 'failed';
+
+export interface GatewayPropagation {
+  gatewayId: string;
+  /** delivered once every event of this revocation reached it; failed if any gave up; pending otherwise. */
+  status: 'pending' | 'delivered' | 'failed';
+  attempts: number;
+  deliveredAt: string | null;
+  lastError: string | null;
+  lastStatusCode: number | null;
+  deliveryIds: string[];
+}
+
+export interface SecretDestructionView {
+  credentialId: string;
+  status: SecretDestructionStatus;
+  attempts: number;
+  lastError: string | null;
+  destroyedAt: string | null;
+}
+
+export interface RevocationView extends RevocationSummary {
+  id: string;
+  agentId: string | null;
+  ownerId: string | null;
+  reason: string;
+  actor: Actor;
+  status: PropagationStatus;
+  deliveries: GatewayPropagation[];
+  secrets: SecretDestructionView[];
+}
+
+export const MAX_WAIT_SECONDS = 30;
+
+/**
+ * Revocation: the credential is revoked, the revocation recorded, its
+ * `credential.revoked` events written to the outbox and the audit events
+ * appended, all in one transaction; the gateways are told and the secret is
+ * destroyed after commit, both tracked until done.
+ */
+@Injectable()
+export class RevocationService {
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly credentials: CredentialsService,
+    private readonly agents: AgentsService,
+    private readonly outbox: EventOutbox,
+    private readonly deliveries: DeliveriesService,
+    private readonly destruction: SecretDestructionService,
+    private readonly audit: AuditService,
+    private readonly clock: Clock,
+    private readonly random: RandomSource,
+  ) {}
+
+  /** `POST /v1/credentials/:id/revoke`. Idempotent: a revoked credential answers with its revocation. */
+  async revokeCredential(ctx: RequestContext, credentialId: string, reason: string): Promise<RevokeOutcome> {
+    return this.dataSource.transaction(async (em) => {
+      const credential = await this.credentials.lockForChange(em, credentialId);
+      assertMayRevoke(ctx.actor, credential.ownerId, 'credential');
+      if (credential.status === 'revoked') return { created: false, revocation: await this.summaryOfCredential(em, credentialId) };
+      const { summary, audit } = await this.revokeLocked(em, ctx, [credential], reason, null);
+      await this.audit.record(em, ctx, ...audit);
+      return { created: true, revocation: summary };
+    });
+  }
+
+  /**
+   * `POST /v1/agents/:id/revoke`: every credential of the agent not yet
+   * revoked, in one revocation, and the agent is decommissioned. Idempotent.
+   */
+  async revokeAgent(ctx: RequestContext, agentId: string, reason: string): Promise<RevokeOutcome> {
+    return this.dataSource.transaction(async (em) => {
+      const agent = await this.agents.lockForChange(em, agentId);
+      assertMayRevoke(ctx.actor, agent.ownerId, 'agent');
+      if (agent.status === 'decommissioned') {
+        const earlier = await em.findOne(RevocationEntity, { where: { agentId }, order: { createdAt: 'DESC' } });
+        if (earlier) return { created: false, revocation: await this.summaryOf(em, earlier) };
+      }
+      const credentials = await this.credentials.lockUnrevokedOfAgent(em, agentId);
+      const { summary, audit } = await this.revokeLocked(em, ctx, credentials, reason, { agentId, ownerId: agent.ownerId });
+      if (agent.status !== 'decommissioned') {
+        await this.agents.markDecommissioned(em, agentId);
+        audit.push({
+          action: 'agent.decommissioned',
+          targetType: 'agent',
+          targetId: agentId,
+          data: { revocationId: summary.revocationId, reason, credentialIds: summary.credentialIds },
+        });
+      }
+      await this.audit.record(em, ctx, ...audit);
+      return { created: true, revocation: summary };
+    });
+  }
+
+  /**
+   * Revokes credentials inside the caller's transaction, as one revocation,
+   * for callers that decided it themselves (review decisions, campaign expiry).
+   * Does not authorize: the caller has. Locks the credentials in id order;
+   * those already revoked are skipped. Returns null when none was left to
+   * revoke. Appends the `credential.revoked` audit events itself.
+   */
+  async revokeInTransaction(em: EntityManager, ctx: RequestContext, credentialIds: string[], reason: string): Promise<RevocationSummary | null> {
+    const locked: LockedCredential[] = [];
+    for (const id of [...new Set(credentialIds)].sort()) {
+      const credential = await this.credentials.lockForChange(em, id);
+      if (credential.status !== 'revoked') locked.push(credential);
+    }
+    if (locked.length === 0) return null;
+    const { summary, audit } = await this.revokeLocked(em, ctx, locked, reason, null);
+    await this.audit.record(em, ctx, ...audit);
+    return summary;
+  }
+
+  /**
+   * `GET /v1/revocations/:id`. With `waitSeconds`, holds the answer until no
+   * delivery is pending any more (each acknowledged or given up) or the time is up.
+   */
+  async get(actor: Actor, id: string, waitSeconds = 0): Promise<RevocationView> {
+    const revocation = await this.dataSource.getRepository(RevocationEntity).findOne({ where: { id } });
+    if (!revocation) throw new NotFoundError('revocation', id);
+    if (!canReadAll(actor) && (actor.role !== 'owner' || revocation.ownerId === null || actor.ownerId !== revocation.ownerId)) {
+      throw new ForbiddenError('OWNER_MISMATCH', "This token may not read another owner's revocation.");
+    }
+    const waitMs = Math.min(Math.max(waitSeconds, 0), MAX_WAIT_SECONDS) * 1000;
+    const started = performance.now();
+    let pause = 10;
+    for (;;) {
+      const view = await this.view(revocation);
+      const remaining = waitMs - (performance.now() - started);
+      if (view.status !== 'propagating' || remaining <= 0) return view;
+      await sleep(Math.min(pause, remaining));
+      pause = Math.min(pause * 1.5, 250);
+    }
+  }
+
+  private async revokeLocked(
+    em: EntityManager,
+    ctx: RequestContext,
+    credentials: LockedCredential[],
+    reason: string,
+    agent: { agentId: string; ownerId: string } | null,
+  ): Promise<{ summary: RevocationSummary; audit: AuditEntry[] }> {
+    const now = this.clock.now();
+    const revokedAt = now.toISOString();
+    const owners = new Set(credentials.map((c) => c.ownerId));
+    const revocation: RevocationEntity = {
+      id: this.random.uuid(),
+      agentId: agent?.agentId ?? null,
+      ownerId: agent?.ownerId ?? (owners.size === 1 ? [...owners][0] : null),
+      reason,
+      actor: { tokenId: ctx.actor.tokenId, role: ctx.actor.role, ownerId: ctx.actor.ownerId },
+      requestId: ctx.requestId,
+      revokedAt: now,
+      createdAt: now,
+    };
+    await em.insert(RevocationEntity, revocation);
+
+    const rows: RevocationCredentialEntity[] = [];
+    const audit: AuditEntry[] = [];
+    for (const credential of credentials) {
+      const previousStatus = credential.status;
+      await this.credentials.markRevoked(em, credential, now, reason);
+      const event = await this.outbox.publish(em, {
+        type: 'credential.revoked',
+        credentialId: credential.id,
+        environment: credential.environment,
+        data: { ...credentialEventData(credential), reason, revokedAt, revocationId: revocation.id },
+      });
+      rows.push({
+        credentialId: credential.id,
+        revocationId: revocation.id,
+        eventId: event.eventId,
+        secretStore: credential.secretStore,
+        secretTarget: targetOf(credential),
+        secretStatus: 'pending',
+        secretAttempts: 0,
+        secretNextAttemptAt: now,
+        secretLastError: null,
+        secretDestroyedAt: null,
+      });
+      audit.push({
+        action: 'credential.revoked',
+        targetType: 'credential',
+        targetId: credential.id,
+        data: { revocationId: revocation.id, reason, agentId: credential.agentId, previousStatus },
+      });
+    }
+    if (rows.length) await em.insert(RevocationCredentialEntity, rows);
+    this.destruction.scheduleAfterCommit(
+      em,
+      rows.map((r) => ({ revocationId: r.revocationId, credentialId: r.credentialId })),
+    );
+    return { summary: { revocationId: revocation.id, credentialIds: rows.map((r) => r.credentialId), revokedAt }, audit };
+  }
+
+  private async summaryOfCredential(em: EntityManager, credentialId: string): Promise<RevocationSummary> {
+    const row = await em.findOne(RevocationCredentialEntity, { where: { credentialId } });
+    const revocation = row && (await em.findOne(RevocationEntity, { where: { id: row.revocationId } }));
+    if (!revocation) throw new ConflictError('CREDENTIAL_REVOKED', 'This credential is revoked, but no revocation record names it.');
+    return this.summaryOf(em, revocation);
+  }
+
+  private async summaryOf(em: EntityManager, revocation: RevocationEntity): Promise<RevocationSummary> {
+    const rows = await em.find(RevocationCredentialEntity, { where: { revocationId: revocation.id }, order: { credentialId: 'ASC' } });
+    return { revocationId: revocation.id, credentialIds: rows.map((r) => r.credentialId), revokedAt: revocation.revokedAt.toISOString() };
+  }
+
+  private async view(revocation: RevocationEntity): Promise<RevocationView> {
+    const rows = await this.dataSource
+      .getRepository(RevocationCredentialEntity)
+      .find({ where: { revocationId: revocation.id }, order: { credentialId: 'ASC' } });
+    const deliveries = byGateway(await this.deliveries.forEvents(rows.map((r) => r.eventId)));
+    return {
+      id: revocation.id,
+      revocationId: revocation.id,
+      credentialIds: rows.map((r) => r.credentialId),
+      agentId: revocation.agentId,
+      ownerId: revocation.ownerId,
+      reason: revocation.reason,
+      actor: revocation.actor,
+      revokedAt: revocation.revokedAt.toISOString(),
+      status: propagationStatus(deliveries),
+      deliveries,
+      secrets: rows.map((r) => ({
+        credentialId: r.credentialId,
+        status: r.secretStatus,
+        attempts: r.secretAttempts,
+        lastError: r.secretLastError,
+        destroyedAt: r.secretDestroyedAt ? r.secretDestroyedAt.toISOString() : null,
+      })),
+    };
+  }
+}
+
+/** Responders and admins revoke anything; an owner only its own; auditors never reach here (route roles). */
+function assertMayRevoke(actor: Actor, ownerId: string, what: string): void {
+  if (actor.role === 'admin' || actor.role === 'responder' || actor.role === 'system') return;
+  if (actor.role === 'owner' && actor.ownerId === ownerId) return;
+  throw new ForbiddenError('OWNER_MISMATCH', `This token may not revoke another owner's ${what}.`);
+}
+
+/** One entry per gateway, over the revocation's events (one per credential). */
+function byGateway(deliveries: DeliveryView[]): GatewayPropagation[] {
+  const groups = new Map<string, DeliveryView[]>();
+  for (const d of deliveries) {
+    const key = d.gatewayId ?? d.target;
+    groups.set(key, [...(groups.get(key) ?? []), d]);
+  }
+  return [...groups.entries()].map(([gatewayId, items]) => {
+    const status = items.some((d) => d.status === 'failed') ? 'failed' : items.some((d) => d.status === 'pending') ? 'pending' : 'delivered';
+    const unfinished = items.find((d) => d.status !== 'delivered' && d.lastError) ?? items.find((d) => d.lastError);
+    const deliveredAt = status === 'delivered' ? items.map((d) => d.deliveredAt!).sort().at(-1)! : null;
+    return {
+      gatewayId,
+      status,
+      attempts: items.reduce((sum, d) => sum + d.attempts, 0),
+      deliveredAt,
+      lastError: unfinished?.lastError ?? null,
+      lastStatusCode: (unfinished ?? items[items.length - 1]).lastStatusCode,
+      deliveryIds: items.map((d) => d.id),
+    };
+  });
+}
+
+function propagationStatus(deliveries: GatewayPropagation[]): PropagationStatus {
+  if (deliveries.some((d) => d.status === 'pending')) return 'propagating';
+  return deliveries.some((d) => d.status === 'failed') ? 'failed' : 'complete';
+}
