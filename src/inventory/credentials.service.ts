@@ -383,6 +383,76 @@ export class CredentialsService {
   }
 
   /**
+   * The credentials of an access-review scope as one SELECT, for set-based
+   * copies: a campaign snapshots 100,000 credentials in one INSERT ... SELECT
+   * and settles expired items in one UPDATE ... FROM. Reviews never name
+   * inventory tables; they see only these columns: credential_id, client_id,
+   * agent_id, agent_name, owner_id, environment, status, scopes,
+   * rate_limit_requests, rate_limit_per_seconds, ip_allowlist, last_used_at,
+   * last_rotated_at, next_rotation_at, created_at, revoked_at. Placeholders are
+   * numbered from `firstParam`, so the caller's own come first.
+   */
+  reviewSource(
+    scope: { activeOnly: boolean; environment?: Environment | null; ownerIds?: string[] | null },
+    firstParam: number,
+  ): { sql: string; params: unknown[] } {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (scope.activeOnly) where.push(`c.status = 'active'`);
+    if (scope.environment) {
+      params.push(scope.environment);
+      where.push(`c.environment = $${firstParam + params.length - 1}`);
+    }
+    if (scope.ownerIds) {
+      params.push(scope.ownerIds);
+      where.push(`c.owner_id = ANY ($${firstParam + params.length - 1}::uuid[])`);
+    }
+    const sql = `SELECT c.id AS credential_id, c.client_id, c.agent_id, a.name AS agent_name, c.owner_id, c.environment,
+         c.status, c.scopes, c.rate_limit_requests, c.rate_limit_per_seconds, c.ip_allowlist, c.last_used_at,
+         c.last_rotated_at, c.next_rotation_at, c.created_at, c.revoked_at
+       FROM credentials c JOIN agents a ON a.id = c.agent_id${where.length ? ` WHERE ${where.join(' AND ')}` : ''}`;
+    return { sql, params };
+  }
+
+  /**
+   * Narrows an active credential's scopes to a non-empty strict subset of its
+   * current ones, for an access-review decision, inside the caller's
+   * transaction. Like PATCH, the gateways hear `credential.updated` (outbox)
+   * and the audit log gets `credential.updated` (with `review` naming the
+   * decision). A change awaiting approval is dropped: it was asked for on top
+   * of scopes the owner has just decided to cut, so it cannot stand; the audit
+   * event records what was dropped.
+   */
+  async reduceScopesInTransaction(
+    em: EntityManager,
+    ctx: RequestContext,
+    id: string,
+    scopes: string[],
+    review: Record<string, unknown>,
+  ): Promise<CredentialView> {
+    const credential = await this.lockForChange(em, id);
+    assertOwnerAccess(ctx.actor, credential.ownerId, 'credential');
+    assertActive(credential);
+    const problem = strictSubsetProblem(scopes, credential.scopes);
+    if (problem) throw InvalidInputError.field('scopes', problem);
+    const before = describe(credential);
+    const droppedPendingChange = credential.pendingChange;
+    const kept = new Set(scopes);
+    credential.scopes = credential.scopes.filter((scope) => kept.has(scope));
+    credential.pendingChange = null;
+    credential.updatedAt = this.clock.now();
+    await this.saveChanges(em, credential);
+    await this.publish(em, 'credential.updated', credential);
+    await this.audit.record(em, ctx, {
+      action: 'credential.updated',
+      targetType: 'credential',
+      targetId: id,
+      data: { before, after: describe(credential), review, ...(droppedPendingChange ? { droppedPendingChange } : {}) },
+    });
+    return toCredentialView(credential);
+  }
+
+  /**
    * The requester collects the secret of the current version once, after an
    * approval (or a rotation). Every later claim of that version is a 409.
    */
@@ -450,6 +520,57 @@ export class CredentialsService {
       nextRotationAt: null,
       updatedAt: at,
     });
+  }
+
+  /**
+   * Active credentials whose next rotation is due by `dueBy`, as one SELECT,
+   * for the rotation sweep's set-based INSERT ... SELECT (one statement per
+   * batch, served by credentials_due_idx). Rotation never names inventory
+   * tables; it sees only these columns: credential_id, agent_id, owner_id,
+   * environment, secret_store, secret_version, secret_version_id,
+   * next_rotation_at. Placeholders are numbered from `firstParam`.
+   */
+  dueForRotationSource(dueBy: Date, firstParam: number): { sql: string; params: unknown[] } {
+    return {
+      sql: `SELECT c.id AS credential_id, c.agent_id, c.owner_id, c.environment, c.secret_store, c.secret_version,
+                   c.secret_version_id, c.next_rotation_at
+              FROM credentials c
+             WHERE c.status = 'active' AND c.next_rotation_at <= $${firstParam}`,
+      params: [dueBy],
+    };
+  }
+
+  /**
+   * Makes a rotated version the credential's current one, inside the
+   * rotation's transaction, with the credential row locked: its reference,
+   * store version id and SHA-256, `lastRotatedAt`, and `nextRotationAt` one
+   * interval (less jitter) from now. Only an active credential still at
+   * `fromVersion` moves; otherwise the credential is returned unchanged with
+   * the reason, and nothing is written. The new version becomes claimable
+   * once by the requester (its number is above `secretDeliveredVersion`).
+   */
+  async promoteRotatedVersion(
+    em: EntityManager,
+    id: string,
+    version: { fromVersion: number; toVersion: number; versionId: string; sha256: string; ref: string },
+  ): Promise<{ credential: CredentialEntity; promoted: true } | { credential: CredentialEntity; promoted: false; reason: 'revoked' | 'not_active' | 'moved' }> {
+    const credential = await this.lockForChange(em, id);
+    if (credential.status === 'revoked') return { credential, promoted: false, reason: 'revoked' };
+    if (credential.status !== 'active') return { credential, promoted: false, reason: 'not_active' };
+    if (credential.secretVersion !== version.fromVersion) return { credential, promoted: false, reason: 'moved' };
+    const now = this.clock.now();
+    const changes = {
+      secretVersion: version.toVersion,
+      secretVersionId: version.versionId,
+      secretSha256: version.sha256,
+      secretRef: version.ref,
+      lastRotatedAt: now,
+      nextRotationAt: nextRotationAt(now, credential.rotationIntervalDays, this.random.int(0, 1_000_000) / 1_000_000),
+      updatedAt: now,
+    };
+    await em.update(CredentialEntity, { id }, changes);
+    Object.assign(credential, changes);
+    return { credential, promoted: true };
   }
 
   async find(id: string): Promise<CredentialEntity> {
@@ -577,6 +698,17 @@ function assertNotRequester(actor: Actor, requestedBy: string): void {
   if (actor.tokenId === requestedBy) {
     throw new ForbiddenError('SELF_APPROVAL', 'The approver must be a different admin than the requester.');
   }
+}
+
+/** Why `scopes` is not a non-empty strict subset of `current`, or null when it is. */
+function strictSubsetProblem(scopes: string[], current: string[]): string | null {
+  const have = new Set(current);
+  if (scopes.length === 0) return 'must keep at least one scope';
+  if (new Set(scopes).size !== scopes.length) return 'must not repeat a scope';
+  const foreign = scopes.filter((scope) => !have.has(scope));
+  if (foreign.length) return `must be a subset of the credential's current scopes; not among them: ${foreign.join(', ')}`;
+  if (scopes.length >= have.size) return "must leave out at least one of the credential's current scopes";
+  return null;
 }
 
 function stripUndefined<T extends object>(value: T): T {
