@@ -14,6 +14,7 @@ import { ConfigModule } from './config/config.module';
 import { GatewaysModule } from './gateways/gateways.module';
 import { HealthModule } from './health/health.module';
 import { InventoryModule } from './inventory/inventory.module';
+import { ReviewsModule } from './reviews/reviews.module';
 import { RevocationModule } from './revocation/revocation.module';
 import { SecretStoresModule } from './secret-stores/secret-stores.module';
 
@@ -42,6 +43,7 @@ export class AppModule {
         InventoryModule,
         GatewaysModule,
         RevocationModule,
+        ReviewsModule,
         HealthModule,
       ],
       providers: [{ provide: APP_FILTER, useClass: ProblemFilter }],

@@ -143,6 +143,19 @@ const envSchema = z.object({
   DELIVERY_RETRY_WINDOW: duration.default('24h'),
   DELIVERY_LOCK_MS: intInRange(500, 600_000).default(30_000),
   OUTBOX_SWEEP_INTERVAL_MS: intInRange(100, 3_600_000).default(10_000),
+  REVIEW_HIGH_RATE_LIMIT_PER_SECOND: intInRange(1, 100_000).default(100),
+  REVIEW_SWEEP_INTERVAL_MS: intInRange(100, 86_400_000).default(60_000),
+  ROTATION_SWEEP_INTERVAL_MS: intInRange(100, 86_400_000).default(60_000),
+  ROTATION_SWEEP_BATCH: intInRange(1, 10_000).default(500),
+  ROTATION_CONCURRENCY: intInRange(1, 500).default(16),
+  ROTATION_MAX_ATTEMPTS: intInRange(1, 100).default(8),
+  ROTATION_RETRY_BASE_MS: intInRange(1, 3_600_000).default(30_000),
+  ROTATION_RETRY_MAX_MS: intInRange(1, 86_400_000).default(900_000),
+  ROTATION_RATE_LIMIT_LOCAL: intInRange(1, 10_000_000).default(60_000),
+  ROTATION_RATE_LIMIT_VAULT: intInRange(1, 10_000_000).default(1_200),
+  ROTATION_RATE_LIMIT_AWS: intInRange(1, 10_000_000).default(300),
+  ROTATION_JOB_LOCK_MS: intInRange(500, 600_000).default(30_000),
+  ROTATION_STALE_AFTER_MS: intInRange(1_000, 86_400_000).default(300_000),
 });
 
 export type RawEnv = Record<string, string | undefined>;
@@ -195,6 +208,31 @@ export interface AppConfig {
     lockMs: number;
     /** How often the scheduler re-enqueues outbox rows whose jobs went missing. */
     sweepIntervalMs: number;
+  };
+  reviews: {
+    /** A credential allowing more requests per second than this gets the `high_rate_limit` risk flag. */
+    highRateLimitPerSecond: number;
+    /** How often the scheduler opens scheduled campaigns, closes overdue ones and sends reminders. */
+    sweepIntervalMs: number;
+  };
+  rotation: {
+    /** How often the scheduler starts due rotations, retires versions whose grace ended and re-enqueues lost jobs. */
+    sweepIntervalMs: number;
+    /** Rotations one sweep statement creates at most; a sweep repeats it until no due credential is left. */
+    sweepBatch: number;
+    /** Rotation jobs one worker process runs at once, per store. */
+    concurrency: number;
+    /** Tries of a rotation before it is `failed` and waits for a person (POST /v1/rotations/:id/retry). */
+    maxAttempts: number;
+    /** Wait before the first retry; doubled per failure up to `retryMaxMs`. */
+    retryBaseMs: number;
+    retryMaxMs: number;
+    /** Rotation jobs started per minute per store (a BullMQ limiter on each store's queue), so bursts never flood Vault or AWS. */
+    ratePerMinute: Record<SecretStoreName, number>;
+    /** How long a worker's lock on a rotation job lasts without renewal: a crashed worker's job runs again after it. */
+    jobLockMs: number;
+    /** A running rotation untouched this long has its job checked by the sweep (and re-enqueued if it was lost). */
+    staleAfterMs: number;
   };
 }
 
@@ -308,6 +346,21 @@ export function loadConfig(env: RawEnv, devSecrets?: GeneratedDevSecrets): AppCo
       retryDelaysMs: expandRetrySchedule(e.DELIVERY_RETRY_SCHEDULE, e.DELIVERY_RETRY_WINDOW),
       lockMs: e.DELIVERY_LOCK_MS,
       sweepIntervalMs: e.OUTBOX_SWEEP_INTERVAL_MS,
+    },
+    reviews: {
+      highRateLimitPerSecond: e.REVIEW_HIGH_RATE_LIMIT_PER_SECOND,
+      sweepIntervalMs: e.REVIEW_SWEEP_INTERVAL_MS,
+    },
+    rotation: {
+      sweepIntervalMs: e.ROTATION_SWEEP_INTERVAL_MS,
+      sweepBatch: e.ROTATION_SWEEP_BATCH,
+      concurrency: e.ROTATION_CONCURRENCY,
+      maxAttempts: e.ROTATION_MAX_ATTEMPTS,
+      retryBaseMs: e.ROTATION_RETRY_BASE_MS,
+      retryMaxMs: Math.max(e.ROTATION_RETRY_MAX_MS, e.ROTATION_RETRY_BASE_MS),
+      ratePerMinute: { local: e.ROTATION_RATE_LIMIT_LOCAL, vault: e.ROTATION_RATE_LIMIT_VAULT, aws: e.ROTATION_RATE_LIMIT_AWS },
+      jobLockMs: e.ROTATION_JOB_LOCK_MS,
+      staleAfterMs: e.ROTATION_STALE_AFTER_MS,
     },
   };
   return config;

@@ -1,0 +1,90 @@
+import { Body, Controller, Get, HttpCode, Param, Post, Query, StreamableFile } from '@nestjs/common';
+import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiProduces, ApiTags } from '@nestjs/swagger';
+import type { RequestContext } from '../auth/actor';
+import { Ctx, Roles } from '../auth/decorators';
+import { UuidPipe } from '../common/http/uuid.pipe';
+import { CampaignReportService } from './campaign-report.service';
+import { CampaignsService } from './campaigns.service';
+import { CampaignDto, CampaignListQueryDto, CampaignPageDto, CampaignProgressDto, OpenCampaignDto } from './dto/campaign.dto';
+import { CampaignReportDto, ReportQueryDto } from './dto/report.dto';
+import { DecideDto, ItemListQueryDto, ItemPageDto, ReviewItemDto, SignOffDto, SignoffDto } from './dto/review-item.dto';
+import { ReviewDecisionsService } from './review-decisions.service';
+
+@ApiTags('reviews')
+@ApiBearerAuth()
+@Controller('v1/campaigns')
+export class CampaignsController {
+  constructor(
+    private readonly campaigns: CampaignsService,
+    private readonly decisions: ReviewDecisionsService,
+    private readonly reports: CampaignReportService,
+  ) {}
+
+  @Post()
+  @Roles('admin')
+  @ApiCreatedResponse({ type: CampaignDto, description: 'Open, with one item per active credential in scope' })
+  open(@Ctx() ctx: RequestContext, @Body() body: OpenCampaignDto): Promise<CampaignDto> {
+    return this.campaigns.open(ctx, body);
+  }
+
+  @Get()
+  @Roles('admin', 'auditor', 'responder', 'owner')
+  @ApiOkResponse({ type: CampaignPageDto, description: 'Newest first' })
+  list(@Query() query: CampaignListQueryDto): Promise<CampaignPageDto> {
+    return this.campaigns.list(query);
+  }
+
+  @Get(':id')
+  @Roles('admin', 'auditor', 'responder', 'owner')
+  @ApiOkResponse({ type: CampaignProgressDto })
+  get(@Ctx() ctx: RequestContext, @Param('id', UuidPipe) id: string): Promise<CampaignProgressDto> {
+    return this.campaigns.get(ctx.actor, id);
+  }
+
+  @Get(':id/items')
+  @Roles('admin', 'auditor', 'responder', 'owner')
+  @ApiOkResponse({ type: ItemPageDto, description: 'An owner token sees only its own items' })
+  items(@Ctx() ctx: RequestContext, @Param('id', UuidPipe) id: string, @Query() query: ItemListQueryDto): Promise<ItemPageDto> {
+    return this.campaigns.items(ctx.actor, id, query);
+  }
+
+  @Post(':id/items/:itemId/decision')
+  @Roles('admin', 'owner')
+  @HttpCode(200)
+  @ApiOkResponse({ type: ReviewItemDto, description: 'Decided and carried out' })
+  decide(
+    @Ctx() ctx: RequestContext,
+    @Param('id', UuidPipe) id: string,
+    @Param('itemId', UuidPipe) itemId: string,
+    @Body() body: DecideDto,
+  ): Promise<ReviewItemDto> {
+    return this.decisions.decide(ctx, id, itemId, body);
+  }
+
+  @Post(':id/signoff')
+  @Roles('owner')
+  @ApiCreatedResponse({ type: SignoffDto })
+  signOff(@Ctx() ctx: RequestContext, @Param('id', UuidPipe) id: string, @Body() body: SignOffDto): Promise<SignoffDto> {
+    return this.decisions.signOff(ctx, id, body.statement);
+  }
+
+  @Post(':id/close')
+  @Roles('admin')
+  @HttpCode(200)
+  @ApiOkResponse({ type: CampaignProgressDto, description: 'Closed; undecided items expired and got onExpiry' })
+  close(@Ctx() ctx: RequestContext, @Param('id', UuidPipe) id: string): Promise<CampaignProgressDto> {
+    return this.campaigns.close(ctx, id, 'manual');
+  }
+
+  @Get(':id/report')
+  @Roles('admin', 'auditor')
+  @ApiProduces('application/json', 'text/csv')
+  @ApiOkResponse({ type: CampaignReportDto, description: 'JSON, or with ?format=csv one CSV row per item (streamed)' })
+  async report(@Param('id', UuidPipe) id: string, @Query() query: ReportQueryDto): Promise<StreamableFile> {
+    const report = await this.reports.report(id, query.format ?? 'json');
+    return new StreamableFile(report.body, {
+      type: report.contentType,
+      disposition: `${query.format === 'csv' ? 'attachment' : 'inline'}; filename="${report.fileName}"`,
+    });
+  }
+}

@@ -1,0 +1,25 @@
+import { Injectable } from '@nestjs/common';
+import { Counter, Histogram } from 'prom-client';
+import { MetricsService } from '../health/metrics.service';
+
+/** Review metrics on the application's registry: how long opening takes, and what owners decide. */
+@Injectable()
+export class ReviewMetrics {
+  readonly campaignOpenSeconds: Histogram;
+  readonly decisions: Counter<'decision'>;
+
+  constructor(metrics: MetricsService) {
+    this.campaignOpenSeconds = new Histogram({
+      name: 'review_campaign_open_seconds',
+      help: 'Time to open a campaign (snapshot and flag every credential in scope)',
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [metrics.registry],
+    });
+    this.decisions = new Counter({
+      name: 'review_decisions_total',
+      help: 'Review item decisions carried out, by decision',
+      labelNames: ['decision'],
+      registers: [metrics.registry],
+    });
+  }
+}
