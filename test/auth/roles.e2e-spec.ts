@@ -29,6 +29,14 @@ describe('authorization: route × role', () => {
 
   const pendingCredentialOfA = async () => (await f.credential(agentA.id, [`${product.name}:delete`], {}, tokens.ownerA.token)).credential;
   const activeCredentialOfA = async () => (await f.credential(agentA.id, [`${product.name}:read`], {}, tokens.ownerA.token)).credential;
+  /** A campaign over owner A's credentials, and the item of a credential issued just before it opened. */
+  const campaignOfA = async () => {
+    const credential = await activeCredentialOfA();
+    const opened = await t.http.post('/v1/campaigns', { name: 'roles', ownerIds: [ownerA.id] }, tokens.admin.token);
+    expect(opened.status).toBe(201);
+    const items = await t.http.get(`/v1/campaigns/${opened.body.id}/items?limit=500`, tokens.admin.token);
+    return { campaign: opened.body, item: items.body.items.find((i: any) => i.credentialId === credential.id) };
+  };
 
   const cases: RouteCase[] = [
     {
@@ -150,6 +158,71 @@ describe('authorization: route × role', () => {
       expect: { admin: 200, auditor: 200 },
       otherwise: 403,
     },
+    // Review campaigns: each request opens a campaign over owner A's credentials, so calls never interfere.
+    {
+      name: 'POST /v1/campaigns',
+      request: async () => ({ method: 'POST', path: '/v1/campaigns', body: { name: 'roles', ownerIds: [ownerA.id] } }),
+      expect: { admin: 201 },
+      otherwise: 403,
+    },
+    { name: 'GET /v1/campaigns', request: async () => ({ method: 'GET', path: '/v1/campaigns' }), expect: {}, otherwise: 200 },
+    {
+      name: 'GET /v1/campaigns/:id',
+      request: async () => ({ method: 'GET', path: `/v1/campaigns/${(await campaignOfA()).campaign.id}` }),
+      expect: {},
+      otherwise: 200,
+    },
+    {
+      name: 'GET /v1/campaigns/:id/items?ownerId=A',
+      request: async () => ({ method: 'GET', path: `/v1/campaigns/${(await campaignOfA()).campaign.id}/items?ownerId=${ownerA.id}` }),
+      expect: { ownerB: 403 },
+      otherwise: 200,
+    },
+    {
+      name: 'POST /v1/campaigns/:id/items/:itemId/decision',
+      request: async () => {
+        const { campaign, item } = await campaignOfA();
+        return { method: 'POST', path: `/v1/campaigns/${campaign.id}/items/${item.id}/decision`, body: { decision: 'keep' } };
+      },
+      expect: { admin: 200, ownerA: 200 },
+      otherwise: 403,
+    },
+    {
+      // Owner B may sign off, but has no items in a campaign of owner A's credentials.
+      name: 'POST /v1/campaigns/:id/signoff',
+      request: async () => {
+        const { campaign } = await campaignOfA();
+        expect((await t.http.post(`/v1/campaigns/${campaign.id}/close`, undefined, tokens.admin.token)).status).toBe(200);
+        return { method: 'POST', path: `/v1/campaigns/${campaign.id}/signoff`, body: {} };
+      },
+      expect: { ownerA: 201, ownerB: 409 },
+      otherwise: 403,
+    },
+    {
+      name: 'POST /v1/campaigns/:id/close',
+      request: async () => ({ method: 'POST', path: `/v1/campaigns/${(await campaignOfA()).campaign.id}/close` }),
+      expect: { admin: 200 },
+      otherwise: 403,
+    },
+    {
+      name: 'GET /v1/campaigns/:id/report',
+      request: async () => ({ method: 'GET', path: `/v1/campaigns/${(await campaignOfA()).campaign.id}/report?format=csv` }),
+      expect: { admin: 200, auditor: 200 },
+      otherwise: 403,
+    },
+    {
+      name: 'POST /v1/campaign-schedules',
+      request: async () => ({ method: 'POST', path: '/v1/campaign-schedules', body: { name: 'roles', startsAt: '2100-01-01T00:00:00Z' } }),
+      expect: { admin: 201 },
+      otherwise: 403,
+    },
+    {
+      name: 'GET /v1/campaign-schedules',
+      request: async () => ({ method: 'GET', path: '/v1/campaign-schedules' }),
+      expect: { admin: 200, auditor: 200 },
+      otherwise: 403,
+    },
+    { name: 'GET /v1/reviews/mine', request: async () => ({ method: 'GET', path: '/v1/reviews/mine' }), expect: { ownerA: 200, ownerB: 200 }, otherwise: 403 },
   ];
 
   beforeAll(async () => {
