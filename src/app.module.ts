@@ -16,6 +16,7 @@ import { HealthModule } from './health/health.module';
 import { InventoryModule } from './inventory/inventory.module';
 import { ReviewsModule } from './reviews/reviews.module';
 import { RevocationModule } from './revocation/revocation.module';
+import { RotationModule } from './rotation/rotation.module';
 import { SecretStoresModule } from './secret-stores/secret-stores.module';
 
 export interface AppModuleOptions {
@@ -43,6 +44,7 @@ export class AppModule {
         InventoryModule,
         GatewaysModule,
         RevocationModule,
+        RotationModule,
         ReviewsModule,
         HealthModule,
       ],

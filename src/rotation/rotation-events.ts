@@ -1,0 +1,76 @@
+import { Injectable } from '@nestjs/common';
+import { EntityManager } from 'typeorm';
+import { EventOutbox } from '../gateways/event-outbox.service';
+import { credentialEventData, CredentialsService } from '../inventory/credentials.service';
+import type { RotationEntity } from './entities/rotation.entity';
+
+type LockedCredential = Awaited<ReturnType<CredentialsService['lockForChange']>>;
+
+/**
+ * The events a rotation sends the gateways, through the outbox, inside the
+ * caller's transaction with the credential row locked (so they are delivered
+ * in order with the credential's other events, and never after its
+ * `credential.revoked`). Each carries the credential's enforcement data; the
+ * new version is described by its SHA-256 and store reference, never the secret.
+ */
+@Injectable()
+export class RotationEvents {
+  constructor(private readonly outbox: EventOutbox) {}
+
+  /** A new version exists; both it and the previous one are valid until `graceEndsAt`. */
+  async rotated(
+    em: EntityManager,
+    credential: LockedCredential,
+    rotation: Pick<RotationEntity, 'id' | 'fromVersion' | 'toVersion' | 'immediate'>,
+    version: { newSecretSha256: string; newSecretRef: string; graceEndsAt: Date },
+  ): Promise<void> {
+    await this.outbox.publish(em, {
+      type: 'credential.rotated',
+      credentialId: credential.id,
+      environment: credential.environment,
+      data: {
+        ...credentialEventData(credential),
+        secretVersion: rotation.toVersion,
+        secretSha256: version.newSecretSha256,
+        secretRef: version.newSecretRef,
+        previousVersion: rotation.fromVersion,
+        graceEndsAt: version.graceEndsAt.toISOString(),
+        rotationId: rotation.id,
+        immediate: rotation.immediate,
+      },
+    });
+  }
+
+  /** The previous version is destroyed: no longer valid anywhere. */
+  async versionRetired(em: EntityManager, credential: LockedCredential, rotation: Pick<RotationEntity, 'id' | 'fromVersion'>): Promise<void> {
+    await this.outbox.publish(em, {
+      type: 'credential.version_retired',
+      credentialId: credential.id,
+      environment: credential.environment,
+      data: { ...credentialEventData(credential), retiredVersion: rotation.fromVersion, rotationId: rotation.id },
+    });
+  }
+
+  /** The rotation gave up; the credential keeps its current version (the one in `data`). */
+  async failed(
+    em: EntityManager,
+    credential: LockedCredential,
+    rotation: Pick<RotationEntity, 'id' | 'fromVersion' | 'toVersion' | 'step'>,
+    failure: { attempts: number; error: string },
+  ): Promise<void> {
+    await this.outbox.publish(em, {
+      type: 'rotation.failed',
+      credentialId: credential.id,
+      environment: credential.environment,
+      data: {
+        ...credentialEventData(credential),
+        rotationId: rotation.id,
+        fromVersion: rotation.fromVersion,
+        toVersion: rotation.toVersion,
+        step: rotation.step,
+        attempts: failure.attempts,
+        error: failure.error,
+      },
+    });
+  }
+}

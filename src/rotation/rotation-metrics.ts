@@ -1,0 +1,105 @@
+import { Injectable } from '@nestjs/common';
+import { Counter, Gauge, Histogram } from 'prom-client';
+import { MetricsService } from '../health/metrics.service';
+import type { RotationStep, RotationTrigger } from './entities/rotation.entity';
+import { RotationsRepository } from './rotations.repository';
+
+/**
+ * Rotation metrics on the application's registry: rotations started,
+ * completed, failed for good (dead letters) and stopped by a revocation, by
+ * store; failed tries by store and step; time from start to promotion; and
+ * the running and failed rotations, read from Postgres at scrape time so every
+ * replica reports the same truth.
+ */
+@Injectable()
+export class RotationMetrics {
+  private readonly started: Counter<'store' | 'trigger'>;
+  private readonly finished: Counter<'store' | 'outcome'>;
+  private readonly stepErrors: Counter<'store' | 'step'>;
+  private readonly retired: Counter<'store'>;
+  private readonly duration: Histogram<'store'>;
+  private snapshot: Promise<Map<string, number>> | null = null;
+
+  constructor(metrics: MetricsService, repository: RotationsRepository) {
+    const registers = [metrics.registry];
+    this.started = new Counter({
+      name: 'rotations_started_total',
+      help: 'Rotations started, by store and trigger (scheduled or manual)',
+      labelNames: ['store', 'trigger'],
+      registers,
+    });
+    this.finished = new Counter({
+      name: 'rotations_finished_total',
+      help: 'Rotations that ended: completed (promoted), failed (out of tries, waiting for a person) or cancelled (credential revoked)',
+      labelNames: ['store', 'outcome'],
+      registers,
+    });
+    this.stepErrors = new Counter({
+      name: 'rotation_step_errors_total',
+      help: 'Failed tries of a rotation step, by store and the step it was at',
+      labelNames: ['store', 'step'],
+      registers,
+    });
+    this.retired = new Counter({
+      name: 'rotation_versions_retired_total',
+      help: 'Previous versions destroyed at the end of their grace period',
+      labelNames: ['store'],
+      registers,
+    });
+    this.duration = new Histogram({
+      name: 'rotation_duration_seconds',
+      help: 'From a rotation starting to its new version being promoted',
+      labelNames: ['store'],
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 3600, 21600, 86400],
+      registers,
+    });
+    const read = () => {
+      this.snapshot ??= repository
+        .countsByStatus()
+        .then((rows) => new Map(rows.map((r) => [r.status, r.n])))
+        .finally(() => setTimeout(() => (this.snapshot = null), 500).unref());
+      return this.snapshot;
+    };
+    new Gauge({
+      name: 'rotations_failed',
+      help: 'Rotations failed for good, waiting in the dead-letter list (GET /v1/rotations?status=failed)',
+      registers,
+      async collect() {
+        this.set((await read()).get('failed') ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'rotations_running',
+      help: 'Rotations in progress',
+      registers,
+      async collect() {
+        this.set((await read()).get('running') ?? 0);
+      },
+    });
+  }
+
+  rotationStarted(store: string, trigger: RotationTrigger, count = 1): void {
+    this.started.inc({ store, trigger }, count);
+  }
+
+  completed(store: string, seconds: number): void {
+    this.finished.inc({ store, outcome: 'completed' });
+    this.duration.observe({ store }, Math.max(0, seconds));
+  }
+
+  failed(store: string): void {
+    this.finished.inc({ store, outcome: 'failed' });
+  }
+
+  cancelled(store: string): void {
+    this.finished.inc({ store, outcome: 'cancelled' });
+  }
+
+  stepError(store: string, step: RotationStep): void {
+    this.stepErrors.inc({ store, step });
+  }
+
+  versionRetired(store: string): void {
+    this.retired.inc({ store });
+  }
+}

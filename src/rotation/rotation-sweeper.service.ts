@@ -1,0 +1,101 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { AuditService } from '../audit/audit.service';
+import { systemContext } from '../auth/actor';
+import { Clock } from '../common/clock/clock';
+import { tryAdvisoryXactLock } from '../common/db/advisory-lock';
+import { AppConfig } from '../config/app-config';
+import { AfterCommit } from '../gateways/after-commit';
+import { CredentialsService } from '../inventory/credentials.service';
+import { RotationMetrics } from './rotation-metrics';
+import { RotationQueue } from './rotation-queue';
+import { RotationsRepository } from './rotations.repository';
+
+const LOCK = 'agent-credentials:rotation-sweep';
+const SCHEDULER = 'rotation-scheduler';
+/** One sweep starts at most this many batches, so a huge backlog never holds one sweep for long. */
+const MAX_BATCHES = 200;
+
+export interface RotationSweepResult {
+  /** False when another replica held the sweep lock. */
+  ran: boolean;
+  /** Rotations started because their credential was due. */
+  started: number;
+  /** Retirements whose grace period ended, handed to a worker now. */
+  retiring: number;
+  /** Running rotations whose job was lost, enqueued again. */
+  requeued: number;
+}
+
+/**
+ * The scheduler's sweep, under a Postgres advisory lock so several scheduler
+ * replicas take turns (and even when two overlap, a rotation is created once:
+ * `(credential_id, to_version)` is unique and the insert skips conflicts):
+ *
+ * 1. Starts a rotation for every credential whose `nextRotationAt` has
+ *    passed, one INSERT ... SELECT per batch over the inventory's due index,
+ *    with its audit events in the same transaction, then enqueues the jobs
+ *    (`rotate:<credentialId>:<toVersion>`) after commit.
+ * 2. Hands over retirements whose grace period is over by our clock (the
+ *    delayed job is promoted, or added again if it was lost).
+ * 3. Re-enqueues running rotations whose job is gone (a Redis flush, a crash
+ *    between commit and enqueue).
+ */
+@Injectable()
+export class RotationSweeper {
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly repository: RotationsRepository,
+    private readonly credentials: CredentialsService,
+    private readonly queue: RotationQueue,
+    private readonly afterCommit: AfterCommit,
+    private readonly audit: AuditService,
+    private readonly metrics: RotationMetrics,
+    private readonly clock: Clock,
+    private readonly config: AppConfig,
+  ) {}
+
+  async sweep(): Promise<RotationSweepResult> {
+    const result: RotationSweepResult = { ran: false, started: 0, retiring: 0, requeued: 0 };
+    const batch = this.config.rotation.sweepBatch;
+    for (let i = 0; i < MAX_BATCHES; i++) {
+      const started = await this.startDueBatch(batch);
+      if (started === null) return result;
+      result.ran = true;
+      result.started += started;
+      if (started < batch) break;
+    }
+    const now = this.clock.now();
+    result.retiring = await this.queue.ensureRetirementsNow(await this.repository.dueRetirements(now, batch));
+    const staleBefore = new Date(now.getTime() - this.config.rotation.staleAfterMs);
+    result.requeued = await this.queue.ensureRotations(await this.repository.staleRunning(staleBefore, now, batch));
+    return result;
+  }
+
+  /** One batch in one transaction; null when another replica holds the lock. */
+  private startDueBatch(limit: number): Promise<number | null> {
+    return this.dataSource.transaction(async (em) => {
+      if (!(await tryAdvisoryXactLock(em, LOCK))) return null;
+      const now = this.clock.now();
+      const ctx = systemContext(SCHEDULER, `sweep:${now.toISOString()}`);
+      const started = await this.repository.createDue(em, this.credentials.dueForRotationSource(now, 1), limit, now, ctx.actor.tokenId);
+      if (started.length === 0) return 0;
+      await this.audit.record(
+        em,
+        ctx,
+        ...started.map((r) => ({
+          action: 'rotation.scheduled',
+          targetType: 'credential',
+          targetId: r.credentialId,
+          data: { rotationId: r.id, fromVersion: r.fromVersion, toVersion: r.toVersion, store: r.secretStore },
+        })),
+      );
+      this.afterCommit.run(em, async () => {
+        for (const r of started) this.metrics.rotationStarted(r.secretStore, 'scheduled');
+        await this.queue.addRotations(started, { scheduled: true });
+      });
+      return started.length;
+    });
+  }
+}

@@ -1,0 +1,39 @@
+import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { AuditModule } from '../audit/audit.module';
+import { GatewaysModule } from '../gateways/gateways.module';
+import { InventoryModule } from '../inventory/inventory.module';
+import { SecretStoresModule } from '../secret-stores/secret-stores.module';
+import { RotationEntity } from './entities/rotation.entity';
+import { RotationEvents } from './rotation-events';
+import { RotationMetrics } from './rotation-metrics';
+import { RotationQueue } from './rotation-queue';
+import { RotationRunner } from './rotation-runner.service';
+import { RotationSweepCron } from './rotation-sweep.cron';
+import { RotationSweeper } from './rotation-sweeper.service';
+import { RotationProcessor } from './rotation.processor';
+import { RotationsController } from './rotations.controller';
+import { RotationsRepository } from './rotations.repository';
+import { RotationsService } from './rotations.service';
+
+/**
+ * Rotation: the scheduler sweep, the persisted step machine its jobs run,
+ * manual and emergency rotation, retries of failed rotations, and history.
+ */
+@Module({
+  imports: [TypeOrmModule.forFeature([RotationEntity]), AuditModule, InventoryModule, GatewaysModule, SecretStoresModule],
+  controllers: [RotationsController],
+  providers: [
+    RotationsRepository,
+    RotationQueue,
+    RotationEvents,
+    RotationMetrics,
+    RotationRunner,
+    RotationsService,
+    RotationSweeper,
+    RotationProcessor,
+    RotationSweepCron,
+  ],
+  exports: [RotationsService, RotationSweeper, RotationRunner],
+})
+export class RotationModule {}

@@ -1,0 +1,209 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager } from 'typeorm';
+import { fetchTimePage, Page } from '../common/pagination/pagination';
+import type { SecretStoreName } from '../config/app-config';
+import { RotationEntity, RotationStatus } from './entities/rotation.entity';
+
+/** What a sweep needs to enqueue a rotation's job. */
+export interface RotationRef {
+  id: string;
+  credentialId: string;
+  secretStore: SecretStoreName;
+  toVersion: number;
+  fromVersion: number;
+  graceEndsAt: Date | null;
+}
+
+/** Written when a step's outcome is recorded; only the fields of that step. */
+export interface PublishedOutcome {
+  newVersionId: string;
+  newSecretSha256: string;
+  newSecretRef: string;
+  graceEndsAt: Date;
+}
+
+const REF_COLUMNS = `id, credential_id AS "credentialId", secret_store AS "secretStore", to_version AS "toVersion",
+  from_version AS "fromVersion", grace_ends_at AS "graceEndsAt"`;
+
+/**
+ * The rotations table, one method per purpose. Every step transition is
+ * conditional on the step (and status) it leaves, so two runs of one rotation
+ * (a stalled job picked up while the first still runs) can never both record
+ * a step: the second sees no row updated and reloads.
+ */
+@Injectable()
+export class RotationsRepository {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  find(id: string, em: EntityManager = this.dataSource.manager): Promise<RotationEntity | null> {
+    return em.findOne(RotationEntity, { where: { id } });
+  }
+
+  lock(em: EntityManager, id: string): Promise<RotationEntity | null> {
+    return em.findOne(RotationEntity, { where: { id }, lock: { mode: 'pessimistic_write' } });
+  }
+
+  /** The rotation that would take a credential to `toVersion` (each version is rotated to once). */
+  forVersion(em: EntityManager, credentialId: string, toVersion: number): Promise<RotationEntity | null> {
+    return em.findOne(RotationEntity, { where: { credentialId, toVersion } });
+  }
+
+  runningOf(em: EntityManager, credentialId: string): Promise<RotationEntity | null> {
+    return em.findOne(RotationEntity, { where: { credentialId, status: 'running' } });
+  }
+
+  async insert(em: EntityManager, rotation: RotationEntity): Promise<void> {
+    await em.insert(RotationEntity, rotation);
+  }
+
+  /**
+   * Creates a rotation for each due credential that has none for its next
+   * version, up to `limit`, in one statement. `due` is the inventory's SQL of
+   * due credentials (placeholders from $1); conflicts (a rotation created
+   * meanwhile by another replica or a person) are skipped, never an error.
+   */
+  async createDue(
+    em: EntityManager,
+    due: { sql: string; params: unknown[] },
+    limit: number,
+    at: Date,
+    requestedBy: string,
+  ): Promise<RotationRef[]> {
+    const n = due.params.length;
+    return em.query(
+      `WITH due AS (
+         SELECT c.credential_id, c.agent_id, c.owner_id, c.environment, c.secret_store, c.secret_version, c.secret_version_id
+           FROM (${due.sql}) c
+          WHERE NOT EXISTS (SELECT 1 FROM rotations r WHERE r.credential_id = c.credential_id AND r.to_version = c.secret_version + 1)
+          ORDER BY c.next_rotation_at
+          LIMIT $${n + 1})
+       INSERT INTO rotations (id, credential_id, owner_id, secret_store, secret_target, trigger, immediate, reason, requested_by,
+                              step, status, from_version, from_version_id, to_version, attempts, next_attempt_at, started_at,
+                              created_at, updated_at)
+       SELECT gen_random_uuid(), credential_id, owner_id, secret_store,
+              jsonb_build_object('credentialId', credential_id, 'agentId', agent_id, 'ownerId', owner_id, 'environment', environment),
+              'scheduled', false, NULL, $${n + 3}, 'pending', 'running', secret_version, secret_version_id, secret_version + 1,
+              0, $${n + 2}, $${n + 2}, $${n + 2}, $${n + 2}
+         FROM due
+       ON CONFLICT DO NOTHING
+       RETURNING ${REF_COLUMNS}`,
+      [...due.params, limit, at, requestedBy],
+    );
+  }
+
+  async markPublished(em: EntityManager, id: string, outcome: PublishedOutcome, at: Date): Promise<boolean> {
+    const result = await em.update(
+      RotationEntity,
+      { id, step: 'pending', status: 'running' },
+      { ...outcome, step: 'published', publishedAt: at, updatedAt: at },
+    );
+    return (result.affected ?? 0) > 0;
+  }
+
+  async markVerified(id: string, at: Date): Promise<boolean> {
+    const result = await this.dataSource.manager.update(
+      RotationEntity,
+      { id, step: 'published', status: 'running' },
+      { step: 'verified', updatedAt: at },
+    );
+    return (result.affected ?? 0) > 0;
+  }
+
+  async markPromoted(em: EntityManager, id: string, at: Date): Promise<boolean> {
+    const result = await em.update(
+      RotationEntity,
+      { id, step: 'verified', status: 'running' },
+      { step: 'promoted', status: 'completed', completedAt: at, error: null, updatedAt: at },
+    );
+    return (result.affected ?? 0) > 0;
+  }
+
+  /**
+   * An immediate rotation retires every non-current version: the grace of
+   * each earlier completed, unretired rotation of the credential ends now.
+   */
+  endGraceOfEarlier(em: EntityManager, credentialId: string, exceptId: string, at: Date): Promise<RotationRef[]> {
+    return em
+      .query(
+        `UPDATE rotations SET grace_ends_at = LEAST(grace_ends_at, $3), updated_at = $3
+          WHERE credential_id = $1 AND id <> $2 AND status = 'completed' AND retired_at IS NULL
+          RETURNING ${REF_COLUMNS}`,
+        [credentialId, exceptId, at],
+      )
+      .then((result: [RotationRef[], number]) => result[0]);
+  }
+
+  async markRetired(em: EntityManager, id: string, at: Date): Promise<boolean> {
+    const result = await em
+      .createQueryBuilder()
+      .update(RotationEntity)
+      .set({ step: 'retired', retiredAt: at, updatedAt: at })
+      .where(`id = :id AND status = 'completed' AND retired_at IS NULL`, { id })
+      .execute();
+    return (result.affected ?? 0) > 0;
+  }
+
+  /** A failed try that will be tried again at `nextAttemptAt`. */
+  async recordRetry(id: string, attempts: number, error: string, nextAttemptAt: Date, at: Date): Promise<boolean> {
+    const result = await this.dataSource.manager.update(
+      RotationEntity,
+      { id, status: 'running' },
+      { attempts, error, nextAttemptAt, updatedAt: at },
+    );
+    return (result.affected ?? 0) > 0;
+  }
+
+  /** Out of tries, or stopped by a revocation: `failed`, at the step it reached. */
+  async markFailed(em: EntityManager, id: string, attempts: number, error: string, at: Date): Promise<boolean> {
+    const result = await em.update(RotationEntity, { id, status: 'running' }, { status: 'failed', attempts, error, failedAt: at, updatedAt: at });
+    return (result.affected ?? 0) > 0;
+  }
+
+  /** A failed rotation runs again from its recorded step (retry, or a person asking to rotate again). */
+  async reopen(
+    em: EntityManager,
+    id: string,
+    changes: Partial<Pick<RotationEntity, 'immediate' | 'reason' | 'requestedBy' | 'trigger' | 'graceEndsAt'>>,
+    at: Date,
+  ): Promise<boolean> {
+    const result = await em.update(
+      RotationEntity,
+      { id, status: 'failed' },
+      { ...changes, status: 'running', attempts: 0, error: null, failedAt: null, nextAttemptAt: at, updatedAt: at },
+    );
+    return (result.affected ?? 0) > 0;
+  }
+
+  /** Completed rotations whose grace period is over by `now` and whose previous version is still alive. */
+  dueRetirements(now: Date, limit: number): Promise<RotationRef[]> {
+    return this.dataSource.query(
+      `SELECT ${REF_COLUMNS} FROM rotations
+        WHERE status = 'completed' AND retired_at IS NULL AND grace_ends_at <= $1
+        ORDER BY grace_ends_at LIMIT $2`,
+      [now, limit],
+    );
+  }
+
+  /** Running rotations nobody has touched since `before` (their job may be lost) and not waiting on a backoff. */
+  staleRunning(before: Date, now: Date, limit: number): Promise<RotationRef[]> {
+    return this.dataSource.query(
+      `SELECT ${REF_COLUMNS} FROM rotations
+        WHERE status = 'running' AND updated_at < $1 AND next_attempt_at <= $2
+        ORDER BY updated_at LIMIT $3`,
+      [before, now, limit],
+    );
+  }
+
+  list(query: { status?: RotationStatus; credentialId?: string; limit?: number; cursor?: string }): Promise<Page<RotationEntity>> {
+    const qb = this.dataSource.getRepository(RotationEntity).createQueryBuilder('r');
+    if (query.status) qb.andWhere('r.status = :status', { status: query.status });
+    if (query.credentialId) qb.andWhere('r.credential_id = :credentialId', { credentialId: query.credentialId });
+    return fetchTimePage(qb, 'r', query, (row) => row);
+  }
+
+  /** Rotations by status, for the metrics gauges (one query per scrape). */
+  countsByStatus(): Promise<Array<{ status: RotationStatus; n: number }>> {
+    return this.dataSource.query(`SELECT status, count(*)::int AS n FROM rotations WHERE status IN ('running', 'failed') GROUP BY status`);
+  }
+}

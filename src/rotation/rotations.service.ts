@@ -1,0 +1,273 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager } from 'typeorm';
+import { AuditService } from '../audit/audit.service';
+import { Actor, assertOwnerRead, RequestContext } from '../auth/actor';
+import { Clock, HOUR_MS } from '../common/clock/clock';
+import { isUniqueViolation } from '../common/db/pg-errors';
+import { ForbiddenError, NotFoundError } from '../common/errors/domain-error';
+import { Page } from '../common/pagination/pagination';
+import { RandomSource } from '../common/random/random-source';
+import { AfterCommit } from '../gateways/after-commit';
+import { CredentialsService, targetOf } from '../inventory/credentials.service';
+import { RotationEntity, RotationStatus, RotationStep, RotationTrigger } from './entities/rotation.entity';
+import { CredentialNotActiveError, CredentialRevokedError, RotationInProgressError, RotationNotFailedError } from './rotation-errors';
+import { RotationEvents } from './rotation-events';
+import { RotationMetrics } from './rotation-metrics';
+import { RotationQueue } from './rotation-queue';
+import { refOf } from './rotation-runner.service';
+import { RotationsRepository } from './rotations.repository';
+
+type LockedCredential = Awaited<ReturnType<CredentialsService['lockForChange']>>;
+
+export interface RotationView {
+  id: string;
+  credentialId: string;
+  step: RotationStep;
+  status: RotationStatus;
+  trigger: RotationTrigger;
+  immediate: boolean;
+  reason: string | null;
+  requestedBy: string;
+  secretStore: string;
+  fromVersion: number;
+  toVersion: number;
+  attempts: number;
+  error: string | null;
+  startedAt: string;
+  publishedAt: string | null;
+  completedAt: string | null;
+  failedAt: string | null;
+  graceEndsAt: string | null;
+  retiredAt: string | null;
+  nextAttemptAt: string | null;
+}
+
+export interface RotateRequest {
+  reason?: string;
+  immediate?: boolean;
+}
+
+export interface RotationListQuery {
+  status?: RotationStatus;
+  limit?: number;
+  cursor?: string;
+}
+
+/**
+ * Rotations people ask for: a manual or emergency rotation of one credential,
+ * the retry of a failed one, and the history and dead-letter lists. The
+ * worker runs them (RotationRunner); this only records and enqueues.
+ */
+@Injectable()
+export class RotationsService {
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly repository: RotationsRepository,
+    private readonly credentials: CredentialsService,
+    private readonly events: RotationEvents,
+    private readonly queue: RotationQueue,
+    private readonly afterCommit: AfterCommit,
+    private readonly audit: AuditService,
+    private readonly metrics: RotationMetrics,
+    private readonly clock: Clock,
+    private readonly random: RandomSource,
+  ) {}
+
+  /**
+   * `POST /v1/credentials/:id/rotate`. 409 for a revoked credential or while
+   * a rotation of it runs (the partial unique index settles races). When the
+   * credential's last rotation failed, that rotation holds the next version
+   * (Vault versions are consecutive, so it cannot be skipped): it is resumed
+   * as this request, with its `immediate` and reason, rather than a new one.
+   */
+  async requestRotation(ctx: RequestContext, credentialId: string, input: RotateRequest): Promise<{ rotationId: string; resumed: boolean }> {
+    try {
+      return await this.dataSource.transaction(async (em) => {
+        const credential = await this.credentials.lockForChange(em, credentialId);
+        assertMayRotate(ctx.actor, credential.ownerId);
+        if (credential.status === 'revoked') throw new CredentialRevokedError();
+        if (credential.status !== 'active') throw new CredentialNotActiveError(credential.status);
+        const running = await this.repository.runningOf(em, credentialId);
+        if (running) throw new RotationInProgressError(running.id);
+        const immediate = input.immediate ?? false;
+        const reason = input.reason ?? null;
+        const toVersion = credential.secretVersion! + 1;
+        const failed = await this.repository.forVersion(em, credentialId, toVersion);
+        const now = this.clock.now();
+        let rotation: RotationEntity;
+        if (failed) {
+          rotation = await this.reopen(em, credential, failed, { immediate: immediate || failed.immediate, reason, requestedBy: ctx.actor.tokenId, trigger: 'manual' });
+        } else {
+          rotation = {
+            id: this.random.uuid(),
+            credentialId,
+            ownerId: credential.ownerId,
+            secretStore: credential.secretStore,
+            secretTarget: targetOf(credential),
+            trigger: 'manual',
+            immediate,
+            reason,
+            requestedBy: ctx.actor.tokenId,
+            step: 'pending',
+            status: 'running',
+            fromVersion: credential.secretVersion!,
+            fromVersionId: credential.secretVersionId!,
+            toVersion,
+            newVersionId: null,
+            newSecretSha256: null,
+            newSecretRef: null,
+            attempts: 0,
+            error: null,
+            nextAttemptAt: now,
+            startedAt: now,
+            publishedAt: null,
+            completedAt: null,
+            failedAt: null,
+            graceEndsAt: null,
+            retiredAt: null,
+            createdAt: now,
+            updatedAt: now,
+          };
+          await this.repository.insert(em, rotation);
+        }
+        await this.audit.record(em, ctx, {
+          action: 'rotation.requested',
+          targetType: 'credential',
+          targetId: credentialId,
+          data: { rotationId: rotation.id, immediate: rotation.immediate, reason, fromVersion: rotation.fromVersion, toVersion, ...(failed ? { resumedFailedRotation: true } : {}) },
+        });
+        const ref = refOf(rotation);
+        this.afterCommit.run(em, async () => {
+          this.metrics.rotationStarted(ref.secretStore, 'manual');
+          await (failed ? this.queue.restartRotation(ref) : this.queue.addRotations([ref]));
+        });
+        return { rotationId: rotation.id, resumed: Boolean(failed) };
+      });
+    } catch (error) {
+      if (isUniqueViolation(error)) throw new RotationInProgressError();
+      throw error;
+    }
+  }
+
+  /** `POST /v1/rotations/:id/retry`: a failed rotation runs again from the step it reached. */
+  async retry(ctx: RequestContext, rotationId: string): Promise<RotationView> {
+    const found = await this.repository.find(rotationId);
+    if (!found) throw new NotFoundError('rotation', rotationId);
+    try {
+      return await this.dataSource.transaction(async (em) => {
+        // The credential first, then the rotation: the order the worker takes them in.
+        const credential = await this.credentials.lockForChange(em, found.credentialId);
+        const rotation = (await this.repository.lock(em, rotationId))!;
+        if (rotation.status === 'running') throw new RotationInProgressError(rotation.id);
+        if (rotation.status !== 'failed') throw new RotationNotFailedError(rotation.status);
+        if (credential.status === 'revoked') throw new CredentialRevokedError();
+        if (credential.status !== 'active') throw new CredentialNotActiveError(credential.status);
+        const reopened = await this.reopen(em, credential, rotation, {});
+        await this.audit.record(em, ctx, {
+          action: 'rotation.retried',
+          targetType: 'credential',
+          targetId: rotation.credentialId,
+          data: { rotationId, step: rotation.step, previousError: rotation.error, previousAttempts: rotation.attempts },
+        });
+        const ref = refOf(reopened);
+        this.afterCommit.run(em, () => this.queue.restartRotation(ref));
+        return toRotationView(reopened);
+      });
+    } catch (error) {
+      if (isUniqueViolation(error)) throw new RotationInProgressError();
+      throw error;
+    }
+  }
+
+  async get(actor: Actor, rotationId: string): Promise<RotationView> {
+    const rotation = await this.repository.find(rotationId);
+    if (!rotation) throw new NotFoundError('rotation', rotationId);
+    assertOwnerRead(actor, rotation.ownerId, 'rotation');
+    return toRotationView(rotation);
+  }
+
+  /** `GET /v1/credentials/:id/rotations`, newest first. */
+  async history(actor: Actor, credentialId: string, query: { limit?: number; cursor?: string }): Promise<Page<RotationView>> {
+    await this.credentials.get(actor, credentialId); // 404 for an unknown credential, 403 for another owner's
+    const page = await this.repository.list({ ...query, credentialId });
+    return { items: page.items.map(toRotationView), nextCursor: page.nextCursor };
+  }
+
+  /** `GET /v1/rotations?status=failed`: the dead letters (or any status), newest first. */
+  async list(query: RotationListQuery): Promise<Page<RotationView>> {
+    const page = await this.repository.list(query);
+    return { items: page.items.map(toRotationView), nextCursor: page.nextCursor };
+  }
+
+  /**
+   * Sets a failed rotation running again from its step, with fresh tries. If
+   * it had already told the gateways about its new version, the grace period
+   * it announced may have run out while it waited: it starts again now, and
+   * `credential.rotated` is published again with the new end.
+   */
+  private async reopen(
+    em: EntityManager,
+    credential: LockedCredential,
+    rotation: RotationEntity,
+    changes: Partial<Pick<RotationEntity, 'immediate' | 'reason' | 'requestedBy' | 'trigger'>>,
+  ): Promise<RotationEntity> {
+    const at = this.clock.now();
+    const immediate = changes.immediate ?? rotation.immediate;
+    const announced = rotation.step === 'published' || rotation.step === 'verified';
+    const graceEndsAt = announced ? new Date(at.getTime() + (immediate ? 0 : credential.gracePeriodHours * HOUR_MS)) : rotation.graceEndsAt;
+    if (!(await this.repository.reopen(em, rotation.id, { ...changes, graceEndsAt }, at))) throw new RotationNotFailedError(rotation.status);
+    const reopened: RotationEntity = {
+      ...rotation,
+      ...changes,
+      graceEndsAt,
+      status: 'running',
+      attempts: 0,
+      error: null,
+      failedAt: null,
+      nextAttemptAt: at,
+      updatedAt: at,
+    };
+    if (announced) {
+      await this.events.rotated(em, credential, reopened, {
+        newSecretSha256: reopened.newSecretSha256!,
+        newSecretRef: reopened.newSecretRef!,
+        graceEndsAt: graceEndsAt!,
+      });
+    }
+    return reopened;
+  }
+}
+
+/** Admins and responders rotate anything; an owner only its own credentials (auditors never reach here: route roles). */
+function assertMayRotate(actor: Actor, ownerId: string): void {
+  if (actor.role === 'admin' || actor.role === 'responder' || actor.role === 'system') return;
+  if (actor.role === 'owner' && actor.ownerId === ownerId) return;
+  throw new ForbiddenError('OWNER_MISMATCH', "This token may not rotate another owner's credential.");
+}
+
+export function toRotationView(rotation: RotationEntity): RotationView {
+  const iso = (d: Date | null) => (d ? new Date(d).toISOString() : null);
+  return {
+    id: rotation.id,
+    credentialId: rotation.credentialId,
+    step: rotation.step,
+    status: rotation.status,
+    trigger: rotation.trigger,
+    immediate: rotation.immediate,
+    reason: rotation.reason,
+    requestedBy: rotation.requestedBy,
+    secretStore: rotation.secretStore,
+    fromVersion: rotation.fromVersion,
+    toVersion: rotation.toVersion,
+    attempts: rotation.attempts,
+    error: rotation.error,
+    startedAt: new Date(rotation.startedAt).toISOString(),
+    publishedAt: iso(rotation.publishedAt),
+    completedAt: iso(rotation.completedAt),
+    failedAt: iso(rotation.failedAt),
+    graceEndsAt: iso(rotation.graceEndsAt),
+    retiredAt: iso(rotation.retiredAt),
+    nextAttemptAt: rotation.status === 'running' ? iso(rotation.nextAttemptAt) : null,
+  };
+}
