@@ -145,6 +145,15 @@ const envSchema = z.object({
   OUTBOX_SWEEP_INTERVAL_MS: intInRange(100, 3_600_000).default(10_000),
   REVIEW_HIGH_RATE_LIMIT_PER_SECOND: intInRange(1, 100_000).default(100),
   REVIEW_SWEEP_INTERVAL_MS: intInRange(100, 86_400_000).default(60_000),
+  NOTIFY_WEBHOOK_URL: optionalString.pipe(urlWithProtocols(['http:', 'https:']).optional()),
+  NOTIFY_WEBHOOK_SECRET: optionalString.pipe(
+    z
+      .string()
+      .refine((v) => /^whsec_[A-Za-z0-9+/]+={0,2}$/.test(v) && Buffer.from(v.slice(6), 'base64').length >= 24, {
+        message: 'must be whsec_ followed by base64 of at least 24 random bytes (e.g. `echo whsec_$(openssl rand -base64 32)`)',
+      })
+      .optional(),
+  ),
   ROTATION_SWEEP_INTERVAL_MS: intInRange(100, 86_400_000).default(60_000),
   ROTATION_SWEEP_BATCH: intInRange(1, 10_000).default(500),
   ROTATION_CONCURRENCY: intInRange(1, 500).default(16),
@@ -215,6 +224,8 @@ export interface AppConfig {
     /** How often the scheduler opens scheduled campaigns, closes overdue ones and sends reminders. */
     sweepIntervalMs: number;
   };
+  /** Where review reminders go, signed like gateway events; null when not configured (then no reminders are sent). */
+  notify: { webhookUrl: string; signingSecret: string } | null;
   rotation: {
     /** How often the scheduler starts due rotations, retires versions whose grace ended and re-enqueues lost jobs. */
     sweepIntervalMs: number;
@@ -316,6 +327,11 @@ export function loadConfig(env: RawEnv, devSecrets?: GeneratedDevSecrets): AppCo
   } else if (e.AWS_ENDPOINT_URL) {
     throw new ConfigError('AWS_ENDPOINT_URL is set but AWS_REGION is not: set AWS_REGION (e.g. us-east-1)');
   }
+  if (Boolean(e.NOTIFY_WEBHOOK_URL) !== Boolean(e.NOTIFY_WEBHOOK_SECRET)) {
+    throw new ConfigError(
+      'NOTIFY_WEBHOOK_URL and NOTIFY_WEBHOOK_SECRET must be set together: the secret signs review reminders as gateway events are signed',
+    );
+  }
   const configured = { local: true, vault: Boolean(vault), aws: Boolean(aws) };
   if (!configured[e.SECRET_STORE_DEFAULT]) {
     throw new ConfigError(
@@ -351,6 +367,8 @@ export function loadConfig(env: RawEnv, devSecrets?: GeneratedDevSecrets): AppCo
       highRateLimitPerSecond: e.REVIEW_HIGH_RATE_LIMIT_PER_SECOND,
       sweepIntervalMs: e.REVIEW_SWEEP_INTERVAL_MS,
     },
+    notify:
+      e.NOTIFY_WEBHOOK_URL && e.NOTIFY_WEBHOOK_SECRET ? { webhookUrl: e.NOTIFY_WEBHOOK_URL, signingSecret: e.NOTIFY_WEBHOOK_SECRET } : null,
     rotation: {
       sweepIntervalMs: e.ROTATION_SWEEP_INTERVAL_MS,
       sweepBatch: e.ROTATION_SWEEP_BATCH,

@@ -11,7 +11,7 @@ import { DeliveryQueue } from './delivery-queue';
 import { GatewaysService } from './gateways.service';
 import { classifyStatus, nextRetry, parseRetryAfter } from './retry-policy';
 import { WebhookResult, WebhookSender } from './webhook-sender';
-import { webhookHeaders } from './webhook-signature';
+import { signingKeyOf, webhookHeaders } from './webhook-signature';
 
 /**
  * The delivery worker: one signed POST per job. Postgres holds the truth
@@ -54,6 +54,10 @@ export class DeliveryProcessor implements OnModuleInit {
   async process(job: Job<DeliveryJob>): Promise<void> {
     const delivery = await this.repository.loadForAttempt(job.data.deliveryId);
     if (!delivery || delivery.status !== 'pending' || delivery.blocked) return;
+    if (delivery.target === 'notification') {
+      await this.deliverNotification(job, delivery);
+      return;
+    }
     if (delivery.target !== 'gateway' || !delivery.gateway || !delivery.gatewayId) {
       await this.finishFailed(delivery, `no sender for target ${delivery.target}`);
       return;
@@ -80,6 +84,23 @@ export class DeliveryProcessor implements OnModuleInit {
     await this.record(job, delivery, gateway.name, at, result);
   }
 
+  /** The review notification webhook: NOTIFY_WEBHOOK_URL, signed with NOTIFY_WEBHOOK_SECRET as gateway events are. */
+  private async deliverNotification(job: Job<DeliveryJob>, delivery: DeliveryForAttempt): Promise<void> {
+    const notify = this.config.notify;
+    if (!notify) {
+      await this.finishFailed(delivery, 'no notification webhook is configured (NOTIFY_WEBHOOK_URL)');
+      return;
+    }
+    const at = this.clock.now();
+    const result = await this.sender.send({
+      url: notify.webhookUrl,
+      headers: webhookHeaders(delivery.eventId, at, delivery.payload, [signingKeyOf(notify.signingSecret)]),
+      body: delivery.payload,
+      timeoutMs: this.config.delivery.timeoutMs,
+    });
+    await this.record(job, delivery, 'notification', at, result);
+  }
+
   private async record(job: Job<DeliveryJob>, delivery: DeliveryForAttempt, gatewayName: string, at: Date, result: WebhookResult): Promise<void> {
     const statusCode = result.kind === 'response' ? result.status : null;
     this.metrics.attempt(delivery.eventType, gatewayName, resultOf(statusCode, result.kind));
@@ -92,7 +113,7 @@ export class DeliveryProcessor implements OnModuleInit {
       this.metrics.acknowledged(delivery.eventType, gatewayName, (now.getTime() - new Date(delivery.eventCreatedAt).getTime()) / 1000);
       await this.handOver(next);
       // It answers again after failing: what waits on a backoff for it can go now.
-      if (delivery.retryStep > 0) await this.queue.promote(await this.repository.wakeWaiting(delivery.gatewayId!, now));
+      if (delivery.retryStep > 0 && delivery.gatewayId) await this.queue.promote(await this.repository.wakeWaiting(delivery.gatewayId, now));
       return;
     }
 
@@ -100,7 +121,8 @@ export class DeliveryProcessor implements OnModuleInit {
     if (outcome === 'gone') {
       await this.repository.markFailed(delivery.id, at, { at, statusCode, error }, 'gateway answered 410 Gone');
       this.metrics.outcome(delivery.eventType, gatewayName, 'failed');
-      await this.gateways.disableGone(delivery.gatewayId!, `answered 410 Gone to delivery ${delivery.id}`, `job:${job.id}`);
+      if (!delivery.gatewayId) return; // the notification webhook: this delivery fails, nothing to disable
+      await this.gateways.disableGone(delivery.gatewayId, `answered 410 Gone to delivery ${delivery.id}`, `job:${job.id}`);
       this.logger.warn({ gatewayId: delivery.gatewayId, deliveryId: delivery.id }, 'gateway answered 410 Gone; disabled it');
       return;
     }

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import { Clock } from '../common/clock/clock';
 import { RandomSource } from '../common/random/random-source';
+import { AppConfig } from '../config/app-config';
 import { AfterCommit } from './after-commit';
 import { DeliveryQueue } from './delivery-queue';
 import type { DeliveryRef } from './delivery-jobs';
@@ -21,6 +22,8 @@ export interface OutboxEventInput {
   environment: 'sandbox' | 'production' | null;
   /** The body's `data`. Never a plaintext secret: a secret's SHA-256 and its store reference only. */
   data: Record<string, unknown>;
+  /** Also deliver it to the notification webhook (NOTIFY_WEBHOOK_URL), when one is configured: review reminders. */
+  notify?: boolean;
 }
 
 export interface PublishedEvent {
@@ -49,6 +52,7 @@ export class EventOutbox {
     private readonly queue: DeliveryQueue,
     private readonly clock: Clock,
     private readonly random: RandomSource,
+    private readonly config: AppConfig,
   ) {}
 
   async publish(em: EntityManager, input: OutboxEventInput): Promise<PublishedEvent> {
@@ -63,7 +67,7 @@ export class EventOutbox {
 
     // One round trip: the event, its gateway deliveries, and for each whether
     // an earlier delivery of the same credential to that gateway is pending.
-    const rows: Array<{ id: string; gatewayId: string; blocked: boolean }> = await em.query(
+    const rows: Array<{ id: string; gatewayId: string | null; blocked: boolean }> = await em.query(
       `WITH ev AS (
          INSERT INTO outbox_events (id, type, credential_id, environment, payload, created_at)
          VALUES ($1, $2, $3, $4, $5, $6)
@@ -90,6 +94,19 @@ export class EventOutbox {
       gatewayId: row.gatewayId,
       blocked: row.blocked,
     }));
+    if (input.notify && this.config.notify) {
+      // The notification target: no gateway, no chain to wait in.
+      const [notification]: Array<{ id: string }> = await em.query(
+        `INSERT INTO deliveries (id, event_id, event_seq, event_type, credential_id, target, gateway_id, status,
+                                 attempts, retry_step, next_attempt_at, created_at, updated_at)
+         SELECT gen_random_uuid(), e.id, e.seq, e.type, e.credential_id, 'notification', NULL, 'pending', 0, 0, $2, $2, $2
+           FROM outbox_events e WHERE e.id = $1
+         RETURNING id`,
+        [eventId, now],
+      );
+      rows.push({ id: notification.id, gatewayId: null, blocked: false });
+      refs.push({ id: notification.id, eventId, target: 'notification', gatewayId: null, blocked: false });
+    }
     if (refs.length) this.afterCommit.run(em, () => this.queue.enqueueNew(refs));
     return { eventId, timestamp, deliveryIds: rows.map((r) => r.id) };
   }
