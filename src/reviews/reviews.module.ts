@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AuditModule } from '../audit/audit.module';
+import { GatewaysModule } from '../gateways/gateways.module';
 import { InventoryModule } from '../inventory/inventory.module';
 import { RevocationModule } from '../revocation/revocation.module';
 import { CampaignReportService } from './campaign-report.service';
@@ -31,6 +32,7 @@ import { ReviewsController } from './reviews.controller';
     AuditModule,
     InventoryModule,
     RevocationModule,
+    GatewaysModule,
   ],
   controllers: [CampaignsController, CampaignSchedulesController, ReviewsController],
   providers: [

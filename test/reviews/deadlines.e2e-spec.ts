@@ -53,6 +53,8 @@ describe('review deadlines', () => {
     t.clock.set(new Date(campaign.dueAt));
     const swept = await h.sweep();
     expect(swept.closed).toBeGreaterThanOrEqual(1);
+    // No NOTIFY_WEBHOOK_URL here: no reminders are recorded as sent.
+    expect(swept.reminded).toBe(0);
     const progress = await t.http.get(`/v1/campaigns/${campaign.id}`, f.admin);
     expect(progress.body).toMatchObject({
       status: 'closed',
