@@ -95,6 +95,8 @@ export class CampaignSchedulesService {
       const period = currentPeriod(schedule.startsAt, schedule.everyDays, now);
       if (period === null) continue;
       const ctx = systemContext('reviews', `campaign-schedule:${schedule.id}:${period}`);
+      if (await this.dataSource.getRepository(CampaignEntity).exists({ where: { scheduleId: schedule.id, schedulePeriod: period } })) continue;
+      const risk = await this.campaigns.riskInputs();
       try {
         const done = await this.dataSource.transaction(async (em) => {
           if (!(await tryAdvisoryXactLock(em, `agent-credentials:campaign-schedule:${schedule.id}`))) return false;
@@ -109,6 +111,7 @@ export class CampaignSchedulesService {
               dueInDays: schedule.dueInDays,
               onExpiry: schedule.onExpiry,
             },
+            risk,
             { scheduleId: schedule.id, period },
           );
           return true;

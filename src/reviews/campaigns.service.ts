@@ -12,6 +12,7 @@ import { scopedOwnerFilter } from '../inventory/agents.service';
 import { CredentialsService } from '../inventory/credentials.service';
 import { OwnersService } from '../inventory/owners.service';
 import { RevocationService } from '../revocation/revocation.service';
+import { RotationsService } from '../rotation/rotations.service';
 import { CampaignSignoffEntity } from './entities/campaign-signoff.entity';
 import { CampaignEntity, CampaignStatus, CloseReason, ExpiryAction } from './entities/campaign.entity';
 import { ReviewItemEntity, ReviewItemStatus } from './entities/review-item.entity';
@@ -44,6 +45,10 @@ export interface MyReviewItemView extends ReviewItemView {
   dueAt: string;
 }
 
+export interface RiskInputs {
+  failedRotationCredentialIds: string[];
+}
+
 export const DEFAULT_DUE_IN_DAYS = 14;
 export const DEFAULT_ON_EXPIRY: ExpiryAction = 'keep';
 
@@ -59,6 +64,7 @@ export class CampaignsService {
     private readonly credentials: CredentialsService,
     private readonly owners: OwnersService,
     private readonly revocation: RevocationService,
+    private readonly rotations: RotationsService,
     private readonly audit: AuditService,
     private readonly metrics: ReviewMetrics,
     private readonly clock: Clock,
@@ -68,7 +74,8 @@ export class CampaignsService {
 
   async open(ctx: RequestContext, input: OpenCampaignInput): Promise<CampaignView> {
     await this.assertOwnersExist(input.ownerIds);
-    return this.dataSource.transaction((em) => this.openIn(em, ctx, input, null));
+    const risk = await this.riskInputs();
+    return this.dataSource.transaction((em) => this.openIn(em, ctx, input, risk, null));
   }
 
   /** Refuses an owner scope naming an owner that does not exist (400 naming `ownerIds[i]`). */
@@ -91,6 +98,7 @@ export class CampaignsService {
     em: EntityManager,
     ctx: RequestContext,
     input: OpenCampaignInput,
+    risk: RiskInputs,
     schedule: { scheduleId: string; period: number } | null,
   ): Promise<CampaignView> {
     const started = performance.now();
@@ -117,9 +125,9 @@ export class CampaignsService {
 
     const source = this.credentials.reviewSource(
       { activeOnly: true, environment: campaign.environment as CampaignScope['environment'], ownerIds: campaign.ownerIds },
-      4,
+      5,
     );
-    const flags = riskFlagsSql({ now: '$2::timestamptz', highRateLimitPerSecond: '$3::numeric' });
+    const flags = riskFlagsSql({ now: '$2::timestamptz', highRateLimitPerSecond: '$3::numeric', failedRotationCredentialIds: '$4::uuid[]' });
     const inserted = await em.queryRunner!.query(
       `INSERT INTO review_items (id, campaign_id, credential_id, client_id, agent_id, agent_name, owner_id, environment,
          scopes, rate_limit_requests, rate_limit_per_seconds, ip_allowlist, last_used_at, last_rotated_at,
@@ -129,7 +137,7 @@ export class CampaignsService {
               c.scopes, c.rate_limit_requests, c.rate_limit_per_seconds, c.ip_allowlist, c.last_used_at,
               c.last_rotated_at, c.next_rotation_at, ${flags}, 'pending', $2::timestamptz
          FROM (${source.sql}) c`,
-      [campaign.id, now, this.config.reviews.highRateLimitPerSecond, ...source.params],
+      [campaign.id, now, this.config.reviews.highRateLimitPerSecond, risk.failedRotationCredentialIds, ...source.params],
       true,
     );
     campaign.itemCount = Number(inserted.affected ?? 0);
@@ -151,6 +159,24 @@ export class CampaignsService {
     });
     this.metrics.campaignOpenSeconds.observe((performance.now() - started) / 1000);
     return toCampaignView(campaign);
+  }
+
+  /**
+   * What the risk flags need from other modules, read before the opening
+   * transaction (so it does not hold a second connection): the credentials
+   * whose latest rotation failed, from the rotation service's dead letters
+   * (a failed rotation holds the next version until retried; there are few,
+   * or something is very wrong).
+   */
+  async riskInputs(): Promise<RiskInputs> {
+    const ids = new Set<string>();
+    let cursor: string | undefined;
+    do {
+      const page = await this.rotations.list({ status: 'failed', limit: 500, cursor });
+      for (const rotation of page.items) ids.add(rotation.credentialId);
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+    return { failedRotationCredentialIds: [...ids] };
   }
 
   list(query: { status?: CampaignStatus; limit?: number; cursor?: string }): Promise<Page<CampaignView>> {

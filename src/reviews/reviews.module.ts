@@ -4,6 +4,7 @@ import { AuditModule } from '../audit/audit.module';
 import { GatewaysModule } from '../gateways/gateways.module';
 import { InventoryModule } from '../inventory/inventory.module';
 import { RevocationModule } from '../revocation/revocation.module';
+import { RotationModule } from '../rotation/rotation.module';
 import { CampaignReportService } from './campaign-report.service';
 import { CampaignSchedulesController } from './campaign-schedules.controller';
 import { CampaignSchedulesService } from './campaign-schedules.service';
@@ -32,6 +33,7 @@ import { ReviewsController } from './reviews.controller';
     AuditModule,
     InventoryModule,
     RevocationModule,
+    RotationModule,
     GatewaysModule,
   ],
   controllers: [CampaignsController, CampaignSchedulesController, ReviewsController],

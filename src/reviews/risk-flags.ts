@@ -23,6 +23,8 @@ export interface RiskFlagParams {
   now: string;
   /** Requests per second above which `high_rate_limit` is raised. */
   highRateLimitPerSecond: string;
+  /** uuid[] of the credentials whose latest rotation failed (a failed rotation holds the next version until retried). */
+  failedRotationCredentialIds: string;
 }
 
 const UNUSED_DAYS = 30;
@@ -30,12 +32,12 @@ const UNUSED_DAYS = 30;
 const hasOperation = (operation: string) => `EXISTS (SELECT 1 FROM unnest(c.scopes) AS s(scope) WHERE s.scope LIKE '%:${operation}')`;
 
 /**
- * Whether rotation is overdue: the next rotation is in the past. This is the
- * one place to extend when rotations are recorded (a credential whose latest
- * rotation failed is overdue too).
+ * Whether rotation is overdue: the next rotation is in the past, or the
+ * credential's latest rotation failed (it keeps its old secret until someone
+ * retries). The one place that decides it.
  */
 export function rotationOverdueSql(p: RiskFlagParams): string {
-  return `(c.next_rotation_at IS NOT NULL AND c.next_rotation_at < ${p.now})`;
+  return `((c.next_rotation_at IS NOT NULL AND c.next_rotation_at < ${p.now}) OR c.credential_id = ANY (${p.failedRotationCredentialIds}))`;
 }
 
 export function riskFlagPredicates(p: RiskFlagParams): Record<RiskFlag, string> {

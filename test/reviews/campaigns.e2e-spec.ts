@@ -49,6 +49,15 @@ describe('review campaigns', () => {
     cred.pending = (await f.credential(agentA.id, [`${p}:delete`])).credential;
     cred.revoked = (await f.credential(agentA.id, [`${p}:read`])).credential;
     await h.revoke(cred.revoked.id);
+    // Sandbox, not due, but its latest rotation failed (a dead letter of the rotation engine).
+    cred.failedRotation = (await f.credential(agentA.id, [`${p}:read`], { environment: 'sandbox' })).credential;
+    await t.dataSource.query(
+      `INSERT INTO rotations (id, credential_id, owner_id, secret_store, secret_target, trigger, immediate, requested_by, step, status,
+         from_version, from_version_id, to_version, attempts, error, next_attempt_at, started_at, failed_at, created_at, updated_at)
+       VALUES (gen_random_uuid(), $1, $2, 'local', '{}'::jsonb, 'scheduled', false, 'system:rotation', 'pending', 'failed',
+         1, '1', 2, 8, 'store unavailable', $3, $3, $3, $3, $3)`,
+      [cred.failedRotation.id, ownerA.id, t.clock.now()],
+    );
     // Owner B: production, allowlisted, used yesterday.
     cred.ownerB = (await f.credential(agentB.id, [`${p}:read`], { ipAllowlist: ['198.51.100.0/24'] })).credential;
     await h.setCredentialColumns(cred.ownerB.id, { lastUsedAt: new Date(now - DAY) });
@@ -112,6 +121,7 @@ describe('review campaigns', () => {
       expect(flags(cred.sandboxBusy.id)).toEqual(['rotation_overdue', 'unused_30d', 'high_rate_limit']);
       expect(flags(cred.privileged.id)).toEqual(['delete_scope', 'admin_scope']);
       expect(flags(cred.ownerB.id)).toEqual([]);
+      expect(flags(cred.failedRotation.id)).toEqual(['rotation_overdue', 'never_used']);
     });
 
     it('writes one audit event for the campaign', async () => {
@@ -172,8 +182,8 @@ describe('review campaigns', () => {
     expect(campaign).toMatchObject({ environment: 'sandbox', ownerIds: [ownerA.id], onExpiry: 'revoke' });
     expect(new Date(campaign.dueAt).getTime() - new Date(campaign.openedAt).getTime()).toBe(3 * DAY);
     const items = await h.items(campaign.id);
-    expect(items.map((i) => i.credentialId)).toEqual([cred.sandboxBusy.id]);
-    expect(campaign.itemCount).toBe(1);
+    expect(items.map((i) => i.credentialId).sort()).toEqual([cred.sandboxBusy.id, cred.failedRotation.id].sort());
+    expect(campaign.itemCount).toBe(2);
     const onlyB = await h.open({ name: 'B only', ownerIds: [ownerB.id] });
     expect((await h.items(onlyB.id)).map((i) => i.credentialId)).toEqual([cred.ownerB.id]);
   });

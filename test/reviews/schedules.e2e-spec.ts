@@ -16,7 +16,7 @@ describe('campaign schedules', () => {
 
   beforeAll(async () => {
     // Scheduler role, with every timer far off: the test runs the sweeps itself.
-    const env = { OUTBOX_SWEEP_INTERVAL_MS: '3600000', REVIEW_SWEEP_INTERVAL_MS: '86400000' };
+    const env = { OUTBOX_SWEEP_INTERVAL_MS: '3600000', REVIEW_SWEEP_INTERVAL_MS: '86400000', ROTATION_SWEEP_INTERVAL_MS: '86400000' };
     t = await startTestApp({ roles: 'api,worker,scheduler', env });
     apps.push(t);
     for (let i = 0; i < 2; i++) {
