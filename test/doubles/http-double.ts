@@ -138,7 +138,8 @@ export abstract class HttpDouble {
     call.operation = this.operationOf(req, body);
     this.calls.push(call);
 
-    if (this.faults.latencyMs > 0) await new Promise((r) => setTimeout(r, this.faults.latencyMs));
+    // Unref'd: a slow answer still pending when the double stops must not keep the test process alive.
+    if (this.faults.latencyMs > 0) await new Promise((r) => setTimeout(r, this.faults.latencyMs).unref());
     const fault = this.faults.take(call);
     if (fault?.kind === 'drop' && !fault.afterApplying) {
       req.socket.destroy();
