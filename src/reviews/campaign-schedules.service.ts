@@ -99,9 +99,9 @@ export class CampaignSchedulesService {
       const risk = await this.campaigns.riskInputs();
       try {
         const done = await this.dataSource.transaction(async (em) => {
-          if (!(await tryAdvisoryXactLock(em, `agent-credentials:campaign-schedule:${schedule.id}`))) return false;
-          if (await em.exists(CampaignEntity, { where: { scheduleId: schedule.id, schedulePeriod: period } })) return false;
-          await this.campaigns.openIn(
+          if (!(await tryAdvisoryXactLock(em, `agent-credentials:campaign-schedule:${schedule.id}`))) return null;
+          if (await em.exists(CampaignEntity, { where: { scheduleId: schedule.id, schedulePeriod: period } })) return null;
+          return this.campaigns.openIn(
             em,
             ctx,
             {
@@ -114,9 +114,11 @@ export class CampaignSchedulesService {
             risk,
             { scheduleId: schedule.id, period },
           );
-          return true;
         });
-        if (done) opened += 1;
+        if (done) {
+          opened += 1;
+          await this.campaigns.afterOpened(done);
+        }
       } catch (error) {
         if (!isUniqueViolation(error, SCHEDULE_UNIQUE_INDEX)) throw error;
         this.logger.log({ scheduleId: schedule.id, period }, 'another scheduler opened this period first');
