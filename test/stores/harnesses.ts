@@ -73,6 +73,8 @@ export interface VaultHarnessOptions {
   inspectToken?: string;
   double?: VaultDouble;
   clock?: Clock;
+  /** Real services need longer timeouts than the doubles. */
+  calls?: typeof TEST_CALLS;
 }
 
 export function vaultOptions(o: VaultHarnessOptions): VaultStoreOptions {
@@ -84,7 +86,7 @@ export function vaultOptions(o: VaultHarnessOptions): VaultStoreOptions {
     namespace: o.namespace,
     mount: o.mount ?? 'secret',
     maxVersions: 20,
-    ...TEST_CALLS,
+    ...(o.calls ?? TEST_CALLS),
   };
 }
 
@@ -145,6 +147,7 @@ export interface AwsHarnessOptions {
   credentials?: { accessKeyId: string; secretAccessKey: string };
   recoveryWindowDays?: number;
   double?: AwsSecretsManagerDouble;
+  calls?: typeof TEST_CALLS;
 }
 
 export function awsOptions(o: AwsHarnessOptions): AwsStoreOptions {
@@ -153,7 +156,7 @@ export function awsOptions(o: AwsHarnessOptions): AwsStoreOptions {
     endpoint: o.endpoint,
     credentials: o.credentials ?? { accessKeyId: 'test', secretAccessKey: 'test' },
     recoveryWindowDays: o.recoveryWindowDays,
-    ...TEST_CALLS,
+    ...(o.calls ?? TEST_CALLS),
   };
 }
 
