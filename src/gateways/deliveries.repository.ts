@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import type { DeliveryRef } from './delivery-jobs';
+import { MicroBatch } from './micro-batch';
 import type { DeliveryStatus, DeliveryTarget } from './entities/delivery.entity';
 import type { GatewayStatus, SealedSigningSecret } from './entities/gateway.entity';
 
@@ -40,6 +41,17 @@ const EARLIER_PENDING = `EXISTS (
   SELECT 1 FROM deliveries p
   WHERE p.status = 'pending' AND p.gateway_id = d.gateway_id AND p.credential_id = d.credential_id AND p.event_seq < d.event_seq)`;
 
+/**
+ * A CTE that turns off synchronous_commit for the statement's own (implicit)
+ * transaction: delivery-state writes do not wait for the WAL flush. Losing the
+ * last few of them to a Postgres crash only means those deliveries are sent
+ * again under the same webhook-id (a duplicate receivers drop); the events,
+ * and the state changes that caused them, were committed durably by their
+ * publishers. It saves a disk flush per delivery, which revocations, waiting
+ * on the audit chain, would otherwise queue behind; one statement, one round trip.
+ */
+const RELAXED_COMMIT = `relaxed AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true))`;
+
 const REF_COLUMNS = 'd.id, d.event_id AS "eventId", d.target, d.gateway_id AS "gatewayId", d.next_attempt_at AS "nextAttemptAt"';
 
 /**
@@ -49,9 +61,22 @@ const REF_COLUMNS = 'd.id, d.event_id AS "eventId", d.target, d.gateway_id AS "g
  */
 @Injectable()
 export class DeliveriesRepository {
+  private readonly loads = new MicroBatch<string, DeliveryForAttempt | null>((ids) => this.loadMany(ids));
+  private readonly acks = new MicroBatch<{ id: string; attempt: AttemptRecord }, DeliveryRef | null>((items) =>
+    this.markDeliveredMany(dedupeById(items)).then((refs) => {
+      const byId = new Map(dedupeById(items).map((item, i) => [item.id, refs[i]]));
+      return items.map((item) => byId.get(item.id) ?? null);
+    }),
+  );
+
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
-  async loadForAttempt(id: string): Promise<DeliveryForAttempt | null> {
+  /** Loads come in bursts (one per gateway of an event): they share one query. */
+  loadForAttempt(id: string): Promise<DeliveryForAttempt | null> {
+    return this.loads.submit(id);
+  }
+
+  private async loadMany(ids: string[]): Promise<Array<DeliveryForAttempt | null>> {
     const rows: any[] = await this.dataSource.query(
       `SELECT d.id, d.event_id, d.event_type, d.status, d.target, d.gateway_id, d.credential_id, d.retry_step,
               e.payload, e.created_at AS event_created_at,
@@ -61,39 +86,38 @@ export class DeliveriesRepository {
          FROM deliveries d
          JOIN outbox_events e ON e.id = d.event_id
          LEFT JOIN gateways g ON g.id = d.gateway_id
-        WHERE d.id = $1`,
-      [id],
+        WHERE d.id = ANY ($1::uuid[])`,
+      [[...new Set(ids)]],
     );
-    const r = rows[0];
-    if (!r) return null;
-    return {
-      id: r.id,
-      eventId: r.event_id,
-      eventType: r.event_type,
-      eventCreatedAt: r.event_created_at,
-      payload: r.payload,
-      status: r.status,
-      target: r.target,
-      gatewayId: r.gateway_id,
-      credentialId: r.credential_id,
-      retryStep: r.retry_step,
-      blocked: r.blocked,
-      gateway: r.gateway_id
-        ? {
-            name: r.gateway_name,
-            url: r.url,
-            status: r.gateway_status,
-            signingSecret: r.signing_secret,
-            previousSigningSecret: r.previous_signing_secret,
-            previousSigningSecretExpiresAt: r.previous_signing_secret_expires_at,
-          }
-        : null,
-    };
+    const byId = new Map(rows.map((r) => [r.id as string, toDeliveryForAttempt(r)]));
+    return ids.map((id) => byId.get(id) ?? null);
   }
 
-  /** Acknowledged. Returns the chain's next delivery, if any. */
+  /** Acknowledged. Returns the chain's next delivery, if any. Acknowledgements arriving together share one statement. */
   markDelivered(id: string, attempt: AttemptRecord): Promise<DeliveryRef | null> {
-    return this.finish(id, 'delivered', attempt.at, attempt, null);
+    return this.acks.submit({ id, attempt });
+  }
+
+  private async markDeliveredMany(items: Array<{ id: string; attempt: AttemptRecord }>): Promise<Array<DeliveryRef | null>> {
+    const rows: Array<DeliveryRef & { finished: string }> = await this.dataSource.query(
+      `WITH ${RELAXED_COMMIT},
+       acked AS (SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::int[]) AS a(id, at, status_code)),
+       done AS (
+         UPDATE deliveries d SET status = 'delivered', attempts = d.attempts + 1, last_attempt_at = acked.at,
+                last_status_code = acked.status_code, last_error = NULL, delivered_at = acked.at, updated_at = acked.at
+           FROM relaxed, acked
+          WHERE d.id = acked.id AND d.status = 'pending'
+          RETURNING d.id, d.gateway_id, d.credential_id, d.event_seq)
+       SELECT done.id AS finished, next.* FROM done
+         LEFT JOIN LATERAL (
+           SELECT ${REF_COLUMNS} FROM deliveries d
+            WHERE d.status = 'pending' AND d.gateway_id = done.gateway_id AND d.credential_id = done.credential_id
+              AND d.event_seq > done.event_seq
+            ORDER BY d.event_seq LIMIT 1) next ON true`,
+      [items.map((i) => i.id), items.map((i) => i.attempt.at), items.map((i) => i.attempt.statusCode)],
+    );
+    const next = new Map(rows.map((r) => [r.finished, r.id ? { id: r.id, eventId: r.eventId, target: r.target, gatewayId: r.gatewayId, nextAttemptAt: r.nextAttemptAt } : null]));
+    return items.map((i) => next.get(i.id) ?? null);
   }
 
   /**
@@ -106,9 +130,9 @@ export class DeliveriesRepository {
 
   async recordRetry(id: string, attempt: AttemptRecord, nextAttemptAt: Date): Promise<void> {
     await this.dataSource.query(
-      `UPDATE deliveries SET attempts = attempts + 1, retry_step = retry_step + 1, last_attempt_at = $2,
+      `WITH ${RELAXED_COMMIT} UPDATE deliveries SET attempts = attempts + 1, retry_step = retry_step + 1, last_attempt_at = $2,
               last_status_code = $3, last_error = $4, next_attempt_at = $5, updated_at = $2
-        WHERE id = $1 AND status = 'pending'`,
+        FROM relaxed WHERE id = $1 AND status = 'pending'`,
       [id, attempt.at, attempt.statusCode, attempt.error, nextAttemptAt],
     );
   }
@@ -167,7 +191,7 @@ export class DeliveriesRepository {
     error: string | null,
   ): Promise<DeliveryRef | null> {
     const rows: DeliveryRef[] = await this.dataSource.query(
-      `WITH done AS (
+      `WITH ${RELAXED_COMMIT}, done AS (
          UPDATE deliveries SET status = $2,
                 attempts = attempts + $4::int,
                 last_attempt_at = CASE WHEN $4::int = 1 THEN $3 ELSE last_attempt_at END,
@@ -176,7 +200,7 @@ export class DeliveriesRepository {
                 delivered_at = CASE WHEN $2 = 'delivered' THEN $3 END,
                 failed_at = CASE WHEN $2 = 'failed' THEN $3 END,
                 updated_at = $3
-          WHERE id = $1 AND status = 'pending'
+           FROM relaxed WHERE id = $1 AND status = 'pending'
           RETURNING gateway_id, credential_id, event_seq)
        SELECT ${REF_COLUMNS} FROM deliveries d, done
         WHERE d.status = 'pending' AND d.gateway_id = done.gateway_id AND d.credential_id = done.credential_id
@@ -186,6 +210,36 @@ export class DeliveriesRepository {
     );
     return rows[0] ?? null;
   }
+}
+
+function toDeliveryForAttempt(r: any): DeliveryForAttempt {
+  return {
+    id: r.id,
+    eventId: r.event_id,
+    eventType: r.event_type,
+    eventCreatedAt: r.event_created_at,
+    payload: r.payload,
+    status: r.status,
+    target: r.target,
+    gatewayId: r.gateway_id,
+    credentialId: r.credential_id,
+    retryStep: r.retry_step,
+    blocked: r.blocked,
+    gateway: r.gateway_id
+      ? {
+          name: r.gateway_name,
+          url: r.url,
+          status: r.gateway_status,
+          signingSecret: r.signing_secret,
+          previousSigningSecret: r.previous_signing_secret,
+          previousSigningSecretExpiresAt: r.previous_signing_secret_expires_at,
+        }
+      : null,
+  };
+}
+
+function dedupeById<T extends { id: string }>(items: T[]): T[] {
+  return [...new Map(items.map((item) => [item.id, item])).values()];
 }
 
 /** node-postgres through TypeORM answers UPDATE ... RETURNING with [rows, count]. */

@@ -185,7 +185,6 @@ export class RevocationService {
       revokedAt: now,
       createdAt: now,
     };
-    await em.insert(RevocationEntity, revocation);
 
     const rows: RevocationCredentialEntity[] = [];
     const audit: AuditEntry[] = [];
@@ -217,7 +216,29 @@ export class RevocationService {
         data: { revocationId: revocation.id, reason, agentId: credential.agentId, previousStatus },
       });
     }
-    if (rows.length) await em.insert(RevocationCredentialEntity, rows);
+    // The revocation and its credentials in one statement (the revoke call waits on every round trip).
+    await em.query(
+      `WITH revocation AS (
+         INSERT INTO revocations (id, agent_id, owner_id, reason, actor, request_id, revoked_at, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7))
+       INSERT INTO revocation_credentials (credential_id, revocation_id, event_id, secret_store, secret_target,
+                                           secret_status, secret_attempts, secret_next_attempt_at)
+       SELECT c.credential_id, $1, c.event_id, c.secret_store, c.secret_target, 'pending', 0, $7
+         FROM unnest($8::uuid[], $9::uuid[], $10::text[], $11::jsonb[]) AS c(credential_id, event_id, secret_store, secret_target)`,
+      [
+        revocation.id,
+        revocation.agentId,
+        revocation.ownerId,
+        reason,
+        JSON.stringify(revocation.actor),
+        revocation.requestId,
+        now,
+        rows.map((r) => r.credentialId),
+        rows.map((r) => r.eventId),
+        rows.map((r) => r.secretStore),
+        rows.map((r) => JSON.stringify(r.secretTarget)),
+      ],
+    );
     this.destruction.scheduleAfterCommit(
       em,
       rows.map((r) => ({ revocationId: r.revocationId, credentialId: r.credentialId })),

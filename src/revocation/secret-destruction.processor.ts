@@ -16,7 +16,7 @@ export class SecretDestructionProcessor implements OnModuleInit {
       async (job) => {
         await this.destruction.destroy(job.data.credentialId, `job:${job.id}`);
       },
-      { concurrency: 8 },
+      { concurrency: 32 },
     );
   }
 }

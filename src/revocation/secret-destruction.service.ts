@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { JobsOptions, Queue } from 'bullmq';
-import { DataSource, EntityManager } from 'typeorm';
+import { DataSource, EntityManager, In } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
 import { systemContext } from '../auth/actor';
 import { Clock } from '../common/clock/clock';
@@ -21,6 +21,18 @@ import {
 const SWEEP_LOCK = 'agent-credentials:secret-destruction-sweep';
 const SWEEP_BATCH = 500;
 
+const BATCH_WINDOW_MS = 100;
+const MAX_BATCH = 50;
+
+export type DestructionOutcome = 'destroyed' | 'retrying' | 'skipped';
+
+interface PendingDestruction {
+  credentialId: string;
+  requestId: string;
+  resolve: (outcome: DestructionOutcome) => void;
+  reject: (error: unknown) => void;
+}
+
 /** One try per job: Postgres records the failure and when to try next, the sweep re-enqueues. */
 const JOB_OPTIONS: JobsOptions = { attempts: 1, removeOnComplete: true, removeOnFail: { age: 7 * 24 * 3600 } };
 
@@ -33,6 +45,8 @@ const JOB_OPTIONS: JobsOptions = { attempts: 1, removeOnComplete: true, removeOn
 @Injectable()
 export class SecretDestructionService {
   private readonly logger = new Logger(SecretDestructionService.name);
+  private batch: PendingDestruction[] = [];
+  private flushTimer: NodeJS.Timeout | null = null;
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -52,43 +66,90 @@ export class SecretDestructionService {
     if (jobs.length) this.afterCommit.run(em, () => this.enqueue(jobs));
   }
 
-  /** One attempt. Never throws for the store: a failure is recorded with the time of the next try. */
-  async destroy(credentialId: string, requestId: string): Promise<'destroyed' | 'retrying' | 'skipped'> {
+  /**
+   * One attempt for one credential. Never throws for the store: a failure is
+   * recorded with the time of the next try. Attempts arriving within a few
+   * milliseconds share one transaction and one audit append (the audit chain
+   * is a single lock every revocation also waits on, so a burst of
+   * destructions must not take it once each).
+   */
+  destroy(credentialId: string, requestId: string): Promise<DestructionOutcome> {
+    return new Promise((resolve, reject) => {
+      this.batch.push({ credentialId, requestId, resolve, reject });
+      if (this.batch.length >= MAX_BATCH) this.flush();
+      else this.flushTimer ??= setTimeout(() => this.flush(), BATCH_WINDOW_MS);
+    });
+  }
+
+  private flush(): void {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = null;
+    const items = this.batch;
+    this.batch = [];
+    if (items.length === 0) return;
+    this.destroyBatch([...new Set(items.map((i) => i.credentialId))], items[0].requestId).then(
+      (outcomes) => items.forEach((i) => i.resolve(outcomes.get(i.credentialId) ?? 'skipped')),
+      (error: unknown) => items.forEach((i) => i.reject(error)),
+    );
+  }
+
+  private async destroyBatch(credentialIds: string[], requestId: string): Promise<Map<string, DestructionOutcome>> {
+    const outcomes = new Map<string, DestructionOutcome>();
     const repo = this.dataSource.getRepository(RevocationCredentialEntity);
-    const row = await repo.findOne({ where: { credentialId } });
-    if (!row || row.secretStatus !== 'pending') return 'skipped';
-    try {
-      await this.stores.get(row.secretStore).deleteAll(row.secretTarget);
-    } catch (error) {
+    const rows = await repo.find({ where: { credentialId: In(credentialIds), secretStatus: 'pending' } });
+    const attempts = await Promise.all(
+      rows.map(async (row) => {
+        try {
+          await this.stores.get(row.secretStore).deleteAll(row.secretTarget);
+          return { row, error: null };
+        } catch (error) {
+          return { row, error: error as Error };
+        }
+      }),
+    );
+    for (const { row, error } of attempts.filter((a) => a.error)) {
       const failures = row.secretAttempts + 1;
-      const message = (error as Error).message;
+      const message = error!.message;
       await repo.update(
-        { credentialId, secretStatus: 'pending' },
+        { credentialId: row.credentialId, secretStatus: 'pending' },
         {
           secretAttempts: failures,
           secretLastError: message,
           secretNextAttemptAt: new Date(this.clock.now().getTime() + secretDestructionBackoffMs(failures)),
         },
       );
-      this.logger.warn({ credentialId, store: row.secretStore, attempts: failures, err: message }, 'could not destroy a revoked secret yet; will retry');
-      return 'retrying';
+      outcomes.set(row.credentialId, 'retrying');
+      this.logger.warn(
+        { credentialId: row.credentialId, store: row.secretStore, attempts: failures, err: message },
+        'could not destroy a revoked secret yet; will retry',
+      );
     }
+    const destroyed = attempts.filter((a) => !a.error).map((a) => a.row.credentialId);
+    if (destroyed.length === 0) return outcomes;
     await this.dataSource.transaction(async (em) => {
       const now = this.clock.now();
-      const updated = await em.update(
-        RevocationCredentialEntity,
-        { credentialId, secretStatus: 'pending' },
-        { secretStatus: 'destroyed', secretDestroyedAt: now, secretAttempts: row.secretAttempts + 1, secretLastError: null },
+      const updated: Array<{ credential_id: string; revocation_id: string; secret_store: string; secret_attempts: number }> = (
+        await em.query(
+          `UPDATE revocation_credentials
+              SET secret_status = 'destroyed', secret_destroyed_at = $2, secret_attempts = secret_attempts + 1, secret_last_error = NULL
+            WHERE credential_id = ANY($1::uuid[]) AND secret_status = 'pending'
+            RETURNING credential_id, revocation_id, secret_store, secret_attempts`,
+          [destroyed, now],
+        )
+      )[0];
+      for (const row of updated) outcomes.set(row.credential_id, 'destroyed');
+      await this.audit.record(
+        em,
+        systemContext('secret-destruction', requestId),
+        ...updated.map((row) => ({
+          action: 'credential.secret_destroyed',
+          targetType: 'credential',
+          targetId: row.credential_id,
+          data: { revocationId: row.revocation_id, store: row.secret_store, attempts: row.secret_attempts },
+        })),
       );
-      if (!updated.affected) return;
-      await this.audit.record(em, systemContext('secret-destruction', requestId), {
-        action: 'credential.secret_destroyed',
-        targetType: 'credential',
-        targetId: credentialId,
-        data: { revocationId: row.revocationId, store: row.secretStore, attempts: row.secretAttempts + 1 },
-      });
     });
-    return 'destroyed';
+    return outcomes;
   }
 
   /**

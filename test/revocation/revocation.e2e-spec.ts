@@ -231,6 +231,8 @@ describe('revocation', () => {
     const owner = await f.owner();
     const agent = await f.agent(owner.id);
     const credential = await issue(agent.id);
+    // Earlier tests' destructions finish first: the outage below is for this credential only.
+    await eventually(async () => (await t.dataSource.query(`SELECT count(*)::int AS n FROM revocation_credentials WHERE secret_status = 'pending'`))[0].n === 0, 10_000, 'earlier destructions');
     const store = t.app.get(SecretStoreRegistry).get('local');
     const deleteAll = store.deleteAll.bind(store);
     let outage = true;
