@@ -15,9 +15,16 @@
  *   floor_commit_p99     one Postgres commit (an autocommit INSERT)
  * The floors are sampled during the same run, so they see the same machine.
  *
+ * Further lines say where the time goes: the service's own mean for the
+ * revoke route and for commit -> acknowledgement, its CPU per revocation and
+ * its event-loop lag.
+ *
  * Environment: BENCH_PG_URL (a server's admin URL, default
  * postgres://postgres@127.0.0.1:5432/postgres), BENCH_REDIS_URL,
- * BENCH_REVOCATIONS (1000), BENCH_CONCURRENCY (20), BENCH_GATEWAYS (10).
+ * BENCH_REVOCATIONS (1000), BENCH_CONCURRENCY (20), BENCH_GATEWAYS (10),
+ * BENCH_POOL_SIZE (40: with api and worker in one process, revocations
+ * waiting on the audit chain hold connections the delivery worker needs),
+ * BENCH_NODE_ARGS (extra node flags for the service, e.g. --prof).
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import http from 'node:http';

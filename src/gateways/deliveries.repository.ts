@@ -137,6 +137,18 @@ export class DeliveriesRepository {
     );
   }
 
+  /** The chain's next pending delivery after this one (same gateway, same credential), if any. */
+  async nextInChain(id: string): Promise<DeliveryRef | null> {
+    const rows: DeliveryRef[] = await this.dataSource.query(
+      `SELECT ${REF_COLUMNS} FROM deliveries f
+         JOIN deliveries d ON d.gateway_id = f.gateway_id AND d.credential_id = f.credential_id AND d.event_seq > f.event_seq
+        WHERE f.id = $1 AND d.status = 'pending'
+        ORDER BY d.event_seq LIMIT 1`,
+      [id],
+    );
+    return rows[0] ?? null;
+  }
+
   /** Of these deliveries, the pending ones at the head of their chain (nothing earlier pending). */
   async headsAmong(ids: string[]): Promise<DeliveryRef[]> {
     if (ids.length === 0) return [];

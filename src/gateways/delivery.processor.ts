@@ -53,7 +53,13 @@ export class DeliveryProcessor implements OnModuleInit {
 
   async process(job: Job<DeliveryJob>): Promise<void> {
     const delivery = await this.repository.loadForAttempt(job.data.deliveryId);
-    if (!delivery || delivery.status !== 'pending' || delivery.blocked) return;
+    if (!delivery || delivery.blocked) return;
+    if (delivery.status !== 'pending') {
+      // Already finished: a job run again after a worker died between recording
+      // the outcome and handing over. Hand over now rather than at the next sweep.
+      await this.handOver(await this.repository.nextInChain(delivery.id));
+      return;
+    }
     if (delivery.target === 'notification') {
       await this.deliverNotification(job, delivery);
       return;
