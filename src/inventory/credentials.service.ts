@@ -541,36 +541,69 @@ export class CredentialsService {
   }
 
   /**
-   * Makes a rotated version the credential's current one, inside the
-   * rotation's transaction, with the credential row locked: its reference,
-   * store version id and SHA-256, `lastRotatedAt`, and `nextRotationAt` one
-   * interval (less jitter) from now. Only an active credential still at
-   * `fromVersion` moves; otherwise the credential is returned unchanged with
-   * the reason, and nothing is written. The new version becomes claimable
-   * once by the requester (its number is above `secretDeliveredVersion`).
+   * Locks several credentials for a state change in the caller's transaction,
+   * in id order (so concurrent batches, and revocations, cannot deadlock), in
+   * one statement. Unknown ids are simply absent from the result.
    */
-  async promoteRotatedVersion(
+  async lockManyForChange(em: EntityManager, ids: string[]): Promise<CredentialEntity[]> {
+    if (ids.length === 0) return [];
+    return em
+      .createQueryBuilder(CredentialEntity, 'c')
+      .setLock('pessimistic_write')
+      .where('c.id IN (:...ids)', { ids: [...new Set(ids)] })
+      .orderBy('c.id', 'ASC')
+      .getMany();
+  }
+
+  /**
+   * Makes rotated versions current, in one statement, inside the rotation's
+   * transaction, on credentials the caller locked (lockManyForChange) and
+   * found active at each `fromVersion`: reference, store version id and
+   * SHA-256, `lastRotatedAt`, and `nextRotationAt` one interval (less jitter)
+   * from now. Returns the credentials as updated. The new version becomes
+   * claimable once by the requester (its number is above `secretDeliveredVersion`).
+   */
+  async applyRotatedVersions(
     em: EntityManager,
-    id: string,
-    version: { fromVersion: number; toVersion: number; versionId: string; sha256: string; ref: string },
-  ): Promise<{ credential: CredentialEntity; promoted: true } | { credential: CredentialEntity; promoted: false; reason: 'revoked' | 'not_active' | 'moved' }> {
-    const credential = await this.lockForChange(em, id);
-    if (credential.status === 'revoked') return { credential, promoted: false, reason: 'revoked' };
-    if (credential.status !== 'active') return { credential, promoted: false, reason: 'not_active' };
-    if (credential.secretVersion !== version.fromVersion) return { credential, promoted: false, reason: 'moved' };
+    changes: Array<{ credential: CredentialEntity; fromVersion: number; toVersion: number; versionId: string; sha256: string; ref: string }>,
+  ): Promise<CredentialEntity[]> {
+    if (changes.length === 0) return [];
+    for (const { credential, fromVersion } of changes) {
+      if (credential.status !== 'active' || credential.secretVersion !== fromVersion) {
+        throw new Error(`credential ${credential.id} is not active at version ${fromVersion}; lock and check it first`);
+      }
+    }
     const now = this.clock.now();
-    const changes = {
-      secretVersion: version.toVersion,
-      secretVersionId: version.versionId,
-      secretSha256: version.sha256,
-      secretRef: version.ref,
+    const next = changes.map((c) => nextRotationAt(now, c.credential.rotationIntervalDays, this.random.int(0, 1_000_000) / 1_000_000));
+    const [, updated]: [unknown, number] = await em.query(
+      `UPDATE credentials c
+          SET secret_version = i.to_version, secret_version_id = i.version_id, secret_sha256 = i.sha256, secret_ref = i.ref,
+              last_rotated_at = $8, next_rotation_at = i.next_at, updated_at = $8
+         FROM unnest($1::uuid[], $2::int[], $3::int[], $4::text[], $5::text[], $6::text[], $7::timestamptz[])
+              AS i(id, from_version, to_version, version_id, sha256, ref, next_at)
+        WHERE c.id = i.id AND c.status = 'active' AND c.secret_version = i.from_version`,
+      [
+        changes.map((c) => c.credential.id),
+        changes.map((c) => c.fromVersion),
+        changes.map((c) => c.toVersion),
+        changes.map((c) => c.versionId),
+        changes.map((c) => c.sha256),
+        changes.map((c) => c.ref),
+        next,
+        now,
+      ],
+    );
+    if (updated !== changes.length) throw new Error(`applied ${updated} of ${changes.length} rotated versions; the credentials were not locked`);
+    return changes.map((c, i) => ({
+      ...c.credential,
+      secretVersion: c.toVersion,
+      secretVersionId: c.versionId,
+      secretSha256: c.sha256,
+      secretRef: c.ref,
       lastRotatedAt: now,
-      nextRotationAt: nextRotationAt(now, credential.rotationIntervalDays, this.random.int(0, 1_000_000) / 1_000_000),
+      nextRotationAt: next[i],
       updatedAt: now,
-    };
-    await em.update(CredentialEntity, { id }, changes);
-    Object.assign(credential, changes);
-    return { credential, promoted: true };
+    }));
   }
 
   async find(id: string): Promise<CredentialEntity> {

@@ -4,10 +4,9 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
 import { RequestContext, systemContext } from '../auth/actor';
-import { Clock, HOUR_MS } from '../common/clock/clock';
+import { Clock } from '../common/clock/clock';
 import { RandomSource } from '../common/random/random-source';
 import { AppConfig } from '../config/app-config';
-import { AfterCommit } from '../gateways/after-commit';
 import { formatSecret, SECRET_RANDOM_BYTES } from '../inventory/credential-secret';
 import { CredentialsService, sha256 } from '../inventory/credentials.service';
 import {
@@ -22,10 +21,8 @@ import { RotationEvents } from './rotation-events';
 import { CredentialMoved, RevokedDuringRotation, StepAlreadyTaken, VerificationMismatch } from './rotation-errors';
 import { RotationMetrics } from './rotation-metrics';
 import { expectedVersionId, rotationBackoffMs } from './rotation-policy';
-import { RotationQueue } from './rotation-queue';
-import { PublishedOutcome, RotationRef, RotationsRepository } from './rotations.repository';
-
-type LockedCredential = Awaited<ReturnType<CredentialsService['lockForChange']>>;
+import { PromoteResult, PublishResult, RotationSteps } from './rotation-steps.service';
+import { RotationsRepository } from './rotations.repository';
 
 /** What one run of a rotate job came to; the processor turns it into BullMQ's terms. */
 export type RotateOutcome =
@@ -73,9 +70,8 @@ export class RotationRunner {
     private readonly credentials: CredentialsService,
     private readonly stores: SecretStoreRegistry,
     private readonly events: RotationEvents,
+    private readonly steps: RotationSteps,
     private readonly audit: AuditService,
-    private readonly afterCommit: AfterCommit,
-    private readonly queue: RotationQueue,
     private readonly metrics: RotationMetrics,
     private readonly clock: Clock,
     private readonly random: RandomSource,
@@ -85,23 +81,27 @@ export class RotationRunner {
   /** Runs a rotation from its recorded step up to promotion. */
   async rotate(rotationId: string, requestId: string): Promise<RotateOutcome> {
     const ctx = systemContext(WORKER, requestId);
-    let rotation = await this.repository.find(rotationId);
+    const runStarted = performance.now();
+    let rotation = await this.steps.load(rotationId);
+    if (rotation?.status !== 'running') return { kind: 'skipped' };
     for (let steps = 0; rotation?.status === 'running' && steps < MAX_STEPS_PER_RUN; steps++) {
       const store = this.stores.get(rotation.secretStore);
       try {
-        if (rotation.step === 'pending') await this.writeAndPublish(ctx, rotation, store);
+        if (rotation.step === 'pending') await this.writeAndPublish(rotation, store, requestId);
         else if (rotation.step === 'published') await this.verify(rotation, store);
-        else if (rotation.step === 'verified') await this.promote(ctx, rotation, store);
+        else if (rotation.step === 'verified') await this.promote(rotation, store, requestId);
         else return { kind: 'skipped' };
       } catch (error) {
         if (error instanceof StepAlreadyTaken) {
-          rotation = await this.repository.find(rotationId);
+          rotation = await this.steps.load(rotationId);
           continue;
         }
         return this.handleFailure(ctx, rotation, store, error);
       }
     }
-    return rotation?.status === 'completed' ? { kind: 'completed' } : { kind: 'skipped' };
+    if (rotation?.status !== 'completed') return { kind: 'skipped' };
+    this.metrics.ranToPromotion(rotation.secretStore, (performance.now() - runStarted) / 1000);
+    return { kind: 'completed' };
   }
 
   /**
@@ -111,63 +111,25 @@ export class RotationRunner {
    * Store failures throw, and the job retries.
    */
   async retire(rotationId: string, requestId: string): Promise<RetireOutcome> {
-    const rotation = await this.repository.find(rotationId);
+    const rotation = await this.steps.load(rotationId);
     if (!rotation || rotation.status !== 'completed' || rotation.retiredAt) return 'skipped';
     if (rotation.graceEndsAt && rotation.graceEndsAt.getTime() > this.clock.now().getTime()) return 'not_due';
-    const store = this.stores.get(rotation.secretStore);
     // For a revoked credential this is harmless: destroying what revocation already deleted succeeds.
-    await store.destroyVersion(rotation.secretTarget, rotation.fromVersionId);
-    const retired = await this.dataSource.transaction(async (em) => {
-      const credential = await this.credentials.lockForChange(em, rotation.credentialId);
-      const at = this.clock.now();
-      if (!(await this.repository.markRetired(em, rotation.id, at))) return false;
-      const revoked = credential.status === 'revoked';
-      // Nothing is published about a revoked credential after its credential.revoked.
-      if (!revoked) await this.events.versionRetired(em, credential, rotation);
-      await this.audit.record(em, systemContext(WORKER, requestId), {
-        action: 'credential.version_retired',
-        targetType: 'credential',
-        targetId: rotation.credentialId,
-        data: { rotationId: rotation.id, retiredVersion: rotation.fromVersion, store: rotation.secretStore, ...(revoked ? { credentialRevoked: true } : {}) },
-      });
-      return true;
-    });
-    if (!retired) return 'skipped';
+    await this.stores.get(rotation.secretStore).destroyVersion(rotation.secretTarget, rotation.fromVersionId);
+    if ((await this.steps.retire(rotation, requestId)).kind !== 'retired') return 'skipped';
     this.metrics.versionRetired(rotation.secretStore);
     return 'retired';
   }
 
   // ---- steps ---------------------------------------------------------------
 
-  private async writeAndPublish(ctx: RequestContext, rotation: RotationEntity, store: SecretStore): Promise<void> {
+  private async writeAndPublish(rotation: RotationEntity, store: SecretStore, requestId: string): Promise<void> {
     const written = await this.writePending(rotation, store);
-    const recorded = await this.dataSource.transaction(async (em) => {
-      const credential = await this.credentials.lockForChange(em, rotation.credentialId);
-      assertStillRotatable(credential, rotation);
-      const at = this.clock.now();
-      const outcome: PublishedOutcome = {
-        newVersionId: written.versionId,
-        newSecretSha256: written.sha256,
-        newSecretRef: written.ref ?? credential.secretRef!,
-        graceEndsAt: new Date(at.getTime() + (rotation.immediate ? 0 : credential.gracePeriodHours * HOUR_MS)),
-      };
-      if (!(await this.repository.markPublished(em, rotation.id, outcome, at))) throw new StepAlreadyTaken('published');
-      await this.events.rotated(em, credential, rotation, outcome);
-      await this.audit.record(em, ctx, {
-        action: 'rotation.published',
-        targetType: 'credential',
-        targetId: rotation.credentialId,
-        data: {
-          rotationId: rotation.id,
-          fromVersion: rotation.fromVersion,
-          toVersion: rotation.toVersion,
-          secretSha256: outcome.newSecretSha256,
-          graceEndsAt: outcome.graceEndsAt.toISOString(),
-        },
-      });
-      return { outcome, at };
-    });
-    Object.assign(rotation, recorded.outcome, { step: 'published', publishedAt: recorded.at, updatedAt: recorded.at });
+    const result = await this.steps.publish(rotation, written, requestId);
+    refuse(result, 'published');
+    if (result.kind !== 'published') return;
+    const { kind: _, ...outcome } = result;
+    Object.assign(rotation, outcome, { step: 'published', publishedAt: this.clock.now() });
   }
 
   /**
@@ -194,56 +156,19 @@ export class RotationRunner {
   private async verify(rotation: RotationEntity, store: SecretStore): Promise<void> {
     const secret = await store.readVersion(rotation.secretTarget, rotation.newVersionId!);
     if (!sameDigest(sha256(secret), rotation.newSecretSha256!)) throw new VerificationMismatch(rotation.toVersion);
-    const at = this.clock.now();
-    if (!(await this.repository.markVerified(rotation.id, at))) throw new StepAlreadyTaken('verified');
-    Object.assign(rotation, { step: 'verified', updatedAt: at });
+    if (!(await this.steps.verified(rotation))) throw new StepAlreadyTaken('verified');
+    rotation.step = 'verified';
   }
 
-  private async promote(ctx: RequestContext, rotation: RotationEntity, store: SecretStore): Promise<void> {
+  private async promote(rotation: RotationEntity, store: SecretStore, requestId: string): Promise<void> {
     await store.promoteVersion(rotation.secretTarget, rotation.newVersionId!, rotation.fromVersionId);
+    const result = await this.steps.promote(rotation, requestId);
+    refuse(result, 'promoted');
+    if (result.kind !== 'promoted') return;
     const at = this.clock.now();
-    const retirements = await this.dataSource.transaction(async (em) => {
-      const result = await this.credentials.promoteRotatedVersion(em, rotation.credentialId, {
-        fromVersion: rotation.fromVersion,
-        toVersion: rotation.toVersion,
-        versionId: rotation.newVersionId!,
-        sha256: rotation.newSecretSha256!,
-        ref: rotation.newSecretRef!,
-      });
-      if (!result.promoted) {
-        if (result.reason === 'revoked') throw new RevokedDuringRotation();
-        // An earlier run committed this very promotion (its row update and ours share the transaction).
-        if (result.credential.secretVersion === rotation.toVersion) throw new StepAlreadyTaken('promoted');
-        throw new CredentialMoved(result.reason);
-      }
-      if (!(await this.repository.markPromoted(em, rotation.id, at))) throw new StepAlreadyTaken('promoted');
-      const graceEndsAt = rotation.immediate || rotation.graceEndsAt! < at ? at : rotation.graceEndsAt!;
-      const earlier = rotation.immediate ? await this.repository.endGraceOfEarlier(em, rotation.credentialId, rotation.id, at) : [];
-      await this.audit.record(em, ctx, {
-        action: 'credential.rotated',
-        targetType: 'credential',
-        targetId: rotation.credentialId,
-        data: {
-          rotationId: rotation.id,
-          trigger: rotation.trigger,
-          immediate: rotation.immediate,
-          fromVersion: rotation.fromVersion,
-          toVersion: rotation.toVersion,
-          secretSha256: rotation.newSecretSha256,
-          graceEndsAt: graceEndsAt.toISOString(),
-          ...(earlier.length ? { earlierVersionsRetiredNow: earlier.map((r) => r.fromVersion) } : {}),
-        },
-      });
-      const own: RotationRef = { ...refOf(rotation), graceEndsAt };
-      this.afterCommit.run(em, async () => {
-        await this.queue.addRetirements([own]);
-        if (earlier.length) await this.queue.ensureRetirementsNow(earlier);
-      });
-      return earlier.length;
-    });
-    Object.assign(rotation, { step: 'promoted', status: 'completed', completedAt: at, error: null, updatedAt: at });
+    Object.assign(rotation, { step: 'promoted', status: 'completed', completedAt: at, error: null });
     this.metrics.completed(rotation.secretStore, (at.getTime() - rotation.startedAt.getTime()) / 1000);
-    if (retirements) this.logger.log({ credentialId: rotation.credentialId, earlier: retirements }, 'immediate rotation: retiring every earlier version now');
+    if (result.earlier) this.logger.log({ credentialId: rotation.credentialId, earlier: result.earlier }, 'immediate rotation: retiring every earlier version now');
   }
 
   // ---- failure -------------------------------------------------------------
@@ -340,22 +265,11 @@ export class RotationRunner {
   }
 }
 
-/** Checked under the credential's row lock before a step is recorded. */
-function assertStillRotatable(credential: LockedCredential, rotation: RotationEntity): void {
-  if (credential.status === 'revoked') throw new RevokedDuringRotation();
-  if (credential.status !== 'active') throw new CredentialMoved(`it is ${credential.status}`);
-  if (credential.secretVersion !== rotation.fromVersion) throw new CredentialMoved(`it is at version ${credential.secretVersion}, not ${rotation.fromVersion}`);
-}
-
-export function refOf(rotation: RotationEntity): RotationRef {
-  return {
-    id: rotation.id,
-    credentialId: rotation.credentialId,
-    secretStore: rotation.secretStore,
-    toVersion: rotation.toVersion,
-    fromVersion: rotation.fromVersion,
-    graceEndsAt: rotation.graceEndsAt,
-  };
+/** Turns a step the database refused into the error the run handles. */
+function refuse(result: PublishResult | PromoteResult, step: string): void {
+  if (result.kind === 'revoked') throw new RevokedDuringRotation();
+  if (result.kind === 'moved') throw new CredentialMoved(result.reason);
+  if (result.kind === 'raced') throw new StepAlreadyTaken(step);
 }
 
 /** The failure in words for the row, the event and the audit log. Store errors name the store and the problem, never a secret. */

@@ -9,6 +9,7 @@ import { RotationEvents } from './rotation-events';
 import { RotationMetrics } from './rotation-metrics';
 import { RotationQueue } from './rotation-queue';
 import { RotationRunner } from './rotation-runner.service';
+import { RotationSteps } from './rotation-steps.service';
 import { RotationSweepCron } from './rotation-sweep.cron';
 import { RotationSweeper } from './rotation-sweeper.service';
 import { RotationProcessor } from './rotation.processor';
@@ -28,6 +29,7 @@ import { RotationsService } from './rotations.service';
     RotationQueue,
     RotationEvents,
     RotationMetrics,
+    RotationSteps,
     RotationRunner,
     RotationsService,
     RotationSweeper,

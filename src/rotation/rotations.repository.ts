@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager } from 'typeorm';
+import { DataSource, EntityManager, In } from 'typeorm';
 import { fetchTimePage, Page } from '../common/pagination/pagination';
 import type { SecretStoreName } from '../config/app-config';
 import { RotationEntity, RotationStatus } from './entities/rotation.entity';
@@ -92,32 +92,52 @@ export class RotationsRepository {
     );
   }
 
-  async markPublished(em: EntityManager, id: string, outcome: PublishedOutcome, at: Date): Promise<boolean> {
-    const result = await em.update(
-      RotationEntity,
-      { id, step: 'pending', status: 'running' },
-      { ...outcome, step: 'published', publishedAt: at, updatedAt: at },
-    );
-    return (result.affected ?? 0) > 0;
+  /** Several rotations in one statement (the group commit's loader). */
+  findMany(ids: string[]): Promise<RotationEntity[]> {
+    return this.dataSource.getRepository(RotationEntity).find({ where: { id: In(ids) } });
   }
 
-  async markVerified(id: string, at: Date): Promise<boolean> {
-    const result = await this.dataSource.manager.update(
-      RotationEntity,
-      { id, step: 'published', status: 'running' },
-      { step: 'verified', updatedAt: at },
+  /** Records `published` for each rotation still `pending`; returns the ids it applied to. */
+  async markPublishedMany(em: EntityManager, items: Array<{ id: string } & PublishedOutcome>, at: Date): Promise<Set<string>> {
+    const [rows]: [Array<{ id: string }>, number] = await em.query(
+      `UPDATE rotations r
+          SET step = 'published', new_version_id = i.version_id, new_secret_sha256 = i.sha256, new_secret_ref = i.ref,
+              grace_ends_at = i.grace_ends_at, published_at = $6, updated_at = $6
+         FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[]) AS i(id, version_id, sha256, ref, grace_ends_at)
+        WHERE r.id = i.id AND r.step = 'pending' AND r.status = 'running'
+        RETURNING r.id`,
+      [
+        items.map((i) => i.id),
+        items.map((i) => i.newVersionId),
+        items.map((i) => i.newSecretSha256),
+        items.map((i) => i.newSecretRef),
+        items.map((i) => i.graceEndsAt),
+        at,
+      ],
     );
-    return (result.affected ?? 0) > 0;
+    return new Set(rows.map((r) => r.id));
   }
 
-  async markPromoted(em: EntityManager, id: string, at: Date): Promise<boolean> {
-    const result = await em.update(
-      RotationEntity,
-      { id, step: 'verified', status: 'running' },
-      { step: 'promoted', status: 'completed', completedAt: at, error: null, updatedAt: at },
+  /** Moves rotations from `from` to `to` (verified, promoted, retired), each only if still at `from`; returns the ids it applied to. */
+  async advanceMany(em: EntityManager, ids: string[], from: 'published' | 'verified' | 'promoted', at: Date): Promise<Set<string>> {
+    if (ids.length === 0) return new Set();
+    const set =
+      from === 'published'
+        ? `step = 'verified'`
+        : from === 'verified'
+          ? `step = 'promoted', status = 'completed', completed_at = $2, error = NULL`
+          : `step = 'retired', retired_at = $2`;
+    const where =
+      from === 'promoted' ? `status = 'completed' AND retired_at IS NULL` : `step = '${from}' AND status = 'running'`;
+    const [rows]: [Array<{ id: string }>, number] = await em.query(
+      `UPDATE rotations SET ${set}, updated_at = $2 WHERE id = ANY ($1::uuid[]) AND ${where} RETURNING id`,
+      [ids, at],
     );
-    return (result.affected ?? 0) > 0;
+    return new Set(rows.map((r) => r.id));
   }
+
+
+
 
   /**
    * An immediate rotation retires every non-current version: the grace of
@@ -134,15 +154,6 @@ export class RotationsRepository {
       .then((result: [RotationRef[], number]) => result[0]);
   }
 
-  async markRetired(em: EntityManager, id: string, at: Date): Promise<boolean> {
-    const result = await em
-      .createQueryBuilder()
-      .update(RotationEntity)
-      .set({ step: 'retired', retiredAt: at, updatedAt: at })
-      .where(`id = :id AND status = 'completed' AND retired_at IS NULL`, { id })
-      .execute();
-    return (result.affected ?? 0) > 0;
-  }
 
   /** A failed try that will be tried again at `nextAttemptAt`. */
   async recordRetry(id: string, attempts: number, error: string, nextAttemptAt: Date, at: Date): Promise<boolean> {

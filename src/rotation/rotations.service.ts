@@ -15,7 +15,7 @@ import { CredentialNotActiveError, CredentialRevokedError, RotationInProgressErr
 import { RotationEvents } from './rotation-events';
 import { RotationMetrics } from './rotation-metrics';
 import { RotationQueue } from './rotation-queue';
-import { refOf } from './rotation-runner.service';
+import { refOf } from './rotation-steps.service';
 import { RotationsRepository } from './rotations.repository';
 
 type LockedCredential = Awaited<ReturnType<CredentialsService['lockForChange']>>;
