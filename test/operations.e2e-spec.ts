@@ -86,7 +86,7 @@ describe('operations endpoints', () => {
     expect(Object.keys(schemas.AuditEventDto.properties).sort()).toEqual(
       ['id', 'seq', 'at', 'actor', 'action', 'targetType', 'targetId', 'requestId', 'data', 'hash', 'prevHash'].sort(),
     );
-    expect(Object.keys(schemas.ChainVerificationDto.properties).sort()).toEqual(['count', 'firstBrokenSeq', 'headHash', 'valid']);
+    expect(Object.keys(schemas.ChainVerificationDto.properties)).toEqual(expect.arrayContaining(['count', 'firstBrokenSeq', 'headHash', 'valid']));
     expect(Object.keys(schemas.CreatedTokenDto.properties)).toEqual(expect.arrayContaining(['id', 'name', 'role', 'ownerId', 'token']));
     expect(doc.body.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
 

@@ -1,13 +1,16 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AuditController } from './audit.controller';
+import { AuditChainer } from './audit-chainer.service';
 import { AuditService } from './audit.service';
+import { AuditChainLinkEntity } from './entities/audit-chain-link.entity';
+import { AuditUnchainedEntity } from './entities/audit-unchained.entity';
 import { AuditEventEntity } from './entities/audit-event.entity';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([AuditEventEntity])],
+  imports: [TypeOrmModule.forFeature([AuditEventEntity, AuditChainLinkEntity, AuditUnchainedEntity])],
   controllers: [AuditController],
-  providers: [AuditService],
+  providers: [AuditService, AuditChainer],
   exports: [AuditService],
 })
 export class AuditModule {}

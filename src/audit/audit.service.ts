@@ -3,11 +3,12 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import type { RequestContext } from '../auth/actor';
 import { Clock } from '../common/clock/clock';
+import { AfterCommit } from '../common/db/after-commit';
 import { InvalidInputError } from '../common/errors/domain-error';
 import { DEFAULT_PAGE_SIZE, Page } from '../common/pagination/pagination';
 import { RandomSource } from '../common/random/random-source';
-import { assertNoSecretValues, canonicalEvent, chainHash, ChainedEvent, GENESIS_HASH } from './audit-chain';
-import { AuditEventEntity } from './entities/audit-event.entity';
+import { assertNoSecretValues, chainHash, ChainedEvent, GENESIS_HASH } from './audit-chain';
+import { AuditChainer, chainedEventOf } from './audit-chainer.service';
 
 export interface AuditEntry {
   action: string;
@@ -37,6 +38,8 @@ export interface ChainVerification {
   count: number;
   headHash: string;
   firstBrokenSeq?: number;
+  /** Events in the table that are neither linked nor waiting to be: written around the service. */
+  unlinkedEvents?: number;
 }
 
 const VERIFY_BATCH = 2000;
@@ -47,12 +50,14 @@ export class AuditService {
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly clock: Clock,
     private readonly random: RandomSource,
+    private readonly chainer: AuditChainer,
+    private readonly afterCommit: AfterCommit,
   ) {}
 
   /**
-   * Appends events to the chain inside the caller's transaction, in one round
-   * trip (the audit_append function links them under the chain lock). Call it
-   * last in the transaction: the lock is held until commit.
+   * Writes events inside the caller's transaction, in one round trip: the
+   * events and their places in the chainer's queue. Writers never wait on the
+   * chain; the chainer links the events once this transaction commits.
    */
   async record(em: EntityManager, ctx: RequestContext, ...entries: AuditEntry[]): Promise<void> {
     if (!em.queryRunner?.isTransactionActive) {
@@ -61,82 +66,121 @@ export class AuditService {
     if (entries.length === 0) return;
     const at = this.clock.now().toISOString();
     const actor = { tokenId: ctx.actor.tokenId, role: ctx.actor.role, ownerId: ctx.actor.ownerId };
-    const events = entries.map((entry) => {
+    const rows = entries.map((entry) => {
       assertNoSecretValues(entry.data ?? {});
-      const event: ChainedEvent = {
+      return {
         id: this.random.uuid(),
         at,
         actor,
         action: entry.action,
-        targetType: entry.targetType,
-        targetId: entry.targetId,
-        requestId: ctx.requestId,
+        target_type: entry.targetType,
+        target_id: entry.targetId,
+        request_id: ctx.requestId,
         data: entry.data ?? {},
       };
-      return { ...event, canonical: canonicalEvent(event) };
     });
-    await em.query('SELECT audit_append($1::jsonb)', [JSON.stringify(events)]);
+    await em.query(
+      `WITH written AS (
+         INSERT INTO audit_events (id, at, actor, action, target_type, target_id, request_id, data)
+         SELECT id, at, actor, action, target_type, target_id, request_id, data
+           FROM jsonb_to_recordset($1::jsonb)
+             AS e(id uuid, at timestamptz, actor jsonb, action text, target_type text, target_id text, request_id text, data jsonb)
+         RETURNING id, created_seq)
+       INSERT INTO audit_unchained (event_id, created_seq) SELECT id, created_seq FROM written`,
+      [JSON.stringify(rows)],
+    );
+    this.afterCommit.run(em, () => this.chainer.poke());
   }
 
+  /** Linked events, newest first (by chain position). */
   async list(query: AuditQuery): Promise<Page<AuditEventView>> {
+    await this.chainer.drain();
     const limit = query.limit ?? DEFAULT_PAGE_SIZE;
-    const qb = this.dataSource.getRepository(AuditEventEntity).createQueryBuilder('e');
-    if (query.actor) qb.andWhere("e.actor->>'tokenId' = :actor", { actor: query.actor });
-    if (query.action) qb.andWhere('e.action = :action', { action: query.action });
-    if (query.targetId) qb.andWhere('e.target_id = :targetId', { targetId: query.targetId });
-    if (query.since) qb.andWhere('e.at >= :since', { since: query.since });
-    if (query.until) qb.andWhere('e.at < :until', { until: query.until });
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const add = (sql: string, value: unknown) => {
+      params.push(value);
+      where.push(sql.replace('?', `$${params.length}`));
+    };
+    if (query.actor) add("e.actor->>'tokenId' = ?", query.actor);
+    if (query.action) add('e.action = ?', query.action);
+    if (query.targetId) add('e.target_id = ?', query.targetId);
+    if (query.since) add('e.at >= ?', query.since);
+    if (query.until) add('e.at < ?', query.until);
     if (query.cursor !== undefined) {
       if (!/^\d{1,18}$/.test(query.cursor)) throw InvalidInputError.field('cursor', 'is not a cursor this API issued');
-      qb.andWhere('e.seq < :cursor', { cursor: query.cursor });
+      add('c.seq < ?', query.cursor);
     }
-    const rows = await qb.orderBy('e.seq', 'DESC').limit(limit + 1).getMany();
+    params.push(limit + 1);
+    const rows: LinkedEventRow[] = await this.dataSource.query(
+      `SELECT ${LINKED_COLUMNS}
+         FROM audit_chain c JOIN audit_events e ON e.id = c.event_id
+        ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+        ORDER BY c.seq DESC
+        LIMIT $${params.length}`,
+      params,
+    );
     const hasMore = rows.length > limit;
     const page = hasMore ? rows.slice(0, limit) : rows;
-    return { items: page.map(toView), nextCursor: hasMore ? page[page.length - 1].seq : null };
+    return { items: page.map(toView), nextCursor: hasMore ? String(page[page.length - 1].seq) : null };
   }
 
-  /** Recomputes the whole chain from the first event. */
+  /**
+   * Links what is pending, then recomputes the whole chain from the first link.
+   * Also invalid: a link whose event is missing, and an event that is neither
+   * linked nor queued (written around the service, e.g. by hand in SQL).
+   */
   async verify(): Promise<ChainVerification> {
-    const repo = this.dataSource.getRepository(AuditEventEntity);
+    await this.chainer.drain();
     let prevHash = GENESIS_HASH;
     let expectedSeq = 1;
     let count = 0;
-    let after = '0';
+    let after = 0;
     for (;;) {
-      const batch = await repo
-        .createQueryBuilder('e')
-        .where('e.seq > :after', { after })
-        .orderBy('e.seq', 'ASC')
-        .limit(VERIFY_BATCH)
-        .getMany();
+      const batch: Array<LinkedEventRow & { event_present: boolean }> = await this.dataSource.query(
+        `SELECT ${LINKED_COLUMNS}, e.id IS NOT NULL AS event_present
+           FROM audit_chain c LEFT JOIN audit_events e ON e.id = c.event_id
+          WHERE c.seq > $1 ORDER BY c.seq LIMIT ${VERIFY_BATCH}`,
+        [after],
+      );
       if (batch.length === 0) break;
       for (const row of batch) {
-        const view = toView(row);
-        const broken = view.seq !== expectedSeq || row.prevHash !== prevHash || chainHash(prevHash, view) !== row.hash;
-        if (broken) return { valid: false, count: count + 1, headHash: prevHash, firstBrokenSeq: view.seq };
+        const seq = Number(row.seq);
+        const broken =
+          !row.event_present || seq !== expectedSeq || row.prev_hash !== prevHash || chainHash(prevHash, chainedEventOf(row)) !== row.hash;
+        if (broken) return { valid: false, count: count + 1, headHash: prevHash, firstBrokenSeq: seq };
         prevHash = row.hash;
         expectedSeq += 1;
         count += 1;
       }
-      after = batch[batch.length - 1].seq;
+      after = Number(batch[batch.length - 1].seq);
     }
+    const [{ stray }] = await this.dataSource.query(
+      `SELECT count(*)::int AS stray FROM audit_events e
+        WHERE NOT EXISTS (SELECT 1 FROM audit_chain c WHERE c.event_id = e.id)
+          AND NOT EXISTS (SELECT 1 FROM audit_unchained u WHERE u.event_id = e.id)`,
+    );
+    if (stray > 0) return { valid: false, count, headHash: prevHash, unlinkedEvents: stray };
     return { valid: true, count, headHash: prevHash };
   }
 }
 
-function toView(row: AuditEventEntity): AuditEventView {
-  return {
-    id: row.id,
-    seq: Number(row.seq),
-    at: row.at.toISOString(),
-    actor: row.actor,
-    action: row.action,
-    targetType: row.targetType,
-    targetId: row.targetId,
-    requestId: row.requestId,
-    data: row.data,
-    hash: row.hash,
-    prevHash: row.prevHash,
-  };
+const LINKED_COLUMNS = `c.seq, c.prev_hash, c.hash, e.id, e.at, e.actor, e.action, e.target_type, e.target_id, e.request_id, e.data`;
+
+interface LinkedEventRow {
+  seq: string;
+  prev_hash: string;
+  hash: string;
+  id: string;
+  at: Date;
+  actor: ChainedEvent['actor'];
+  action: string;
+  target_type: string;
+  target_id: string;
+  request_id: string;
+  data: Record<string, unknown>;
+}
+
+function toView(row: LinkedEventRow): AuditEventView {
+  return { ...chainedEventOf(row), seq: Number(row.seq), hash: row.hash, prevHash: row.prev_hash };
 }

@@ -135,6 +135,7 @@ const envSchema = z.object({
     ),
   MAX_ROTATION_INTERVAL_DAYS: intInRange(1, 90).default(90),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  AUDIT_CHAIN_INTERVAL_MS: intInRange(10, 60_000).default(250),
   LOCAL_SECRETS_FILE: z.string().default('.local/dev-secrets.json'),
   GATEWAY_URL_ALLOWLIST: hostList,
   DELIVERY_CONCURRENCY: intInRange(1, 500).default(32),
@@ -206,6 +207,8 @@ export interface AppConfig {
   roles: ProcessRole[];
   policy: { maxRotationIntervalDays: number };
   log: { level: string };
+  /** How often each process checks for audit events committed elsewhere that still need linking into the chain. */
+  audit: { chainIntervalMs: number };
   /** Which hosts gateway URLs may point at (null: any); protects against reaching internal addresses. */
   gateways: { urlAllowlist: string[] | null };
   delivery: {
@@ -355,6 +358,7 @@ export function loadConfig(env: RawEnv, devSecrets?: GeneratedDevSecrets): AppCo
     roles: [...new Set(e.ROLES)],
     policy: { maxRotationIntervalDays: e.MAX_ROTATION_INTERVAL_DAYS },
     log: { level: e.LOG_LEVEL },
+    audit: { chainIntervalMs: e.AUDIT_CHAIN_INTERVAL_MS },
     gateways: { urlAllowlist: e.GATEWAY_URL_ALLOWLIST },
     delivery: {
       concurrency: e.DELIVERY_CONCURRENCY,

@@ -1,7 +1,6 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AuditModule } from '../audit/audit.module';
-import { AfterCommit } from './after-commit';
 import { DeliveriesController } from './deliveries.controller';
 import { DeliveriesRepository } from './deliveries.repository';
 import { DeliveriesService } from './deliveries.service';
@@ -27,7 +26,6 @@ import { WebhookSender } from './webhook-sender';
   imports: [TypeOrmModule.forFeature([GatewayEntity, OutboxEventEntity, DeliveryEntity]), AuditModule],
   controllers: [GatewaysController, DeliveriesController],
   providers: [
-    AfterCommit,
     DeliveriesRepository,
     DeliveryQueue,
     DeliveryMetrics,
@@ -39,6 +37,6 @@ import { WebhookSender } from './webhook-sender';
     OutboxSweepCron,
     { provide: WebhookSender, useClass: HttpWebhookSender },
   ],
-  exports: [EventOutbox, AfterCommit, DeliveriesService, OutboxSweeper, GatewaysService],
+  exports: [EventOutbox, DeliveriesService, OutboxSweeper, GatewaysService],
 })
 export class GatewaysModule {}

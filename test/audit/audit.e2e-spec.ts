@@ -77,34 +77,45 @@ describe('audit log', () => {
     );
     const verify = await t.http.get('/v1/audit-events/verify', f.admin);
     expect(verify.status).toBe(200);
-    const [{ n, max }] = await t.dataSource.query('SELECT count(*)::int AS n, max(seq)::int AS max FROM audit_events');
+    const [{ n, max, events }] = await t.dataSource.query(
+      'SELECT count(*)::int AS n, max(seq)::int AS max, (SELECT count(*)::int FROM audit_events) AS events FROM audit_chain',
+    );
     expect(verify.body).toEqual({ valid: true, count: n, headHash: expect.stringMatching(/^[0-9a-f]{64}$/) });
     expect(max).toBe(n);
-    const [head] = await t.dataSource.query('SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1');
+    expect(events).toBe(n);
+    const [head] = await t.dataSource.query('SELECT hash FROM audit_chain ORDER BY seq DESC LIMIT 1');
     expect(verify.body.headHash).toBe(head.hash);
   });
 
-  it('refuses UPDATE, DELETE and TRUNCATE through the trigger', async () => {
-    await expect(t.dataSource.query("UPDATE audit_events SET action = 'forged' WHERE seq = 1")).rejects.toThrow(/append-only/);
-    await expect(t.dataSource.query('DELETE FROM audit_events WHERE seq = 1')).rejects.toThrow(/append-only/);
-    await expect(t.dataSource.query('TRUNCATE audit_events')).rejects.toThrow(/append-only/);
+  it('refuses UPDATE, DELETE and TRUNCATE of events and links through the trigger', async () => {
+    await expect(t.dataSource.query("UPDATE audit_events SET action = 'forged' WHERE created_seq = 1")).rejects.toThrow(/audit_events is append-only/);
+    await expect(t.dataSource.query('DELETE FROM audit_events WHERE created_seq = 1')).rejects.toThrow(/append-only/);
+    await expect(t.dataSource.query('TRUNCATE audit_events CASCADE')).rejects.toThrow(/append-only/);
+    await expect(t.dataSource.query("UPDATE audit_chain SET hash = 'f' WHERE seq = 1")).rejects.toThrow(/audit_chain is append-only/);
+    await expect(t.dataSource.query('DELETE FROM audit_chain WHERE seq = 1')).rejects.toThrow(/append-only/);
+    await expect(t.dataSource.query('TRUNCATE audit_chain')).rejects.toThrow(/append-only/);
     expect((await t.http.get('/v1/audit-events/verify', f.admin)).body.valid).toBe(true);
   });
 
   it('detects a row altered behind the trigger and names the first broken link', async () => {
-    const [target] = await t.dataSource.query("SELECT seq FROM audit_events WHERE action = 'owner.created' ORDER BY seq LIMIT 1 OFFSET 2");
+    const [target] = await t.dataSource.query(
+      "SELECT c.seq, c.event_id FROM audit_chain c JOIN audit_events e ON e.id = c.event_id WHERE e.action = 'owner.created' ORDER BY c.seq LIMIT 1 OFFSET 2",
+    );
     // A superuser can switch triggers off; verify must still catch the change.
     await t.dataSource.transaction(async (em) => {
       await em.query('SET LOCAL session_replication_role = replica');
-      await em.query(`UPDATE audit_events SET data = jsonb_set(data, '{name}', '"Mallory"') WHERE seq = $1`, [target.seq]);
+      await em.query(`UPDATE audit_events SET data = jsonb_set(data, '{name}', '"Mallory"') WHERE id = $1`, [target.event_id]);
     });
     const verify = await t.http.get('/v1/audit-events/verify', f.admin);
     expect(verify.body.valid).toBe(false);
     expect(verify.body.firstBrokenSeq).toBe(Number(target.seq));
 
-    // Recomputing the altered row's hash only moves the break to the next link.
+    // Recomputing the altered link's hash only moves the break to the next link.
     const { chainHash } = await import('../../src/audit/audit-chain');
-    const [row] = await t.dataSource.query('SELECT * FROM audit_events WHERE seq = $1', [target.seq]);
+    const [row] = await t.dataSource.query(
+      'SELECT c.prev_hash, e.* FROM audit_chain c JOIN audit_events e ON e.id = c.event_id WHERE c.seq = $1',
+      [target.seq],
+    );
     const forged = chainHash(row.prev_hash, {
       id: row.id,
       at: new Date(row.at).toISOString(),
@@ -117,10 +128,47 @@ describe('audit log', () => {
     });
     await t.dataSource.transaction(async (em) => {
       await em.query('SET LOCAL session_replication_role = replica');
-      await em.query('UPDATE audit_events SET hash = $1 WHERE seq = $2', [forged, target.seq]);
+      await em.query('UPDATE audit_chain SET hash = $1 WHERE seq = $2', [forged, target.seq]);
     });
     const again = await t.http.get('/v1/audit-events/verify', f.admin);
     expect(again.body.valid).toBe(false);
     expect(again.body.firstBrokenSeq).toBe(Number(target.seq) + 1);
+  });
+
+  it('flags an event written around the service (neither linked nor queued)', async () => {
+    const fresh = await startTestApp();
+    try {
+      await fresh.http.post('/v1/owners', { name: 'x', email: 'stray@example.com', kind: 'team' }, fresh.adminToken);
+      expect((await fresh.http.get('/v1/audit-events/verify', fresh.adminToken)).body.valid).toBe(true);
+      await fresh.dataSource.query(
+        `INSERT INTO audit_events (id, at, actor, action, target_type, target_id, request_id, data)
+         VALUES (gen_random_uuid(), now(), '{"tokenId":"x","role":"admin","ownerId":null}', 'owner.created', 'owner', 'x', 'r', '{}')`,
+      );
+      const verify = await fresh.http.get('/v1/audit-events/verify', fresh.adminToken);
+      expect(verify.body).toMatchObject({ valid: false, unlinkedEvents: 1 });
+    } finally {
+      await fresh.close();
+    }
+  });
+
+  it('links events committed by a writer the chainer did not hear about (another process)', async () => {
+    const before = (await t.dataSource.query('SELECT count(*)::int AS n FROM audit_chain'))[0].n;
+    // Written as another replica would, so this process's chainer is not poked.
+    await t.dataSource.query(
+      `WITH e AS (INSERT INTO audit_events (id, at, actor, action, target_type, target_id, request_id, data)
+                  VALUES (gen_random_uuid(), now(), '{"tokenId":"replica","role":"system","ownerId":null}', 'test.event', 'test', 'other', 'r', '{}')
+                  RETURNING id, created_seq)
+       INSERT INTO audit_unchained (event_id, created_seq) SELECT id, created_seq FROM e`,
+    );
+    // The timer links it without any read forcing a drain.
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      const [{ n }] = await t.dataSource.query('SELECT count(*)::int AS n FROM audit_chain');
+      if (n === before + 1) break;
+      if (Date.now() > deadline) throw new Error('the chainer did not link the event');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const [{ pending }] = await t.dataSource.query('SELECT count(*)::int AS pending FROM audit_unchained');
+    expect(pending).toBe(0);
   });
 });

@@ -61,4 +61,6 @@ export class ChainVerificationDto {
   @ApiProperty() count!: number;
   @ApiProperty() headHash!: string;
   @ApiPropertyOptional() firstBrokenSeq?: number;
+  @ApiPropertyOptional({ description: 'Events neither linked nor queued for linking: written around the service' })
+  unlinkedEvents?: number;
 }

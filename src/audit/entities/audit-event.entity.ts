@@ -2,8 +2,10 @@ import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 import type { Actor } from '../../auth/actor';
 
 /**
- * One link of the append-only, hash-chained audit log. A trigger refuses
- * UPDATE, DELETE and TRUNCATE; `hash = sha256(prevHash + canonical(event))`.
+ * An audit event, written in the same transaction as the change it records.
+ * Append-only: a trigger refuses UPDATE, DELETE and TRUNCATE. Its place in the
+ * hash chain (seq, prevHash, hash) is in `audit_chain`, added by the chainer
+ * moments after the transaction commits.
  */
 @Entity('audit_events')
 @Index('audit_events_at_idx', ['at'])
@@ -13,9 +15,10 @@ export class AuditEventEntity {
   @PrimaryColumn('uuid')
   id!: string;
 
-  @Index('audit_events_seq_key', { unique: true })
-  @Column('bigint')
-  seq!: string;
+  /** Insertion order, for the chainer's queue; the chain's own order is `audit_chain.seq`. */
+  @Index('audit_events_created_seq_key', { unique: true })
+  @Column({ type: 'bigint', generated: 'identity', generatedIdentity: 'ALWAYS' })
+  createdSeq!: string;
 
   @Column('timestamptz')
   at!: Date;
@@ -39,10 +42,4 @@ export class AuditEventEntity {
 
   @Column('jsonb')
   data!: Record<string, unknown>;
-
-  @Column('text')
-  prevHash!: string;
-
-  @Column('text')
-  hash!: string;
 }

@@ -1,0 +1,146 @@
+import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { Clock } from '../common/clock/clock';
+import { tryAdvisoryXactLock } from '../common/db/advisory-lock';
+import { AppConfig } from '../config/app-config';
+import { chainHash, ChainedEvent, GENESIS_HASH } from './audit-chain';
+
+const CHAIN_LOCK = 'agent-credentials:audit-chain';
+const BATCH = 1000;
+
+interface QueuedEventRow {
+  id: string;
+  at: Date;
+  actor: ChainedEvent['actor'];
+  action: string;
+  target_type: string;
+  target_id: string;
+  request_id: string;
+  data: Record<string, unknown>;
+}
+
+/** An event as the chain hashes it: read back from the database, exactly as /verify will read it. */
+export function chainedEventOf(row: QueuedEventRow): ChainedEvent {
+  return {
+    id: row.id,
+    at: new Date(row.at).toISOString(),
+    actor: row.actor,
+    action: row.action,
+    targetType: row.target_type,
+    targetId: row.target_id,
+    requestId: row.request_id,
+    data: row.data,
+  };
+}
+
+/**
+ * Links committed audit events into the hash chain, in batches, one chainer at
+ * a time across all processes (advisory lock). Writers never wait for it: they
+ * insert their events in their own transaction and poke the chainer after
+ * commit; a timer catches events other processes wrote. Each link is computed
+ * from the event as stored, so the chain and /verify hash the same bytes.
+ */
+@Injectable()
+export class AuditChainer implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(AuditChainer.name);
+  private running: Promise<void> | null = null;
+  private pokedWhileRunning = false;
+  private timer: NodeJS.Timeout | null = null;
+  private stopped = false;
+
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly clock: Clock,
+    private readonly config: AppConfig,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.timer = setInterval(() => this.poke(), this.config.audit.chainIntervalMs);
+    this.timer.unref();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.running?.catch(() => undefined);
+  }
+
+  /** Asks for a chaining pass soon; cheap to call after every commit. */
+  poke(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.pokedWhileRunning = true;
+      return;
+    }
+    this.running = this.passUntilEmpty()
+      .catch((error: unknown) => this.logger.warn({ err: (error as Error).message }, 'audit chaining failed; will retry'))
+      .finally(() => {
+        this.running = null;
+        if (this.pokedWhileRunning) {
+          this.pokedWhileRunning = false;
+          this.poke();
+        }
+      });
+  }
+
+  /**
+   * Links everything committed so far before returning, waiting for another
+   * process's chainer if it holds the lock. Reads of the chain call this first.
+   */
+  async drain(timeoutMs = 5000): Promise<void> {
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      await this.running?.catch(() => undefined);
+      const linked = await this.linkBatch();
+      if (linked === 0) return;
+      if (linked < 0) {
+        if (performance.now() > deadline) throw new Error('the audit chainer of another process holds the lock for too long');
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    }
+  }
+
+  private async passUntilEmpty(): Promise<void> {
+    const [{ pending }] = await this.dataSource.query('SELECT EXISTS (SELECT 1 FROM audit_unchained) AS pending');
+    if (!pending) return;
+    while (!this.stopped && (await this.linkBatch()) > 0) {
+      // keep linking until the queue is empty or another process took over
+    }
+  }
+
+  /** Links one batch. Returns how many events it linked, or -1 if another chainer holds the lock. */
+  private linkBatch(): Promise<number> {
+    return this.dataSource.transaction(async (em) => {
+      if (!(await tryAdvisoryXactLock(em, CHAIN_LOCK))) return -1;
+      const queued: QueuedEventRow[] = await em.query(
+        `SELECT e.id, e.at, e.actor, e.action, e.target_type, e.target_id, e.request_id, e.data
+           FROM audit_unchained u JOIN audit_events e ON e.id = u.event_id
+          ORDER BY u.created_seq
+          LIMIT ${BATCH}`,
+      );
+      if (queued.length === 0) return 0;
+      const head: Array<{ seq: string; hash: string }> = await em.query('SELECT seq, hash FROM audit_chain ORDER BY seq DESC LIMIT 1');
+      let seq = head.length ? Number(head[0].seq) : 0;
+      let prevHash = head.length ? head[0].hash : GENESIS_HASH;
+      const chainedAt = this.clock.now().toISOString();
+      const links = queued.map((row) => {
+        seq += 1;
+        const hash = chainHash(prevHash, chainedEventOf(row));
+        const link = { seq: String(seq), event_id: row.id, prev_hash: prevHash, hash, chained_at: chainedAt };
+        prevHash = hash;
+        return link;
+      });
+      await em.query(
+        `WITH linked AS (
+           INSERT INTO audit_chain (seq, event_id, prev_hash, hash, chained_at)
+           SELECT seq, event_id, prev_hash, hash, chained_at
+             FROM jsonb_to_recordset($1::jsonb) AS l(seq bigint, event_id uuid, prev_hash text, hash text, chained_at timestamptz)
+           RETURNING event_id)
+         DELETE FROM audit_unchained WHERE event_id IN (SELECT event_id FROM linked)`,
+        [JSON.stringify(links)],
+      );
+      return links.length;
+    });
+  }
+}
