@@ -29,6 +29,12 @@ describe('authorization: route × role', () => {
 
   const pendingCredentialOfA = async () => (await f.credential(agentA.id, [`${product.name}:delete`], {}, tokens.ownerA.token)).credential;
   const activeCredentialOfA = async () => (await f.credential(agentA.id, [`${product.name}:read`], {}, tokens.ownerA.token)).credential;
+  /** A rotation (started by an admin) of a fresh credential of owner A. */
+  const rotationOfA = async (): Promise<{ rotationId: string }> => {
+    const started = await t.http.post(`/v1/credentials/${(await activeCredentialOfA()).id}/rotate`, {}, tokens.admin.token);
+    expect(started.status).toBe(202);
+    return started.body;
+  };
   /** A campaign over owner A's credentials, and the item of a credential issued just before it opened. */
   const campaignOfA = async () => {
     const credential = await activeCredentialOfA();
@@ -149,6 +155,33 @@ describe('authorization: route × role', () => {
         return { method: 'POST', path: `/v1/credentials/${pending.id}/claim` };
       },
       expect: { ownerA: 200 },
+      otherwise: 403,
+    },
+    // Rotation: a fresh credential of owner A per caller, so one caller's running rotation never answers another's 409.
+    {
+      name: 'POST /v1/credentials/:id/rotate',
+      request: async () => ({ method: 'POST', path: `/v1/credentials/${(await activeCredentialOfA()).id}/rotate`, body: { reason: 'roles' } }),
+      expect: { admin: 202, responder: 202, ownerA: 202 },
+      otherwise: 403,
+    },
+    {
+      name: 'GET /v1/credentials/:id/rotations',
+      request: async () => ({ method: 'GET', path: `/v1/credentials/${(await activeCredentialOfA()).id}/rotations` }),
+      expect: { ownerB: 403 },
+      otherwise: 200,
+    },
+    { name: 'GET /v1/rotations', request: async () => ({ method: 'GET', path: '/v1/rotations?status=failed' }), expect: { admin: 200, responder: 200, auditor: 200 }, otherwise: 403 },
+    {
+      name: 'GET /v1/rotations/:id',
+      request: async () => ({ method: 'GET', path: `/v1/rotations/${(await rotationOfA()).rotationId}` }),
+      expect: { ownerB: 403 },
+      otherwise: 200,
+    },
+    {
+      // Only a failed rotation can be retried: the callers allowed through get the 409 for a running or completed one.
+      name: 'POST /v1/rotations/:id/retry',
+      request: async () => ({ method: 'POST', path: `/v1/rotations/${(await rotationOfA()).rotationId}/retry` }),
+      expect: { admin: 409, responder: 409 },
       otherwise: 403,
     },
     { name: 'GET /v1/audit-events', request: async () => ({ method: 'GET', path: '/v1/audit-events' }), expect: { admin: 200, auditor: 200 }, otherwise: 403 },
