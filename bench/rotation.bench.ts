@@ -20,9 +20,9 @@
  *   rss_peak                         the service's peak resident memory
  *
  * Environment: BENCH_DATABASE_URL (an admin URL), BENCH_REDIS_URL,
- * BENCH_ROTATIONS (10000 per store), BENCH_CONCURRENCY (16: rotation jobs in
- * flight per store queue, and Vault writes in flight for the floor),
- * BENCH_POOL (20: the service's Postgres pool), BENCH_GATEWAYS (0: with N,
+ * BENCH_ROTATIONS (10000 per store), BENCH_CONCURRENCY (64: rotation jobs in
+ * flight per store queue; the service's default is 16), BENCH_POOL (40: the
+ * service's Postgres pool), BENCH_GATEWAYS (0: with N,
  * N receivers get every event too), BENCH_NODE_ARGS (e.g. --cpu-prof for the service).
  */
 import { ChildProcess, spawn } from 'node:child_process';
@@ -36,8 +36,8 @@ import { VaultSecretStore } from '../src/secret-stores/vault.store';
 import { figure, freshDatabase, percentile, REDIS_URL, startService } from './support';
 
 const ROTATIONS = Number(process.env.BENCH_ROTATIONS ?? 10_000);
-const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
-const POOL = Number(process.env.BENCH_POOL ?? 20);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
+const POOL = Number(process.env.BENCH_POOL ?? 40);
 const GATEWAYS = Number(process.env.BENCH_GATEWAYS ?? 0);
 const AGENTS = 100;
 /** In flight while seeding Vault, as bench:stores' vault_write_per_s_c32. */

@@ -5,7 +5,7 @@ import { AuditEntry, AuditService } from '../audit/audit.service';
 import { RequestContext, systemContext } from '../auth/actor';
 import { Clock, HOUR_MS } from '../common/clock/clock';
 import { RandomSource } from '../common/random/random-source';
-import { AfterCommit } from '../gateways/after-commit';
+import { AfterCommit } from '../common/db/after-commit';
 import { CredentialsService } from '../inventory/credentials.service';
 import { RotationEntity } from './entities/rotation.entity';
 import { GroupCommit } from './group-commit';

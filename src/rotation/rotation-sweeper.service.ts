@@ -6,7 +6,7 @@ import { systemContext } from '../auth/actor';
 import { Clock } from '../common/clock/clock';
 import { tryAdvisoryXactLock } from '../common/db/advisory-lock';
 import { AppConfig } from '../config/app-config';
-import { AfterCommit } from '../gateways/after-commit';
+import { AfterCommit } from '../common/db/after-commit';
 import { CredentialsService } from '../inventory/credentials.service';
 import { RotationMetrics } from './rotation-metrics';
 import { RotationQueue } from './rotation-queue';

@@ -8,7 +8,7 @@ import { isUniqueViolation } from '../common/db/pg-errors';
 import { ForbiddenError, NotFoundError } from '../common/errors/domain-error';
 import { Page } from '../common/pagination/pagination';
 import { RandomSource } from '../common/random/random-source';
-import { AfterCommit } from '../gateways/after-commit';
+import { AfterCommit } from '../common/db/after-commit';
 import { CredentialsService, targetOf } from '../inventory/credentials.service';
 import { RotationEntity, RotationStatus, RotationStep, RotationTrigger } from './entities/rotation.entity';
 import { CredentialNotActiveError, CredentialRevokedError, RotationInProgressError, RotationNotFailedError } from './rotation-errors';
