@@ -164,6 +164,7 @@ const envSchema = z.object({
   ROTATION_RATE_LIMIT_LOCAL: intInRange(1, 10_000_000).default(60_000),
   ROTATION_RATE_LIMIT_VAULT: intInRange(1, 10_000_000).default(1_200),
   ROTATION_RATE_LIMIT_AWS: intInRange(1, 10_000_000).default(300),
+  ROTATION_RATE_LIMIT_WINDOW_MS: intInRange(100, 3_600_000).default(60_000),
   ROTATION_JOB_LOCK_MS: intInRange(500, 600_000).default(30_000),
   ROTATION_STALE_AFTER_MS: intInRange(1_000, 86_400_000).default(300_000),
 });
@@ -241,8 +242,10 @@ export interface AppConfig {
     /** Wait before the first retry; doubled per failure up to `retryMaxMs`. */
     retryBaseMs: number;
     retryMaxMs: number;
-    /** Rotation jobs started per minute per store (a BullMQ limiter on each store's queue), so bursts never flood Vault or AWS. */
+    /** Rotation jobs started per minute (per `rateWindowMs`) per store: a BullMQ limiter on each store's queue, so bursts never flood Vault or AWS. */
     ratePerMinute: Record<SecretStoreName, number>;
+    /** The limiter's window: a minute, unless shortened (tests). */
+    rateWindowMs: number;
     /** How long a worker's lock on a rotation job lasts without renewal: a crashed worker's job runs again after it. */
     jobLockMs: number;
     /** A running rotation untouched this long has its job checked by the sweep (and re-enqueued if it was lost). */
@@ -381,6 +384,7 @@ export function loadConfig(env: RawEnv, devSecrets?: GeneratedDevSecrets): AppCo
       retryBaseMs: e.ROTATION_RETRY_BASE_MS,
       retryMaxMs: Math.max(e.ROTATION_RETRY_MAX_MS, e.ROTATION_RETRY_BASE_MS),
       ratePerMinute: { local: e.ROTATION_RATE_LIMIT_LOCAL, vault: e.ROTATION_RATE_LIMIT_VAULT, aws: e.ROTATION_RATE_LIMIT_AWS },
+      rateWindowMs: e.ROTATION_RATE_LIMIT_WINDOW_MS,
       jobLockMs: e.ROTATION_JOB_LOCK_MS,
       staleAfterMs: e.ROTATION_STALE_AFTER_MS,
     },

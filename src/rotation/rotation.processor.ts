@@ -6,8 +6,6 @@ import { SecretStoreRegistry } from '../secret-stores/secret-store.registry';
 import { RetireJob, RetryLaterError, RotateJob, RotationJobData, RotationJobName, rotationQueueName } from './rotation-jobs';
 import { RotationRunner } from './rotation-runner.service';
 
-const MINUTE_MS = 60_000;
-
 /**
  * The rotation workers: one per configured store, each with that store's
  * rate limit (BullMQ's limiter is global across worker processes). Postgres
@@ -24,11 +22,11 @@ export class RotationProcessor implements OnModuleInit {
   ) {}
 
   onModuleInit(): void {
-    const { concurrency, jobLockMs, ratePerMinute } = this.config.rotation;
+    const { concurrency, jobLockMs, ratePerMinute, rateWindowMs } = this.config.rotation;
     for (const store of this.stores.all()) {
       this.jobs.startWorker<RotationJobData>(rotationQueueName(store.name), (job) => this.process(job), {
         concurrency,
-        limiter: { max: ratePerMinute[store.name], duration: MINUTE_MS },
+        limiter: { max: ratePerMinute[store.name], duration: rateWindowMs },
         lockDuration: jobLockMs,
         stalledInterval: Math.min(jobLockMs, 30_000),
         maxStalledCount: 10,
