@@ -78,12 +78,16 @@ describe('rotation survives worker crashes', () => {
     receiver = await gatewayFor(t);
     const f = new Fixtures(t);
     const { product, agent } = await f.world();
-    for (let i = 0; i < CREDENTIALS; i++) {
-      const { credential } = await f.credential(agent.id, [`${product.name}:read`], {
-        secretStore: i % 2 ? 'vault' : 'local',
-        gracePeriodHours: 0, // retired right after promotion: the store must end with one version
-      });
-      ids.push(credential.id);
+    for (let i = 0; i < CREDENTIALS; i += 10) {
+      const batch = await Promise.all(
+        Array.from({ length: Math.min(10, CREDENTIALS - i) }, (_, j) =>
+          f.credential(agent.id, [`${product.name}:read`], {
+            secretStore: (i + j) % 2 ? 'vault' : 'local',
+            gracePeriodHours: 0, // retired right after promotion: the store must end with one version
+          }),
+        ),
+      );
+      ids.push(...batch.map((b) => b.credential.id));
     }
   });
 
