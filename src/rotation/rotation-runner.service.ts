@@ -43,8 +43,9 @@ const MAX_STEPS_PER_RUN = 8;
  * The rotation step machine (DESIGN.md "Rotation, step by step"). Each step
  * does its external work first (idempotently: the store write is keyed by
  * the rotation id and version), then records its outcome and moves `step` in
- * one transaction with the credential row locked, so a crash anywhere resumes
- * at the recorded step and no step is recorded twice:
+ * one transaction with the credential row locked (RotationSteps, which
+ * group-commits the steps of concurrent jobs), so a crash anywhere resumes at
+ * the recorded step and no step is recorded twice:
  *
  * - pending → published: a new secret is written to the store as a pending
  *   version (a conflict means an earlier run wrote it before crashing: that

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { RotationQueue } from '../../src/rotation/rotation-queue';
 import { RotationRunner } from '../../src/rotation/rotation-runner.service';
 import { SecretStoreRegistry } from '../../src/secret-stores/secret-store.registry';
 import { AwsSecretsManagerDouble } from '../doubles/aws-secrets-manager-double';
@@ -15,6 +16,7 @@ import {
   liveVersions,
   rotationsOf,
   sha256,
+  sweep,
   targetOfRow,
   waitForRotations,
 } from './rotation-helpers';
@@ -200,7 +202,7 @@ describe('rotation failures', () => {
     }
   });
 
-  describe('a run that crashed after writing its version', () => {
+  describe('recovery without a worker: a run that crashed after writing, a job that was lost', () => {
     let api: TestApp;
     beforeAll(async () => {
       // No worker in this app: the test plays the crashed run and the next one itself.
@@ -234,6 +236,23 @@ describe('rotation failures', () => {
       // Running it again changes nothing.
       expect(await api.app.get(RotationRunner).rotate(rotationId, 'test-again')).toEqual({ kind: 'skipped' });
       expect((await credentialRows(api.dataSource, [credential.id]))[0].secret_sha256).toBe(sha256(crashed));
+    });
+
+    it('a rotation whose job was lost (a Redis flush) is enqueued again by the sweep', async () => {
+      const af = new Fixtures(api);
+      const { product, agent } = await af.world();
+      const { credential } = await af.credential(agent.id, [`${product.name}:read`]);
+      const accepted = await api.http.post(`/v1/credentials/${credential.id}/rotate`, {}, api.adminToken);
+      const queue = api.app.get(RotationQueue).queue('local');
+      const jobId = `rotate:${credential.id}:2`;
+      await eventually(async () => (await queue.getJobState(jobId)) !== 'unknown', 5000, 'the job enqueued after commit');
+      await queue.obliterate({ force: true });
+      expect(await queue.getJobState(jobId)).toBe('unknown');
+
+      expect((await sweep(api)).requeued).toBe(0); // not stale yet: its job may simply be waiting
+      api.clock.advance(api.config.rotation.staleAfterMs + 1000);
+      expect((await sweep(api)).requeued).toBe(1);
+      expect(await queue.getJob(jobId)).toMatchObject({ data: { rotationId: accepted.body.rotationId, toVersion: 2 } });
     });
   });
 });
