@@ -30,6 +30,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Logger } from '@nestjs/common';
+import IORedis from 'ioredis';
 import { Client } from 'pg';
 import { SystemClock } from '../src/common/clock/clock';
 import { VaultSecretStore } from '../src/secret-stores/vault.store';
@@ -202,8 +203,24 @@ async function receivers(n: number): Promise<http.Server[]> {
   );
 }
 
+/** Removes every key under the run's Redis prefix (retirements are still delayed for a day when it ends). */
+async function dropRedisPrefix(prefix: string): Promise<void> {
+  const redis = new IORedis(REDIS_URL);
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length) await redis.del(...keys);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+}
+
 async function main(): Promise<void> {
   Logger.overrideLogger(['error']);
+  const redisPrefix = `bench_rot_${randomBytes(4).toString('hex')}`;
   const db = await freshDatabase('agc_bench_rot');
   const vault = await startVaultDouble();
   const gateways = await receivers(GATEWAYS);
@@ -221,7 +238,7 @@ async function main(): Promise<void> {
       DATABASE_URL: db.url,
       DATABASE_POOL_SIZE: String(POOL),
       REDIS_URL,
-      REDIS_PREFIX: `bench_rot_${randomBytes(4).toString('hex')}`,
+      REDIS_PREFIX: redisPrefix,
       ADMIN_TOKEN: adminToken,
       LOCAL_STORE_KEY: randomBytes(32).toString('base64'),
       VAULT_ADDR: vault.url,
@@ -260,6 +277,7 @@ async function main(): Promise<void> {
     await service?.stop();
     await client.end();
     vault.child.kill('SIGTERM');
+    await dropRedisPrefix(redisPrefix);
     for (const server of gateways) server.close();
     await db.drop();
   }
