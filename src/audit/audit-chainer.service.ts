@@ -8,6 +8,8 @@ import { chainHash, ChainedEvent, GENESIS_HASH } from './audit-chain';
 
 const CHAIN_LOCK = 'agent-credentials:audit-chain';
 const BATCH = 1000;
+/** How long a poke waits for others to join its pass. */
+const POKE_BATCH_MS = 15;
 
 interface QueuedEventRow {
   id: string;
@@ -47,6 +49,7 @@ export class AuditChainer implements OnApplicationBootstrap, OnApplicationShutdo
   private running: Promise<void> | null = null;
   private pokedWhileRunning = false;
   private timer: NodeJS.Timeout | null = null;
+  private scheduled: NodeJS.Timeout | null = null;
   private stopped = false;
 
   constructor(
@@ -63,25 +66,34 @@ export class AuditChainer implements OnApplicationBootstrap, OnApplicationShutdo
   async onApplicationShutdown(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+    if (this.scheduled) clearTimeout(this.scheduled);
     await this.running?.catch(() => undefined);
   }
 
-  /** Asks for a chaining pass soon; cheap to call after every commit. */
+  /**
+   * Asks for a chaining pass soon; cheap to call after every commit. Pokes
+   * within a few milliseconds of each other share one pass, so under load the
+   * chainer links events in batches instead of one pass per request.
+   */
   poke(): void {
-    if (this.stopped) return;
+    if (this.stopped || this.scheduled) return; // a pass is about to start and will see this event
     if (this.running) {
       this.pokedWhileRunning = true;
       return;
     }
-    this.running = this.passUntilEmpty()
-      .catch((error: unknown) => this.logger.warn({ err: (error as Error).message }, 'audit chaining failed; will retry'))
-      .finally(() => {
-        this.running = null;
-        if (this.pokedWhileRunning) {
-          this.pokedWhileRunning = false;
-          this.poke();
-        }
-      });
+    this.scheduled = setTimeout(() => {
+      this.scheduled = null;
+      this.running = this.passUntilEmpty()
+        .catch((error: unknown) => this.logger.warn({ err: (error as Error).message }, 'audit chaining failed; will retry'))
+        .finally(() => {
+          this.running = null;
+          if (this.pokedWhileRunning) {
+            this.pokedWhileRunning = false;
+            this.poke();
+          }
+        });
+    }, POKE_BATCH_MS);
+    this.scheduled.unref();
   }
 
   /**
