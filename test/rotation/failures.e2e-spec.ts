@@ -44,6 +44,8 @@ describe('rotation failures', () => {
   let t: TestApp;
   let f: Fixtures;
   let receiver: GatewayReceiver;
+  /** A second gateway, slower to answer, so the two see deliveries at different moments. */
+  let slow: GatewayReceiver;
   let world: { owner: any; product: any; agent: any };
 
   beforeAll(async () => {
@@ -61,11 +63,14 @@ describe('rotation failures', () => {
     f = new Fixtures(t);
     world = await f.world();
     receiver = await gatewayFor(t);
+    slow = await gatewayFor(t, 'slow-gw');
+    slow.respondWith(() => ({ status: 204, delayMs: 40 }));
   });
 
   afterAll(async () => {
     await t?.close();
     await receiver?.close();
+    await slow?.close();
     await vault?.stop();
     await aws?.stop();
   });
@@ -189,10 +194,15 @@ describe('rotation failures', () => {
         expect(revocation!.body.status).toBe('complete');
         // Every version of the secret is gone, the new one included (whoever destroyed it first).
         expect(await liveVersions(t, row, { vault })).toEqual([]);
+        for (const gateway of [receiver, slow]) {
+          await gateway.waitFor((r) => r.events('credential.revoked', credential.id).length === 1, 10_000, 'credential.revoked');
+        }
         await sleep(300); // let any late delivery arrive before looking at the order
-        const types = eventTypes(receiver, credential.id);
-        expect(types.at(-1)).toBe('credential.revoked');
-        expect(types.filter((x) => x === 'credential.rotated').length).toBe(step === 'pending' ? 0 : 1);
+        for (const gateway of [receiver, slow]) {
+          const types = eventTypes(gateway, credential.id);
+          expect(types.at(-1)).toBe('credential.revoked');
+          expect(types.filter((x) => x === 'credential.rotated').length).toBe(step === 'pending' ? 0 : 1);
+        }
         const audit: Array<{ action: string }> = await t.dataSource.query(
           `SELECT action FROM audit_events WHERE target_id = $1 AND action = 'rotation.cancelled'`,
           [credential.id],
