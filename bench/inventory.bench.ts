@@ -6,7 +6,8 @@
  * token stored (hashed) in the database, as real clients are:
  *
  * - latency (p50/p99) of the owner-filtered list and of a single get at a
- *   steady offered load (LIST_RATE, GET_RATE requests/s over 10 connections),
+ *   steady offered load (requests evenly spaced at BENCH_LIST_RATE and
+ *   BENCH_GET_RATE per second, open loop),
  * - the most each sustains with 10 connections kept busy (`*_max_per_s`),
  * - issuance throughput with 10 connections kept busy,
  * - the service's peak RSS over the whole run.
@@ -14,7 +15,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import autocannon from 'autocannon';
 import { Client } from 'pg';
-import { figure, freshDatabase, REDIS_URL, startService } from './support';
+import { figure, freshDatabase, percentile, REDIS_URL, startService, steadyLoad } from './support';
 
 const CREDENTIALS = Number(process.env.BENCH_CREDENTIALS ?? 100_000);
 const OWNERS = 1_000;
@@ -82,13 +83,11 @@ async function load(
   baseUrl: string,
   token: string,
   request: () => { method: 'GET' | 'POST'; path: string; body?: string },
-  overallRate?: number,
 ): Promise<autocannon.Result> {
   const result = await autocannon({
     url: baseUrl,
     connections: CONNECTIONS,
     duration: DURATION_S,
-    ...(overallRate ? { overallRate } : {}),
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
     requests: [
       {
@@ -138,18 +137,21 @@ async function main(): Promise<void> {
     await load(service.baseUrl, token, getRequest);
     await load(service.baseUrl, token, listRequest);
 
-    const list = await load(service.baseUrl, token, listRequest, LIST_RATE);
-    figure('list_rate', LIST_RATE, '/s');
-    figure('list_p50', list.latency.p50, 'ms');
-    figure('list_p99', list.latency.p99, 'ms');
+    const headers = { authorization: `Bearer ${token}` };
+    const steady = async (name: string, rate: number, path: () => string) => {
+      const result = await steadyLoad(rate, DURATION_S, () => fetch(service.baseUrl + path(), { headers }));
+      if (result.failed > 0) throw new Error(`${result.failed} of ${result.sent} ${name} requests failed`);
+      figure(`${name}_rate`, rate, '/s');
+      figure(`${name}_p50`, percentile(result.latenciesMs, 50), 'ms');
+      figure(`${name}_p99`, percentile(result.latenciesMs, 99), 'ms');
+    };
+
+    await steady('list', LIST_RATE, () => listRequest().path);
     const listMax = await load(service.baseUrl, token, listRequest);
     figure('list_max_per_s', listMax.requests.average, '/s');
     figure('list_p99_at_max', listMax.latency.p99, 'ms');
 
-    const get = await load(service.baseUrl, token, getRequest, GET_RATE);
-    figure('get_rate', GET_RATE, '/s');
-    figure('get_p50', get.latency.p50, 'ms');
-    figure('get_p99', get.latency.p99, 'ms');
+    await steady('get', GET_RATE, () => getRequest().path);
     const getMax = await load(service.baseUrl, token, getRequest);
     figure('get_max_per_s', getMax.requests.average, '/s');
     figure('get_p99_at_max', getMax.latency.p99, 'ms');

@@ -85,3 +85,48 @@ export function percentile(sorted: number[], p: number): number {
   const index = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1);
   return sorted[Math.max(0, index)];
 }
+
+export interface SteadyLoadResult {
+  sent: number;
+  failed: number;
+  latenciesMs: number[];
+}
+
+/**
+ * Open-loop load at a steady rate: requests start at evenly spaced instants
+ * whatever the previous ones are doing (autocannon's rate limit sends each
+ * second's quota in a burst, which measures its own queue, not the service).
+ */
+export async function steadyLoad(
+  rate: number,
+  durationS: number,
+  send: () => Promise<Response>,
+): Promise<SteadyLoadResult> {
+  const total = Math.round(rate * durationS);
+  const intervalMs = 1000 / rate;
+  const latenciesMs: number[] = [];
+  let failed = 0;
+  const started = performance.now();
+  const inFlight: Promise<void>[] = [];
+  for (let i = 0; i < total; i++) {
+    const due = started + i * intervalMs;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    inFlight.push(
+      (async () => {
+        const t0 = performance.now();
+        try {
+          const response = await send();
+          await response.arrayBuffer();
+          if (response.status >= 300) failed += 1;
+          else latenciesMs.push(performance.now() - t0);
+        } catch {
+          failed += 1;
+        }
+      })(),
+    );
+  }
+  await Promise.all(inFlight);
+  latenciesMs.sort((a, b) => a - b);
+  return { sent: total, failed, latenciesMs };
+}

@@ -14,13 +14,14 @@ import {
   InvalidInputError,
   NotFoundError,
 } from '../common/errors/domain-error';
-import { fetchTimePage, Page } from '../common/pagination/pagination';
+import { decodeTimeCursor, DEFAULT_PAGE_SIZE, encodeTimeCursor, Page, toPage } from '../common/pagination/pagination';
 import { RandomSource } from '../common/random/random-source';
 import { AppConfig, SecretStoreName } from '../config/app-config';
 import { EventOutbox } from '../gateways/event-outbox.service';
 import { SecretStore, SecretTarget } from '../secret-stores/secret-store';
 import { SecretStoreRegistry } from '../secret-stores/secret-store.registry';
 import { AgentsService, scopedOwnerFilter } from './agents.service';
+import { CREDENTIAL_COLUMNS, credentialFromRow, CredentialRow } from './credential-rows';
 import { formatSecret, SECRET_RANDOM_BYTES } from './credential-secret';
 import {
   CredentialEntity,
@@ -215,15 +216,33 @@ export class CredentialsService {
     return toCredentialView(credential);
   }
 
-  list(actor: Actor, query: CredentialListQuery): Promise<Page<CredentialView>> {
+  /** Newest first by (createdAt, id); every filter has an index that serves this order. */
+  async list(actor: Actor, query: CredentialListQuery): Promise<Page<CredentialView>> {
     const ownerId = scopedOwnerFilter(actor, query.ownerId);
-    const qb = this.dataSource.getRepository(CredentialEntity).createQueryBuilder('c');
-    if (ownerId) qb.andWhere('c.owner_id = :ownerId', { ownerId });
-    if (query.agentId) qb.andWhere('c.agent_id = :agentId', { agentId: query.agentId });
-    if (query.status) qb.andWhere('c.status = :status', { status: query.status });
-    if (query.environment) qb.andWhere('c.environment = :environment', { environment: query.environment });
-    if (query.dueBefore) qb.andWhere('c.next_rotation_at < :dueBefore', { dueBefore: query.dueBefore });
-    return fetchTimePage(qb, 'c', query, toCredentialView);
+    const limit = query.limit ?? DEFAULT_PAGE_SIZE;
+    const after = decodeTimeCursor(query.cursor);
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const add = (condition: (next: string) => string, ...values: unknown[]) => {
+      params.push(...values);
+      where.push(condition(`$${params.length - values.length + 1}`));
+    };
+    if (ownerId) add((p) => `owner_id = ${p}`, ownerId);
+    if (query.agentId) add((p) => `agent_id = ${p}`, query.agentId);
+    if (query.status) add((p) => `status = ${p}`, query.status);
+    if (query.environment) add((p) => `environment = ${p}`, query.environment);
+    if (query.dueBefore) add((p) => `next_rotation_at < ${p}`, query.dueBefore);
+    if (after) add((p) => `(created_at, id) < (${p}, $${params.length})`, after.createdAt, after.id);
+    params.push(limit + 1);
+    const rows: CredentialRow[] = await this.dataSource.query(
+      `SELECT ${CREDENTIAL_COLUMNS} FROM credentials
+        ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+        ORDER BY created_at DESC, id DESC LIMIT $${params.length}`,
+      params,
+    );
+    return toPage(rows, limit, (row) => encodeTimeCursor({ createdAt: row.created_at, id: row.id }), (row) =>
+      toCredentialView(credentialFromRow(row)),
+    );
   }
 
   /**
@@ -607,9 +626,9 @@ export class CredentialsService {
   }
 
   async find(id: string): Promise<CredentialEntity> {
-    const credential = await this.dataSource.getRepository(CredentialEntity).findOne({ where: { id } });
-    if (!credential) throw new NotFoundError('credential', id);
-    return credential;
+    const rows: CredentialRow[] = await this.dataSource.query(`SELECT ${CREDENTIAL_COLUMNS} FROM credentials WHERE id = $1`, [id]);
+    if (rows.length === 0) throw new NotFoundError('credential', id);
+    return credentialFromRow(rows[0]);
   }
 
   /** Tells the gateways serving the credential's environment, in this transaction (outbox). */

@@ -39,27 +39,27 @@ export class LocalSecretStore extends SecretStore {
   async writeVersion(input: WriteSecretVersion): Promise<StoredSecretVersion> {
     const { target, version } = input;
     const sealed = this.box.seal(input.secret, aad(target.credentialId, version));
-    const inserted = await this.guard(() =>
-      this.dataSource
-        .createQueryBuilder()
-        .insert()
-        .into(LocalSecretVersionEntity)
-        .values({
-          credentialId: target.credentialId,
+    const inserted: unknown[] = await this.guard(() =>
+      this.dataSource.query(
+        `INSERT INTO local_secret_versions
+           (credential_id, version, request_token, key_fingerprint, nonce, ciphertext, auth_tag, state, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+         ON CONFLICT (credential_id, version) DO NOTHING
+         RETURNING version`,
+        [
+          target.credentialId,
           version,
-          requestToken: input.requestToken,
-          keyFingerprint: sealed.keyFingerprint,
-          nonce: sealed.nonce,
-          ciphertext: sealed.ciphertext,
-          authTag: sealed.authTag,
-          state: version === 1 ? 'current' : 'pending',
-          createdAt: this.clock.now(),
-          destroyedAt: null,
-        })
-        .orIgnore()
-        .execute(),
+          input.requestToken,
+          sealed.keyFingerprint,
+          sealed.nonce,
+          sealed.ciphertext,
+          sealed.authTag,
+          version === 1 ? 'current' : 'pending',
+          this.clock.now(),
+        ],
+      ),
     );
-    if ((inserted.raw as unknown[]).length === 0) {
+    if (inserted.length === 0) {
       // The version exists: a retry of the same write succeeds, anything else conflicts.
       const existing = await this.findRow(target.credentialId, version);
       const stored = existing?.ciphertext ? this.decrypt(existing) : null;
@@ -76,20 +76,23 @@ export class LocalSecretStore extends SecretStore {
     return this.decrypt(row);
   }
 
+  /** One statement: the version becomes current and the one that was current becomes previous. */
   async promoteVersion(target: SecretTarget, versionId: string): Promise<void> {
     const version = parseVersion(versionId);
-    await this.guard(() =>
-      this.dataSource.transaction(async (em) => {
-        const row = await em.findOne(LocalSecretVersionEntity, {
-          where: { credentialId: target.credentialId, version },
-          lock: { mode: 'pessimistic_write' },
-        });
-        if (!row?.ciphertext) throw new SecretVersionNotFoundError(this.name, versionId);
-        if (row.state === 'current') return;
-        await em.update(LocalSecretVersionEntity, { credentialId: target.credentialId, state: 'current' }, { state: 'previous' });
-        await em.update(LocalSecretVersionEntity, { credentialId: target.credentialId, version }, { state: 'current' });
-      }),
+    const changed: Array<{ version: number }> = await this.guard(() =>
+      this.dataSource.query(
+        `WITH changed AS (
+           UPDATE local_secret_versions
+              SET state = CASE WHEN version = $2 THEN 'current' ELSE 'previous' END
+            WHERE credential_id = $1 AND (version = $2 OR state = 'current')
+              AND EXISTS (SELECT 1 FROM local_secret_versions
+                           WHERE credential_id = $1 AND version = $2 AND ciphertext IS NOT NULL)
+            RETURNING version)
+         SELECT version FROM changed`,
+        [target.credentialId, version],
+      ),
     );
+    if (!changed.some((row) => row.version === version)) throw new SecretVersionNotFoundError(this.name, versionId);
   }
 
   async destroyVersion(target: SecretTarget, versionId: string): Promise<void> {

@@ -259,8 +259,8 @@ export function describeStoreContract(
       });
     });
 
-    // Faults need a double to inject them; local and the real services (integration) skip these.
-    (capabilities.faults ? describe : describe.skip)('faults', () => {
+    // Faults need a double to inject them; local and the real services (integration) have no such tests.
+    if (capabilities.faults) describe('faults', () => {
 
       async function expectUnavailable(promise: Promise<unknown>, secret?: string, detail?: RegExp): Promise<void> {
         const error = await rejection(promise);
