@@ -13,4 +13,6 @@ COPY --from=build /app/dist ./dist
 COPY package.json ./
 USER node
 EXPOSE 3000
-CMD ["node", "dist/src/main.js"]
+# The same flags as `npm run start:prod`: a small young generation keeps RSS
+# under load well below 256 MB at no measurable cost in throughput.
+CMD ["node", "--max-semi-space-size=4", "dist/src/main.js"]

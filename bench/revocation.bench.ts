@@ -33,12 +33,14 @@ import IORedis from 'ioredis';
 import { Client } from 'pg';
 import { runMigrations } from '../src/common/db/run-migrations';
 import { ChildApp } from '../test/support/child-app';
+import { serviceNodeFlags } from './support';
 
 const PG_URL = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const REVOCATIONS = Number(process.env.BENCH_REVOCATIONS ?? 1000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 20);
 const GATEWAYS = Number(process.env.BENCH_GATEWAYS ?? 10);
+const SPLIT = process.env.BENCH_SPLIT === '1';
 
 type Waiter = { acks: number; last: number; done: () => void };
 
@@ -120,6 +122,7 @@ async function main(): Promise<void> {
   const receivers = Array.from({ length: GATEWAYS }, () => new Receiver(waiters));
   const floorReceiver = new Receiver(new Map());
   let app: ChildApp | null = null;
+  let worker: ChildApp | null = null;
   const floorDb = new Client({ connectionString: dbUrl.toString() });
 
   try {
@@ -127,20 +130,25 @@ async function main(): Promise<void> {
     const urls = await Promise.all(receivers.map((r) => r.listen()));
     const floorUrl = await floorReceiver.listen();
     process.stderr.write(`starting the service (database ${dbName}, redis prefix ${prefix})\n`);
+    const serviceEnv = {
+      DATABASE_URL: dbUrl.toString(),
+      DATABASE_POOL_SIZE: process.env.BENCH_POOL_SIZE ?? '40',
+      REDIS_URL,
+      REDIS_PREFIX: prefix,
+      ADMIN_TOKEN: adminToken,
+      LOCAL_STORE_KEY: randomBytes(32).toString('base64'),
+      DELIVERY_CONCURRENCY: '64',
+      LOG_LEVEL: 'warn',
+    };
+    const nodeArgs = [...serviceNodeFlags(), ...(process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ') : [])];
+    // BENCH_SPLIT=1: the worker role in a process of its own, as DESIGN.md's scale-out runs it.
+    if (SPLIT) {
+      worker = await ChildApp.start({ env: { ...serviceEnv, ROLES: 'worker' }, startTimeoutMs: 120_000, nodeArgs });
+    }
     app = await ChildApp.start({
-      env: {
-        DATABASE_URL: dbUrl.toString(),
-        DATABASE_POOL_SIZE: process.env.BENCH_POOL_SIZE ?? '40',
-        REDIS_URL,
-        REDIS_PREFIX: prefix,
-        ADMIN_TOKEN: adminToken,
-        LOCAL_STORE_KEY: randomBytes(32).toString('base64'),
-        ROLES: 'api,worker,scheduler',
-        DELIVERY_CONCURRENCY: '64',
-        LOG_LEVEL: 'warn',
-      },
+      env: { ...serviceEnv, ROLES: SPLIT ? 'api,scheduler' : 'api,worker,scheduler' },
       startTimeoutMs: 120_000,
-      nodeArgs: process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ') : [],
+      nodeArgs,
     });
     const base = app.baseUrl!;
 
@@ -260,6 +268,7 @@ async function main(): Promise<void> {
     print('service_eventloop_lag_p99', metric(/^nodejs_eventloop_lag_p99_seconds ([\d.e+-]+)$/m) * 1000);
   } finally {
     if (app) await app.stop();
+    if (worker) await worker.stop();
     await floorDb.end().catch(() => undefined);
     for (const r of [...receivers, floorReceiver]) r.server.closeAllConnections();
     await Promise.all([...receivers, floorReceiver].map((r) => new Promise((resolve) => r.server.close(resolve))));

@@ -41,9 +41,15 @@ export interface Service {
   stop(): Promise<void>;
 }
 
-/** Starts the compiled service (dist/, built by the npm script) with the given environment. */
+/** The node flags `npm run start:prod` runs the service with, so benchmarks measure the same process. */
+export function serviceNodeFlags(): string[] {
+  const pkg = JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+  return pkg.scripts['start:prod'].split(' ').filter((part) => part.startsWith('--'));
+}
+
+/** Starts the compiled service (dist/, built by the npm script) as `npm run start:prod` does, with the given environment. */
 export async function startService(env: Record<string, string>): Promise<Service> {
-  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const nodeArgs = [...serviceNodeFlags(), ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)];
   const child = spawn(process.execPath, [...nodeArgs, join(__dirname, '..', 'dist', 'src', 'main.js')], {
     env: { PATH: process.env.PATH!, HOME: process.env.HOME!, PORT: '0', MIGRATIONS_RUN: 'false', ...env },
     stdio: ['ignore', 'ignore', 'pipe'],

@@ -119,10 +119,31 @@ export class AgentsService {
     await em.update(AgentEntity, { id }, { status: 'decommissioned', updatedAt: this.clock.now() });
   }
 
+  /** Plain SQL: every issuance reads its agent first. */
   async find(id: string): Promise<AgentEntity> {
-    const agent = await this.dataSource.getRepository(AgentEntity).findOne({ where: { id } });
-    if (!agent) throw new NotFoundError('agent', id);
-    return agent;
+    const rows: Array<{
+      id: string;
+      name: string;
+      owner_id: string;
+      description: string | null;
+      status: AgentStatus;
+      created_at: Date;
+      updated_at: Date;
+    }> = await this.dataSource.query(
+      'SELECT id, name, owner_id, description, status, created_at, updated_at FROM agents WHERE id = $1',
+      [id],
+    );
+    if (rows.length === 0) throw new NotFoundError('agent', id);
+    const row = rows[0];
+    return {
+      id: row.id,
+      name: row.name,
+      ownerId: row.owner_id,
+      description: row.description,
+      status: row.status,
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
+    };
   }
 }
 
