@@ -7,65 +7,18 @@
  * the API and downloads its CSV report. Prints the time to open, the time to
  * produce the CSV, and the service's peak RSS.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
-import { Client } from 'pg';
-import { figure, freshDatabase, REDIS_URL, startService } from './support';
+import { randomBytes } from 'node:crypto';
+import { figure, freshDatabase, REDIS_URL, seedInventory, startService } from './support';
 
 const CREDENTIALS = Number(process.env.BENCH_CREDENTIALS ?? 100_000);
 const OWNERS = 1_000;
 const AGENTS_PER_OWNER = 10;
 
-async function seed(url: string): Promise<void> {
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  try {
-    const now = new Date().toISOString();
-    await client.query(
-      `INSERT INTO products (id, name, operations, created_at) VALUES ($1, 'customers', ARRAY['read','write','delete','admin'], $2)`,
-      [randomUUID(), now],
-    );
-    await client.query(
-      `INSERT INTO owners (id, name, email, kind, created_at, updated_at)
-       SELECT gen_random_uuid(), 'owner ' || i, 'owner' || i || '@example.com', 'team', $1, $1 FROM generate_series(1, $2) i`,
-      [now, OWNERS],
-    );
-    await client.query(
-      `INSERT INTO agents (id, name, owner_id, status, created_at, updated_at)
-       SELECT gen_random_uuid(), 'agent ' || a, o.id, 'active', $1, $1 FROM owners o, generate_series(1, $2) a`,
-      [now, AGENTS_PER_OWNER],
-    );
-    await client.query(
-      `INSERT INTO credentials (id, client_id, agent_id, owner_id, type, environment, scopes, rate_limit_requests,
-         rate_limit_per_seconds, ip_allowlist, secret_store, secret_ref, secret_version, secret_version_id, secret_sha256,
-         secret_delivered_version, status, rotation_interval_days, grace_period_hours, next_rotation_at, last_used_at,
-         requested_by, created_at, updated_at)
-       SELECT id, 'agc_' || replace(id::text, '-', ''), agent_id, owner_id, 'api_key',
-              CASE WHEN n % 2 = 0 THEN 'production' ELSE 'sandbox' END,
-              CASE n % 4 WHEN 0 THEN ARRAY['customers:read'] WHEN 1 THEN ARRAY['customers:read','customers:write']
-                         WHEN 2 THEN ARRAY['customers:read','customers:delete'] ELSE ARRAY['customers:admin'] END,
-              CASE WHEN n % 50 = 0 THEN 100000 ELSE 100 END, CASE WHEN n % 50 = 0 THEN 1 ELSE 60 END,
-              CASE WHEN n % 3 = 0 THEN ARRAY['10.0.0.0/8'] ELSE ARRAY[]::text[] END,
-              'local', 'local:' || id, 1, '1', md5(id::text) || md5(n::text), 1, 'active', 90, 24,
-              created + interval '90 days',
-              CASE WHEN n % 5 = 0 THEN NULL ELSE now() - (random() * interval '60 days') END,
-              'bench', created, created
-       FROM (SELECT gen_random_uuid() AS id, a.id AS agent_id, a.owner_id, n,
-                    now() - (random() * interval '365 days') AS created
-             FROM generate_series(1, $1) n
-             JOIN (SELECT id, owner_id, (row_number() OVER ()) - 1 AS idx FROM agents) a ON a.idx = n % $2::int) s`,
-      [CREDENTIALS, OWNERS * AGENTS_PER_OWNER],
-    );
-    await client.query('ANALYZE');
-  } finally {
-    await client.end();
-  }
-}
-
 async function main(): Promise<void> {
   const db = await freshDatabase('agc_bench_camp');
   const adminToken = `agt_bench_${randomBytes(24).toString('hex')}`;
   const seeded = Date.now();
-  await seed(db.url);
+  await seedInventory(db.url, { credentials: CREDENTIALS, owners: OWNERS, agentsPerOwner: AGENTS_PER_OWNER });
   figure('seed_credentials', CREDENTIALS, 'rows');
   figure('seed_s', (Date.now() - seeded) / 1000, 's');
 

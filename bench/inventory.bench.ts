@@ -12,10 +12,9 @@
  * - issuance throughput with 10 connections kept busy,
  * - the service's peak RSS over the whole run.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import autocannon from 'autocannon';
-import { Client } from 'pg';
-import { figure, freshDatabase, percentile, REDIS_URL, startService, steadyLoad } from './support';
+import { figure, freshDatabase, percentile, REDIS_URL, seedInventory, startService, steadyLoad } from './support';
 
 const CREDENTIALS = Number(process.env.BENCH_CREDENTIALS ?? 100_000);
 const OWNERS = 1_000;
@@ -24,56 +23,6 @@ const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
 const LIST_RATE = Number(process.env.BENCH_LIST_RATE ?? 100);
 const GET_RATE = Number(process.env.BENCH_GET_RATE ?? 200);
-
-async function seed(url: string): Promise<{ ownerIds: string[]; agentIds: string[]; credentialIds: string[]; product: string }> {
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  try {
-    const now = new Date().toISOString();
-    await client.query(
-      `INSERT INTO products (id, name, operations, created_at) VALUES ($1, 'customers', ARRAY['read','write','delete','admin'], $2)`,
-      [randomUUID(), now],
-    );
-    await client.query(
-      `INSERT INTO owners (id, name, email, kind, created_at, updated_at)
-       SELECT gen_random_uuid(), 'owner ' || i, 'owner' || i || '@example.com', 'team', $1, $1 FROM generate_series(1, $2) i`,
-      [now, OWNERS],
-    );
-    await client.query(
-      `INSERT INTO agents (id, name, owner_id, status, created_at, updated_at)
-       SELECT gen_random_uuid(), 'agent ' || a, o.id, 'active', $1, $1 FROM owners o, generate_series(1, $2) a`,
-      [now, AGENTS_PER_OWNER],
-    );
-    // Spread over a year of creation times, as a real inventory would be.
-    await client.query(
-      `INSERT INTO credentials (id, client_id, agent_id, owner_id, type, environment, scopes, rate_limit_requests,
-         rate_limit_per_seconds, ip_allowlist, secret_store, secret_ref, secret_version, secret_version_id, secret_sha256,
-         secret_delivered_version, status, rotation_interval_days, grace_period_hours, next_rotation_at, requested_by,
-         created_at, updated_at)
-       SELECT id, 'agc_' || replace(id::text, '-', ''), agent_id, owner_id, 'api_key',
-              CASE WHEN n % 2 = 0 THEN 'production' ELSE 'sandbox' END, ARRAY['customers:read'], 100, 60, ARRAY[]::text[],
-              'local', 'local:' || id, 1, '1', md5(id::text) || md5(n::text), 1, 'active', 90, 24,
-              created + interval '90 days', 'bench', created, created
-       FROM (SELECT gen_random_uuid() AS id, a.id AS agent_id, a.owner_id, n,
-                    now() - (random() * interval '365 days') AS created
-             FROM generate_series(1, $1) n
-             JOIN (SELECT id, owner_id, (row_number() OVER ()) - 1 AS idx FROM agents) a ON a.idx = n % $2::int) s`,
-      [CREDENTIALS, OWNERS * AGENTS_PER_OWNER],
-    );
-    await client.query('ANALYZE');
-    const owners = await client.query('SELECT id FROM owners');
-    const agents = await client.query('SELECT id FROM agents');
-    const credentials = await client.query('SELECT id FROM credentials ORDER BY random() LIMIT 5000');
-    return {
-      ownerIds: owners.rows.map((r) => r.id),
-      agentIds: agents.rows.map((r) => r.id),
-      credentialIds: credentials.rows.map((r) => r.id),
-      product: 'customers',
-    };
-  } finally {
-    await client.end();
-  }
-}
 
 function pick<T>(items: T[]): T {
   return items[Math.floor(Math.random() * items.length)];
@@ -108,7 +57,7 @@ async function main(): Promise<void> {
   const db = await freshDatabase('agc_bench_inv');
   const bootstrapToken = `agt_bench_${randomBytes(24).toString('hex')}`;
   const started = Date.now();
-  const data = await seed(db.url);
+  const data = await seedInventory(db.url, { credentials: CREDENTIALS, owners: OWNERS, agentsPerOwner: AGENTS_PER_OWNER });
   figure('seed_credentials', CREDENTIALS, 'rows');
   figure('seed_s', (Date.now() - started) / 1000, 's');
 

@@ -29,10 +29,10 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import IORedis from 'ioredis';
 import { Client } from 'pg';
 import { runMigrations } from '../src/common/db/run-migrations';
 import { ChildApp } from '../test/support/child-app';
+import { deleteRedisPrefix } from '../test/support/redis-prefix';
 import { serviceNodeFlags } from './support';
 
 const PG_URL = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -274,14 +274,7 @@ async function main(): Promise<void> {
     await Promise.all([...receivers, floorReceiver].map((r) => new Promise((resolve) => r.server.close(resolve))));
     await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
     await admin.end();
-    const redis = new IORedis(REDIS_URL);
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length) await redis.del(...keys);
-    } while (cursor !== '0');
-    redis.disconnect();
+    await deleteRedisPrefix(prefix, REDIS_URL);
   }
 }
 

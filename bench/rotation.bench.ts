@@ -30,10 +30,10 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Logger } from '@nestjs/common';
-import IORedis from 'ioredis';
 import { Client } from 'pg';
 import { SystemClock } from '../src/common/clock/clock';
 import { VaultSecretStore } from '../src/secret-stores/vault.store';
+import { deleteRedisPrefix } from '../test/support/redis-prefix';
 import { figure, freshDatabase, percentile, REDIS_URL, startService } from './support';
 
 const ROTATIONS = Number(process.env.BENCH_ROTATIONS ?? 10_000);
@@ -203,20 +203,6 @@ async function receivers(n: number): Promise<http.Server[]> {
   );
 }
 
-/** Removes every key under the run's Redis prefix (retirements are still delayed for a day when it ends). */
-async function dropRedisPrefix(prefix: string): Promise<void> {
-  const redis = new IORedis(REDIS_URL);
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length) await redis.del(...keys);
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
-}
 
 async function main(): Promise<void> {
   Logger.overrideLogger(['error']);
@@ -277,7 +263,8 @@ async function main(): Promise<void> {
     await service?.stop();
     await client.end();
     vault.child.kill('SIGTERM');
-    await dropRedisPrefix(redisPrefix);
+    // Retirements are still delayed for a day when the run ends: remove them with everything else.
+    await deleteRedisPrefix(redisPrefix, REDIS_URL);
     for (const server of gateways) server.close();
     await db.drop();
   }

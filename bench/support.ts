@@ -1,6 +1,6 @@
 /** Shared pieces of the benchmark scripts: a database of their own, the service as a child process, figures. */
 import { ChildProcess, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from 'pg';
@@ -136,3 +136,78 @@ export async function steadyLoad(
   latenciesMs.sort((a, b) => a - b);
   return { sent: total, failed, latenciesMs };
 }
+
+export interface SeededInventory {
+  ownerIds: string[];
+  agentIds: string[];
+  /** A random sample of 5,000 credential ids. */
+  credentialIds: string[];
+  /** The product every seeded scope names. */
+  product: string;
+}
+
+/**
+ * Seeds an inventory in bulk with set-based SQL: owners, agents, and
+ * credentials spread over a year of creation times with a realistic mix of
+ * scopes (some delete/admin), allowlists, rate limits and last use. The
+ * secrets are not written (the rows only point at them): benchmarks that read
+ * secrets seed their own.
+ */
+export async function seedInventory(
+  url: string,
+  options: { credentials: number; owners: number; agentsPerOwner: number },
+): Promise<SeededInventory> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    const now = new Date().toISOString();
+    await client.query(
+      `INSERT INTO products (id, name, operations, created_at) VALUES ($1, 'customers', ARRAY['read','write','delete','admin'], $2)`,
+      [randomUUID(), now],
+    );
+    await client.query(
+      `INSERT INTO owners (id, name, email, kind, created_at, updated_at)
+       SELECT gen_random_uuid(), 'owner ' || i, 'owner' || i || '@example.com', 'team', $1, $1 FROM generate_series(1, $2) i`,
+      [now, options.owners],
+    );
+    await client.query(
+      `INSERT INTO agents (id, name, owner_id, status, created_at, updated_at)
+       SELECT gen_random_uuid(), 'agent ' || a, o.id, 'active', $1, $1 FROM owners o, generate_series(1, $2) a`,
+      [now, options.agentsPerOwner],
+    );
+    await client.query(
+      `INSERT INTO credentials (id, client_id, agent_id, owner_id, type, environment, scopes, rate_limit_requests,
+         rate_limit_per_seconds, ip_allowlist, secret_store, secret_ref, secret_version, secret_version_id, secret_sha256,
+         secret_delivered_version, status, rotation_interval_days, grace_period_hours, next_rotation_at, last_used_at,
+         requested_by, created_at, updated_at)
+       SELECT id, 'agc_' || replace(id::text, '-', ''), agent_id, owner_id, 'api_key',
+              CASE WHEN n % 2 = 0 THEN 'production' ELSE 'sandbox' END,
+              CASE n % 4 WHEN 0 THEN ARRAY['customers:read'] WHEN 1 THEN ARRAY['customers:read','customers:write']
+                         WHEN 2 THEN ARRAY['customers:read','customers:delete'] ELSE ARRAY['customers:admin'] END,
+              CASE WHEN n % 50 = 0 THEN 100000 ELSE 100 END, CASE WHEN n % 50 = 0 THEN 1 ELSE 60 END,
+              CASE WHEN n % 3 = 0 THEN ARRAY['10.0.0.0/8'] ELSE ARRAY[]::text[] END,
+              'local', 'local:' || id, 1, '1', md5(id::text) || md5(n::text), 1, 'active', 90, 24,
+              created + interval '90 days',
+              CASE WHEN n % 5 = 0 THEN NULL ELSE now() - (random() * interval '60 days') END,
+              'bench', created, created
+       FROM (SELECT gen_random_uuid() AS id, a.id AS agent_id, a.owner_id, n,
+                    now() - (random() * interval '365 days') AS created
+             FROM generate_series(1, $1) n
+             JOIN (SELECT id, owner_id, (row_number() OVER ()) - 1 AS idx FROM agents) a ON a.idx = n % $2::int) s`,
+      [options.credentials, options.owners * options.agentsPerOwner],
+    );
+    await client.query('ANALYZE');
+    const owners = await client.query('SELECT id FROM owners');
+    const agents = await client.query('SELECT id FROM agents');
+    const credentials = await client.query('SELECT id FROM credentials ORDER BY random() LIMIT 5000');
+    return {
+      ownerIds: owners.rows.map((r) => r.id),
+      agentIds: agents.rows.map((r) => r.id),
+      credentialIds: credentials.rows.map((r) => r.id),
+      product: 'customers',
+    };
+  } finally {
+    await client.end();
+  }
+}
+

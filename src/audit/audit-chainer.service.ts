@@ -11,7 +11,8 @@ const BATCH = 1000;
 /** How long a poke waits for others to join its pass. */
 const POKE_BATCH_MS = 15;
 
-interface QueuedEventRow {
+/** An audit_events row as plain SQL returns it. */
+export interface AuditEventRow {
   id: string;
   at: Date;
   actor: ChainedEvent['actor'];
@@ -23,7 +24,7 @@ interface QueuedEventRow {
 }
 
 /** An event as the chain hashes it: read back from the database, exactly as /verify will read it. */
-export function chainedEventOf(row: QueuedEventRow): ChainedEvent {
+export function chainedEventOf(row: AuditEventRow): ChainedEvent {
   return {
     id: row.id,
     at: new Date(row.at).toISOString(),
@@ -125,7 +126,7 @@ export class AuditChainer implements OnApplicationBootstrap, OnApplicationShutdo
   private linkBatch(): Promise<number> {
     return this.dataSource.transaction(async (em) => {
       if (!(await tryAdvisoryXactLock(em, CHAIN_LOCK))) return -1;
-      const queued: QueuedEventRow[] = await em.query(
+      const queued: AuditEventRow[] = await em.query(
         `SELECT e.id, e.at, e.actor, e.action, e.target_type, e.target_id, e.request_id, e.data
            FROM audit_unchained u JOIN audit_events e ON e.id = u.event_id
           ORDER BY u.created_seq

@@ -8,7 +8,7 @@ import { InvalidInputError } from '../common/errors/domain-error';
 import { DEFAULT_PAGE_SIZE, Page } from '../common/pagination/pagination';
 import { RandomSource } from '../common/random/random-source';
 import { assertNoSecretValues, chainHash, ChainedEvent, GENESIS_HASH } from './audit-chain';
-import { AuditChainer, chainedEventOf } from './audit-chainer.service';
+import { AuditChainer, AuditEventRow, chainedEventOf } from './audit-chainer.service';
 
 export interface AuditEntry {
   action: string;
@@ -167,18 +167,10 @@ export class AuditService {
 
 const LINKED_COLUMNS = `c.seq, c.prev_hash, c.hash, e.id, e.at, e.actor, e.action, e.target_type, e.target_id, e.request_id, e.data`;
 
-interface LinkedEventRow {
+interface LinkedEventRow extends AuditEventRow {
   seq: string;
   prev_hash: string;
   hash: string;
-  id: string;
-  at: Date;
-  actor: ChainedEvent['actor'];
-  action: string;
-  target_type: string;
-  target_id: string;
-  request_id: string;
-  data: Record<string, unknown>;
 }
 
 function toView(row: LinkedEventRow): AuditEventView {

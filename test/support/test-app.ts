@@ -2,13 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
-import IORedis from 'ioredis';
 import { DataSource } from 'typeorm';
 import { AppModule } from '../../src/app.module';
 import { configureApp, createFastifyAdapter, NEST_APP_OPTIONS } from '../../src/app.setup';
 import { Clock, ManualClock } from '../../src/common/clock/clock';
 import { AppConfig, loadConfig, RawEnv } from '../../src/config/app-config';
 import { TEST_REDIS_URL } from './env';
+import { deleteRedisPrefix } from './redis-prefix';
 import { Http } from './http';
 import { createTestDatabase, dropTestDatabase } from './test-db';
 
@@ -110,16 +110,4 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
   };
 }
 
-export async function deleteRedisPrefix(prefix: string): Promise<void> {
-  const redis = new IORedis(TEST_REDIS_URL);
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length) await redis.del(...keys);
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
-}
+export { deleteRedisPrefix };

@@ -1,0 +1,53 @@
+import { Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import type { SchedulerRegistry } from '@nestjs/schedule';
+import type { AppConfig } from '../../config/app-config';
+
+/**
+ * A sweep the scheduler role runs every `intervalMs`: never two rounds of the
+ * same sweep at once in a process, a failed round logged and left to the next,
+ * and a round in progress allowed to finish before the database pool closes.
+ * Cross-process exclusion is the sweep's own business (an advisory lock).
+ * Subclasses only say what one round does.
+ */
+export abstract class PeriodicSweep implements OnApplicationBootstrap, OnApplicationShutdown {
+  protected readonly logger: Logger;
+  private running: Promise<void> | null = null;
+
+  protected constructor(
+    private readonly name: string,
+    private readonly intervalMs: number,
+    private readonly config: AppConfig,
+    private readonly scheduler?: SchedulerRegistry,
+  ) {
+    this.logger = new Logger(new.target.name);
+  }
+
+  /** One round. What it returns is logged when any count in it is above zero. */
+  protected abstract round(): Promise<object | void>;
+
+  onApplicationBootstrap(): void {
+    if (!this.config.roles.includes('scheduler') || !this.scheduler) return;
+    this.scheduler.addInterval(this.name, setInterval(() => void this.tick(), this.intervalMs));
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.running;
+  }
+
+  private async tick(): Promise<void> {
+    if (this.running) return;
+    this.running = (async () => {
+      try {
+        const result = await this.round();
+        if (result && Object.values(result).some((v: unknown) => typeof v === 'number' && v > 0)) this.logger.log(result, this.name);
+      } catch (error) {
+        this.logger.warn({ err: (error as Error).message }, `${this.name} failed; the next round retries`);
+      }
+    })();
+    try {
+      await this.running;
+    } finally {
+      this.running = null;
+    }
+  }
+}
