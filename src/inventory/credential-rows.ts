@@ -1,9 +1,9 @@
 import type { CredentialEntity } from './entities/credential.entity';
 
 /**
- * The hot read paths (GET one, list) read credential rows with plain SQL: the
- * query builder and its entity hydration cost more CPU than the query itself.
- * These two definitions keep those reads in step with the entity.
+ * The hot paths (issuance, GET one, list) read and write credential rows with
+ * plain SQL: the query builder and its entity hydration cost more CPU than the
+ * query itself. These definitions keep that SQL in step with the entity.
  */
 export const CREDENTIAL_COLUMNS = `id, client_id, agent_id, owner_id, type, environment, scopes, rate_limit_requests,
   rate_limit_per_seconds, ip_allowlist, secret_store, secret_ref, secret_version, secret_version_id, secret_sha256,
@@ -77,3 +77,44 @@ export function credentialFromRow(row: CredentialRow): CredentialEntity {
     revokedReason: row.revoked_reason,
   };
 }
+
+/** The values of CREDENTIAL_COLUMNS, in order, for an INSERT of a new credential. */
+export function credentialRowValues(credential: CredentialEntity): unknown[] {
+  return [
+    credential.id,
+    credential.clientId,
+    credential.agentId,
+    credential.ownerId,
+    credential.type,
+    credential.environment,
+    credential.scopes,
+    credential.rateLimitRequests,
+    credential.rateLimitPerSeconds,
+    credential.ipAllowlist,
+    credential.secretStore,
+    credential.secretRef,
+    credential.secretVersion,
+    credential.secretVersionId,
+    credential.secretSha256,
+    credential.secretDeliveredVersion,
+    credential.status,
+    credential.rotationIntervalDays,
+    credential.gracePeriodHours,
+    credential.lastRotatedAt,
+    credential.nextRotationAt,
+    credential.lastUsedAt,
+    credential.requestedBy,
+    credential.approvedBy,
+    credential.approvedAt,
+    credential.pendingChange === null ? null : JSON.stringify(credential.pendingChange),
+    credential.createdAt,
+    credential.updatedAt,
+    credential.revokedAt,
+    credential.revokedReason,
+  ];
+}
+
+const INSERT_PLACEHOLDERS = Array.from({ length: 30 }, (_, i) => `$${i + 1}`).join(', ');
+
+/** One INSERT of a new credential row, in plain SQL like the reads. */
+export const INSERT_CREDENTIAL_SQL = `INSERT INTO credentials (${CREDENTIAL_COLUMNS}) VALUES (${INSERT_PLACEHOLDERS})`;

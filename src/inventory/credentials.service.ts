@@ -21,7 +21,7 @@ import { EventOutbox } from '../gateways/event-outbox.service';
 import { SecretStore, SecretTarget } from '../secret-stores/secret-store';
 import { SecretStoreRegistry } from '../secret-stores/secret-store.registry';
 import { AgentsService, scopedOwnerFilter } from './agents.service';
-import { CREDENTIAL_COLUMNS, credentialFromRow, CredentialRow } from './credential-rows';
+import { CREDENTIAL_COLUMNS, credentialFromRow, CredentialRow, credentialRowValues, INSERT_CREDENTIAL_SQL } from './credential-rows';
 import { formatSecret, SECRET_RANDOM_BYTES } from './credential-secret';
 import {
   CredentialEntity,
@@ -178,7 +178,7 @@ export class CredentialsService {
 
     if (needsApproval) {
       await this.dataSource.transaction(async (em) => {
-        await em.insert(CredentialEntity, credential);
+        await em.query(INSERT_CREDENTIAL_SQL, credentialRowValues(credential));
         await this.audit.record(em, ctx, {
           action: 'credential.created',
           targetType: 'credential',
@@ -193,7 +193,7 @@ export class CredentialsService {
     credential.secretDeliveredVersion = 1;
     try {
       await this.dataSource.transaction(async (em) => {
-        await em.insert(CredentialEntity, credential);
+        await em.query(INSERT_CREDENTIAL_SQL, credentialRowValues(credential));
         await this.publish(em, 'credential.issued', credential);
         await this.audit.record(em, ctx, {
           action: 'credential.created',
