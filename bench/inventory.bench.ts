@@ -10,11 +10,13 @@
  *   BENCH_GET_RATE per second, open loop),
  * - the most each sustains with 10 connections kept busy (`*_max_per_s`),
  * - issuance throughput with 10 connections kept busy,
- * - the service's peak RSS over the whole run.
+ * - the service's peak RSS over the whole run,
+ * - floors: the same steady loads against a bare node:http server answering
+ *   the same bytes from a process of its own (`floor_*`), measured in the same run.
  */
 import { randomBytes } from 'node:crypto';
 import autocannon from 'autocannon';
-import { figure, freshDatabase, percentile, REDIS_URL, seedInventory, startService, steadyLoad } from './support';
+import { figure, freshDatabase, percentile, REDIS_URL, seedInventory, startBareServer, startService, steadyLoad } from './support';
 
 const CREDENTIALS = Number(process.env.BENCH_CREDENTIALS ?? 100_000);
 const OWNERS = 1_000;
@@ -94,6 +96,21 @@ async function main(): Promise<void> {
       figure(`${name}_p50`, percentile(result.latenciesMs, 50), 'ms');
       figure(`${name}_p99`, percentile(result.latenciesMs, 99), 'ms');
     };
+
+    // The floor: a bare node:http server in a process of its own, answering the
+    // same bytes at the same rates, shows what this machine adds by itself.
+    const sampleList = await (await fetch(service.baseUrl + listRequest().path, { headers })).text();
+    const sampleGet = await (await fetch(service.baseUrl + getRequest().path, { headers })).text();
+    const floor = await startBareServer({ '/list': sampleList, '/get': sampleGet });
+    try {
+      for (const [name, rate] of [['list', LIST_RATE], ['get', GET_RATE]] as const) {
+        const result = await steadyLoad(rate, DURATION_S, () => fetch(`${floor.baseUrl}/${name}`));
+        figure(`floor_${name}_p50`, percentile(result.latenciesMs, 50), 'ms');
+        figure(`floor_${name}_p99`, percentile(result.latenciesMs, 99), 'ms');
+      }
+    } finally {
+      floor.stop();
+    }
 
     await steady('list', LIST_RATE, () => listRequest().path);
     const listMax = await load(service.baseUrl, token, listRequest);

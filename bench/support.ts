@@ -211,3 +211,21 @@ export async function seedInventory(
   }
 }
 
+
+/** A bare node:http server in a child process answering fixed bodies by path: the floor for HTTP latency here. */
+export async function startBareServer(bodies: Record<string, string>): Promise<{ baseUrl: string; stop: () => void }> {
+  const script = `
+    const bodies = JSON.parse(process.env.BODIES);
+    const server = require('node:http').createServer((req, res) => {
+      const body = bodies[req.url];
+      res.writeHead(body ? 200 : 404, { 'content-type': 'application/json' }).end(body ?? '');
+    });
+    server.listen(0, '127.0.0.1', () => process.stdout.write(String(server.address().port) + '\\n'));
+  `;
+  const child = spawn(process.execPath, ['-e', script], { env: { BODIES: JSON.stringify(bodies) }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<string>((resolve, reject) => {
+    child.stdout!.once('data', (d: Buffer) => resolve(d.toString().trim()));
+    child.once('exit', () => reject(new Error('the bare server exited')));
+  });
+  return { baseUrl: `http://127.0.0.1:${port}`, stop: () => child.kill() };
+}
