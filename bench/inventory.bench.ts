@@ -84,10 +84,6 @@ async function main(): Promise<void> {
     const listRequest = () => ({ method: 'GET' as const, path: `/v1/credentials?ownerId=${pick(data.ownerIds)}&limit=50` });
     const getRequest = () => ({ method: 'GET' as const, path: `/v1/credentials/${pick(data.credentialIds)}` });
 
-    // Warm up the JIT and the connection pool.
-    await load(service.baseUrl, token, getRequest);
-    await load(service.baseUrl, token, listRequest);
-
     const headers = { authorization: `Bearer ${token}` };
     const steady = async (name: string, rate: number, path: () => string) => {
       const result = await steadyLoad(rate, DURATION_S, () => fetch(service.baseUrl + path(), { headers }));
@@ -111,6 +107,10 @@ async function main(): Promise<void> {
     } finally {
       floor.stop();
     }
+
+    // Warm up the JIT and the connection pool, right before measuring.
+    await load(service.baseUrl, token, getRequest);
+    await load(service.baseUrl, token, listRequest);
 
     await steady('list', LIST_RATE, () => listRequest().path);
     const listMax = await load(service.baseUrl, token, listRequest);
