@@ -161,7 +161,7 @@ async function rotateAll(client: Client, store: 'local' | 'vault', count: number
     } else if (performance.now() - lastProgress > 60_000) {
       throw new Error(`${store}: no progress for a minute at ${last} of ${count}`);
     }
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 250));
   }
   return count / ((performance.now() - started) / 1000);
 }
@@ -231,7 +231,9 @@ async function main(): Promise<void> {
       VAULT_TOKEN: vault.token,
       ROLES: 'api,worker,scheduler',
       LOG_LEVEL: 'warn',
-      ROTATION_SWEEP_INTERVAL_MS: '250',
+      // A sweep drains every due batch at once, so a second's wait starts all of them; a sweep also
+      // walks every due credential (those already rotating too), so sweeping more often costs Postgres more.
+      ROTATION_SWEEP_INTERVAL_MS: '1000',
       ROTATION_SWEEP_BATCH: '1000',
       ROTATION_CONCURRENCY: String(CONCURRENCY),
       ROTATION_RATE_LIMIT_LOCAL: '10000000',

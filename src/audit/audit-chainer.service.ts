@@ -127,10 +127,13 @@ export class AuditChainer implements OnApplicationBootstrap, OnApplicationShutdo
     return this.dataSource.transaction(async (em) => {
       if (!(await tryAdvisoryXactLock(em, CHAIN_LOCK))) return -1;
       const queued: AuditEventRow[] = await em.query(
+        // The queue's head as an array, then its events by primary key. Joined to the queue instead, the
+        // planner (which cannot know how short the queue is now) hashed the whole, ever-growing event table
+        // for every batch: 166 ms against 0.7 ms at 60,000 events.
         `SELECT e.id, e.at, e.actor, e.action, e.target_type, e.target_id, e.request_id, e.data
-           FROM audit_unchained u JOIN audit_events e ON e.id = u.event_id
-          ORDER BY u.created_seq
-          LIMIT ${BATCH}`,
+           FROM audit_events e
+          WHERE e.id = ANY (ARRAY(SELECT event_id FROM audit_unchained ORDER BY created_seq LIMIT ${BATCH}))
+          ORDER BY e.created_seq`,
       );
       if (queued.length === 0) return 0;
       const head: Array<{ seq: string; hash: string }> = await em.query('SELECT seq, hash FROM audit_chain ORDER BY seq DESC LIMIT 1');

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import type { DeliveryRef } from './delivery-jobs';
-import { MicroBatch } from './micro-batch';
+import { GroupCommit } from '../common/db/group-commit';
 import type { DeliveryStatus, DeliveryTarget } from './entities/delivery.entity';
 import type { GatewayStatus, SealedSigningSecret } from './entities/gateway.entity';
 
@@ -52,6 +52,9 @@ const EARLIER_PENDING = `EXISTS (
  */
 const RELAXED_COMMIT = `relaxed AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true))`;
 
+/** Loads or acknowledgements one statement carries at most. */
+const BATCH = 100;
+
 const REF_COLUMNS = 'd.id, d.event_id AS "eventId", d.target, d.gateway_id AS "gatewayId", d.next_attempt_at AS "nextAttemptAt"';
 
 /**
@@ -61,12 +64,14 @@ const REF_COLUMNS = 'd.id, d.event_id AS "eventId", d.target, d.gateway_id AS "g
  */
 @Injectable()
 export class DeliveriesRepository {
-  private readonly loads = new MicroBatch<string, DeliveryForAttempt | null>((ids) => this.loadMany(ids));
-  private readonly acks = new MicroBatch<{ id: string; attempt: AttemptRecord }, DeliveryRef | null>((items) =>
-    this.markDeliveredMany(dedupeById(items)).then((refs) => {
-      const byId = new Map(dedupeById(items).map((item, i) => [item.id, refs[i]]));
-      return items.map((item) => byId.get(item.id) ?? null);
-    }),
+  private readonly loads = new GroupCommit<string, DeliveryForAttempt | null>((ids) => this.loadMany(ids), BATCH);
+  private readonly acks = new GroupCommit<{ id: string; attempt: AttemptRecord }, DeliveryRef | null>(
+    (items) =>
+      this.markDeliveredMany(dedupeById(items)).then((refs) => {
+        const byId = new Map(dedupeById(items).map((item, i) => [item.id, refs[i]]));
+        return items.map((item) => byId.get(item.id) ?? null);
+      }),
+    BATCH,
   );
 
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
@@ -106,7 +111,7 @@ export class DeliveriesRepository {
          UPDATE deliveries d SET status = 'delivered', attempts = d.attempts + 1, last_attempt_at = acked.at,
                 last_status_code = acked.status_code, last_error = NULL, delivered_at = acked.at, updated_at = acked.at
            FROM relaxed, acked
-          WHERE d.id = acked.id AND d.status = 'pending'
+          WHERE d.id = ANY ($1::uuid[]) AND d.id = acked.id AND d.status = 'pending'
           RETURNING d.id, d.gateway_id, d.credential_id, d.event_seq)
        SELECT done.id AS finished, next.* FROM done
          LEFT JOIN LATERAL (

@@ -600,7 +600,7 @@ export class CredentialsService {
               last_rotated_at = $8, next_rotation_at = i.next_at, updated_at = $8
          FROM unnest($1::uuid[], $2::int[], $3::int[], $4::text[], $5::text[], $6::text[], $7::timestamptz[])
               AS i(id, from_version, to_version, version_id, sha256, ref, next_at)
-        WHERE c.id = i.id AND c.status = 'active' AND c.secret_version = i.from_version`,
+        WHERE c.id = ANY ($1::uuid[]) AND c.id = i.id AND c.status = 'active' AND c.secret_version = i.from_version`,
       [
         changes.map((c) => c.credential.id),
         changes.map((c) => c.fromVersion),

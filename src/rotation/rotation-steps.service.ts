@@ -8,7 +8,7 @@ import { RandomSource } from '../common/random/random-source';
 import { AfterCommit } from '../common/db/after-commit';
 import { CredentialsService } from '../inventory/credentials.service';
 import { RotationEntity } from './entities/rotation.entity';
-import { GroupCommit } from './group-commit';
+import { GroupCommit } from '../common/db/group-commit';
 import { RotationEvents } from './rotation-events';
 import { RotationQueue } from './rotation-queue';
 import { PublishedOutcome, RotationRef, RotationsRepository } from './rotations.repository';

@@ -97,14 +97,18 @@ export class RotationsRepository {
     return this.dataSource.getRepository(RotationEntity).find({ where: { id: In(ids) } });
   }
 
-  /** Records `published` for each rotation still `pending`; returns the ids it applied to. */
+  /**
+   * Records `published` for each rotation still `pending`; returns the ids it applied to.
+   * `id = ANY` lets the planner reach the batch by primary key whatever it guesses of unnest's rows
+   * (joined on `status = 'running'` alone, it hashed every running rotation for each batch).
+   */
   async markPublishedMany(em: EntityManager, items: Array<{ id: string } & PublishedOutcome>, at: Date): Promise<Set<string>> {
     const [rows]: [Array<{ id: string }>, number] = await em.query(
       `UPDATE rotations r
           SET step = 'published', new_version_id = i.version_id, new_secret_sha256 = i.sha256, new_secret_ref = i.ref,
               grace_ends_at = i.grace_ends_at, published_at = $6, updated_at = $6
          FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[]) AS i(id, version_id, sha256, ref, grace_ends_at)
-        WHERE r.id = i.id AND r.step = 'pending' AND r.status = 'running'
+        WHERE r.id = ANY ($1::uuid[]) AND r.id = i.id AND r.step = 'pending' AND r.status = 'running'
         RETURNING r.id`,
       [
         items.map((i) => i.id),

@@ -3,7 +3,8 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { Clock } from '../common/clock/clock';
-import { SecretBox, WrongKeyError } from '../common/crypto/secret-box';
+import { SealedValue, SecretBox, WrongKeyError } from '../common/crypto/secret-box';
+import { GroupCommit } from '../common/db/group-commit';
 import { AppConfig } from '../config/app-config';
 import { LocalSecretVersionEntity } from './entities/local-secret-version.entity';
 import {
@@ -16,16 +17,49 @@ import {
   WriteSecretVersion,
 } from './secret-store';
 
+/** A version's address in the embedded store. */
+interface VersionKey {
+  credentialId: string;
+  version: number;
+}
+
+interface NewVersion extends VersionKey {
+  requestToken: string;
+  sealed: SealedValue;
+  state: 'current' | 'pending';
+  createdAt: Date;
+}
+
+/** What opening a version needs, as plain SQL returns it. */
+interface SealedRow {
+  credential_id: string;
+  version: number;
+  key_fingerprint: string;
+  nonce: Buffer | null;
+  ciphertext: Buffer | null;
+  auth_tag: Buffer | null;
+}
+
+/** Writes, reads or promotions one statement carries at most. */
+const BATCH = 64;
+
 /**
  * The embedded store: AES-256-GCM under LOCAL_STORE_KEY (SecretBox), one row
  * per version in its own table. The additional authenticated data binds each
  * ciphertext to its credential and version, so a row copied onto another fails
  * to decrypt.
+ *
+ * Writes, reads and promotions made together (the concurrent rotation jobs
+ * of a worker, concurrent issuances) share one statement each (group commit):
+ * each still gets its own answer, and a lone call waits for nothing.
  */
 @Injectable()
 export class LocalSecretStore extends SecretStore {
   readonly name = 'local' as const;
   private readonly box: SecretBox;
+  private readonly inserts = new GroupCommit<NewVersion, boolean>((items) => this.insertMany(items), BATCH);
+  private readonly reads = new GroupCommit<VersionKey, SealedRow | null>((keys) => this.findMany(keys), BATCH);
+  private readonly promotions = new GroupCommit<VersionKey, boolean>((keys) => this.promoteMany(keys), BATCH);
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -38,28 +72,17 @@ export class LocalSecretStore extends SecretStore {
 
   async writeVersion(input: WriteSecretVersion): Promise<StoredSecretVersion> {
     const { target, version } = input;
-    const sealed = this.box.seal(input.secret, aad(target.credentialId, version));
-    const inserted: unknown[] = await this.guard(() =>
-      this.dataSource.query(
-        `INSERT INTO local_secret_versions
-           (credential_id, version, request_token, key_fingerprint, nonce, ciphertext, auth_tag, state, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-         ON CONFLICT (credential_id, version) DO NOTHING
-         RETURNING version`,
-        [
-          target.credentialId,
-          version,
-          input.requestToken,
-          sealed.keyFingerprint,
-          sealed.nonce,
-          sealed.ciphertext,
-          sealed.authTag,
-          version === 1 ? 'current' : 'pending',
-          this.clock.now(),
-        ],
-      ),
+    const inserted = await this.guard(() =>
+      this.inserts.submit({
+        credentialId: target.credentialId,
+        version,
+        requestToken: input.requestToken,
+        sealed: this.box.seal(input.secret, aad(target.credentialId, version)),
+        state: version === 1 ? 'current' : 'pending',
+        createdAt: this.clock.now(),
+      }),
     );
-    if (inserted.length === 0) {
+    if (!inserted) {
       // The version exists: a retry of the same write succeeds, anything else conflicts.
       const existing = await this.findRow(target.credentialId, version);
       const stored = existing?.ciphertext ? this.decrypt(existing) : null;
@@ -76,23 +99,11 @@ export class LocalSecretStore extends SecretStore {
     return this.decrypt(row);
   }
 
-  /** One statement: the version becomes current and the one that was current becomes previous. */
+  /** The version becomes current and the one that was current becomes previous, in one statement. */
   async promoteVersion(target: SecretTarget, versionId: string): Promise<void> {
     const version = parseVersion(versionId);
-    const changed: Array<{ version: number }> = await this.guard(() =>
-      this.dataSource.query(
-        `WITH changed AS (
-           UPDATE local_secret_versions
-              SET state = CASE WHEN version = $2 THEN 'current' ELSE 'previous' END
-            WHERE credential_id = $1 AND (version = $2 OR state = 'current')
-              AND EXISTS (SELECT 1 FROM local_secret_versions
-                           WHERE credential_id = $1 AND version = $2 AND ciphertext IS NOT NULL)
-            RETURNING version)
-         SELECT version FROM changed`,
-        [target.credentialId, version],
-      ),
-    );
-    if (!changed.some((row) => row.version === version)) throw new SecretVersionNotFoundError(this.name, versionId);
+    const promoted = await this.guard(() => this.promotions.submit({ credentialId: target.credentialId, version }));
+    if (!promoted) throw new SecretVersionNotFoundError(this.name, versionId);
   }
 
   async destroyVersion(target: SecretTarget, versionId: string): Promise<void> {
@@ -121,17 +132,94 @@ export class LocalSecretStore extends SecretStore {
     return `local:${target.credentialId}`;
   }
 
-  private findRow(credentialId: string, version: number): Promise<LocalSecretVersionEntity | null> {
-    return this.guard(() =>
-      this.dataSource.getRepository(LocalSecretVersionEntity).findOne({ where: { credentialId, version } }),
-    );
+  private findRow(credentialId: string, version: number): Promise<SealedRow | null> {
+    return this.guard(() => this.reads.submit({ credentialId, version }));
   }
 
-  private decrypt(row: LocalSecretVersionEntity): string {
+  /**
+   * One INSERT for the batch; answers, for each write, whether it inserted its
+   * version. A version written twice in one batch is inserted by its first
+   * write; the others find it there, as a retry would.
+   */
+  private async insertMany(items: NewVersion[]): Promise<boolean[]> {
+    const first = firstOfEach(items, keyOf);
+    const rows = [...first.values()].map((i) => items[i]);
+    const inserted: VersionKey[] = await this.dataSource.query(
+      `INSERT INTO local_secret_versions
+         (credential_id, version, request_token, key_fingerprint, nonce, ciphertext, auth_tag, state, created_at)
+       SELECT credential_id, version, request_token, key_fingerprint,
+              decode(nonce, 'hex'), decode(ciphertext, 'hex'), decode(auth_tag, 'hex'), state, created_at
+         FROM unnest($1::uuid[], $2::int[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::timestamptz[])
+              AS i(credential_id, version, request_token, key_fingerprint, nonce, ciphertext, auth_tag, state, created_at)
+       ON CONFLICT (credential_id, version) DO NOTHING
+       RETURNING credential_id AS "credentialId", version`,
+      [
+        rows.map((r) => r.credentialId),
+        rows.map((r) => r.version),
+        rows.map((r) => r.requestToken),
+        rows.map((r) => r.sealed.keyFingerprint),
+        rows.map((r) => r.sealed.nonce.toString('hex')),
+        rows.map((r) => r.sealed.ciphertext.toString('hex')),
+        rows.map((r) => r.sealed.authTag.toString('hex')),
+        rows.map((r) => r.state),
+        rows.map((r) => r.createdAt),
+      ],
+    );
+    const done = new Set(inserted.map(keyOf));
+    return items.map((item, i) => first.get(keyOf(item)) === i && done.has(keyOf(item)));
+  }
+
+  /** One SELECT for the batch, by primary key. */
+  private async findMany(keys: VersionKey[]): Promise<Array<SealedRow | null>> {
+    const rows: SealedRow[] = await this.dataSource.query(
+      `SELECT v.credential_id, v.version, v.key_fingerprint, v.nonce, v.ciphertext, v.auth_tag
+         FROM local_secret_versions v
+         JOIN unnest($1::uuid[], $2::int[]) AS k(credential_id, version) ON k.credential_id = v.credential_id AND k.version = v.version
+        WHERE v.credential_id = ANY ($1::uuid[])`,
+      [keys.map((k) => k.credentialId), keys.map((k) => k.version)],
+    );
+    const found = new Map(rows.map((row) => [keyOf({ credentialId: row.credential_id, version: row.version }), row]));
+    return keys.map((k) => found.get(keyOf(k)) ?? null);
+  }
+
+  /**
+   * One UPDATE for the batch: each asked-for version that still holds its
+   * ciphertext becomes current, and its credential's current one previous.
+   * A credential promoted twice in one batch has its later promotions run
+   * after, one by one, in the order they were asked for.
+   */
+  private async promoteMany(keys: VersionKey[]): Promise<boolean[]> {
+    const first = firstOfEach(keys, (k) => k.credentialId);
+    const batch = [...first.values()].map((i) => keys[i]);
+    const changed: VersionKey[] = await this.dataSource.query(
+      `WITH ready AS (
+         SELECT v.credential_id, v.version
+           FROM local_secret_versions v
+           JOIN unnest($1::uuid[], $2::int[]) AS k(credential_id, version) ON k.credential_id = v.credential_id AND k.version = v.version
+          WHERE v.credential_id = ANY ($1::uuid[]) AND v.ciphertext IS NOT NULL),
+       changed AS (
+         UPDATE local_secret_versions l
+            SET state = CASE WHEN l.version = ready.version THEN 'current' ELSE 'previous' END
+           FROM ready
+          WHERE l.credential_id = ANY ($1::uuid[]) AND l.credential_id = ready.credential_id
+            AND (l.version = ready.version OR l.state = 'current')
+          RETURNING l.credential_id, l.version)
+       SELECT credential_id AS "credentialId", version FROM changed`,
+      [batch.map((k) => k.credentialId), batch.map((k) => k.version)],
+    );
+    const promoted = new Set(changed.map(keyOf));
+    const results: boolean[] = [];
+    for (const [i, key] of keys.entries()) {
+      results.push(first.get(key.credentialId) === i ? promoted.has(keyOf(key)) : (await this.promoteMany([key]))[0]);
+    }
+    return results;
+  }
+
+  private decrypt(row: SealedRow): string {
     try {
       return this.box.open(
-        { nonce: row.nonce!, ciphertext: row.ciphertext!, authTag: row.authTag!, keyFingerprint: row.keyFingerprint },
-        aad(row.credentialId, row.version),
+        { nonce: row.nonce!, ciphertext: row.ciphertext!, authTag: row.auth_tag!, keyFingerprint: row.key_fingerprint },
+        aad(row.credential_id, row.version),
       );
     } catch (error) {
       if (error instanceof WrongKeyError) {
@@ -151,6 +239,19 @@ export class LocalSecretStore extends SecretStore {
       throw new SecretStoreUnavailableError(this.name, (error as Error).message);
     }
   }
+}
+
+function keyOf(key: VersionKey): string {
+  return `${key.credentialId.toLowerCase()}:${key.version}`;
+}
+
+/** For each distinct key, the index of the first item that has it. */
+function firstOfEach<T>(items: T[], key: (item: T) => string): Map<string, number> {
+  const first = new Map<string, number>();
+  items.forEach((item, i) => {
+    if (!first.has(key(item))) first.set(key(item), i);
+  });
+  return first;
 }
 
 function aad(credentialId: string, version: number): string {

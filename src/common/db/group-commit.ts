@@ -1,12 +1,14 @@
 /**
- * Group commit for rotation steps: items submitted while a flush is in flight
- * wait and go together in the next one, so the concurrent jobs of a worker
- * record their steps in one transaction (one lock statement, one audit
- * append, one commit) instead of one each. On this kind of machine a round
- * trip and a commit cost far more than the rows they carry, and the audit
- * chain lock is held through each audited commit, so this is what lets
- * throughput grow with concurrency. A flush that throws fails every item in
- * it; each item's own outcome (applied, raced, revoked) is the flush's answer.
+ * Group commit: items submitted while a flush is in flight wait and go
+ * together in the next one, so concurrent callers share one statement (or
+ * one transaction: one lock statement, one audit append, one commit) instead
+ * of one each. On this kind of machine a round trip and a commit cost far
+ * more than the rows they carry, so this is what lets throughput grow with
+ * concurrency; and a lone caller waits for nothing but its own turn of the
+ * event loop. At most one flush per instance is in flight. A flush that
+ * throws fails every item in it; each item's own outcome (applied, raced,
+ * revoked) is the flush's answer. Used by the rotation steps, the delivery
+ * attempts and the local secret store.
  */
 export class GroupCommit<I, O> {
   private waiting: Array<{ item: I; resolve: (outcome: O) => void; reject: (error: unknown) => void }> = [];
