@@ -59,19 +59,26 @@ export class AuditService {
    * events and their places in the chainer's queue. Writers never wait on the
    * chain; the chainer links the events once this transaction commits.
    */
-  async record(em: EntityManager, ctx: RequestContext, ...entries: AuditEntry[]): Promise<void> {
+  record(em: EntityManager, ctx: RequestContext, ...entries: AuditEntry[]): Promise<void> {
+    return this.recordEach(
+      em,
+      entries.map((entry) => ({ ctx, entry })),
+    );
+  }
+
+  /** As `record`, for the state changes of several requests committed together: each event names its own actor and request. */
+  async recordEach(em: EntityManager, items: Array<{ ctx: RequestContext; entry: AuditEntry }>): Promise<void> {
     if (!em.queryRunner?.isTransactionActive) {
       throw new Error('audit events must be written inside the transaction of their state change');
     }
-    if (entries.length === 0) return;
+    if (items.length === 0) return;
     const at = this.clock.now().toISOString();
-    const actor = { tokenId: ctx.actor.tokenId, role: ctx.actor.role, ownerId: ctx.actor.ownerId };
-    const rows = entries.map((entry) => {
+    const rows = items.map(({ ctx, entry }) => {
       assertNoSecretValues(entry.data ?? {});
       return {
         id: this.random.uuid(),
         at,
-        actor,
+        actor: { tokenId: ctx.actor.tokenId, role: ctx.actor.role, ownerId: ctx.actor.ownerId },
         action: entry.action,
         target_type: entry.targetType,
         target_id: entry.targetId,

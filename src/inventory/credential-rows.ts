@@ -114,7 +114,16 @@ export function credentialRowValues(credential: CredentialEntity): unknown[] {
   ];
 }
 
-const INSERT_PLACEHOLDERS = Array.from({ length: 30 }, (_, i) => `$${i + 1}`).join(', ');
+const ROW_PARAMS = 30;
 
-/** One INSERT of a new credential row, in plain SQL like the reads. */
-export const INSERT_CREDENTIAL_SQL = `INSERT INTO credentials (${CREDENTIAL_COLUMNS}) VALUES (${INSERT_PLACEHOLDERS})`;
+/** One INSERT of `count` new credential rows (their credentialRowValues, one after the other), in plain SQL like the reads. */
+export function insertCredentialsSql(count: number): string {
+  const rows = Array.from({ length: count }, (_, row) => {
+    const placeholders = Array.from({ length: ROW_PARAMS }, (_, i) => `$${row * ROW_PARAMS + i + 1}`);
+    return `(${placeholders.join(', ')})`;
+  });
+  return `INSERT INTO credentials (${CREDENTIAL_COLUMNS}) VALUES ${rows.join(', ')}`;
+}
+
+/** One INSERT of a new credential row. */
+export const INSERT_CREDENTIAL_SQL = insertCredentialsSql(1);

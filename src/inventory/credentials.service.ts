@@ -5,6 +5,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
 import { Actor, assertOwnerAccess, assertOwnerRead, RequestContext } from '../auth/actor';
 import { Clock } from '../common/clock/clock';
+import { GroupCommit } from '../common/db/group-commit';
 import { isUniqueViolation } from '../common/db/pg-errors';
 import {
   ConflictError,
@@ -21,7 +22,7 @@ import { EventOutbox } from '../gateways/event-outbox.service';
 import { SecretStore, SecretTarget } from '../secret-stores/secret-store';
 import { SecretStoreRegistry } from '../secret-stores/secret-store.registry';
 import { AgentsService, scopedOwnerFilter } from './agents.service';
-import { CREDENTIAL_COLUMNS, credentialFromRow, CredentialRow, credentialRowValues, INSERT_CREDENTIAL_SQL } from './credential-rows';
+import { CREDENTIAL_COLUMNS, credentialFromRow, CredentialRow, credentialRowValues, INSERT_CREDENTIAL_SQL, insertCredentialsSql } from './credential-rows';
 import { formatSecret, SECRET_RANDOM_BYTES } from './credential-secret';
 import {
   CredentialEntity,
@@ -101,9 +102,20 @@ export interface CredentialListQuery {
 const DEFAULT_ROTATION_INTERVAL_DAYS = 90;
 const DEFAULT_GRACE_PERIOD_HOURS = 24;
 
+/** A new active credential whose secret is in its store, waiting for its commit. */
+interface IssuedCredential {
+  ctx: RequestContext;
+  credential: CredentialEntity;
+}
+
+/** Issuances one transaction commits at most. */
+const MAX_ISSUE_BATCH = 32;
+
 @Injectable()
 export class CredentialsService {
   private readonly logger = new Logger(CredentialsService.name);
+  /** Issuances that reach their commit together share one transaction; each gets its own outcome. */
+  private readonly issuances = new GroupCommit<IssuedCredential, Error | null>((items) => this.commitIssued(items), MAX_ISSUE_BATCH);
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -191,23 +203,44 @@ export class CredentialsService {
 
     const secret = await this.writeFirstVersion(store, credential, now);
     credential.secretDeliveredVersion = 1;
-    try {
-      await this.dataSource.transaction(async (em) => {
-        await em.query(INSERT_CREDENTIAL_SQL, credentialRowValues(credential));
-        await this.publish(em, 'credential.issued', credential);
-        await this.audit.record(em, ctx, {
-          action: 'credential.created',
-          targetType: 'credential',
-          targetId: credential.id,
-          data: describe(credential),
-        });
-      });
-    } catch (error) {
+    const failure = await this.issuances.submit({ ctx, credential });
+    if (failure) {
       await this.discardSecret(store, credential);
-      if (isUniqueViolation(error)) throw new ConflictError('CREDENTIAL_CONFLICT', 'Credential id collision; retry.');
-      throw error;
+      if (isUniqueViolation(failure)) throw new ConflictError('CREDENTIAL_CONFLICT', 'Credential id collision; retry.');
+      throw failure;
     }
     return { credential: toCredentialView(credential), secret };
+  }
+
+  /**
+   * Commits issued credentials in one transaction: their rows in one INSERT,
+   * each one's `credential.issued` in the outbox, and their audit events (each
+   * with its own actor and request id) in one append. If the batch fails,
+   * each credential is committed again on its own, so only a bad one fails.
+   */
+  private async commitIssued(items: IssuedCredential[]): Promise<Array<Error | null>> {
+    try {
+      await this.dataSource.transaction(async (em) => {
+        await em.query(
+          insertCredentialsSql(items.length),
+          items.flatMap(({ credential }) => credentialRowValues(credential)),
+        );
+        for (const { credential } of items) await this.publish(em, 'credential.issued', credential);
+        await this.audit.recordEach(
+          em,
+          items.map(({ ctx, credential }) => ({
+            ctx,
+            entry: { action: 'credential.created', targetType: 'credential', targetId: credential.id, data: describe(credential) },
+          })),
+        );
+      });
+      return items.map(() => null);
+    } catch (error) {
+      if (items.length === 1) return [error instanceof Error ? error : new Error(String(error))];
+      const outcomes: Array<Error | null> = [];
+      for (const item of items) outcomes.push(...(await this.commitIssued([item])));
+      return outcomes;
+    }
   }
 
   async get(actor: Actor, id: string): Promise<CredentialView> {

@@ -73,6 +73,40 @@ describe('credentials', () => {
       expect(versions[0].state).toBe('current');
     });
 
+    it('commits concurrent issuances together, each with its own row, secret, event and audit actor', async () => {
+      const p = world.product.name;
+      const owner = await f.token('owner', world.owner.id);
+      const requests = Array.from({ length: 12 }, (_, i) => ({ token: i % 2 ? owner.token : f.admin, requestId: `issue-together-${i}` }));
+      const answers = await Promise.all(
+        requests.map(({ token, requestId }) =>
+          t.http.request('POST', '/v1/credentials', { agentId: world.agent.id, type: 'api_key', environment: 'production', scopes: [`${p}:read`], rateLimit: { requests: 5, perSeconds: 1 } }, {
+            token,
+            headers: { 'x-request-id': requestId },
+          }),
+        ),
+      );
+      expect(answers.map((a) => a.status)).toEqual(requests.map(() => 201));
+      const ids = answers.map((a) => a.body.credential.id as string);
+      expect(new Set(ids).size).toBe(ids.length);
+      for (const a of answers) {
+        const [row] = await t.dataSource.query('SELECT secret_sha256 FROM credentials WHERE id = $1', [a.body.credential.id]);
+        expect(row.secret_sha256).toBe(sha256(a.body.secret));
+      }
+      const events = await t.dataSource.query(
+        `SELECT target_id, request_id, actor->>'tokenId' AS token_id, actor->>'role' AS role FROM audit_events
+          WHERE action = 'credential.created' AND target_id = ANY ($1)`,
+        [ids],
+      );
+      expect(events).toHaveLength(ids.length);
+      const byCredential = new Map(events.map((e: any) => [e.target_id, e]));
+      requests.forEach((r, i) => {
+        expect(byCredential.get(ids[i])).toMatchObject({ request_id: r.requestId, role: r.token === f.admin ? 'admin' : 'owner' });
+        if (r.token === owner.token) expect(byCredential.get(ids[i])).toMatchObject({ token_id: owner.id });
+      });
+      const outbox = await t.dataSource.query(`SELECT credential_id FROM outbox_events WHERE type = 'credential.issued' AND credential_id = ANY ($1)`, [ids]);
+      expect(outbox).toHaveLength(ids.length);
+    });
+
     it('defaults to 90 days and a 24 hour grace period', async () => {
       const { credential } = await f.credential(world.agent.id, [`${world.product.name}:read`]);
       expect(credential.rotationIntervalDays).toBe(90);
