@@ -56,58 +56,104 @@ export class EventOutbox {
   ) {}
 
   async publish(em: EntityManager, input: OutboxEventInput): Promise<PublishedEvent> {
+    return (await this.publishMany(em, [input]))[0];
+  }
+
+  /**
+   * Several events in one round trip (events about one credential in the
+   * order given). Each answer is the event's id, timestamp and deliveries.
+   */
+  async publishMany(em: EntityManager, inputs: OutboxEventInput[]): Promise<PublishedEvent[]> {
     if (!em.queryRunner?.isTransactionActive) {
       throw new Error('events must be published inside the transaction of their state change');
     }
-    const eventId = this.random.uuid();
+    const published: PublishedEvent[] = [];
+    // A delivery waits for the pending ones of its credential that the statement can see: so one credential's
+    // events go in statements of their own, one after the other.
+    for (const chunk of distinctCredentialRuns(inputs)) published.push(...(await this.insertEvents(em, chunk)));
+    return published;
+  }
+
+  private async insertEvents(em: EntityManager, inputs: OutboxEventInput[]): Promise<PublishedEvent[]> {
     const now = this.clock.now();
     const timestamp = now.toISOString();
-    const payload = JSON.stringify({ type: input.type, timestamp, data: input.data });
-    if (SECRET_LIKE.test(payload)) throw new Error(`refusing to publish a secret-like value in a ${input.type} event`);
+    const events = inputs.map((input) => {
+      const payload = JSON.stringify({ type: input.type, timestamp, data: input.data });
+      if (SECRET_LIKE.test(payload)) throw new Error(`refusing to publish a secret-like value in a ${input.type} event`);
+      return { id: this.random.uuid(), input, payload };
+    });
 
-    // One round trip: the event, its gateway deliveries, and for each whether
+    // One round trip: the events, their gateway deliveries, and for each whether
     // an earlier delivery of the same credential to that gateway is pending.
-    const rows: Array<{ id: string; gatewayId: string | null; blocked: boolean }> = await em.query(
+    const rows: Array<{ id: string; eventId: string; gatewayId: string | null; blocked: boolean }> = await em.query(
       `WITH ev AS (
          INSERT INTO outbox_events (id, type, credential_id, environment, payload, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6)
-         RETURNING id, seq),
+         SELECT id, type, credential_id, environment, payload, $6
+           FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[]) WITH ORDINALITY
+                AS e(id, type, credential_id, environment, payload, ord)
+          ORDER BY ord
+         RETURNING id, seq, type, credential_id, environment),
        inserted AS (
          INSERT INTO deliveries (id, event_id, event_seq, event_type, credential_id, target, gateway_id, status,
                                  attempts, retry_step, next_attempt_at, created_at, updated_at)
-         SELECT gen_random_uuid(), ev.id, ev.seq, $2, $3, 'gateway', g.id, 'pending', 0, 0, $6, $6, $6
-           FROM ev, gateways g
-          WHERE g.status = 'active' AND $4 = ANY (g.environments)
-         RETURNING id, gateway_id, event_seq)
-       SELECT i.id, i.gateway_id AS "gatewayId",
+         SELECT gen_random_uuid(), ev.id, ev.seq, ev.type, ev.credential_id, 'gateway', g.id, 'pending', 0, 0, $6, $6, $6
+           FROM ev JOIN gateways g ON g.status = 'active' AND ev.environment = ANY (g.environments)
+         RETURNING id, event_id, gateway_id, credential_id, event_seq)
+       SELECT i.id, i.event_id AS "eventId", i.gateway_id AS "gatewayId",
               EXISTS (SELECT 1 FROM deliveries p
-                       WHERE p.status = 'pending' AND p.gateway_id = i.gateway_id AND p.credential_id = $3
+                       WHERE p.status = 'pending' AND p.gateway_id = i.gateway_id AND p.credential_id = i.credential_id
                          AND p.event_seq < i.event_seq) AS blocked
          FROM inserted i`,
-      [eventId, input.type, input.credentialId, input.environment, payload, now],
+      [
+        events.map((e) => e.id),
+        events.map((e) => e.input.type),
+        events.map((e) => e.input.credentialId),
+        events.map((e) => e.input.environment),
+        events.map((e) => e.payload),
+        now,
+      ],
     );
 
-    const refs: Array<DeliveryRef & { blocked: boolean }> = rows.map((row) => ({
-      id: row.id,
-      eventId,
-      target: 'gateway',
-      gatewayId: row.gatewayId,
-      blocked: row.blocked,
-    }));
-    if (input.notify && this.config.notify) {
+    const notify = this.config.notify ? events.filter((e) => e.input.notify).map((e) => e.id) : [];
+    if (notify.length) {
       // The notification target: no gateway, no chain to wait in.
-      const [notification]: Array<{ id: string }> = await em.query(
+      const notifications: Array<{ id: string; eventId: string }> = await em.query(
         `INSERT INTO deliveries (id, event_id, event_seq, event_type, credential_id, target, gateway_id, status,
                                  attempts, retry_step, next_attempt_at, created_at, updated_at)
          SELECT gen_random_uuid(), e.id, e.seq, e.type, e.credential_id, 'notification', NULL, 'pending', 0, 0, $2, $2, $2
-           FROM outbox_events e WHERE e.id = $1
-         RETURNING id`,
-        [eventId, now],
+           FROM outbox_events e WHERE e.id = ANY ($1::uuid[])
+         RETURNING id, event_id AS "eventId"`,
+        [notify, now],
       );
-      rows.push({ id: notification.id, gatewayId: null, blocked: false });
-      refs.push({ id: notification.id, eventId, target: 'notification', gatewayId: null, blocked: false });
+      rows.push(...notifications.map((n) => ({ ...n, gatewayId: null, blocked: false })));
     }
+
+    const refs: Array<DeliveryRef & { blocked: boolean }> = rows.map((row) => ({
+      id: row.id,
+      eventId: row.eventId,
+      target: row.gatewayId ? 'gateway' : 'notification',
+      gatewayId: row.gatewayId,
+      blocked: row.blocked,
+    }));
     if (refs.length) this.afterCommit.run(em, () => this.queue.enqueueNew(refs));
-    return { eventId, timestamp, deliveryIds: rows.map((r) => r.id) };
+    return events.map((e) => ({ eventId: e.id, timestamp, deliveryIds: rows.filter((r) => r.eventId === e.id).map((r) => r.id) }));
   }
+}
+
+/** Splits events into runs in which no credential appears twice, keeping their order. */
+function distinctCredentialRuns(inputs: OutboxEventInput[]): OutboxEventInput[][] {
+  const runs: OutboxEventInput[][] = [];
+  let run: OutboxEventInput[] = [];
+  let seen = new Set<string>();
+  for (const input of inputs) {
+    if (input.credentialId && seen.has(input.credentialId)) {
+      runs.push(run);
+      run = [];
+      seen = new Set();
+    }
+    run.push(input);
+    if (input.credentialId) seen.add(input.credentialId);
+  }
+  if (run.length) runs.push(run);
+  return runs;
 }

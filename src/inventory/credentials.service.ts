@@ -18,7 +18,7 @@ import {
 import { decodeTimeCursor, DEFAULT_PAGE_SIZE, encodeTimeCursor, Page, toPage } from '../common/pagination/pagination';
 import { RandomSource } from '../common/random/random-source';
 import { AppConfig, SecretStoreName } from '../config/app-config';
-import { EventOutbox } from '../gateways/event-outbox.service';
+import { EventOutbox, OutboxEventInput } from '../gateways/event-outbox.service';
 import { SecretStore, SecretTarget } from '../secret-stores/secret-store';
 import { SecretStoreRegistry } from '../secret-stores/secret-store.registry';
 import { AgentsService, scopedOwnerFilter } from './agents.service';
@@ -101,6 +101,11 @@ export interface CredentialListQuery {
 
 const DEFAULT_ROTATION_INTERVAL_DAYS = 90;
 const DEFAULT_GRACE_PERIOD_HOURS = 24;
+
+/** The event that tells the gateways about a credential's current terms. */
+function issuedOrUpdated(type: 'credential.issued' | 'credential.updated', credential: CredentialEntity): OutboxEventInput {
+  return { type, credentialId: credential.id, environment: credential.environment, data: credentialEventData(credential) };
+}
 
 /** A new active credential whose secret is in its store, waiting for its commit. */
 interface IssuedCredential {
@@ -225,7 +230,10 @@ export class CredentialsService {
           insertCredentialsSql(items.length),
           items.flatMap(({ credential }) => credentialRowValues(credential)),
         );
-        for (const { credential } of items) await this.publish(em, 'credential.issued', credential);
+        await this.outbox.publishMany(
+          em,
+          items.map(({ credential }) => issuedOrUpdated('credential.issued', credential)),
+        );
         await this.audit.recordEach(
           em,
           items.map(({ ctx, credential }) => ({
@@ -666,12 +674,7 @@ export class CredentialsService {
 
   /** Tells the gateways serving the credential's environment, in this transaction (outbox). */
   private async publish(em: EntityManager, type: 'credential.issued' | 'credential.updated', credential: CredentialEntity): Promise<void> {
-    await this.outbox.publish(em, {
-      type,
-      credentialId: credential.id,
-      environment: credential.environment,
-      data: credentialEventData(credential),
-    });
+    await this.outbox.publish(em, issuedOrUpdated(type, credential));
   }
 
   private get maxInterval(): number {

@@ -186,17 +186,21 @@ export class RevocationService {
       createdAt: now,
     };
 
-    const rows: RevocationCredentialEntity[] = [];
-    const audit: AuditEntry[] = [];
-    for (const credential of credentials) {
-      const previousStatus = credential.status;
-      await this.credentials.markRevoked(em, credential, now, reason);
-      const event = await this.outbox.publish(em, {
-        type: 'credential.revoked',
+    const previousStatus = new Map(credentials.map((c) => [c.id, c.status]));
+    for (const credential of credentials) await this.credentials.markRevoked(em, credential, now, reason);
+    const events = await this.outbox.publishMany(
+      em,
+      credentials.map((credential) => ({
+        type: 'credential.revoked' as const,
         credentialId: credential.id,
         environment: credential.environment,
         data: { ...credentialEventData(credential), reason, revokedAt, revocationId: revocation.id },
-      });
+      })),
+    );
+    const rows: RevocationCredentialEntity[] = [];
+    const audit: AuditEntry[] = [];
+    for (const [i, credential] of credentials.entries()) {
+      const event = events[i];
       rows.push({
         credentialId: credential.id,
         revocationId: revocation.id,
@@ -213,7 +217,7 @@ export class RevocationService {
         action: 'credential.revoked',
         targetType: 'credential',
         targetId: credential.id,
-        data: { revocationId: revocation.id, reason, agentId: credential.agentId, previousStatus },
+        data: { revocationId: revocation.id, reason, agentId: credential.agentId, previousStatus: previousStatus.get(credential.id) },
       });
     }
     // The revocation and its credentials in one statement (the revoke call waits on every round trip).

@@ -5,6 +5,8 @@ import { credentialEventData, CredentialsService } from '../inventory/credential
 import type { RotationEntity } from './entities/rotation.entity';
 
 type LockedCredential = Awaited<ReturnType<CredentialsService['lockForChange']>>;
+type RotatedRotation = Pick<RotationEntity, 'id' | 'fromVersion' | 'toVersion' | 'immediate'>;
+type RotatedVersion = { newSecretSha256: string; newSecretRef: string; graceEndsAt: Date };
 
 /**
  * The events a rotation sends the gateways, through the outbox, inside the
@@ -18,37 +20,45 @@ export class RotationEvents {
   constructor(private readonly outbox: EventOutbox) {}
 
   /** A new version exists; both it and the previous one are valid until `graceEndsAt`. */
-  async rotated(
-    em: EntityManager,
-    credential: LockedCredential,
-    rotation: Pick<RotationEntity, 'id' | 'fromVersion' | 'toVersion' | 'immediate'>,
-    version: { newSecretSha256: string; newSecretRef: string; graceEndsAt: Date },
-  ): Promise<void> {
-    await this.outbox.publish(em, {
-      type: 'credential.rotated',
-      credentialId: credential.id,
-      environment: credential.environment,
-      data: {
-        ...credentialEventData(credential),
-        secretVersion: rotation.toVersion,
-        secretSha256: version.newSecretSha256,
-        secretRef: version.newSecretRef,
-        previousVersion: rotation.fromVersion,
-        graceEndsAt: version.graceEndsAt.toISOString(),
-        rotationId: rotation.id,
-        immediate: rotation.immediate,
-      },
-    });
+  async rotated(em: EntityManager, credential: LockedCredential, rotation: RotatedRotation, version: RotatedVersion): Promise<void> {
+    await this.rotatedMany(em, [{ credential, rotation, version }]);
   }
 
-  /** The previous version is destroyed: no longer valid anywhere. */
-  async versionRetired(em: EntityManager, credential: LockedCredential, rotation: Pick<RotationEntity, 'id' | 'fromVersion'>): Promise<void> {
-    await this.outbox.publish(em, {
-      type: 'credential.version_retired',
-      credentialId: credential.id,
-      environment: credential.environment,
-      data: { ...credentialEventData(credential), retiredVersion: rotation.fromVersion, rotationId: rotation.id },
-    });
+  /** `rotated` for several credentials, in one round trip. */
+  async rotatedMany(em: EntityManager, items: Array<{ credential: LockedCredential; rotation: RotatedRotation; version: RotatedVersion }>): Promise<void> {
+    if (items.length === 0) return;
+    await this.outbox.publishMany(
+      em,
+      items.map(({ credential, rotation, version }) => ({
+        type: 'credential.rotated' as const,
+        credentialId: credential.id,
+        environment: credential.environment,
+        data: {
+          ...credentialEventData(credential),
+          secretVersion: rotation.toVersion,
+          secretSha256: version.newSecretSha256,
+          secretRef: version.newSecretRef,
+          previousVersion: rotation.fromVersion,
+          graceEndsAt: version.graceEndsAt.toISOString(),
+          rotationId: rotation.id,
+          immediate: rotation.immediate,
+        },
+      })),
+    );
+  }
+
+  /** The previous versions are destroyed: no longer valid anywhere. In one round trip. */
+  async versionRetiredMany(em: EntityManager, items: Array<{ credential: LockedCredential; rotation: Pick<RotationEntity, 'id' | 'fromVersion'> }>): Promise<void> {
+    if (items.length === 0) return;
+    await this.outbox.publishMany(
+      em,
+      items.map(({ credential, rotation }) => ({
+        type: 'credential.version_retired' as const,
+        credentialId: credential.id,
+        environment: credential.environment,
+        data: { ...credentialEventData(credential), retiredVersion: rotation.fromVersion, rotationId: rotation.id },
+      })),
+    );
   }
 
   /** The rotation gave up; the credential keeps its current version (the one in `data`). */

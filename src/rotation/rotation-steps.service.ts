@@ -118,6 +118,7 @@ export class RotationSteps {
       });
       const applied = eligible.length ? await this.repository.markPublishedMany(em, eligible, at) : new Set<string>();
       const audit: AuditEntry[] = [];
+      const rotated: Parameters<RotationEvents['rotatedMany']>[1] = [];
       for (const [i, item] of items.entries()) {
         const result = results[i];
         if (result.kind !== 'published') continue;
@@ -125,7 +126,7 @@ export class RotationSteps {
           results[i] = { kind: 'raced' };
           continue;
         }
-        await this.events.rotated(em, locked.get(item.rotation.credentialId)!, item.rotation, result);
+        rotated.push({ credential: locked.get(item.rotation.credentialId)!, rotation: item.rotation, version: result });
         audit.push({
           action: 'rotation.published',
           targetType: 'credential',
@@ -140,6 +141,7 @@ export class RotationSteps {
           },
         });
       }
+      await this.events.rotatedMany(em, rotated);
       await this.audit.record(em, this.context(items), ...audit);
       return results;
     });
@@ -238,6 +240,7 @@ export class RotationSteps {
         at,
       );
       const audit: AuditEntry[] = [];
+      const retired: Parameters<RotationEvents['versionRetiredMany']>[1] = [];
       const results: RetireResult[] = [];
       for (const [i, item] of items.entries()) {
         if (!applied.has(item.rotation.id) || duplicateOf(items, i)) {
@@ -246,7 +249,7 @@ export class RotationSteps {
         }
         const credential = locked.get(item.rotation.credentialId);
         const revoked = credential?.status !== 'active';
-        if (credential && !revoked) await this.events.versionRetired(em, credential, item.rotation);
+        if (credential && !revoked) retired.push({ credential, rotation: item.rotation });
         audit.push({
           action: 'credential.version_retired',
           targetType: 'credential',
@@ -261,6 +264,7 @@ export class RotationSteps {
         });
         results.push({ kind: 'retired' });
       }
+      await this.events.versionRetiredMany(em, retired);
       await this.audit.record(em, this.context(items), ...audit);
       return results;
     });

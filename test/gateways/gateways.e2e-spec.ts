@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
+import { EventOutbox } from '../../src/gateways/event-outbox.service';
 import { Fixtures } from '../support/fixtures';
 import { eventually, GatewayReceiver } from '../support/gateway-receiver';
 import { startTestApp, TestApp } from '../support/test-app';
@@ -249,6 +250,33 @@ describe('gateways and signed event delivery', () => {
     const issued = (await deliveriesOf(gw.id)).find((d) => d.eventType === 'credential.issued');
     expect(issued.attempts).toBeGreaterThanOrEqual(2);
     expect(issued.status).toBe('delivered');
+  });
+
+  it('publishes several events in one call: each delivered once, one credential\'s events in the order given', async () => {
+    const r = await receiver();
+    await gateway(r);
+    const [a, b] = [await issue(), await issue()];
+    await r.waitFor((x) => x.acknowledged().filter((w) => [a.id, b.id].includes(w.json.data.credentialId)).length === 2, 5000, 'the issued events');
+    const outbox = t.app.get(EventOutbox);
+    const event = (credential: any, step: number) => ({
+      type: 'credential.updated' as const,
+      credentialId: credential.id,
+      environment: 'production' as const,
+      data: { credentialId: credential.id, step },
+    });
+    const published = await t.dataSource.transaction((em) => outbox.publishMany(em, [event(a, 1), event(b, 1), event(a, 2), event(a, 3), event(b, 2)]));
+    expect(published).toHaveLength(5);
+    expect(new Set(published.map((p) => p.eventId)).size).toBe(5);
+    for (const p of published) expect(p.deliveryIds.length).toBeGreaterThanOrEqual(1);
+
+    const updates = (x: GatewayReceiver, credential: any) =>
+      x.acknowledged().filter((w) => w.json.type === 'credential.updated' && w.json.data.credentialId === credential.id);
+    await r.waitFor((x) => updates(x, a).length === 3 && updates(x, b).length === 2, 5000, 'the five updates');
+    expect(updates(r, a).map((w) => w.json.data.step)).toEqual([1, 2, 3]);
+    expect(updates(r, b).map((w) => w.json.data.step)).toEqual([1, 2]);
+    const seqs: Array<{ seq: string }> = await t.dataSource.query('SELECT seq FROM outbox_events WHERE id = ANY ($1) ORDER BY seq', [published.map((p) => p.eventId)]);
+    const order = await Promise.all(published.map(async (p) => (await t.dataSource.query('SELECT seq FROM outbox_events WHERE id = $1', [p.eventId]))[0].seq));
+    expect(order).toEqual(seqs.map((row) => row.seq));
   });
 
   it('disables a gateway that answers 410 Gone and sends it nothing more', async () => {
