@@ -107,6 +107,40 @@ describe('credentials', () => {
       expect(outbox).toHaveLength(ids.length);
     });
 
+    it('fails only the issuance that cannot commit, not the others committed with it', async () => {
+      const p = world.product.name;
+      const doomed = await f.agent(world.owner.id);
+      // A real Postgres failure for one agent's rows only: the shared INSERT fails, and each goes again on its own.
+      await t.dataSource.query(`
+        CREATE FUNCTION refuse_doomed_agent() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+          IF NEW.agent_id = '${doomed.id}' THEN RAISE EXCEPTION 'refused for the test'; END IF;
+          RETURN NEW;
+        END $$;
+        CREATE TRIGGER refuse_doomed_agent BEFORE INSERT ON credentials FOR EACH ROW EXECUTE FUNCTION refuse_doomed_agent();`);
+      try {
+        const body = (agentId: string) => ({ agentId, type: 'api_key', environment: 'production', scopes: [`${p}:read`], rateLimit: { requests: 5, perSeconds: 1 } });
+        const agents = [world.agent.id, doomed.id, world.agent.id, world.agent.id, doomed.id, world.agent.id];
+        const answers = await Promise.all(agents.map((agentId) => t.http.post('/v1/credentials', body(agentId), f.admin)));
+        expect(answers.map((a) => a.status)).toEqual(agents.map((id) => (id === doomed.id ? 500 : 201)));
+        const ids = answers.filter((a) => a.status === 201).map((a) => a.body.credential.id);
+        const rows = await t.dataSource.query('SELECT id FROM credentials WHERE id = ANY ($1)', [ids]);
+        expect(rows).toHaveLength(4);
+        const doomedRows = await t.dataSource.query('SELECT count(*)::int AS n FROM credentials WHERE agent_id = $1', [doomed.id]);
+        expect(doomedRows[0].n).toBe(0);
+        // Their secrets were removed from the store again; the others' are there.
+        const secrets = await t.dataSource.query(
+          `SELECT count(*)::int AS n FROM local_secret_versions v
+            WHERE NOT EXISTS (SELECT 1 FROM credentials c WHERE c.id = v.credential_id)`,
+        );
+        expect(secrets[0].n).toBe(0);
+        const audited = await t.dataSource.query(`SELECT count(*)::int AS n FROM audit_events WHERE action = 'credential.created' AND target_id = ANY ($1)`, [ids]);
+        expect(audited[0].n).toBe(4);
+      } finally {
+        await t.dataSource.query('DROP TRIGGER refuse_doomed_agent ON credentials; DROP FUNCTION refuse_doomed_agent();');
+      }
+    });
+
     it('defaults to 90 days and a 24 hour grace period', async () => {
       const { credential } = await f.credential(world.agent.id, [`${world.product.name}:read`]);
       expect(credential.rotationIntervalDays).toBe(90);
