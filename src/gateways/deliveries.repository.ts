@@ -54,6 +54,8 @@ const RELAXED_COMMIT = `relaxed AS MATERIALIZED (SELECT set_config('synchronous_
 
 /** Loads or acknowledgements one statement carries at most. */
 const BATCH = 100;
+/** The deliveries of one event reach their load and their acknowledgement within a few ms of each other: they wait that long for one another. */
+const WINDOW_MS = 2;
 
 const REF_COLUMNS = 'd.id, d.event_id AS "eventId", d.target, d.gateway_id AS "gatewayId", d.next_attempt_at AS "nextAttemptAt"';
 
@@ -64,7 +66,7 @@ const REF_COLUMNS = 'd.id, d.event_id AS "eventId", d.target, d.gateway_id AS "g
  */
 @Injectable()
 export class DeliveriesRepository {
-  private readonly loads = new GroupCommit<string, DeliveryForAttempt | null>((ids) => this.loadMany(ids), BATCH);
+  private readonly loads = new GroupCommit<string, DeliveryForAttempt | null>((ids) => this.loadMany(ids), BATCH, WINDOW_MS);
   private readonly acks = new GroupCommit<{ id: string; attempt: AttemptRecord }, DeliveryRef | null>(
     (items) =>
       this.markDeliveredMany(dedupeById(items)).then((refs) => {
@@ -72,6 +74,7 @@ export class DeliveriesRepository {
         return items.map((item) => byId.get(item.id) ?? null);
       }),
     BATCH,
+    WINDOW_MS,
   );
 
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}

@@ -43,4 +43,31 @@ describe('GroupCommit', () => {
     await expect(failed[1]).rejects.toThrow('deadlock detected');
     expect(await group.submit(3)).toBe(3);
   });
+
+  it('with a window, gathers items that arrive within it; what waited through a flush goes without waiting again', async () => {
+    jest.useFakeTimers();
+    try {
+      const batches: Array<{ items: number[]; at: number }> = [];
+      const group = new GroupCommit<number, number>(async (items) => {
+        batches.push({ items, at: Date.now() });
+        await new Promise((r) => setTimeout(r, 30));
+        return items;
+      }, 100, 40);
+      const t0 = Date.now();
+      const first = group.submit(1);
+      await jest.advanceTimersByTimeAsync(10);
+      const second = group.submit(2);
+      await jest.advanceTimersByTimeAsync(35); // t0 + 45: the first flush (from t0 + 40) is in flight
+      const third = group.submit(3);
+      await jest.advanceTimersByTimeAsync(100);
+      expect(await Promise.all([first, second, third])).toEqual([1, 2, 3]);
+      expect(batches.map((b) => b.items)).toEqual([[1, 2], [3]]);
+      expect(batches[0].at - t0).toBe(40);
+      // Right when the first flush ended (t0 + 70), not a window later (t0 + 110).
+      expect(batches[1].at - t0).toBeGreaterThanOrEqual(70);
+      expect(batches[1].at - t0).toBeLessThan(75);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
 });

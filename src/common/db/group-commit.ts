@@ -14,9 +14,16 @@ export class GroupCommit<I, O> {
   private waiting: Array<{ item: I; resolve: (outcome: O) => void; reject: (error: unknown) => void }> = [];
   private flushing = false;
 
+  /**
+   * @param windowMs how long a flush waits for company once the first item
+   *   arrives: 0 (the default) is the current turn of the event loop; a few
+   *   milliseconds gather items that arrive close together but not at once
+   *   (the deliveries of one event, each fetched by its own job).
+   */
   constructor(
     private readonly flush: (items: I[]) => Promise<O[]>,
     private readonly maxBatch: number,
+    private readonly windowMs = 0,
   ) {}
 
   submit(item: I): Promise<O> {
@@ -26,11 +33,13 @@ export class GroupCommit<I, O> {
     });
   }
 
-  private next(): void {
+  /** `waited`: the items waiting have waited for a flush already, so none waits for the window again. */
+  private next(waited = false): void {
     if (this.flushing || this.waiting.length === 0) return;
     this.flushing = true;
-    // Let the other jobs that reach this step in the same turn of the event loop join.
-    setImmediate(() => void this.run());
+    // Let the others that arrive in the same turn of the event loop (or within the window) join.
+    if (this.windowMs > 0 && !waited) setTimeout(() => void this.run(), this.windowMs);
+    else setImmediate(() => void this.run());
   }
 
   private async run(): Promise<void> {
@@ -42,7 +51,7 @@ export class GroupCommit<I, O> {
       for (const b of batch) b.reject(error);
     } finally {
       this.flushing = false;
-      this.next();
+      this.next(true);
     }
   }
 }
