@@ -49,11 +49,11 @@ describe('GroupCommit', () => {
     try {
       const batches: Array<{ items: number[]; at: number }> = [];
       const group = new GroupCommit<number, number>(async (items) => {
-        batches.push({ items, at: Date.now() });
+        batches.push({ items, at: jest.now() });
         await new Promise((r) => setTimeout(r, 30));
         return items;
       }, 100, 40);
-      const t0 = Date.now();
+      const t0 = jest.now();
       const first = group.submit(1);
       await jest.advanceTimersByTimeAsync(10);
       const second = group.submit(2);
