@@ -4,10 +4,14 @@
  * Seeds 100,000 active credentials in bulk (varied scopes, allowlists, last
  * use and rotation dates, so every risk flag is computed for real), starts the
  * compiled service against them, opens a campaign over all of them through
- * the API and downloads its CSV report. Prints the time to open, the time to
- * produce the CSV, and the service's peak RSS.
+ * the API and downloads its CSV report, then closes it undecided with
+ * `onExpiry: revoke`, so every credential is revoked in one revocation.
+ * Prints the time to open, the time to produce the CSV and the service's peak
+ * RSS so far (`rss_peak`), then the time to close (`campaign_close_revoke_s`)
+ * and the peak RSS after it (`rss_peak_after_close`).
  */
 import { randomBytes } from 'node:crypto';
+import { Client } from 'pg';
 import { figure, freshDatabase, REDIS_URL, seedInventory, startService } from './support';
 
 const CREDENTIALS = Number(process.env.BENCH_CREDENTIALS ?? 100_000);
@@ -38,7 +42,7 @@ async function main(): Promise<void> {
     const opened = await fetch(`${service.baseUrl}/v1/campaigns`, {
       method: 'POST',
       headers,
-      body: JSON.stringify({ name: 'bench', dueInDays: 14 }),
+      body: JSON.stringify({ name: 'bench', dueInDays: 14, onExpiry: 'revoke' }),
     });
     const openSeconds = (performance.now() - opening) / 1000;
     const campaign = (await opened.json()) as { id: string; itemCount: number };
@@ -62,6 +66,21 @@ async function main(): Promise<void> {
     figure('report_csv_mb', bytes / 1024 / 1024, 'MB');
     figure('report_csv_s', reportSeconds, 's');
     figure('rss_peak', service.peakRssMb(), 'MB');
+
+    const closing = performance.now();
+    const closed = await fetch(`${service.baseUrl}/v1/campaigns/${campaign.id}/close`, { method: 'POST', headers: { authorization: headers.authorization } });
+    const closeSeconds = (performance.now() - closing) / 1000;
+    const progress = (await closed.json()) as { expiredCount: number };
+    if (closed.status !== 200 || progress.expiredCount !== CREDENTIALS) {
+      throw new Error(`close answered ${closed.status} with ${JSON.stringify(progress).slice(0, 300)}`);
+    }
+    const client = new Client({ connectionString: db.url });
+    await client.connect();
+    const { rows } = await client.query(`SELECT count(*)::int AS n FROM credentials WHERE status = 'revoked'`);
+    await client.end();
+    if (rows[0].n !== CREDENTIALS) throw new Error(`${rows[0].n} of ${CREDENTIALS} credentials were revoked`);
+    figure('campaign_close_revoke_s', closeSeconds, 's');
+    figure('rss_peak_after_close', service.peakRssMb(), 'MB');
   } finally {
     await service.stop();
     await db.drop();

@@ -43,6 +43,8 @@ export interface ChainVerification {
 }
 
 const VERIFY_BATCH = 2000;
+/** Events one INSERT writes at most (a campaign's expiry may revoke a hundred thousand credentials). */
+const MAX_EVENTS_PER_STATEMENT = 1000;
 
 @Injectable()
 export class AuditService {
@@ -55,7 +57,7 @@ export class AuditService {
   ) {}
 
   /**
-   * Writes events inside the caller's transaction, in one round trip: the
+   * Writes events inside the caller's transaction, one round trip per thousand: the
    * events and their places in the chainer's queue. Writers never wait on the
    * chain; the chainer links the events once this transaction commits.
    */
@@ -86,6 +88,13 @@ export class AuditService {
         data: entry.data ?? {},
       };
     });
+    for (let i = 0; i < rows.length; i += MAX_EVENTS_PER_STATEMENT) {
+      await this.insertEvents(em, rows.slice(i, i + MAX_EVENTS_PER_STATEMENT));
+    }
+    this.afterCommit.run(em, () => this.chainer.poke());
+  }
+
+  private async insertEvents(em: EntityManager, rows: unknown[]): Promise<void> {
     await em.query(
       `WITH written AS (
          INSERT INTO audit_events (id, at, actor, action, target_type, target_id, request_id, data)
@@ -96,7 +105,6 @@ export class AuditService {
        INSERT INTO audit_unchained (event_id, created_seq) SELECT id, created_seq FROM written`,
       [JSON.stringify(rows)],
     );
-    this.afterCommit.run(em, () => this.chainer.poke());
   }
 
   /** Linked events, newest first (by chain position). */

@@ -45,7 +45,8 @@ export class DeliveryQueue {
   async add(refs: DeliveryRef[]): Promise<void> {
     if (refs.length === 0) return;
     const now = this.clock.now().getTime();
-    await this.queue.addBulk(
+    await this.jobs.addBulk<DeliveryJob>(
+      GatewayQueue.Delivery,
       refs.map((ref) => ({
         name: DeliveryJobName.Deliver,
         data: { deliveryId: ref.id },

@@ -140,13 +140,16 @@ export class EventOutbox {
   }
 }
 
-/** Splits events into runs in which no credential appears twice, keeping their order. */
+/** Events one statement writes at most. */
+const MAX_EVENTS_PER_STATEMENT = 1000;
+
+/** Splits events into runs in which no credential appears twice (and not too long), keeping their order. */
 function distinctCredentialRuns(inputs: OutboxEventInput[]): OutboxEventInput[][] {
   const runs: OutboxEventInput[][] = [];
   let run: OutboxEventInput[] = [];
   let seen = new Set<string>();
   for (const input of inputs) {
-    if (input.credentialId && seen.has(input.credentialId)) {
+    if ((input.credentialId && seen.has(input.credentialId)) || run.length >= MAX_EVENTS_PER_STATEMENT) {
       runs.push(run);
       run = [];
       seen = new Set();

@@ -113,6 +113,22 @@ interface IssuedCredential {
   credential: CredentialEntity;
 }
 
+/** Credentials one lock or revoke statement names at most. */
+const LOCK_CHUNK = 1000;
+
+function chunksOf<T>(items: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+/** Postgres orders uuids by their bytes: as lower-case hex strings compare. */
+function compareUuids(a: string, b: string): number {
+  const x = a.toLowerCase();
+  const y = b.toLowerCase();
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
 /** Issuances one transaction commits at most. */
 const MAX_ISSUE_BATCH = 32;
 
@@ -565,21 +581,23 @@ export class CredentialsService {
   }
 
   /**
-   * Revokes a credential locked by the caller, inside the caller's transaction
-   * (the revocation service writes its record, events and audit entries). A
-   * revoked credential never changes again; a change awaiting approval is dropped.
+   * Revokes credentials locked by the caller, inside the caller's transaction
+   * (the revocation service writes its record, events and audit entries), in
+   * one UPDATE per thousand. A revoked credential never changes again; a
+   * change awaiting approval is dropped.
    */
-  async markRevoked(em: EntityManager, credential: CredentialEntity, at: Date, reason: string): Promise<void> {
-    assertNotRevoked(credential);
-    Object.assign(credential, { status: 'revoked', revokedAt: at, revokedReason: reason, pendingChange: null, nextRotationAt: null, updatedAt: at });
-    await em.update(CredentialEntity, { id: credential.id }, {
-      status: 'revoked',
-      revokedAt: at,
-      revokedReason: reason,
-      pendingChange: null,
-      nextRotationAt: null,
-      updatedAt: at,
-    });
+  async markRevoked(em: EntityManager, credentials: CredentialEntity[], at: Date, reason: string): Promise<void> {
+    for (const credential of credentials) assertNotRevoked(credential);
+    for (const credential of credentials) {
+      Object.assign(credential, { status: 'revoked', revokedAt: at, revokedReason: reason, pendingChange: null, nextRotationAt: null, updatedAt: at });
+    }
+    for (const chunk of chunksOf(credentials.map((c) => c.id), LOCK_CHUNK)) {
+      await em.query(
+        `UPDATE credentials SET status = 'revoked', revoked_at = $2, revoked_reason = $3, pending_change = NULL, next_rotation_at = NULL, updated_at = $2
+          WHERE id = ANY ($1::uuid[])`,
+        [chunk, at, reason],
+      );
+    }
   }
 
   /**
@@ -603,16 +621,19 @@ export class CredentialsService {
   /**
    * Locks several credentials for a state change in the caller's transaction,
    * in id order (so concurrent batches, and revocations, cannot deadlock), in
-   * one statement. Unknown ids are simply absent from the result.
+   * one statement per thousand. Unknown ids are simply absent from the result.
    */
   async lockManyForChange(em: EntityManager, ids: string[]): Promise<CredentialEntity[]> {
-    if (ids.length === 0) return [];
-    return em
-      .createQueryBuilder(CredentialEntity, 'c')
-      .setLock('pessimistic_write')
-      .where('c.id IN (:...ids)', { ids: [...new Set(ids)] })
-      .orderBy('c.id', 'ASC')
-      .getMany();
+    const locked: CredentialEntity[] = [];
+    // Postgres's uuid order, so each chunk's locks follow the last one's.
+    for (const chunk of chunksOf([...new Set(ids)].sort(compareUuids), LOCK_CHUNK)) {
+      const rows: CredentialRow[] = await em.query(
+        `SELECT ${CREDENTIAL_COLUMNS} FROM credentials WHERE id = ANY ($1::uuid[]) ORDER BY id FOR UPDATE`,
+        [chunk],
+      );
+      locked.push(...rows.map(credentialFromRow));
+    }
+    return locked;
   }
 
   /**

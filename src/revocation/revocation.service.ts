@@ -132,11 +132,11 @@ export class RevocationService {
    * revoke. Appends the `credential.revoked` audit events itself.
    */
   async revokeInTransaction(em: EntityManager, ctx: RequestContext, credentialIds: string[], reason: string): Promise<RevocationSummary | null> {
-    const locked: LockedCredential[] = [];
-    for (const id of [...new Set(credentialIds)].sort()) {
-      const credential = await this.credentials.lockForChange(em, id);
-      if (credential.status !== 'revoked') locked.push(credential);
-    }
+    const all = await this.credentials.lockManyForChange(em, credentialIds);
+    const found = new Set(all.map((c) => c.id));
+    const missing = credentialIds.find((id) => !found.has(id.toLowerCase()));
+    if (missing) throw new NotFoundError('credential', missing);
+    const locked = all.filter((c) => c.status !== 'revoked');
     if (locked.length === 0) return null;
     const { summary, audit } = await this.revokeLocked(em, ctx, locked, reason, null);
     await this.audit.record(em, ctx, ...audit);
@@ -187,7 +187,7 @@ export class RevocationService {
     };
 
     const previousStatus = new Map(credentials.map((c) => [c.id, c.status]));
-    for (const credential of credentials) await this.credentials.markRevoked(em, credential, now, reason);
+    await this.credentials.markRevoked(em, credentials, now, reason);
     const events = await this.outbox.publishMany(
       em,
       credentials.map((credential) => ({

@@ -179,7 +179,8 @@ export class SecretDestructionService {
 
   private async enqueue(jobs: SecretDestructionJob[]): Promise<void> {
     if (jobs.length === 0) return;
-    await this.queue.addBulk(
+    await this.jobs.addBulk<SecretDestructionJob>(
+      RevocationQueue.SecretDestruction,
       jobs.map((data) => ({ name: SecretDestructionJobName.Destroy, data, opts: { ...JOB_OPTIONS, jobId: secretDestructionJobId(data) } })),
     );
   }

@@ -55,7 +55,8 @@ export class RotationQueue {
   /** Adds rotate jobs; an id already queued is left alone (BullMQ ignores the duplicate). */
   async addRotations(refs: RotationRef[], options: { scheduled: boolean; delayMs?: number } = { scheduled: false }): Promise<void> {
     for (const [store, group] of byStore(refs)) {
-      await this.queue(store).addBulk(
+      await this.jobs.addBulk<RotationJobData>(
+        rotationQueueName(store),
         group.map((ref) => ({
           name: RotationJobName.Rotate,
           data: { rotationId: ref.id, credentialId: ref.credentialId, toVersion: ref.toVersion } satisfies RotateJob,
@@ -83,7 +84,8 @@ export class RotationQueue {
   async addRetirements(refs: RotationRef[]): Promise<void> {
     const now = this.clock.now().getTime();
     for (const [store, group] of byStore(refs)) {
-      await this.queue(store).addBulk(
+      await this.jobs.addBulk<RotationJobData>(
+        rotationQueueName(store),
         group.map((ref) => ({
           name: RotationJobName.Retire,
           data: { rotationId: ref.id, credentialId: ref.credentialId, version: ref.fromVersion } satisfies RetireJob,

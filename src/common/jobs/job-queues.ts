@@ -4,6 +4,9 @@ import type IORedis from 'ioredis';
 import { AppConfig } from '../../config/app-config';
 import { createRedis } from './redis';
 
+/** Jobs one bulk add carries at most. */
+const ADD_CHUNK = 500;
+
 /**
  * Queues and workers on one Redis, under the configured key prefix (each test
  * gets its own). Producers ask for a queue; processors register a worker, which
@@ -41,6 +44,15 @@ export class JobQueues implements OnApplicationShutdown {
       this.queues.set(name, queue);
     }
     return queue as unknown as Queue<T>;
+  }
+
+  /**
+   * Adds jobs a few hundred at a time: building a bulk add is synchronous work,
+   * so a hundred thousand at once (a campaign's expiry revokes that many) would
+   * hold the event loop for seconds; between chunks, requests are served.
+   */
+  async addBulk<T>(name: string, jobs: Parameters<Queue<T>['addBulk']>[0]): Promise<void> {
+    for (let i = 0; i < jobs.length; i += ADD_CHUNK) await this.queue<T>(name).addBulk(jobs.slice(i, i + ADD_CHUNK));
   }
 
   /**
