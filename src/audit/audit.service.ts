@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import type { RequestContext } from '../auth/actor';
 import { Clock } from '../common/clock/clock';
+import { chunks } from '../common/collections/chunks';
 import { AfterCommit } from '../common/db/after-commit';
 import { InvalidInputError } from '../common/errors/domain-error';
 import { DEFAULT_PAGE_SIZE, Page } from '../common/pagination/pagination';
@@ -88,9 +89,7 @@ export class AuditService {
         data: entry.data ?? {},
       };
     });
-    for (let i = 0; i < rows.length; i += MAX_EVENTS_PER_STATEMENT) {
-      await this.insertEvents(em, rows.slice(i, i + MAX_EVENTS_PER_STATEMENT));
-    }
+    for (const chunk of chunks(rows, MAX_EVENTS_PER_STATEMENT)) await this.insertEvents(em, chunk);
     this.afterCommit.run(em, () => this.chainer.poke());
   }
 

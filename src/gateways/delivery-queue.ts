@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { JobsOptions, Queue } from 'bullmq';
 import { Clock } from '../common/clock/clock';
+import { chunks } from '../common/collections/chunks';
 import { JobQueues } from '../common/jobs/job-queues';
 import { DeliveriesRepository } from './deliveries.repository';
 import { DeliveryJob, DeliveryJobName, deliveryJobId, DeliveryRef, GatewayQueue } from './delivery-jobs';
@@ -88,10 +89,4 @@ export class DeliveryQueue {
 
 function delayUntil(at: Date | undefined, now: number): number {
   return at ? Math.max(0, new Date(at).getTime() - now) : 0;
-}
-
-function chunks<T>(items: T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
 }

@@ -5,6 +5,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
 import { Actor, assertOwnerAccess, assertOwnerRead, RequestContext } from '../auth/actor';
 import { Clock } from '../common/clock/clock';
+import { chunks } from '../common/collections/chunks';
 import { GroupCommit } from '../common/db/group-commit';
 import { isUniqueViolation } from '../common/db/pg-errors';
 import {
@@ -115,12 +116,6 @@ interface IssuedCredential {
 
 /** Credentials one lock or revoke statement names at most. */
 const LOCK_CHUNK = 1000;
-
-function chunksOf<T>(items: T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
-}
 
 /** Postgres orders uuids by their bytes: as lower-case hex strings compare. */
 function compareUuids(a: string, b: string): number {
@@ -591,7 +586,7 @@ export class CredentialsService {
     for (const credential of credentials) {
       Object.assign(credential, { status: 'revoked', revokedAt: at, revokedReason: reason, pendingChange: null, nextRotationAt: null, updatedAt: at });
     }
-    for (const chunk of chunksOf(credentials.map((c) => c.id), LOCK_CHUNK)) {
+    for (const chunk of chunks(credentials.map((c) => c.id), LOCK_CHUNK)) {
       await em.query(
         `UPDATE credentials SET status = 'revoked', revoked_at = $2, revoked_reason = $3, pending_change = NULL, next_rotation_at = NULL, updated_at = $2
           WHERE id = ANY ($1::uuid[])`,
@@ -626,7 +621,7 @@ export class CredentialsService {
   async lockManyForChange(em: EntityManager, ids: string[]): Promise<CredentialEntity[]> {
     const locked: CredentialEntity[] = [];
     // Postgres's uuid order, so each chunk's locks follow the last one's.
-    for (const chunk of chunksOf([...new Set(ids)].sort(compareUuids), LOCK_CHUNK)) {
+    for (const chunk of chunks([...new Set(ids)].sort(compareUuids), LOCK_CHUNK)) {
       const rows: CredentialRow[] = await em.query(
         `SELECT ${CREDENTIAL_COLUMNS} FROM credentials WHERE id = ANY ($1::uuid[]) ORDER BY id FOR UPDATE`,
         [chunk],

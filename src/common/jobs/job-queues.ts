@@ -2,6 +2,7 @@ import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { Job, Processor, Queue, Worker, WorkerOptions } from 'bullmq';
 import type IORedis from 'ioredis';
 import { AppConfig } from '../../config/app-config';
+import { chunks } from '../collections/chunks';
 import { createRedis } from './redis';
 
 /** Jobs one bulk add carries at most. */
@@ -52,7 +53,7 @@ export class JobQueues implements OnApplicationShutdown {
    * hold the event loop for seconds; between chunks, requests are served.
    */
   async addBulk<T>(name: string, jobs: Parameters<Queue<T>['addBulk']>[0]): Promise<void> {
-    for (let i = 0; i < jobs.length; i += ADD_CHUNK) await this.queue<T>(name).addBulk(jobs.slice(i, i + ADD_CHUNK));
+    for (const chunk of chunks(jobs, ADD_CHUNK)) await this.queue<T>(name).addBulk(chunk);
   }
 
   /**
