@@ -125,4 +125,50 @@ describe('review deadlines', () => {
     for (const c of creds) expect((await h.credential(c.id)).status).toBe('revoked');
     expect((await t.http.post('/v1/campaigns/7a1f4a8e-8f5e-4c1e-9a51-3a4b5c6d7e8f/close', undefined, f.admin)).status).toBe(404);
   });
+
+  it('closes with onExpiry revoke over more credentials than one statement takes (1,050): all revoked, each event and audit entry once', async () => {
+    const owner = await f.owner();
+    const agent = await f.agent(owner.id);
+    const template = (await f.credential(agent.id, [`${product.name}:read`])).credential;
+    // 1,049 more, copied in SQL from the one issued through the API (their secrets are never read here).
+    await t.dataSource.query(
+      `INSERT INTO credentials (id, client_id, agent_id, owner_id, type, environment, scopes, rate_limit_requests, rate_limit_per_seconds,
+         ip_allowlist, secret_store, secret_ref, secret_version, secret_version_id, secret_sha256, secret_delivered_version, status,
+         rotation_interval_days, grace_period_hours, next_rotation_at, requested_by, created_at, updated_at)
+       SELECT g.id, 'agc_' || replace(g.id::text, '-', ''), c.agent_id, c.owner_id, c.type, c.environment, c.scopes, c.rate_limit_requests,
+              c.rate_limit_per_seconds, c.ip_allowlist, c.secret_store, 'local:' || g.id, 1, '1', c.secret_sha256, 1, 'active',
+              c.rotation_interval_days, c.grace_period_hours, c.next_rotation_at, c.requested_by, c.created_at, c.updated_at
+         FROM credentials c, (SELECT gen_random_uuid() AS id FROM generate_series(1, 1049)) g
+        WHERE c.id = $1`,
+      [template.id],
+    );
+    const campaign = await h.open({ name: 'revoke on expiry, many', ownerIds: [owner.id], dueInDays: 1, onExpiry: 'revoke' });
+    expect(campaign.itemCount).toBe(1050);
+    const closed = await t.http.post(`/v1/campaigns/${campaign.id}/close`, undefined, f.admin);
+    expect(closed.status).toBe(200);
+    expect(closed.body.expiredCount).toBe(1050);
+
+    const [{ revoked }] = await t.dataSource.query(`SELECT count(*)::int AS revoked FROM credentials WHERE owner_id = $1 AND status = 'revoked'`, [owner.id]);
+    expect(revoked).toBe(1050);
+    const revocations = await t.dataSource.query(
+      `SELECT revocation_id, count(*)::int AS n FROM revocation_credentials rc JOIN credentials c ON c.id = rc.credential_id
+        WHERE c.owner_id = $1 GROUP BY revocation_id`,
+      [owner.id],
+    );
+    expect(revocations).toEqual([{ revocation_id: expect.any(String), n: 1050 }]);
+    const [{ events, distinct }] = await t.dataSource.query(
+      `SELECT count(*)::int AS events, count(DISTINCT e.credential_id)::int AS distinct FROM outbox_events e JOIN credentials c ON c.id = e.credential_id
+        WHERE c.owner_id = $1 AND e.type = 'credential.revoked'`,
+      [owner.id],
+    );
+    expect({ events, distinct }).toEqual({ events: 1050, distinct: 1050 });
+    const [{ audited }] = await t.dataSource.query(
+      `SELECT count(DISTINCT a.target_id)::int AS audited FROM audit_events a JOIN credentials c ON c.id::text = a.target_id
+        WHERE c.owner_id = $1 AND a.action = 'credential.revoked'`,
+      [owner.id],
+    );
+    expect(audited).toBe(1050);
+    const verify = await t.http.get('/v1/audit-events/verify', f.admin);
+    expect(verify.body.valid).toBe(true);
+  });
 });
