@@ -5,6 +5,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import { AuditEntry, AuditService } from '../audit/audit.service';
 import { Actor, canReadAll, RequestContext } from '../auth/actor';
 import { Clock } from '../common/clock/clock';
+import { chunks } from '../common/collections/chunks';
 import { ConflictError, ForbiddenError, NotFoundError } from '../common/errors/domain-error';
 import { RandomSource } from '../common/random/random-source';
 import { DeliveriesService, DeliveryView } from '../gateways/deliveries.service';
@@ -63,6 +64,8 @@ export interface RevocationView extends RevocationSummary {
 }
 
 export const MAX_WAIT_SECONDS = 30;
+/** Credentials one step of a large revocation locks and revokes. */
+const REVOKE_CHUNK = 1000;
 
 /**
  * Revocation: the credential is revoked, the revocation recorded, its
@@ -132,15 +135,32 @@ export class RevocationService {
    * revoke. Appends the `credential.revoked` audit events itself.
    */
   async revokeInTransaction(em: EntityManager, ctx: RequestContext, credentialIds: string[], reason: string): Promise<RevocationSummary | null> {
-    const all = await this.credentials.lockManyForChange(em, credentialIds);
-    const found = new Set(all.map((c) => c.id));
-    const missing = credentialIds.find((id) => !found.has(id.toLowerCase()));
-    if (missing) throw new NotFoundError('credential', missing);
-    const locked = all.filter((c) => c.status !== 'revoked');
-    if (locked.length === 0) return null;
-    const { summary, audit } = await this.revokeLocked(em, ctx, locked, reason, null);
-    await this.audit.record(em, ctx, ...audit);
-    return summary;
+    // A thousand at a time (a campaign's expiry may revoke a hundred thousand): each chunk is locked, revoked,
+    // published and audited before the next is read, so memory stays flat. Chunks follow id order, as locks must.
+    const ids = [...new Set(credentialIds.map((id) => id.toLowerCase()))].sort();
+    const now = this.clock.now();
+    let revocation: RevocationEntity | null = null;
+    const owners = new Set<string>();
+    const revoked: string[] = [];
+    for (const chunk of chunks(ids, REVOKE_CHUNK)) {
+      const locked = await this.credentials.lockManyForChange(em, chunk);
+      if (locked.length < chunk.length) {
+        const found = new Set(locked.map((c) => c.id));
+        throw new NotFoundError('credential', chunk.find((id) => !found.has(id))!);
+      }
+      const toRevoke = locked.filter((c) => c.status !== 'revoked');
+      if (toRevoke.length === 0) continue;
+      for (const c of toRevoke) owners.add(c.ownerId);
+      const first = revocation === null;
+      revocation ??= this.newRevocation(ctx, reason, null, owners.size === 1 ? toRevoke[0].ownerId : null, now);
+      await this.audit.record(em, ctx, ...(await this.revokeChunk(em, revocation, toRevoke, first)));
+      revoked.push(...toRevoke.map((c) => c.id));
+    }
+    if (!revocation) return null;
+    if (owners.size > 1 && revocation.ownerId !== null) {
+      await em.query('UPDATE revocations SET owner_id = NULL WHERE id = $1', [revocation.id]);
+    }
+    return { revocationId: revocation.id, credentialIds: revoked, revokedAt: now.toISOString() };
   }
 
   /**
@@ -173,19 +193,35 @@ export class RevocationService {
     agent: { agentId: string; ownerId: string } | null,
   ): Promise<{ summary: RevocationSummary; audit: AuditEntry[] }> {
     const now = this.clock.now();
-    const revokedAt = now.toISOString();
     const owners = new Set(credentials.map((c) => c.ownerId));
-    const revocation: RevocationEntity = {
+    const revocation = this.newRevocation(ctx, reason, agent?.agentId ?? null, agent?.ownerId ?? (owners.size === 1 ? [...owners][0] : null), now);
+    const audit = await this.revokeChunk(em, revocation, credentials, true);
+    return { summary: { revocationId: revocation.id, credentialIds: credentials.map((c) => c.id), revokedAt: now.toISOString() }, audit };
+  }
+
+  private newRevocation(ctx: RequestContext, reason: string, agentId: string | null, ownerId: string | null, now: Date): RevocationEntity {
+    return {
       id: this.random.uuid(),
-      agentId: agent?.agentId ?? null,
-      ownerId: agent?.ownerId ?? (owners.size === 1 ? [...owners][0] : null),
+      agentId,
+      ownerId,
       reason,
       actor: { tokenId: ctx.actor.tokenId, role: ctx.actor.role, ownerId: ctx.actor.ownerId },
       requestId: ctx.requestId,
       revokedAt: now,
       createdAt: now,
     };
+  }
 
+  /**
+   * Revokes locked credentials as part of `revocation`: marks them revoked,
+   * publishes their `credential.revoked` events, records their rows (with the
+   * revocation itself when `withRevocation`, in the same statement: the revoke
+   * call waits on every round trip) and schedules their secrets' destruction.
+   * Returns their audit entries, for the caller to append.
+   */
+  private async revokeChunk(em: EntityManager, revocation: RevocationEntity, credentials: LockedCredential[], withRevocation: boolean): Promise<AuditEntry[]> {
+    const { reason, revokedAt: now } = revocation;
+    const revokedAt = now.toISOString();
     const previousStatus = new Map(credentials.map((c) => [c.id, c.status]));
     await this.credentials.markRevoked(em, credentials, now, reason);
     const events = await this.outbox.publishMany(
@@ -197,57 +233,45 @@ export class RevocationService {
         data: { ...credentialEventData(credential), reason, revokedAt, revocationId: revocation.id },
       })),
     );
-    const rows: RevocationCredentialEntity[] = [];
-    const audit: AuditEntry[] = [];
-    for (const [i, credential] of credentials.entries()) {
-      const event = events[i];
-      rows.push({
-        credentialId: credential.id,
-        revocationId: revocation.id,
-        eventId: event.eventId,
-        secretStore: credential.secretStore,
-        secretTarget: targetOf(credential),
-        secretStatus: 'pending',
-        secretAttempts: 0,
-        secretNextAttemptAt: now,
-        secretLastError: null,
-        secretDestroyedAt: null,
-      });
-      audit.push({
-        action: 'credential.revoked',
-        targetType: 'credential',
-        targetId: credential.id,
-        data: { revocationId: revocation.id, reason, agentId: credential.agentId, previousStatus: previousStatus.get(credential.id) },
-      });
+    const rows = credentials.map((credential, i) => ({
+      credentialId: credential.id,
+      eventId: events[i].eventId,
+      secretStore: credential.secretStore,
+      secretTarget: JSON.stringify(targetOf(credential)),
+    }));
+    const insertRows = `INSERT INTO revocation_credentials (credential_id, revocation_id, event_id, secret_store, secret_target,
+                                                      secret_status, secret_attempts, secret_next_attempt_at)
+       SELECT c.credential_id, $1, c.event_id, c.secret_store, c.secret_target, 'pending', 0, $2
+         FROM unnest($3::uuid[], $4::uuid[], $5::text[], $6::jsonb[]) AS c(credential_id, event_id, secret_store, secret_target)`;
+    const rowParams = [
+      revocation.id,
+      now,
+      rows.map((r) => r.credentialId),
+      rows.map((r) => r.eventId),
+      rows.map((r) => r.secretStore),
+      rows.map((r) => r.secretTarget),
+    ];
+    if (withRevocation) {
+      await em.query(
+        `WITH revocation AS (
+           INSERT INTO revocations (id, agent_id, owner_id, reason, actor, request_id, revoked_at, created_at)
+           VALUES ($1, $7, $8, $9, $10, $11, $2, $2))
+         ${insertRows}`,
+        [...rowParams, revocation.agentId, revocation.ownerId, reason, JSON.stringify(revocation.actor), revocation.requestId],
+      );
+    } else {
+      await em.query(insertRows, rowParams);
     }
-    // The revocation and its credentials in one statement (the revoke call waits on every round trip).
-    await em.query(
-      `WITH revocation AS (
-         INSERT INTO revocations (id, agent_id, owner_id, reason, actor, request_id, revoked_at, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $7))
-       INSERT INTO revocation_credentials (credential_id, revocation_id, event_id, secret_store, secret_target,
-                                           secret_status, secret_attempts, secret_next_attempt_at)
-       SELECT c.credential_id, $1, c.event_id, c.secret_store, c.secret_target, 'pending', 0, $7
-         FROM unnest($8::uuid[], $9::uuid[], $10::text[], $11::jsonb[]) AS c(credential_id, event_id, secret_store, secret_target)`,
-      [
-        revocation.id,
-        revocation.agentId,
-        revocation.ownerId,
-        reason,
-        JSON.stringify(revocation.actor),
-        revocation.requestId,
-        now,
-        rows.map((r) => r.credentialId),
-        rows.map((r) => r.eventId),
-        rows.map((r) => r.secretStore),
-        rows.map((r) => JSON.stringify(r.secretTarget)),
-      ],
-    );
     this.destruction.scheduleAfterCommit(
       em,
-      rows.map((r) => ({ revocationId: r.revocationId, credentialId: r.credentialId })),
+      rows.map((r) => ({ revocationId: revocation.id, credentialId: r.credentialId })),
     );
-    return { summary: { revocationId: revocation.id, credentialIds: rows.map((r) => r.credentialId), revokedAt }, audit };
+    return credentials.map((credential) => ({
+      action: 'credential.revoked',
+      targetType: 'credential',
+      targetId: credential.id,
+      data: { revocationId: revocation.id, reason, agentId: credential.agentId, previousStatus: previousStatus.get(credential.id) },
+    }));
   }
 
   private async summaryOfCredential(em: EntityManager, credentialId: string): Promise<RevocationSummary> {

@@ -126,7 +126,7 @@ describe('review deadlines', () => {
     expect((await t.http.post('/v1/campaigns/7a1f4a8e-8f5e-4c1e-9a51-3a4b5c6d7e8f/close', undefined, f.admin)).status).toBe(404);
   });
 
-  it('closes with onExpiry revoke over more credentials than one statement takes (1,050): all revoked, each event and audit entry once', async () => {
+  it('closes with onExpiry revoke over more credentials than one statement takes (1,051): one revocation, each event and audit entry once', async () => {
     const owner = await f.owner();
     const agent = await f.agent(owner.id);
     const template = (await f.credential(agent.id, [`${product.name}:read`])).credential;
@@ -142,11 +142,32 @@ describe('review deadlines', () => {
         WHERE c.id = $1`,
       [template.id],
     );
-    const campaign = await h.open({ name: 'revoke on expiry, many', ownerIds: [owner.id], dueInDays: 1, onExpiry: 'revoke' });
-    expect(campaign.itemCount).toBe(1050);
+    // Another owner's credential that sorts after all of them, so the revocation learns of a second owner only in
+    // its second chunk: it names no single owner in the end.
+    const other = await f.owner();
+    const otherAgent = await f.agent(other.id);
+    const last = 'ffffffff-ffff-4fff-bfff-ffffffffffff';
+    await t.dataSource.query(
+      `INSERT INTO credentials (id, client_id, agent_id, owner_id, type, environment, scopes, rate_limit_requests, rate_limit_per_seconds,
+         ip_allowlist, secret_store, secret_ref, secret_version, secret_version_id, secret_sha256, secret_delivered_version, status,
+         rotation_interval_days, grace_period_hours, next_rotation_at, requested_by, created_at, updated_at)
+       SELECT $2::uuid, 'agc_last', $3, $4, c.type, c.environment, c.scopes, c.rate_limit_requests, c.rate_limit_per_seconds, c.ip_allowlist,
+              c.secret_store, 'local:' || $2::text, 1, '1', c.secret_sha256, 1, 'active', c.rotation_interval_days, c.grace_period_hours,
+              c.next_rotation_at, c.requested_by, c.created_at, c.updated_at
+         FROM credentials c WHERE c.id = $1`,
+      [template.id, last, otherAgent.id, other.id],
+    );
+    const campaign = await h.open({ name: 'revoke on expiry, many', ownerIds: [owner.id, other.id], dueInDays: 1, onExpiry: 'revoke' });
+    expect(campaign.itemCount).toBe(1051);
     const closed = await t.http.post(`/v1/campaigns/${campaign.id}/close`, undefined, f.admin);
     expect(closed.status).toBe(200);
-    expect(closed.body.expiredCount).toBe(1050);
+    expect(closed.body.expiredCount).toBe(1051);
+    const [lastOne] = await t.dataSource.query(
+      `SELECT c.status, r.owner_id, r.agent_id FROM credentials c JOIN revocation_credentials rc ON rc.credential_id = c.id
+         JOIN revocations r ON r.id = rc.revocation_id WHERE c.id = $1`,
+      [last],
+    );
+    expect(lastOne).toEqual({ status: 'revoked', owner_id: null, agent_id: null });
 
     const [{ revoked }] = await t.dataSource.query(`SELECT count(*)::int AS revoked FROM credentials WHERE owner_id = $1 AND status = 'revoked'`, [owner.id]);
     expect(revoked).toBe(1050);
@@ -156,6 +177,8 @@ describe('review deadlines', () => {
       [owner.id],
     );
     expect(revocations).toEqual([{ revocation_id: expect.any(String), n: 1050 }]);
+    const [{ same }] = await t.dataSource.query('SELECT count(*)::int AS same FROM revocation_credentials WHERE revocation_id = $1', [revocations[0].revocation_id]);
+    expect(same).toBe(1051);
     const [{ events, distinct }] = await t.dataSource.query(
       `SELECT count(*)::int AS events, count(DISTINCT e.credential_id)::int AS distinct FROM outbox_events e JOIN credentials c ON c.id = e.credential_id
         WHERE c.owner_id = $1 AND e.type = 'credential.revoked'`,
