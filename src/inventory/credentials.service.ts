@@ -117,13 +117,6 @@ interface IssuedCredential {
 /** Credentials one lock or revoke statement names at most. */
 const LOCK_CHUNK = 1000;
 
-/** Postgres orders uuids by their bytes: as lower-case hex strings compare. */
-function compareUuids(a: string, b: string): number {
-  const x = a.toLowerCase();
-  const y = b.toLowerCase();
-  return x < y ? -1 : x > y ? 1 : 0;
-}
-
 /** Issuances one transaction commits at most. */
 const MAX_ISSUE_BATCH = 32;
 
@@ -620,8 +613,8 @@ export class CredentialsService {
    */
   async lockManyForChange(em: EntityManager, ids: string[]): Promise<CredentialEntity[]> {
     const locked: CredentialEntity[] = [];
-    // Postgres's uuid order, so each chunk's locks follow the last one's.
-    for (const chunk of chunks([...new Set(ids)].sort(compareUuids), LOCK_CHUNK)) {
+    // Lower-case uuids sort as Postgres orders uuids (by their bytes), so each chunk's locks follow the last one's.
+    for (const chunk of chunks([...new Set(ids.map((id) => id.toLowerCase()))].sort(), LOCK_CHUNK)) {
       const rows: CredentialRow[] = await em.query(
         `SELECT ${CREDENTIAL_COLUMNS} FROM credentials WHERE id = ANY ($1::uuid[]) ORDER BY id FOR UPDATE`,
         [chunk],
