@@ -112,20 +112,12 @@ describe('audit log', () => {
 
     // Recomputing the altered link's hash only moves the break to the next link.
     const { chainHash } = await import('../../src/audit/audit-chain');
+    const { chainedEventOf } = await import('../../src/audit/audit-chainer.service');
     const [row] = await t.dataSource.query(
       'SELECT c.prev_hash, e.* FROM audit_chain c JOIN audit_events e ON e.id = c.event_id WHERE c.seq = $1',
       [target.seq],
     );
-    const forged = chainHash(row.prev_hash, {
-      id: row.id,
-      at: new Date(row.at).toISOString(),
-      actor: row.actor,
-      action: row.action,
-      targetType: row.target_type,
-      targetId: row.target_id,
-      requestId: row.request_id,
-      data: row.data,
-    });
+    const forged = chainHash(row.prev_hash, chainedEventOf(row));
     await t.dataSource.transaction(async (em) => {
       await em.query('SET LOCAL session_replication_role = replica');
       await em.query('UPDATE audit_chain SET hash = $1 WHERE seq = $2', [forged, target.seq]);

@@ -3,6 +3,7 @@ import { RotationQueue } from '../../src/rotation/rotation-queue';
 import { RotationRunner } from '../../src/rotation/rotation-runner.service';
 import { SecretStoreRegistry } from '../../src/secret-stores/secret-store.registry';
 import { AwsSecretsManagerDouble } from '../doubles/aws-secrets-manager-double';
+import { resetStoreDoubles, storeDoublesEnv } from '../doubles/store-doubles-env';
 import { VaultDouble } from '../doubles/vault-double';
 import { Fixtures } from '../support/fixtures';
 import { eventually, GatewayReceiver } from '../support/gateway-receiver';
@@ -22,12 +23,7 @@ import {
 } from './rotation-helpers';
 
 const STORE_ENV = (vault: VaultDouble, aws: AwsSecretsManagerDouble) => ({
-  VAULT_ADDR: vault.url,
-  VAULT_TOKEN: vault.rootToken,
-  AWS_REGION: 'us-east-1',
-  AWS_ENDPOINT_URL: aws.url,
-  AWS_ACCESS_KEY_ID: 'test-access-key',
-  AWS_SECRET_ACCESS_KEY: 'test-secret-key',
+  ...storeDoublesEnv(vault, aws),
   SECRET_STORE_TIMEOUT_MS: '1000',
   SECRET_STORE_RETRY_BASE_MS: '5',
 });
@@ -75,11 +71,7 @@ describe('rotation failures', () => {
     await aws?.stop();
   });
 
-  afterEach(() => {
-    vault.faults.clear();
-    vault.unseal();
-    aws.faults.clear();
-  });
+  afterEach(() => resetStoreDoubles(vault, aws));
 
   const issue = async (secretStore: string) => (await f.credential(world.agent.id, [`${world.product.name}:read`], { secretStore })).credential;
 

@@ -1,6 +1,7 @@
 import { SecretStoreRegistry } from '../../src/secret-stores/secret-store.registry';
 import { SecretVersionNotFoundError } from '../../src/secret-stores/secret-store';
 import { AwsSecretsManagerDouble } from '../doubles/aws-secrets-manager-double';
+import { storeDoublesEnv } from '../doubles/store-doubles-env';
 import { VaultDouble } from '../doubles/vault-double';
 import { Fixtures } from '../support/fixtures';
 import type { GatewayReceiver } from '../support/gateway-receiver';
@@ -42,12 +43,7 @@ describe('rotation', () => {
     aws = await new AwsSecretsManagerDouble().start();
     t = await startTestApp({
       env: {
-        VAULT_ADDR: vault.url,
-        VAULT_TOKEN: vault.rootToken,
-        AWS_REGION: 'us-east-1',
-        AWS_ENDPOINT_URL: aws.url,
-        AWS_ACCESS_KEY_ID: 'test-access-key',
-        AWS_SECRET_ACCESS_KEY: 'test-secret-key',
+        ...storeDoublesEnv(vault, aws),
         SECRET_STORE_TIMEOUT_MS: '1000',
         SECRET_STORE_RETRY_BASE_MS: '5',
         ROTATION_RETRY_BASE_MS: '20',

@@ -1,4 +1,5 @@
 import { AwsSecretsManagerDouble } from '../doubles/aws-secrets-manager-double';
+import { resetStoreDoubles, storeDoublesEnv } from '../doubles/store-doubles-env';
 import { VaultDouble } from '../doubles/vault-double';
 import { Fixtures } from '../support/fixtures';
 import { startTestApp, TestApp } from '../support/test-app';
@@ -42,12 +43,7 @@ describe('credentials in Vault and AWS Secrets Manager (HTTP)', () => {
     t = await startTestApp({
       env: {
         SECRET_STORE_DEFAULT: 'vault',
-        VAULT_ADDR: vault.url,
-        VAULT_TOKEN: vault.rootToken,
-        AWS_REGION: 'us-east-1',
-        AWS_ENDPOINT_URL: aws.url,
-        AWS_ACCESS_KEY_ID: 'test-access-key',
-        AWS_SECRET_ACCESS_KEY: 'test-secret-key',
+        ...storeDoublesEnv(vault, aws),
         SECRET_STORE_TIMEOUT_MS: '500',
         SECRET_STORE_RETRY_BASE_MS: '5',
       },
@@ -60,11 +56,7 @@ describe('credentials in Vault and AWS Secrets Manager (HTTP)', () => {
     await vault?.stop();
     await aws?.stop();
   });
-  afterEach(() => {
-    vault.faults.clear();
-    vault.unseal();
-    aws.faults.clear();
-  });
+  afterEach(() => resetStoreDoubles(vault, aws));
 
   it('issues into Vault: secretRef is the KV path, the secret is version 1 there, with custom_metadata', async () => {
     const r = await t.http.post('/v1/credentials', body({ secretStore: 'vault' }), f.admin);
