@@ -68,11 +68,7 @@ const REF_COLUMNS = 'd.id, d.event_id AS "eventId", d.target, d.gateway_id AS "g
 export class DeliveriesRepository {
   private readonly loads = new GroupCommit<string, DeliveryForAttempt | null>((ids) => this.loadMany(ids), BATCH, WINDOW_MS);
   private readonly acks = new GroupCommit<{ id: string; attempt: AttemptRecord }, DeliveryRef | null>(
-    (items) =>
-      this.markDeliveredMany(dedupeById(items)).then((refs) => {
-        const byId = new Map(dedupeById(items).map((item, i) => [item.id, refs[i]]));
-        return items.map((item) => byId.get(item.id) ?? null);
-      }),
+    (items) => this.markDeliveredMany(items),
     BATCH,
     WINDOW_MS,
   );
@@ -107,6 +103,7 @@ export class DeliveriesRepository {
   }
 
   private async markDeliveredMany(items: Array<{ id: string; attempt: AttemptRecord }>): Promise<Array<DeliveryRef | null>> {
+    const unique = dedupeById(items);
     const rows: Array<DeliveryRef & { finished: string }> = await this.dataSource.query(
       `WITH ${RELAXED_COMMIT},
        acked AS (SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::int[]) AS a(id, at, status_code)),
@@ -122,7 +119,8 @@ export class DeliveriesRepository {
             WHERE d.status = 'pending' AND d.gateway_id = done.gateway_id AND d.credential_id = done.credential_id
               AND d.event_seq > done.event_seq
             ORDER BY d.event_seq LIMIT 1) next ON true`,
-      [items.map((i) => i.id), items.map((i) => i.attempt.at), items.map((i) => i.attempt.statusCode)],
+      // One row per delivery (an acknowledgement retried by a stalled job may come twice); every caller gets the answer.
+      [unique.map((i) => i.id), unique.map((i) => i.attempt.at), unique.map((i) => i.attempt.statusCode)],
     );
     const next = new Map(rows.map((r) => [r.finished, r.id ? { id: r.id, eventId: r.eventId, target: r.target, gatewayId: r.gatewayId, nextAttemptAt: r.nextAttemptAt } : null]));
     return items.map((i) => next.get(i.id) ?? null);
