@@ -17,7 +17,10 @@
  *
  * Further lines say where the time goes: the service's own mean for the
  * revoke route and for commit -> acknowledgement, its CPU per revocation and
- * its event-loop lag.
+ * its event-loop lag; then the whole machine's CPU per revocation, split into
+ * the service, Postgres, Redis and this process (client and receivers), and
+ * `revocations_per_second_ceiling`: the rate this machine's cores could carry
+ * at that cost, had nothing to wait on.
  *
  * Environment: BENCH_PG_URL (a server's admin URL, default
  * postgres://postgres@127.0.0.1:5432/postgres), BENCH_REDIS_URL,
@@ -33,7 +36,7 @@ import { Client } from 'pg';
 import { runMigrations } from '../src/common/db/run-migrations';
 import { ChildApp } from '../test/support/child-app';
 import { deleteRedisPrefix } from '../test/support/redis-prefix';
-import { serviceNodeFlags } from './support';
+import { cpuDelta, sampleCpu, serviceNodeFlags } from './support';
 
 const PG_URL = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -213,6 +216,8 @@ async function main(): Promise<void> {
     })();
 
     const cpuBefore = await serviceCpuSeconds(base);
+    const servicePids = [app.pid, ...(worker ? [worker.pid] : [])];
+    const machineBefore = sampleCpu(servicePids);
     process.stderr.write(`revoking ${REVOCATIONS} credentials, ${CONCURRENCY} in flight\n`);
     const revoke: number[] = [];
     const propagation: number[] = [];
@@ -237,6 +242,7 @@ async function main(): Promise<void> {
     });
     const elapsed = performance.now() - started;
     const cpuDuring = (await serviceCpuSeconds(base)) - cpuBefore;
+    const machine = cpuDelta(machineBefore, sampleCpu(servicePids));
     running = false;
     await sampler;
     floorAgent.destroy();
@@ -266,6 +272,17 @@ async function main(): Promise<void> {
     print('service_cpu_per_revocation', (cpuDuring / REVOCATIONS) * 1000);
     print('service_cpu_share', (cpuDuring / (elapsed / 1000)) * 100, '%');
     print('service_eventloop_lag_p99', metric(/^nodejs_eventloop_lag_p99_seconds ([\d.e+-]+)$/m) * 1000);
+    // The whole machine's CPU per revocation (the service, Postgres, Redis, and this process with its
+    // receivers), and the rate the machine's cores could carry at that cost: a ceiling on throughput.
+    const perRevocation = (seconds: number) => (seconds / REVOCATIONS) * 1000;
+    print('machine_busy', (machine.machineBusy / machine.machineTotal) * 100, '%');
+    print('cpu_per_revocation_service', perRevocation(machine.service));
+    print('cpu_per_revocation_postgres', perRevocation(machine.postgres));
+    print('cpu_per_revocation_redis', perRevocation(machine.redis));
+    print('cpu_per_revocation_bench', perRevocation(machine.bench));
+    print('cpu_per_revocation_machine', perRevocation(machine.machineBusy));
+    const cores = machine.machineTotal / (elapsed / 1000);
+    print('revocations_per_second_ceiling', (cores * 1000) / perRevocation(machine.machineBusy), 'count');
   } finally {
     if (app) await app.stop();
     if (worker) await worker.stop();

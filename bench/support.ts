@@ -1,7 +1,7 @@
 /** Shared pieces of the benchmark scripts: a database of their own, the service as a child process, figures. */
 import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { openSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { runMigrations } from '../src/common/db/run-migrations';
@@ -52,7 +52,7 @@ export async function startService(env: Record<string, string>): Promise<Service
   const nodeArgs = [...serviceNodeFlags(), ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)];
   const child = spawn(process.execPath, [...nodeArgs, join(__dirname, '..', 'dist', 'src', 'main.js')], {
     env: { PATH: process.env.PATH!, HOME: process.env.HOME!, PORT: '0', MIGRATIONS_RUN: 'false', ...env },
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', process.env.BENCH_SERVICE_STDOUT ? openSync(process.env.BENCH_SERVICE_STDOUT, 'w') : 'ignore', 'pipe'],
   });
   let stderr = '';
   child.stderr!.on('data', (d) => (stderr += d.toString()));
@@ -230,4 +230,71 @@ export async function startBareServer(bodies: Record<string, string>): Promise<{
     child.once('exit', () => reject(new Error('the bare server exited')));
   });
   return { baseUrl: `http://127.0.0.1:${port}`, stop: () => child.kill() };
+}
+
+/** CPU seconds used so far, per part of this machine, read from /proc (Linux). */
+export interface CpuSample {
+  /** Every PostgreSQL process: backends of every database and the server's own (WAL writer, checkpointer...). */
+  postgres: number;
+  /** Every redis-server process. */
+  redis: number;
+  /** Processes whose pid is given (the service). */
+  service: number;
+  /** This benchmark process: the load generator and, where it runs them, the receivers. */
+  bench: number;
+  /** The whole machine: busy and total CPU seconds over all cores since boot. */
+  machineBusy: number;
+  machineTotal: number;
+}
+
+const CLOCK_TICKS_PER_S = 100; // USER_HZ on Linux
+
+function procCpuSeconds(pid: string): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_S;
+  } catch {
+    return 0; // it exited between listing and reading
+  }
+}
+
+function commandOf(pid: string): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0];
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * Where the machine's CPU went: sample before and after a run and subtract
+ * (`cpuDelta`). Processes that start and end inside the window are missed, so
+ * the parts are lower bounds; machineBusy counts everything.
+ */
+export function sampleCpu(servicePids: number[]): CpuSample {
+  const sample: CpuSample = { postgres: 0, redis: 0, service: 0, bench: process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6, machineBusy: 0, machineTotal: 0 };
+  const services = new Set(servicePids.map(String));
+  for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    if (services.has(pid)) {
+      sample.service += procCpuSeconds(pid);
+      continue;
+    }
+    const command = commandOf(pid);
+    if (/(^|\/)postgres(:|$)|^postgres: /.test(command)) sample.postgres += procCpuSeconds(pid);
+    else if (/redis-server/.test(command)) sample.redis += procCpuSeconds(pid);
+  }
+  const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal: idle and iowait are not busy.
+  const total = cpu.slice(0, 8).reduce((a, b) => a + b, 0);
+  sample.machineTotal = total / CLOCK_TICKS_PER_S;
+  sample.machineBusy = (total - cpu[3] - cpu[4]) / CLOCK_TICKS_PER_S;
+  return sample;
+}
+
+export function cpuDelta(before: CpuSample, after: CpuSample): CpuSample {
+  const delta = {} as CpuSample;
+  for (const key of Object.keys(before) as Array<keyof CpuSample>) delta[key] = after[key] - before[key];
+  return delta;
 }
