@@ -60,6 +60,7 @@ export class LocalSecretStore extends SecretStore {
   private readonly inserts = new GroupCommit<NewVersion, boolean>((items) => this.insertMany(items), BATCH);
   private readonly reads = new GroupCommit<VersionKey, SealedRow | null>((keys) => this.findMany(keys), BATCH);
   private readonly promotions = new GroupCommit<VersionKey, boolean>((keys) => this.promoteMany(keys), BATCH);
+  private readonly deletions = new GroupCommit<string, void>((credentialIds) => this.deleteMany(credentialIds), BATCH);
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -121,7 +122,7 @@ export class LocalSecretStore extends SecretStore {
   }
 
   async deleteAll(target: SecretTarget): Promise<void> {
-    await this.guard(() => this.dataSource.getRepository(LocalSecretVersionEntity).delete({ credentialId: target.credentialId }));
+    await this.guard(() => this.deletions.submit(target.credentialId));
   }
 
   async checkHealth(): Promise<void> {
@@ -213,6 +214,16 @@ export class LocalSecretStore extends SecretStore {
       results.push(first.get(key.credentialId) === i ? promoted.has(keyOf(key)) : (await this.promoteMany([key]))[0]);
     }
     return results;
+  }
+
+  /**
+   * One DELETE (and one commit) for every credential whose secrets go in this
+   * batch: a burst of revocations destroys its secrets together instead of
+   * committing once per credential.
+   */
+  private async deleteMany(credentialIds: string[]): Promise<void[]> {
+    await this.dataSource.query('DELETE FROM local_secret_versions WHERE credential_id = ANY ($1::uuid[])', [[...new Set(credentialIds)]]);
+    return credentialIds.map(() => undefined);
   }
 
   private decrypt(row: SealedRow): string {

@@ -74,6 +74,23 @@ describe('local store: calls that share a batch', () => {
     expect(await h.currentSecret(fresh)).toBe(freshSecret);
   });
 
+  it('deletes every version of many credentials asked together, the same one twice too, and nothing of the others', async () => {
+    const doomed = Array.from({ length: 30 }, newTarget);
+    const kept = Array.from({ length: 3 }, newTarget);
+    for (const target of [...doomed, ...kept]) {
+      await h.store.writeVersion({ target, version: 1, requestToken: target.credentialId, secret: newSecret() });
+      await h.store.writeVersion({ target, version: 2, requestToken: randomUUID(), secret: newSecret() });
+    }
+    const keptSecrets = await Promise.all(kept.map((target) => h.store.readVersion(target, '2')));
+
+    const results = await Promise.allSettled([...doomed, doomed[0]].map((target) => h.store.deleteAll(target)));
+    expect(results.map((r) => r.status)).toEqual([...doomed, doomed[0]].map(() => 'fulfilled'));
+    expect(await Promise.all(doomed.map((target) => h.versionCount(target)))).toEqual(doomed.map(() => 0));
+    await expect(h.store.readVersion(doomed[7], '2')).rejects.toBeInstanceOf(SecretVersionNotFoundError);
+    expect(await Promise.all(kept.map((target) => h.versionCount(target)))).toEqual(kept.map(() => 2));
+    expect(await Promise.all(kept.map((target) => h.store.readVersion(target, '2')))).toEqual(keptSecrets);
+  });
+
   it('applies two promotions of one credential in one batch in the order asked, and refuses a missing version beside them', async () => {
     const target = newTarget();
     const secrets = [newSecret(), newSecret(), newSecret()];
