@@ -550,9 +550,10 @@ export class CredentialsService {
 
   /** Loads a credential row-locked for a state change in the caller's transaction. */
   async lockForChange(em: EntityManager, id: string): Promise<CredentialEntity> {
-    const credential = await em.findOne(CredentialEntity, { where: { id }, lock: { mode: 'pessimistic_write' } });
-    if (!credential) throw new NotFoundError('credential', id);
-    return credential;
+    // Plain SQL, as find() and lockManyForChange: every change and revocation starts here.
+    const rows: CredentialRow[] = await em.query(`SELECT ${CREDENTIAL_COLUMNS} FROM credentials WHERE id = $1 FOR UPDATE`, [id]);
+    if (rows.length === 0) throw new NotFoundError('credential', id);
+    return credentialFromRow(rows[0]);
   }
 
   /**
