@@ -57,6 +57,9 @@ const BATCH = 100;
 /** The deliveries of one event reach their load and their acknowledgement within a few ms of each other: they wait that long for one another. */
 const WINDOW_MS = 2;
 
+/** A finished delivery (`finished`), its chain, and the chain's next delivery if its statement saw one. */
+type FinishedRow = Omit<DeliveryRef, 'id'> & { id: string | null; finished: string; chainGatewayId: string | null; chainCredentialId: string | null };
+
 const REF_COLUMNS = 'd.id, d.event_id AS "eventId", d.target, d.gateway_id AS "gatewayId", d.next_attempt_at AS "nextAttemptAt"';
 
 /**
@@ -104,7 +107,7 @@ export class DeliveriesRepository {
 
   private async markDeliveredMany(items: Array<{ id: string; attempt: AttemptRecord }>): Promise<Array<DeliveryRef | null>> {
     const unique = dedupeById(items);
-    const rows: Array<DeliveryRef & { finished: string }> = await this.dataSource.query(
+    const rows: FinishedRow[] = await this.dataSource.query(
       `WITH ${RELAXED_COMMIT},
        acked AS (SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::int[]) AS a(id, at, status_code)),
        done AS (
@@ -113,7 +116,7 @@ export class DeliveriesRepository {
            FROM relaxed, acked
           WHERE d.id = ANY ($1::uuid[]) AND d.id = acked.id AND d.status = 'pending'
           RETURNING d.id, d.gateway_id, d.credential_id, d.event_seq)
-       SELECT done.id AS finished, next.* FROM done
+       SELECT done.id AS finished, done.gateway_id AS "chainGatewayId", done.credential_id AS "chainCredentialId", next.* FROM done
          LEFT JOIN LATERAL (
            SELECT ${REF_COLUMNS} FROM deliveries d
             WHERE d.status = 'pending' AND d.gateway_id = done.gateway_id AND d.credential_id = done.credential_id
@@ -122,8 +125,35 @@ export class DeliveriesRepository {
       // One row per delivery (an acknowledgement retried by a stalled job may come twice); every caller gets the answer.
       [unique.map((i) => i.id), unique.map((i) => i.attempt.at), unique.map((i) => i.attempt.statusCode)],
     );
-    const next = new Map(rows.map((r) => [r.finished, r.id ? { id: r.id, eventId: r.eventId, target: r.target, gatewayId: r.gatewayId, nextAttemptAt: r.nextAttemptAt } : null]));
+    const next = await this.withLateHeads(rows);
     return items.map((i) => next.get(i.id) ?? null);
+  }
+
+  /**
+   * The next delivery of each finished one's chain: the one its statement
+   * found, or else the chain's pending head looked up again now that the
+   * finish has committed. That second look closes a race the statement cannot
+   * see: an event published while the finish was in flight saw the finished
+   * delivery still pending (so it waits behind it), and the finish's
+   * statement, whose snapshot predates that event, found nothing after it.
+   * The publisher checks its heads again after its own commit, so between the
+   * two, one always sees the waiting delivery as a head and hands it over.
+   */
+  private async withLateHeads(rows: FinishedRow[]): Promise<Map<string, DeliveryRef | null>> {
+    const next = new Map<string, DeliveryRef | null>(
+      rows.map((r) => [r.finished, r.id ? { id: r.id, eventId: r.eventId, target: r.target, gatewayId: r.gatewayId, nextAttemptAt: r.nextAttemptAt } : null]),
+    );
+    const open = rows.filter((r) => !r.id && r.chainGatewayId && r.chainCredentialId);
+    if (open.length === 0) return next;
+    const heads: Array<DeliveryRef & { credentialId: string }> = await this.dataSource.query(
+      `SELECT ${REF_COLUMNS}, d.credential_id AS "credentialId" FROM deliveries d
+        WHERE (d.gateway_id, d.credential_id) IN (SELECT * FROM unnest($1::uuid[], $2::uuid[]))
+          AND d.status = 'pending' AND NOT ${EARLIER_PENDING}`,
+      [open.map((r) => r.chainGatewayId), open.map((r) => r.chainCredentialId)],
+    );
+    const byChain = new Map(heads.map(({ credentialId, ...ref }) => [`${ref.gatewayId}/${credentialId}`, ref]));
+    for (const r of open) next.set(r.finished, byChain.get(`${r.chainGatewayId}/${r.chainCredentialId}`) ?? null);
+    return next;
   }
 
   /**
@@ -208,7 +238,7 @@ export class DeliveriesRepository {
     attempt: AttemptRecord | null,
     error: string | null,
   ): Promise<DeliveryRef | null> {
-    const rows: DeliveryRef[] = await this.dataSource.query(
+    const rows: FinishedRow[] = await this.dataSource.query(
       `WITH ${RELAXED_COMMIT}, done AS (
          UPDATE deliveries SET status = $2,
                 attempts = attempts + $4::int,
@@ -219,14 +249,16 @@ export class DeliveriesRepository {
                 failed_at = CASE WHEN $2 = 'failed' THEN $3 END,
                 updated_at = $3
            FROM relaxed WHERE id = $1 AND status = 'pending'
-          RETURNING gateway_id, credential_id, event_seq)
-       SELECT ${REF_COLUMNS} FROM deliveries d, done
-        WHERE d.status = 'pending' AND d.gateway_id = done.gateway_id AND d.credential_id = done.credential_id
-          AND d.event_seq > done.event_seq
-        ORDER BY d.event_seq LIMIT 1`,
+          RETURNING id, gateway_id, credential_id, event_seq)
+       SELECT done.id AS finished, done.gateway_id AS "chainGatewayId", done.credential_id AS "chainCredentialId", next.* FROM done
+         LEFT JOIN LATERAL (
+           SELECT ${REF_COLUMNS} FROM deliveries d
+            WHERE d.status = 'pending' AND d.gateway_id = done.gateway_id AND d.credential_id = done.credential_id
+              AND d.event_seq > done.event_seq
+            ORDER BY d.event_seq LIMIT 1) next ON true`,
       [id, status, at, attempt ? 1 : 0, attempt?.statusCode ?? null, error],
     );
-    return rows[0] ?? null;
+    return (await this.withLateHeads(rows)).get(id) ?? null;
   }
 }
 
