@@ -57,8 +57,15 @@ const BATCH = 100;
 /** The deliveries of one event reach their load and their acknowledgement within a few ms of each other: they wait that long for one another. */
 const WINDOW_MS = 2;
 
-/** A finished delivery (`finished`), its chain, and the chain's next delivery if its statement saw one. */
-type FinishedRow = Omit<DeliveryRef, 'id'> & { id: string | null; finished: string; chainGatewayId: string | null; chainCredentialId: string | null };
+/** A delivery a statement just finished, and its chain (gateway and credential; either may be null: no chain). */
+interface FinishedRow {
+  finished: string;
+  gatewayId: string | null;
+  credentialId: string | null;
+}
+
+/** Ends a statement whose `done` CTE returns the deliveries it finished: one FinishedRow each. */
+const FINISHED_CHAINS = 'SELECT id AS finished, gateway_id AS "gatewayId", credential_id AS "credentialId" FROM done';
 
 const REF_COLUMNS = 'd.id, d.event_id AS "eventId", d.target, d.gateway_id AS "gatewayId", d.next_attempt_at AS "nextAttemptAt"';
 
@@ -115,44 +122,36 @@ export class DeliveriesRepository {
                 last_status_code = acked.status_code, last_error = NULL, delivered_at = acked.at, updated_at = acked.at
            FROM relaxed, acked
           WHERE d.id = ANY ($1::uuid[]) AND d.id = acked.id AND d.status = 'pending'
-          RETURNING d.id, d.gateway_id, d.credential_id, d.event_seq)
-       SELECT done.id AS finished, done.gateway_id AS "chainGatewayId", done.credential_id AS "chainCredentialId", next.* FROM done
-         LEFT JOIN LATERAL (
-           SELECT ${REF_COLUMNS} FROM deliveries d
-            WHERE d.status = 'pending' AND d.gateway_id = done.gateway_id AND d.credential_id = done.credential_id
-              AND d.event_seq > done.event_seq
-            ORDER BY d.event_seq LIMIT 1) next ON true`,
+          RETURNING d.id, d.gateway_id, d.credential_id)
+       ${FINISHED_CHAINS}`,
       // One row per delivery (an acknowledgement retried by a stalled job may come twice); every caller gets the answer.
       [unique.map((i) => i.id), unique.map((i) => i.attempt.at), unique.map((i) => i.attempt.statusCode)],
     );
-    const next = await this.withLateHeads(rows);
+    const next = await this.nextInChains(rows);
     return items.map((i) => next.get(i.id) ?? null);
   }
 
   /**
-   * The next delivery of each finished one's chain: the one its statement
-   * found, or else the chain's pending head looked up again now that the
-   * finish has committed. That second look closes a race the statement cannot
-   * see: an event published while the finish was in flight saw the finished
-   * delivery still pending (so it waits behind it), and the finish's
-   * statement, whose snapshot predates that event, found nothing after it.
-   * The publisher checks its heads again after its own commit, so between the
-   * two, one always sees the waiting delivery as a head and hands it over.
+   * Each finished delivery's next one: its chain's pending head, looked up
+   * after the finish has committed. Looked up inside the finishing statement
+   * instead, it would miss an event published while the finish was in flight:
+   * that event saw the finished delivery still pending (so it waits behind
+   * it), and the statement's snapshot predates the event. The publisher checks
+   * its heads again after its own commit, so between the two, one always sees
+   * the waiting delivery as a head and hands it over.
    */
-  private async withLateHeads(rows: FinishedRow[]): Promise<Map<string, DeliveryRef | null>> {
-    const next = new Map<string, DeliveryRef | null>(
-      rows.map((r) => [r.finished, r.id ? { id: r.id, eventId: r.eventId, target: r.target, gatewayId: r.gatewayId, nextAttemptAt: r.nextAttemptAt } : null]),
-    );
-    const open = rows.filter((r) => !r.id && r.chainGatewayId && r.chainCredentialId);
-    if (open.length === 0) return next;
+  private async nextInChains(finished: FinishedRow[]): Promise<Map<string, DeliveryRef | null>> {
+    const chained = finished.filter((f) => f.gatewayId && f.credentialId);
+    const next = new Map<string, DeliveryRef | null>();
+    if (chained.length === 0) return next;
     const heads: Array<DeliveryRef & { credentialId: string }> = await this.dataSource.query(
       `SELECT ${REF_COLUMNS}, d.credential_id AS "credentialId" FROM deliveries d
         WHERE (d.gateway_id, d.credential_id) IN (SELECT * FROM unnest($1::uuid[], $2::uuid[]))
           AND d.status = 'pending' AND NOT ${EARLIER_PENDING}`,
-      [open.map((r) => r.chainGatewayId), open.map((r) => r.chainCredentialId)],
+      [chained.map((f) => f.gatewayId), chained.map((f) => f.credentialId)],
     );
     const byChain = new Map(heads.map(({ credentialId, ...ref }) => [`${ref.gatewayId}/${credentialId}`, ref]));
-    for (const r of open) next.set(r.finished, byChain.get(`${r.chainGatewayId}/${r.chainCredentialId}`) ?? null);
+    for (const f of chained) next.set(f.finished, byChain.get(`${f.gatewayId}/${f.credentialId}`) ?? null);
     return next;
   }
 
@@ -249,16 +248,11 @@ export class DeliveriesRepository {
                 failed_at = CASE WHEN $2 = 'failed' THEN $3 END,
                 updated_at = $3
            FROM relaxed WHERE id = $1 AND status = 'pending'
-          RETURNING id, gateway_id, credential_id, event_seq)
-       SELECT done.id AS finished, done.gateway_id AS "chainGatewayId", done.credential_id AS "chainCredentialId", next.* FROM done
-         LEFT JOIN LATERAL (
-           SELECT ${REF_COLUMNS} FROM deliveries d
-            WHERE d.status = 'pending' AND d.gateway_id = done.gateway_id AND d.credential_id = done.credential_id
-              AND d.event_seq > done.event_seq
-            ORDER BY d.event_seq LIMIT 1) next ON true`,
+          RETURNING id, gateway_id, credential_id)
+       ${FINISHED_CHAINS}`,
       [id, status, at, attempt ? 1 : 0, attempt?.statusCode ?? null, error],
     );
-    return (await this.withLateHeads(rows)).get(id) ?? null;
+    return (await this.nextInChains(rows)).get(id) ?? null;
   }
 }
 
