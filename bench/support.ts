@@ -274,7 +274,8 @@ function commandOf(pid: string): string {
  * the parts are lower bounds; machineBusy counts everything.
  */
 export function sampleCpu(servicePids: number[]): CpuSample {
-  const sample: CpuSample = { postgres: 0, redis: 0, service: 0, bench: process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6, machineBusy: 0, machineTotal: 0 };
+  const own = process.cpuUsage();
+  const sample: CpuSample = { postgres: 0, redis: 0, service: 0, bench: (own.user + own.system) / 1e6, machineBusy: 0, machineTotal: 0 };
   const services = new Set(servicePids.map(String));
   for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
     if (services.has(pid)) {
