@@ -16,7 +16,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import autocannon from 'autocannon';
-import { figure, freshDatabase, percentile, REDIS_URL, seedInventory, startBareServer, startService, steadyLoad } from './support';
+import { cpuDelta, figure, freshDatabase, getStatus, percentile, REDIS_URL, sampleCpu, seedInventory, startBareServer, startService, steadyLoad } from './support';
 
 const CREDENTIALS = Number(process.env.BENCH_CREDENTIALS ?? 100_000);
 const OWNERS = 1_000;
@@ -86,11 +86,20 @@ async function main(): Promise<void> {
 
     const headers = { authorization: `Bearer ${token}` };
     const steady = async (name: string, rate: number, path: () => string) => {
-      const result = await steadyLoad(rate, DURATION_S, () => fetch(service.baseUrl + path(), { headers }));
+      const before = sampleCpu([service.child.pid!]);
+      const result = await steadyLoad(rate, DURATION_S, () => getStatus(service.baseUrl + path(), headers));
+      const cpu = cpuDelta(before, sampleCpu([service.child.pid!]));
       if (result.failed > 0) throw new Error(`${result.failed} of ${result.sent} ${name} requests failed`);
       figure(`${name}_rate`, rate, '/s');
       figure(`${name}_p50`, percentile(result.latenciesMs, 50), 'ms');
       figure(`${name}_p99`, percentile(result.latenciesMs, 99), 'ms');
+      // Where the machine's CPU went during the phase, per request, and what the
+      // kernel's memory monitor took (in bursts of tens of ms) from the same two cores.
+      for (const part of ['service', 'postgres', 'bench'] as const) {
+        figure(`${name}_cpu_per_request_${part}`, (cpu[part] * 1000) / result.sent, 'ms');
+      }
+      figure(`${name}_machine_busy`, (cpu.machineBusy / cpu.machineTotal) * 100, '%');
+      figure(`${name}_kdamond_cpu`, cpu.kdamond * 1000, 'ms');
     };
 
     // The floor: a bare node:http server in a process of its own, answering the
@@ -100,7 +109,7 @@ async function main(): Promise<void> {
     const floor = await startBareServer({ '/list': sampleList, '/get': sampleGet });
     try {
       for (const [name, rate] of [['list', LIST_RATE], ['get', GET_RATE]] as const) {
-        const result = await steadyLoad(rate, DURATION_S, () => fetch(`${floor.baseUrl}/${name}`));
+        const result = await steadyLoad(rate, DURATION_S, () => getStatus(`${floor.baseUrl}/${name}`));
         figure(`floor_${name}_p50`, percentile(result.latenciesMs, 50), 'ms');
         figure(`floor_${name}_p99`, percentile(result.latenciesMs, 99), 'ms');
       }

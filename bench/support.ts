@@ -2,6 +2,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { openSync, readdirSync, readFileSync } from 'node:fs';
+import { Agent, request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { runMigrations } from '../src/common/db/run-migrations';
@@ -106,7 +107,7 @@ export interface SteadyLoadResult {
 export async function steadyLoad(
   rate: number,
   durationS: number,
-  send: () => Promise<Response>,
+  send: () => Promise<number>,
 ): Promise<SteadyLoadResult> {
   const total = Math.round(rate * durationS);
   const intervalMs = 1000 / rate;
@@ -122,9 +123,8 @@ export async function steadyLoad(
       (async () => {
         const t0 = performance.now();
         try {
-          const response = await send();
-          await response.arrayBuffer();
-          if (response.status >= 300) failed += 1;
+          const status = await send();
+          if (status >= 300) failed += 1;
           else latenciesMs.push(performance.now() - t0);
         } catch {
           failed += 1;
@@ -135,6 +135,26 @@ export async function steadyLoad(
   await Promise.all(inFlight);
   latenciesMs.sort((a, b) => a - b);
   return { sent: total, failed, latenciesMs };
+}
+
+const keepAlive = new Agent({ keepAlive: true, maxSockets: 256 });
+
+/**
+ * GETs a URL over a kept-alive node:http connection, reads the whole body and
+ * returns the status. The steady loads use it rather than fetch: on this
+ * 2-core machine fetch cost the load generator about as much CPU per request
+ * as the service spent answering it, and that CPU is taken from the service.
+ */
+export function getStatus(url: string, headers: Record<string, string> = {}): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { headers, agent: keepAlive }, (res) => {
+      res.on('data', () => undefined);
+      res.on('end', () => resolve(res.statusCode ?? 0));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 export interface SeededInventory {
@@ -242,10 +262,19 @@ export interface CpuSample {
   service: number;
   /** This benchmark process: the load generator and, where it runs them, the receivers. */
   bench: number;
+  /**
+   * The kernel's memory monitor (DAMON's kdamond threads), where the machine runs one:
+   * it wakes every sampling interval and takes a core for some milliseconds.
+   */
+  kdamond: number;
   /** The whole machine: busy and total CPU seconds over all cores since boot. */
   machineBusy: number;
   machineTotal: number;
+  /** Each counted process's CPU seconds, so that a delta subtracts only what the same process used before. */
+  byPid: Map<string, { part: ProcessPart; seconds: number }>;
 }
+
+type ProcessPart = 'postgres' | 'redis' | 'service' | 'kdamond';
 
 const CLOCK_TICKS_PER_S = 100; // USER_HZ on Linux
 
@@ -268,34 +297,64 @@ function commandOf(pid: string): string {
   }
 }
 
+function commOf(pid: string): string {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
+
 /**
  * Where the machine's CPU went: sample before and after a run and subtract
- * (`cpuDelta`). Processes that start and end inside the window are missed, so
- * the parts are lower bounds; machineBusy counts everything.
+ * (`cpuDelta`). A process that exits inside the window takes its CPU with it,
+ * so the parts are lower bounds; machineBusy counts everything.
  */
 export function sampleCpu(servicePids: number[]): CpuSample {
   const own = process.cpuUsage();
-  const sample: CpuSample = { postgres: 0, redis: 0, service: 0, bench: (own.user + own.system) / 1e6, machineBusy: 0, machineTotal: 0 };
+  const byPid = new Map<string, { part: ProcessPart; seconds: number }>();
   const services = new Set(servicePids.map(String));
   for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
-    if (services.has(pid)) {
-      sample.service += procCpuSeconds(pid);
-      continue;
-    }
-    const command = commandOf(pid);
-    if (/(^|\/)postgres(:|$)|^postgres: /.test(command)) sample.postgres += procCpuSeconds(pid);
-    else if (/redis-server/.test(command)) sample.redis += procCpuSeconds(pid);
+    const part = partOf(pid, services);
+    if (part) byPid.set(pid, { part, seconds: procCpuSeconds(pid) });
   }
   const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
   // user nice system idle iowait irq softirq steal: idle and iowait are not busy.
   const total = cpu.slice(0, 8).reduce((a, b) => a + b, 0);
-  sample.machineTotal = total / CLOCK_TICKS_PER_S;
-  sample.machineBusy = (total - cpu[3] - cpu[4]) / CLOCK_TICKS_PER_S;
-  return sample;
+  return {
+    ...sumParts(byPid, new Map()),
+    bench: (own.user + own.system) / 1e6,
+    machineTotal: total / CLOCK_TICKS_PER_S,
+    machineBusy: (total - cpu[3] - cpu[4]) / CLOCK_TICKS_PER_S,
+    byPid,
+  };
+}
+
+function partOf(pid: string, services: Set<string>): ProcessPart | null {
+  if (services.has(pid)) return 'service';
+  const command = commandOf(pid);
+  if (/(^|\/)postgres(:|$)|^postgres: /.test(command)) return 'postgres';
+  if (/redis-server/.test(command)) return 'redis';
+  if (command === '' && commOf(pid).startsWith('kdamond')) return 'kdamond';
+  return null;
+}
+
+/** CPU seconds per part, each process counted from its `before` figure (0 if it started since). */
+function sumParts(
+  after: CpuSample['byPid'],
+  before: CpuSample['byPid'],
+): Record<ProcessPart, number> {
+  const parts: Record<ProcessPart, number> = { postgres: 0, redis: 0, service: 0, kdamond: 0 };
+  for (const [pid, { part, seconds }] of after) parts[part] += seconds - (before.get(pid)?.seconds ?? 0);
+  return parts;
 }
 
 export function cpuDelta(before: CpuSample, after: CpuSample): CpuSample {
-  const delta = {} as CpuSample;
-  for (const key of Object.keys(before) as Array<keyof CpuSample>) delta[key] = after[key] - before[key];
-  return delta;
+  return {
+    ...sumParts(after.byPid, before.byPid),
+    bench: after.bench - before.bench,
+    machineBusy: after.machineBusy - before.machineBusy,
+    machineTotal: after.machineTotal - before.machineTotal,
+    byPid: new Map(),
+  };
 }
