@@ -94,7 +94,7 @@ async function main(): Promise<void> {
       figure(`${name}_p50`, percentile(result.latenciesMs, 50), 'ms');
       figure(`${name}_p99`, percentile(result.latenciesMs, 99), 'ms');
       // Where the machine's CPU went during the phase, per request, and what the
-      // kernel's memory monitor took (in bursts of tens of ms) from the same two cores.
+      // kernel's memory monitor took, in bursts, from the same two cores.
       for (const part of ['service', 'postgres', 'bench'] as const) {
         figure(`${name}_cpu_per_request_${part}`, (cpu[part] * 1000) / result.sent, 'ms');
       }

@@ -322,7 +322,7 @@ export function sampleCpu(servicePids: number[]): CpuSample {
   // user nice system idle iowait irq softirq steal: idle and iowait are not busy.
   const total = cpu.slice(0, 8).reduce((a, b) => a + b, 0);
   return {
-    ...sumParts(byPid, new Map()),
+    ...sumParts(byPid),
     bench: (own.user + own.system) / 1e6,
     machineTotal: total / CLOCK_TICKS_PER_S,
     machineBusy: (total - cpu[3] - cpu[4]) / CLOCK_TICKS_PER_S,
@@ -339,22 +339,22 @@ function partOf(pid: string, services: Set<string>): ProcessPart | null {
   return null;
 }
 
-/** CPU seconds per part, each process counted from its `before` figure (0 if it started since). */
-function sumParts(
-  after: CpuSample['byPid'],
-  before: CpuSample['byPid'],
-): Record<ProcessPart, number> {
+/** CPU seconds per part. */
+function sumParts(byPid: CpuSample['byPid']): Record<ProcessPart, number> {
   const parts: Record<ProcessPart, number> = { postgres: 0, redis: 0, service: 0, kdamond: 0 };
-  for (const [pid, { part, seconds }] of after) parts[part] += seconds - (before.get(pid)?.seconds ?? 0);
+  for (const { part, seconds } of byPid.values()) parts[part] += seconds;
   return parts;
 }
 
+/** What each process used between two samples; one that started since counts from 0. */
 export function cpuDelta(before: CpuSample, after: CpuSample): CpuSample {
+  const byPid: CpuSample['byPid'] = new Map();
+  for (const [pid, { part, seconds }] of after.byPid) byPid.set(pid, { part, seconds: seconds - (before.byPid.get(pid)?.seconds ?? 0) });
   return {
-    ...sumParts(after.byPid, before.byPid),
+    ...sumParts(byPid),
     bench: after.bench - before.bench,
     machineBusy: after.machineBusy - before.machineBusy,
     machineTotal: after.machineTotal - before.machineTotal,
-    byPid: new Map(),
+    byPid,
   };
 }
