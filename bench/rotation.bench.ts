@@ -17,6 +17,13 @@
  *                                    first-version writes per second through the Vault adapter to
  *                                    the double, 32 in flight, taken while seeding version 1 of
  *                                    every Vault credential of this run
+ *   vault_share_of_floor             rotations_per_s_vault as a share of vault_write_per_s
+ *   service_cpu_per_rotation_local / _vault
+ *                                    the service's CPU (all its threads) per rotation in each run
+ *   floor_cpu_per_vault_write        this script's CPU per floor write (adapter and HTTP client)
+ *   vault_share_at_equal_cpu         floor_cpu_per_vault_write / service_cpu_per_rotation_vault: the
+ *                                    share a rotation could reach with as much CPU as the floor's process had
+ *   machine_busy_vault               both cores' busy share during the Vault run
  *   rss_peak                         the service's peak resident memory
  *
  * Environment: BENCH_DATABASE_URL (an admin URL), BENCH_REDIS_URL,
@@ -34,7 +41,7 @@ import { Client } from 'pg';
 import { SystemClock } from '../src/common/clock/clock';
 import { VaultSecretStore } from '../src/secret-stores/vault.store';
 import { deleteRedisPrefix } from '../test/support/redis-prefix';
-import { figure, freshDatabase, percentile, REDIS_URL, startService } from './support';
+import { cpuDelta, figure, freshDatabase, percentile, REDIS_URL, sampleCpu, startService } from './support';
 
 const ROTATIONS = Number(process.env.BENCH_ROTATIONS ?? 10_000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
@@ -91,13 +98,17 @@ async function seed(client: Client, store: 'local' | 'vault', count: number): Pr
  * write and a metadata write, as issuance does), FLOOR_CONCURRENCY at a time;
  * returns first-version writes per second: bench:stores' floor, in this run.
  */
-async function seedVault(vault: { url: string; token: string }, credentials: Array<{ id: string; agentId: string; ownerId: string }>): Promise<number> {
+async function seedVault(
+  vault: { url: string; token: string },
+  credentials: Array<{ id: string; agentId: string; ownerId: string }>,
+): Promise<{ perSecond: number; cpuMsPerWrite: number }> {
   const store = new VaultSecretStore(
     { address: vault.url, token: vault.token, mount: 'secret', maxVersions: 20, timeoutMs: 30_000, maxAttempts: 1, retryBaseDelayMs: 1 },
     new SystemClock(),
   );
   let next = 0;
   const started = performance.now();
+  const cpuBefore = process.cpuUsage();
   try {
     await Promise.all(
       Array.from({ length: FLOOR_CONCURRENCY }, async () => {
@@ -112,7 +123,11 @@ async function seedVault(vault: { url: string; token: string }, credentials: Arr
         }
       }),
     );
-    return credentials.length / ((performance.now() - started) / 1000);
+    const cpu = process.cpuUsage(cpuBefore);
+    return {
+      perSecond: credentials.length / ((performance.now() - started) / 1000),
+      cpuMsPerWrite: (cpu.user + cpu.system) / 1000 / credentials.length,
+    };
   } finally {
     store.onModuleDestroy();
   }
@@ -248,8 +263,14 @@ async function main(): Promise<void> {
       if (res.status !== 201) throw new Error(`gateway: HTTP ${res.status}`);
     }
 
+    const servicePid = service.child.pid!;
+    const atStart = sampleCpu([servicePid]);
     const localRate = await rotateAll(client, 'local', local.length);
+    const afterLocal = sampleCpu([servicePid]);
     const vaultRate = await rotateAll(client, 'vault', inVault.length);
+    const localCpu = cpuDelta(atStart, afterLocal);
+    const vaultCpu = cpuDelta(afterLocal, sampleCpu([servicePid]));
+    const serviceMsPerVaultRotation = (vaultCpu.service * 1000) / inVault.length;
 
     const metrics = await (await fetch(`${service.baseUrl}/metrics`)).text();
     const { rows } = await client.query(
@@ -259,7 +280,15 @@ async function main(): Promise<void> {
     figure('rotations_per_s_vault', vaultRate, '/s');
     figure('rotation_p99', histogramP99(metrics, 'rotation_run_seconds') * 1000, 'ms');
     figure('rotation_p99_due_to_promoted', percentile(rows.map((r) => Number(r.ms)), 99), 'ms');
-    figure('vault_write_per_s', vaultWrites, '/s');
+    figure('vault_write_per_s', vaultWrites.perSecond, '/s');
+    figure('vault_share_of_floor', (100 * vaultRate) / vaultWrites.perSecond, '%');
+    // CPU per operation: the floor's writes and the rotations both spend theirs in one Node process
+    // that is the busiest part of the machine, so their ratio bounds the share above.
+    figure('service_cpu_per_rotation_local', (localCpu.service * 1000) / local.length, 'ms');
+    figure('service_cpu_per_rotation_vault', serviceMsPerVaultRotation, 'ms');
+    figure('floor_cpu_per_vault_write', vaultWrites.cpuMsPerWrite, 'ms');
+    figure('vault_share_at_equal_cpu', (100 * vaultWrites.cpuMsPerWrite) / serviceMsPerVaultRotation, '%');
+    figure('machine_busy_vault', (vaultCpu.machineBusy / vaultCpu.machineTotal) * 100, '%');
     figure('rss_peak', service.peakRssMb(), 'MB');
   } finally {
     await service?.stop();
