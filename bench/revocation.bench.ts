@@ -37,10 +37,9 @@ import { Client } from 'pg';
 import { runMigrations } from '../src/common/db/run-migrations';
 import { ChildApp } from '../test/support/child-app';
 import { deleteRedisPrefix } from '../test/support/redis-prefix';
-import { cpuDelta, sampleCpu, serviceNodeFlags } from './support';
+import { cpuDelta, REDIS_URL, sampleCpu, serviceNodeFlags } from './support';
 
 const PG_URL = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const REVOCATIONS = Number(process.env.BENCH_REVOCATIONS ?? 1000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 20);
 const GATEWAYS = Number(process.env.BENCH_GATEWAYS ?? 10);

@@ -278,31 +278,21 @@ type ProcessPart = 'postgres' | 'redis' | 'service' | 'kdamond';
 
 const CLOCK_TICKS_PER_S = 100; // USER_HZ on Linux
 
+/** A file of /proc/<pid>, or '' if the process exited between listing and reading. */
+function procFile(pid: string, file: 'stat' | 'cmdline' | 'comm'): string {
+  try {
+    return readFileSync(`/proc/${pid}/${file}`, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
 function procCpuSeconds(pid: string): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_S;
-  } catch {
-    return 0; // it exited between listing and reading
-  }
-}
-
-function commandOf(pid: string): string {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0];
-  } catch {
-    return '';
-  }
-}
-
-function commOf(pid: string): string {
-  try {
-    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
-  } catch {
-    return '';
-  }
+  const stat = procFile(pid, 'stat');
+  if (!stat) return 0;
+  // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_S;
 }
 
 /**
@@ -332,10 +322,10 @@ export function sampleCpu(servicePids: number[]): CpuSample {
 
 function partOf(pid: string, services: Set<string>): ProcessPart | null {
   if (services.has(pid)) return 'service';
-  const command = commandOf(pid);
+  const command = procFile(pid, 'cmdline').split('\0')[0];
   if (/(^|\/)postgres(:|$)|^postgres: /.test(command)) return 'postgres';
   if (/redis-server/.test(command)) return 'redis';
-  if (command === '' && commOf(pid).startsWith('kdamond')) return 'kdamond';
+  if (command === '' && procFile(pid, 'comm').startsWith('kdamond')) return 'kdamond';
   return null;
 }
 
