@@ -16,7 +16,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import autocannon from 'autocannon';
-import { cpuDelta, figure, freshDatabase, getStatus, percentile, REDIS_URL, sampleCpu, seedInventory, startBareServer, startService, steadyLoad } from './support';
+import { KeptAliveGetter } from './kept-alive-getter';
+import { cpuDelta, figure, freshDatabase, percentile, REDIS_URL, sampleCpu, seedInventory, startBareServer, startService, steadyLoad } from './support';
 
 const CREDENTIALS = Number(process.env.BENCH_CREDENTIALS ?? 100_000);
 const OWNERS = 1_000;
@@ -85,9 +86,10 @@ async function main(): Promise<void> {
     const getRequest = () => ({ method: 'GET' as const, path: `/v1/credentials/${pick(data.credentialIds)}` });
 
     const headers = { authorization: `Bearer ${token}` };
+    const client = new KeptAliveGetter(service.baseUrl, headers);
     const steady = async (name: string, rate: number, path: () => string) => {
       const before = sampleCpu([service.child.pid!]);
-      const result = await steadyLoad(rate, DURATION_S, () => getStatus(service.baseUrl + path(), headers));
+      const result = await steadyLoad(rate, DURATION_S, () => client.get(path()));
       const cpu = cpuDelta(before, sampleCpu([service.child.pid!]));
       if (result.failed > 0) throw new Error(`${result.failed} of ${result.sent} ${name} requests failed`);
       figure(`${name}_rate`, rate, '/s');
@@ -107,13 +109,15 @@ async function main(): Promise<void> {
     const sampleList = await (await fetch(service.baseUrl + listRequest().path, { headers })).text();
     const sampleGet = await (await fetch(service.baseUrl + getRequest().path, { headers })).text();
     const floor = await startBareServer({ '/list': sampleList, '/get': sampleGet });
+    const floorClient = new KeptAliveGetter(floor.baseUrl);
     try {
       for (const [name, rate] of [['list', LIST_RATE], ['get', GET_RATE]] as const) {
-        const result = await steadyLoad(rate, DURATION_S, () => getStatus(`${floor.baseUrl}/${name}`));
+        const result = await steadyLoad(rate, DURATION_S, () => floorClient.get(`/${name}`));
         figure(`floor_${name}_p50`, percentile(result.latenciesMs, 50), 'ms');
         figure(`floor_${name}_p99`, percentile(result.latenciesMs, 99), 'ms');
       }
     } finally {
+      floorClient.close();
       floor.stop();
     }
 
@@ -127,6 +131,7 @@ async function main(): Promise<void> {
     figure('list_p99_at_max', listMax.latency.p99, 'ms');
 
     await steady('get', GET_RATE, () => getRequest().path);
+    client.close();
     const getMax = await load(service.baseUrl, token, getRequest);
     figure('get_max_per_s', getMax.requests.average, '/s');
     figure('get_p99_at_max', getMax.latency.p99, 'ms');

@@ -2,7 +2,6 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { openSync, readdirSync, readFileSync } from 'node:fs';
-import { Agent, request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { runMigrations } from '../src/common/db/run-migrations';
@@ -135,26 +134,6 @@ export async function steadyLoad(
   await Promise.all(inFlight);
   latenciesMs.sort((a, b) => a - b);
   return { sent: total, failed, latenciesMs };
-}
-
-const keepAlive = new Agent({ keepAlive: true, maxSockets: 256 });
-
-/**
- * GETs a URL over a kept-alive node:http connection, reads the whole body and
- * returns the status. The steady loads use it rather than fetch: on this
- * 2-core machine fetch cost the load generator about as much CPU per request
- * as the service spent answering it, and that CPU is taken from the service.
- */
-export function getStatus(url: string, headers: Record<string, string> = {}): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { headers, agent: keepAlive }, (res) => {
-      res.on('data', () => undefined);
-      res.on('end', () => resolve(res.statusCode ?? 0));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end();
-  });
 }
 
 export interface SeededInventory {
