@@ -4,15 +4,15 @@ import { LoggerModule } from 'nestjs-pino';
 import pino from 'pino';
 import type { AppConfig } from '../../config/app-config';
 import { REQUEST_ID } from '../http/request-id';
-import { REDACTED, redactPaths, scrubSecrets } from './redact';
+import { censorSensitive, REDACTED, scrubSecrets } from './redact';
 
 type RawRequest = IncomingMessage & { [REQUEST_ID]?: string };
 
 /**
  * Structured JSON logs through pino: one line per request with its id, and the
  * same id on every line written while serving it. Fields named like secrets or
- * tokens are censored at any depth, and secret-shaped strings in messages are
- * scrubbed.
+ * tokens are censored at any depth, and secret-shaped strings in messages and
+ * request URLs are scrubbed.
  */
 @Module({})
 export class LoggingModule {
@@ -29,7 +29,11 @@ export class LoggingModule {
             stream: stream ?? pino.destination({ dest: 1, sync: false, minLength: 8192, periodicFlush: 250 }),
             genReqId: (req: RawRequest) => req[REQUEST_ID] ?? 'unknown',
             autoLogging: { ignore: (req: IncomingMessage) => req.url === '/health' || req.url === '/metrics' },
-            redact: { paths: redactPaths(), censor: REDACTED },
+            // Sensitive fields in log objects are censored at any depth before
+            // serializers run. Child loggers' bindings are not formatted by pino;
+            // the only ones are pino-http's request, whose serializer below censors
+            // the one sensitive field it writes, and the request id.
+            formatters: { log: censorSensitive },
             hooks: {
               logMethod(args: unknown[], method: (...a: unknown[]) => void) {
                 method.apply(this, args.map((a) => (typeof a === 'string' ? scrubSecrets(a) : a)));
@@ -39,9 +43,9 @@ export class LoggingModule {
               req: (req: { id: string; method: string; url: string; headers: Record<string, unknown> }) => ({
                 id: req.id,
                 method: req.method,
-                url: req.url,
+                url: scrubSecrets(req.url),
                 userAgent: req.headers['user-agent'],
-                authorization: req.headers.authorization,
+                authorization: req.headers.authorization === undefined ? undefined : REDACTED,
               }),
               res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
             },
