@@ -113,6 +113,7 @@ async function main(): Promise<void> {
     try {
       for (const [name, rate] of [['list', LIST_RATE], ['get', GET_RATE]] as const) {
         const result = await steadyLoad(rate, DURATION_S, () => floorClient.get(`/${name}`));
+        if (result.failed > 0) throw new Error(`${result.failed} of ${result.sent} floor ${name} requests failed`);
         figure(`floor_${name}_p50`, percentile(result.latenciesMs, 50), 'ms');
         figure(`floor_${name}_p99`, percentile(result.latenciesMs, 99), 'ms');
       }

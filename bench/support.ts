@@ -219,7 +219,8 @@ export async function startBareServer(bodies: Record<string, string>): Promise<{
     const bodies = JSON.parse(process.env.BODIES);
     const server = require('node:http').createServer((req, res) => {
       const body = bodies[req.url];
-      res.writeHead(body ? 200 : 404, { 'content-type': 'application/json' }).end(body ?? '');
+      const bytes = Buffer.from(body ?? '');
+      res.writeHead(body ? 200 : 404, { 'content-type': 'application/json', 'content-length': bytes.length }).end(bytes);
     });
     server.listen(0, '127.0.0.1', () => process.stdout.write(String(server.address().port) + '\\n'));
   `;
