@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
 import { Clock } from '../common/clock/clock';
+import { preparedQuery } from '../common/db/prepared-query';
 import { InvalidInputError, NotFoundError } from '../common/errors/domain-error';
 import { fetchTimePage, Page } from '../common/pagination/pagination';
 import { RandomSource } from '../common/random/random-source';
@@ -44,8 +45,10 @@ export class TokensService {
     if (constantTimeEqual(presentedSha256, this.adminTokenSha256)) {
       return { tokenId: BOOTSTRAP_ADMIN_TOKEN_ID, role: 'admin', ownerId: null };
     }
-    // Plain SQL: this runs on every request, and the query builder costs more than the lookup.
-    const rows: Array<{ id: string; role: Role; owner_id: string | null }> = await this.dataSource.query(
+    // This runs on every request: a prepared statement, not the query builder.
+    const rows = await preparedQuery<{ id: string; role: Role; owner_id: string | null }>(
+      this.dataSource,
+      'auth_token_by_sha256',
       'SELECT id, role, owner_id FROM api_tokens WHERE token_sha256 = $1 AND revoked_at IS NULL',
       [presentedSha256],
     );

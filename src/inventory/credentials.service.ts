@@ -7,6 +7,7 @@ import { Actor, assertOwnerAccess, assertOwnerRead, RequestContext } from '../au
 import { Clock } from '../common/clock/clock';
 import { chunks } from '../common/collections/chunks';
 import { GroupCommit } from '../common/db/group-commit';
+import { preparedQuery } from '../common/db/prepared-query';
 import { isUniqueViolation } from '../common/db/pg-errors';
 import {
   ConflictError,
@@ -677,7 +678,7 @@ export class CredentialsService {
   }
 
   async find(id: string): Promise<CredentialEntity> {
-    const rows: CredentialRow[] = await this.dataSource.query(`SELECT ${CREDENTIAL_COLUMNS} FROM credentials WHERE id = $1`, [id]);
+    const rows = await preparedQuery<CredentialRow>(this.dataSource, 'credential_by_id', `SELECT ${CREDENTIAL_COLUMNS} FROM credentials WHERE id = $1`, [id]);
     if (rows.length === 0) throw new NotFoundError('credential', id);
     return credentialFromRow(rows[0]);
   }
