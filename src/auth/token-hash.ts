@@ -1,10 +1,14 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 
-export function sha256Hex(value: string): string {
-  return createHash('sha256').update(value, 'utf8').digest('hex');
+export function sha256(value: string): Buffer {
+  return createHash('sha256').update(value, 'utf8').digest();
 }
 
-/** Constant-time comparison of two strings through their SHA-256 digests (equal lengths by construction). */
-export function constantTimeEqual(a: string, b: string): boolean {
-  return timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest());
+export function sha256Hex(value: string): string {
+  return sha256(value).toString('hex');
+}
+
+/** Constant-time comparison of two SHA-256 digests (always 32 bytes, so the lengths never differ). */
+export function digestsEqual(a: Buffer, b: Buffer): boolean {
+  return a.length === b.length && timingSafeEqual(a, b);
 }

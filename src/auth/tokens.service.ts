@@ -11,7 +11,7 @@ import { AppConfig } from '../config/app-config';
 import { OwnersService } from '../inventory/owners.service';
 import { Actor, BOOTSTRAP_ADMIN_TOKEN_ID, RequestContext, Role } from './actor';
 import { ApiTokenEntity } from './entities/api-token.entity';
-import { constantTimeEqual, sha256Hex } from './token-hash';
+import { digestsEqual, sha256, sha256Hex } from './token-hash';
 
 export interface TokenView {
   id: string;
@@ -26,7 +26,7 @@ export const API_TOKEN_PREFIX = 'agt_';
 
 @Injectable()
 export class TokensService {
-  private readonly adminTokenSha256: string;
+  private readonly adminTokenSha256: Buffer;
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -36,13 +36,15 @@ export class TokensService {
     private readonly random: RandomSource,
     config: AppConfig,
   ) {
-    this.adminTokenSha256 = sha256Hex(config.adminToken);
+    this.adminTokenSha256 = sha256(config.adminToken);
   }
 
   /** Resolves a presented bearer token to its actor, or null. Only hashes are compared. */
   async authenticate(presented: string): Promise<Actor | null> {
-    const presentedSha256 = sha256Hex(presented);
-    if (constantTimeEqual(presentedSha256, this.adminTokenSha256)) {
+    // One digest per request: compared in constant time with the admin token's,
+    // then looked up (as hex) among the stored tokens' digests.
+    const presentedSha256 = sha256(presented);
+    if (digestsEqual(presentedSha256, this.adminTokenSha256)) {
       return { tokenId: BOOTSTRAP_ADMIN_TOKEN_ID, role: 'admin', ownerId: null };
     }
     // This runs on every request: a prepared statement, not the query builder.
@@ -50,7 +52,7 @@ export class TokensService {
       this.dataSource,
       'auth_token_by_sha256',
       'SELECT id, role, owner_id FROM api_tokens WHERE token_sha256 = $1 AND revoked_at IS NULL',
-      [presentedSha256],
+      [presentedSha256.toString('hex')],
     );
     if (rows.length === 0) return null;
     return { tokenId: rows[0].id, role: rows[0].role, ownerId: rows[0].owner_id };
