@@ -1,6 +1,6 @@
 /**
- * What never reaches a log line: the value of any field whose name says it is
- * a secret, a token, a key or a credential header, at any depth, and
+ * What never reaches a log line: the value of any field, at any depth, named
+ * like one of the secrets, tokens, keys and credential headers below, and
  * secret-shaped strings inside messages.
  *
  * Names are compared without case, `-` or `_`, so `apiKey`, `api_key` and
