@@ -4,7 +4,7 @@ import { LoggerModule } from 'nestjs-pino';
 import pino from 'pino';
 import type { AppConfig } from '../../config/app-config';
 import { REQUEST_ID } from '../http/request-id';
-import { censorSensitive, REDACTED, scrubSecrets } from './redact';
+import { censorSensitive, scrubSecrets } from './redact';
 
 type RawRequest = IncomingMessage & { [REQUEST_ID]?: string };
 
@@ -30,9 +30,9 @@ export class LoggingModule {
             genReqId: (req: RawRequest) => req[REQUEST_ID] ?? 'unknown',
             autoLogging: { ignore: (req: IncomingMessage) => req.url === '/health' || req.url === '/metrics' },
             // Sensitive fields in log objects are censored at any depth before
-            // serializers run. Child loggers' bindings are not formatted by pino;
-            // the only ones are pino-http's request, whose serializer below censors
-            // the one sensitive field it writes, and the request id.
+            // serializers run. pino does not format child loggers' bindings; the
+            // only ones are the request id and pino-http's request, whose
+            // serializer below goes through the same censor.
             formatters: { log: censorSensitive },
             hooks: {
               logMethod(args: unknown[], method: (...a: unknown[]) => void) {
@@ -40,13 +40,14 @@ export class LoggingModule {
               },
             },
             serializers: {
-              req: (req: { id: string; method: string; url: string; headers: Record<string, unknown> }) => ({
-                id: req.id,
-                method: req.method,
-                url: scrubSecrets(req.url),
-                userAgent: req.headers['user-agent'],
-                authorization: req.headers.authorization === undefined ? undefined : REDACTED,
-              }),
+              req: (req: { id: string; method: string; url: string; headers: Record<string, unknown> }) =>
+                censorSensitive({
+                  id: req.id,
+                  method: req.method,
+                  url: scrubSecrets(req.url),
+                  userAgent: req.headers['user-agent'],
+                  authorization: req.headers.authorization,
+                }),
               res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
             },
           },

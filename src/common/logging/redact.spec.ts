@@ -30,7 +30,7 @@ describe('censorSensitive', () => {
     expect(input).toEqual(snapshot);
     expect(output.c).toBe(input.c);
     expect(output.a).not.toBe(input.a);
-    const clean = { a: { b: [1, 2] } };
+    const clean = { a: { b: [1, 2] }, authorization: undefined };
     expect(censorSensitive(clean)).toBe(clean);
   });
 

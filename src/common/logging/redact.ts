@@ -80,7 +80,8 @@ function censor(value: unknown, depth: number, seen: Set<object>): unknown {
     let copy: Record<string, unknown> | undefined;
     for (const key of Object.keys(value)) {
       const item = (value as Record<string, unknown>)[key];
-      const censored = isSensitiveName(key) ? REDACTED : censor(item, depth + 1, seen);
+      // An absent value stays absent: a line without the field does not claim one.
+      const censored = item !== undefined && isSensitiveName(key) ? REDACTED : censor(item, depth + 1, seen);
       if (censored !== item) (copy ??= shallowCopy(value, isError))[key] = censored;
     }
     return copy ?? value;
