@@ -2,14 +2,14 @@
  * npm run bench:inventory
  *
  * Seeds 100,000 credentials in bulk, starts the compiled service against them
- * and drives it over HTTP with autocannon, authenticated with an admin API
- * token stored (hashed) in the database, as real clients are:
+ * and drives it over HTTP, authenticated with an admin API token stored
+ * (hashed) in the database, as real clients are:
  *
  * - latency (p50/p99) of the owner-filtered list and of a single get at a
  *   steady offered load (requests evenly spaced at BENCH_LIST_RATE and
- *   BENCH_GET_RATE per second, open loop),
- * - the most each sustains with 10 connections kept busy (`*_max_per_s`),
- * - issuance throughput with 10 connections kept busy,
+ *   BENCH_GET_RATE per second, open loop, sent by KeptAliveGetter),
+ * - the most each sustains with 10 connections kept busy by autocannon (`*_max_per_s`),
+ * - issuance throughput with 10 connections kept busy by autocannon,
  * - the service's peak RSS over the whole run,
  * - floors: the same steady loads against a bare node:http server answering
  *   the same bytes from a process of its own (`floor_*`), measured in the same run.
