@@ -12,12 +12,27 @@
  * - issuance throughput with 10 connections kept busy by autocannon,
  * - the service's peak RSS over the whole run,
  * - floors: the same steady loads against a bare node:http server answering
- *   the same bytes from a process of its own (`floor_*`), measured in the same run.
+ *   the same bytes from a process of its own (`floor_*`), and the GET's load
+ *   against a bare server that makes the GET's two round trips to Postgres
+ *   (`floor_db_*`), measured in the same run.
  */
 import { randomBytes } from 'node:crypto';
 import autocannon from 'autocannon';
+import { CREDENTIAL_COLUMNS } from '../src/inventory/credential-rows';
 import { KeptAliveGetter } from './kept-alive-getter';
-import { cpuDelta, figure, freshDatabase, percentile, REDIS_URL, sampleCpu, seedInventory, startBareServer, startService, steadyLoad } from './support';
+import {
+  cpuDelta,
+  figure,
+  freshDatabase,
+  percentile,
+  REDIS_URL,
+  sampleCpu,
+  seedInventory,
+  startBareDbServer,
+  startBareServer,
+  startService,
+  steadyLoad,
+} from './support';
 
 const CREDENTIALS = Number(process.env.BENCH_CREDENTIALS ?? 100_000);
 const OWNERS = 1_000;
@@ -120,6 +135,25 @@ async function main(): Promise<void> {
     } finally {
       floorClient.close();
       floor.stop();
+    }
+
+    // The database floor: a bare server making the GET's two round trips to
+    // Postgres (token, then credential) with the same statements, at the same rate.
+    const dbFloor = await startBareDbServer(db.url, CREDENTIAL_COLUMNS);
+    const dbFloorClient = new KeptAliveGetter(dbFloor.baseUrl, headers);
+    try {
+      // Warmed up as the service is: its JIT, and a pool of open connections (a new one costs ~14 ms here).
+      await load(dbFloor.baseUrl, token, () => ({ method: 'GET', path: `/${pick(data.credentialIds)}` }));
+      const before = sampleCpu([dbFloor.pid]);
+      const result = await steadyLoad(GET_RATE, DURATION_S, () => dbFloorClient.get(`/${pick(data.credentialIds)}`));
+      const cpu = cpuDelta(before, sampleCpu([dbFloor.pid]));
+      if (result.failed > 0) throw new Error(`${result.failed} of ${result.sent} database floor requests failed`);
+      figure('floor_db_get_p50', percentile(result.latenciesMs, 50), 'ms');
+      figure('floor_db_get_p99', percentile(result.latenciesMs, 99), 'ms');
+      figure('floor_db_get_cpu_per_request_server', (cpu.service * 1000) / result.sent, 'ms');
+    } finally {
+      dbFloorClient.close();
+      dbFloor.stop();
     }
 
     // Warm up the JIT and the connection pool, right before measuring.

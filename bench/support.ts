@@ -232,6 +232,47 @@ export async function startBareServer(bodies: Record<string, string>): Promise<{
   return { baseUrl: `http://127.0.0.1:${port}`, stop: () => child.kill() };
 }
 
+/**
+ * A bare node:http server in a child process that answers GET /<credential id>
+ * as the service's single-credential GET does its I/O, and nothing else: the
+ * bearer token's SHA-256 looked up, then the credential row read, each as the
+ * same named prepared statement on a pg pool, and the row sent as JSON. The
+ * floor for a GET that makes these two round trips to Postgres here; what the
+ * service adds above it is its own work (framework, validation, logging).
+ */
+export async function startBareDbServer(databaseUrl: string, credentialColumns: string): Promise<{ baseUrl: string; pid: number; stop: () => void }> {
+  const script = `
+    const { createHash } = require('node:crypto');
+    const { Pool } = require(process.env.PG_MODULE);
+    const pool = new Pool({ connectionString: process.env.DATABASE_URL, max: 10 });
+    const server = require('node:http').createServer(async (req, res) => {
+      const token = /^Bearer\\s+(\\S+)\\s*$/i.exec(req.headers.authorization ?? '')?.[1] ?? '';
+      const actor = await pool.query({
+        name: 'auth_token_by_sha256',
+        text: 'SELECT id, role, owner_id FROM api_tokens WHERE token_sha256 = $1 AND revoked_at IS NULL',
+        values: [createHash('sha256').update(token).digest('hex')],
+      });
+      const rows = actor.rows.length === 0 ? [] : (await pool.query({
+        name: 'credential_by_id',
+        text: 'SELECT ' + process.env.COLUMNS + ' FROM credentials WHERE id = $1',
+        values: [req.url.slice(1)],
+      })).rows;
+      const bytes = Buffer.from(rows.length === 0 ? '' : JSON.stringify(rows[0]));
+      res.writeHead(rows.length === 0 ? 404 : 200, { 'content-type': 'application/json', 'content-length': bytes.length }).end(bytes);
+    });
+    server.listen(0, '127.0.0.1', () => process.stdout.write(String(server.address().port) + '\\n'));
+  `;
+  const child = spawn(process.execPath, ['-e', script], {
+    env: { DATABASE_URL: databaseUrl, COLUMNS: credentialColumns, PG_MODULE: require.resolve('pg') },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const port = await new Promise<string>((resolve, reject) => {
+    child.stdout!.once('data', (d: Buffer) => resolve(d.toString().trim()));
+    child.once('exit', () => reject(new Error('the bare database server exited')));
+  });
+  return { baseUrl: `http://127.0.0.1:${port}`, pid: child.pid!, stop: () => child.kill() };
+}
+
 /** CPU seconds used so far, per part of this machine, read from /proc (Linux). */
 export interface CpuSample {
   /** Every PostgreSQL process: backends of every database and the server's own (WAL writer, checkpointer...). */
