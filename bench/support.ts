@@ -4,7 +4,9 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { openSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from 'pg';
+import { TOKEN_BY_SHA256 } from '../src/auth/token-hash';
 import { runMigrations } from '../src/common/db/run-migrations';
+import { CREDENTIAL_BY_ID } from '../src/inventory/credential-rows';
 
 export const PG_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 export const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -214,7 +216,7 @@ export async function seedInventory(
 
 
 /** A bare node:http server in a child process answering fixed bodies by path: the floor for HTTP latency here. */
-export async function startBareServer(bodies: Record<string, string>): Promise<{ baseUrl: string; stop: () => void }> {
+export function startBareServer(bodies: Record<string, string>): Promise<ScriptServer> {
   const script = `
     const bodies = JSON.parse(process.env.BODIES);
     const server = require('node:http').createServer((req, res) => {
@@ -224,51 +226,51 @@ export async function startBareServer(bodies: Record<string, string>): Promise<{
     });
     server.listen(0, '127.0.0.1', () => process.stdout.write(String(server.address().port) + '\\n'));
   `;
-  const child = spawn(process.execPath, ['-e', script], { env: { BODIES: JSON.stringify(bodies) }, stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await new Promise<string>((resolve, reject) => {
-    child.stdout!.once('data', (d: Buffer) => resolve(d.toString().trim()));
-    child.once('exit', () => reject(new Error('the bare server exited')));
-  });
-  return { baseUrl: `http://127.0.0.1:${port}`, stop: () => child.kill() };
+  return startScriptServer(script, { BODIES: JSON.stringify(bodies) });
 }
 
 /**
  * A bare node:http server in a child process that answers GET /<credential id>
  * as the service's single-credential GET does its I/O, and nothing else: the
- * bearer token's SHA-256 looked up, then the credential row read, each as the
- * same named prepared statement on a pg pool, and the row sent as JSON. The
- * floor for a GET that makes these two round trips to Postgres here; what the
- * service adds above it is its own work (framework, validation, logging).
+ * bearer token's SHA-256 looked up, then the credential row read, with the
+ * service's own prepared statements on a pg pool, and the row sent as JSON.
+ * The floor for a GET that makes these two round trips to Postgres here; what
+ * the service adds above it is its own work (framework, validation, logging).
  */
-export async function startBareDbServer(databaseUrl: string, credentialColumns: string): Promise<{ baseUrl: string; pid: number; stop: () => void }> {
+export function startBareDbServer(databaseUrl: string): Promise<ScriptServer> {
   const script = `
     const { createHash } = require('node:crypto');
     const { Pool } = require(process.env.PG_MODULE);
+    const { token, credential } = JSON.parse(process.env.STATEMENTS);
     const pool = new Pool({ connectionString: process.env.DATABASE_URL, max: 10 });
     const server = require('node:http').createServer(async (req, res) => {
-      const token = /^Bearer\\s+(\\S+)\\s*$/i.exec(req.headers.authorization ?? '')?.[1] ?? '';
-      const actor = await pool.query({
-        name: 'auth_token_by_sha256',
-        text: 'SELECT id, role, owner_id FROM api_tokens WHERE token_sha256 = $1 AND revoked_at IS NULL',
-        values: [createHash('sha256').update(token).digest('hex')],
-      });
-      const rows = actor.rows.length === 0 ? [] : (await pool.query({
-        name: 'credential_by_id',
-        text: 'SELECT ' + process.env.COLUMNS + ' FROM credentials WHERE id = $1',
-        values: [req.url.slice(1)],
-      })).rows;
+      const presented = /^Bearer\\s+(\\S+)\\s*$/i.exec(req.headers.authorization ?? '')?.[1] ?? '';
+      const actor = await pool.query({ ...token, values: [createHash('sha256').update(presented).digest('hex')] });
+      const rows = actor.rows.length === 0 ? [] : (await pool.query({ ...credential, values: [req.url.slice(1)] })).rows;
       const bytes = Buffer.from(rows.length === 0 ? '' : JSON.stringify(rows[0]));
       res.writeHead(rows.length === 0 ? 404 : 200, { 'content-type': 'application/json', 'content-length': bytes.length }).end(bytes);
     });
     server.listen(0, '127.0.0.1', () => process.stdout.write(String(server.address().port) + '\\n'));
   `;
-  const child = spawn(process.execPath, ['-e', script], {
-    env: { DATABASE_URL: databaseUrl, COLUMNS: credentialColumns, PG_MODULE: require.resolve('pg') },
-    stdio: ['ignore', 'pipe', 'inherit'],
+  return startScriptServer(script, {
+    DATABASE_URL: databaseUrl,
+    PG_MODULE: require.resolve('pg'),
+    STATEMENTS: JSON.stringify({ token: TOKEN_BY_SHA256, credential: CREDENTIAL_BY_ID }),
   });
+}
+
+export interface ScriptServer {
+  baseUrl: string;
+  pid: number;
+  stop: () => void;
+}
+
+/** Runs a server script in a node process of its own; the script prints its port on stdout once it listens. */
+async function startScriptServer(script: string, env: Record<string, string>): Promise<ScriptServer> {
+  const child = spawn(process.execPath, ['-e', script], { env, stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise<string>((resolve, reject) => {
     child.stdout!.once('data', (d: Buffer) => resolve(d.toString().trim()));
-    child.once('exit', () => reject(new Error('the bare database server exited')));
+    child.once('exit', () => reject(new Error('the server script exited before it listened')));
   });
   return { baseUrl: `http://127.0.0.1:${port}`, pid: child.pid!, stop: () => child.kill() };
 }

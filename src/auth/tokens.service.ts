@@ -11,7 +11,7 @@ import { AppConfig } from '../config/app-config';
 import { OwnersService } from '../inventory/owners.service';
 import { Actor, BOOTSTRAP_ADMIN_TOKEN_ID, RequestContext, Role } from './actor';
 import { ApiTokenEntity } from './entities/api-token.entity';
-import { digestsEqual, sha256, sha256Hex } from './token-hash';
+import { digestsEqual, sha256, sha256Hex, TOKEN_BY_SHA256 } from './token-hash';
 
 export interface TokenView {
   id: string;
@@ -48,12 +48,9 @@ export class TokensService {
       return { tokenId: BOOTSTRAP_ADMIN_TOKEN_ID, role: 'admin', ownerId: null };
     }
     // This runs on every request: a prepared statement, not the query builder.
-    const rows = await preparedQuery<{ id: string; role: Role; owner_id: string | null }>(
-      this.dataSource,
-      'auth_token_by_sha256',
-      'SELECT id, role, owner_id FROM api_tokens WHERE token_sha256 = $1 AND revoked_at IS NULL',
-      [presentedSha256.toString('hex')],
-    );
+    const rows = await preparedQuery<{ id: string; role: Role; owner_id: string | null }>(this.dataSource, TOKEN_BY_SHA256, [
+      presentedSha256.toString('hex'),
+    ]);
     if (rows.length === 0) return null;
     return { tokenId: rows[0].id, role: rows[0].role, ownerId: rows[0].owner_id };
   }

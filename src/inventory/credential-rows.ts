@@ -1,3 +1,4 @@
+import type { PreparedStatement } from '../common/db/prepared-query';
 import type { CredentialEntity } from './entities/credential.entity';
 
 /**
@@ -9,6 +10,12 @@ export const CREDENTIAL_COLUMNS = `id, client_id, agent_id, owner_id, type, envi
   rate_limit_per_seconds, ip_allowlist, secret_store, secret_ref, secret_version, secret_version_id, secret_sha256,
   secret_delivered_version, status, rotation_interval_days, grace_period_hours, last_rotated_at, next_rotation_at,
   last_used_at, requested_by, approved_by, approved_at, pending_change, created_at, updated_at, revoked_at, revoked_reason`;
+
+/** GET one credential: a named prepared statement (see preparedQuery). */
+export const CREDENTIAL_BY_ID: PreparedStatement = {
+  name: 'credential_by_id',
+  text: `SELECT ${CREDENTIAL_COLUMNS} FROM credentials WHERE id = $1`,
+};
 
 export interface CredentialRow {
   id: string;

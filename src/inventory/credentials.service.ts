@@ -24,7 +24,7 @@ import { EventOutbox, OutboxEventInput } from '../gateways/event-outbox.service'
 import { SecretStore, SecretTarget } from '../secret-stores/secret-store';
 import { SecretStoreRegistry } from '../secret-stores/secret-store.registry';
 import { AgentsService, scopedOwnerFilter } from './agents.service';
-import { CREDENTIAL_COLUMNS, credentialFromRow, CredentialRow, credentialRowValues, INSERT_CREDENTIAL_SQL, insertCredentialsSql } from './credential-rows';
+import { CREDENTIAL_BY_ID, CREDENTIAL_COLUMNS, credentialFromRow, CredentialRow, credentialRowValues, INSERT_CREDENTIAL_SQL, insertCredentialsSql } from './credential-rows';
 import { formatSecret, SECRET_RANDOM_BYTES } from './credential-secret';
 import {
   CredentialEntity,
@@ -678,7 +678,7 @@ export class CredentialsService {
   }
 
   async find(id: string): Promise<CredentialEntity> {
-    const rows = await preparedQuery<CredentialRow>(this.dataSource, 'credential_by_id', `SELECT ${CREDENTIAL_COLUMNS} FROM credentials WHERE id = $1`, [id]);
+    const rows = await preparedQuery<CredentialRow>(this.dataSource, CREDENTIAL_BY_ID, [id]);
     if (rows.length === 0) throw new NotFoundError('credential', id);
     return credentialFromRow(rows[0]);
   }

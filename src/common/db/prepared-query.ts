@@ -9,17 +9,17 @@ import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
  * Postgres then parses and plans it once per connection instead of on every
  * call, and the call skips TypeORM's per-query QueryRunner. Rows come back
  * exactly as `dataSource.query` returns them (same pool, same type parsers).
- * Only for statements outside a transaction; `name` must be unique to `text`.
- * Migrations run before the service serves, so a cached plan never outlives
- * the schema it was made for.
+ * Only for statements outside a transaction. Migrations run before the
+ * service serves, so a cached plan never outlives the schema it was made for.
  */
-export async function preparedQuery<T extends QueryResultRow>(
-  dataSource: DataSource,
-  name: string,
-  text: string,
-  values: unknown[],
-): Promise<T[]> {
+export async function preparedQuery<T extends QueryResultRow>(dataSource: DataSource, statement: PreparedStatement, values: unknown[]): Promise<T[]> {
   const pool = (dataSource.driver as PostgresDriver).master as Pool;
-  const result = await pool.query<T>({ name, text, values });
+  const result = await pool.query<T>({ ...statement, values });
   return result.rows;
+}
+
+/** A statement and the name Postgres prepares it under: defined once, so a name never stands for two texts. */
+export interface PreparedStatement {
+  readonly name: string;
+  readonly text: string;
 }
