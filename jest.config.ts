@@ -12,6 +12,11 @@ const transform: Config['transform'] = {
 const config: Config = {
   testTimeout: 60_000,
   maxWorkers: 2,
+  // Each e2e file loads the whole app into a fresh module registry, so a worker's
+  // heap reached ~400 MB by the end of the run and its exit outlasted jest's
+  // 500 ms grace ("A worker process has failed to exit gracefully"). A worker
+  // past this size after a file is replaced before it takes the next one.
+  workerIdleMemoryLimit: '256MB',
   transform,
   globalSetup: '<rootDir>/test/support/global-setup.ts',
   globalTeardown: '<rootDir>/test/support/global-teardown.ts',
