@@ -18,7 +18,7 @@ export async function preparedQuery<T extends QueryResultRow>(dataSource: DataSo
   return result.rows;
 }
 
-/** A statement and the name Postgres prepares it under: defined once, so a name never stands for two texts. */
+/** A statement and the name Postgres prepares it under, kept in one constant so no call site pairs a name with another text. */
 export interface PreparedStatement {
   readonly name: string;
   readonly text: string;
