@@ -23,7 +23,7 @@
  * `revocations_per_second_ceiling`: the rate this machine's cores could carry
  * at that cost, had nothing to wait on.
  *
- * Environment: BENCH_PG_URL (a server's admin URL, default
+ * Environment: BENCH_DATABASE_URL (a server's admin URL, default
  * postgres://postgres@127.0.0.1:5432/postgres), BENCH_REDIS_URL,
  * BENCH_REVOCATIONS (1000), BENCH_CONCURRENCY (20), BENCH_GATEWAYS (10),
  * BENCH_POOL_SIZE (40: with api and worker in one process, revocations
@@ -37,9 +37,8 @@ import { Client } from 'pg';
 import { runMigrations } from '../src/common/db/run-migrations';
 import { ChildApp } from '../test/support/child-app';
 import { deleteRedisPrefix } from '../test/support/redis-prefix';
-import { cpuDelta, REDIS_URL, sampleCpu, serviceNodeFlags } from './support';
+import { cpuDelta, PG_URL, REDIS_URL, sampleCpu, serviceNodeFlags } from './support';
 
-const PG_URL = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const REVOCATIONS = Number(process.env.BENCH_REVOCATIONS ?? 1000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 20);
 const GATEWAYS = Number(process.env.BENCH_GATEWAYS ?? 10);
