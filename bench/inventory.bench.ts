@@ -140,11 +140,12 @@ async function main(): Promise<void> {
     // Postgres (token, then credential) with the same statements, at the same rate.
     const dbFloor = await startBareDbServer(db.url);
     const dbFloorClient = new KeptAliveGetter(dbFloor.baseUrl, headers);
+    const dbFloorPath = () => `/${pick(data.credentialIds)}`;
     try {
       // Warmed up as the service is: its JIT, and a pool of open connections (a new one costs ~14 ms here).
-      await load(dbFloor.baseUrl, token, () => ({ method: 'GET', path: `/${pick(data.credentialIds)}` }));
+      await load(dbFloor.baseUrl, token, () => ({ method: 'GET', path: dbFloorPath() }));
       const before = sampleCpu([dbFloor.pid]);
-      const result = await steadyLoad(GET_RATE, DURATION_S, () => dbFloorClient.get(`/${pick(data.credentialIds)}`));
+      const result = await steadyLoad(GET_RATE, DURATION_S, () => dbFloorClient.get(dbFloorPath()));
       const cpu = cpuDelta(before, sampleCpu([dbFloor.pid]));
       if (result.failed > 0) throw new Error(`${result.failed} of ${result.sent} database floor requests failed`);
       figure('floor_db_get_p50', percentile(result.latenciesMs, 50), 'ms');

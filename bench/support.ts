@@ -214,7 +214,6 @@ export async function seedInventory(
   }
 }
 
-
 /** A bare node:http server in a child process answering fixed bodies by path: the floor for HTTP latency here. */
 export function startBareServer(bodies: Record<string, string>): Promise<ScriptServer> {
   const script = `
