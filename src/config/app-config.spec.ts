@@ -53,4 +53,10 @@ describe('loadConfig', () => {
     const config = loadConfig({}, { ADMIN_TOKEN: 'g'.repeat(40), LOCAL_STORE_KEY: key });
     expect(config.adminToken).toBe('g'.repeat(40));
   });
+
+  it('bounds shutdown to 10 s unless told otherwise', () => {
+    expect(loadConfig(valid).shutdown.timeoutMs).toBe(10_000);
+    expect(loadConfig({ ...valid, SHUTDOWN_TIMEOUT_MS: '3000' }).shutdown.timeoutMs).toBe(3000);
+    expect(errorOf({ ...valid, SHUTDOWN_TIMEOUT_MS: '10' })).toContain('SHUTDOWN_TIMEOUT_MS must be at least 1000');
+  });
 });

@@ -167,6 +167,7 @@ const envSchema = z.object({
   ROTATION_RATE_LIMIT_WINDOW_MS: intInRange(100, 3_600_000).default(60_000),
   ROTATION_JOB_LOCK_MS: intInRange(500, 600_000).default(30_000),
   ROTATION_STALE_AFTER_MS: intInRange(1_000, 86_400_000).default(300_000),
+  SHUTDOWN_TIMEOUT_MS: intInRange(1_000, 600_000).default(10_000),
 });
 
 export type RawEnv = Record<string, string | undefined>;
@@ -251,6 +252,8 @@ export interface AppConfig {
     /** A running rotation untouched this long has its job checked by the sweep (and re-enqueued if it was lost). */
     staleAfterMs: number;
   };
+  /** How long a stop (SIGTERM, SIGINT) may take at most, whatever Redis and Postgres do; then what is left is abandoned. */
+  shutdown: { timeoutMs: number };
 }
 
 /** How the Vault and AWS adapters call out: per-request timeout, attempts and backoff base. */
@@ -388,6 +391,7 @@ export function loadConfig(env: RawEnv, devSecrets?: GeneratedDevSecrets): AppCo
       jobLockMs: e.ROTATION_JOB_LOCK_MS,
       staleAfterMs: e.ROTATION_STALE_AFTER_MS,
     },
+    shutdown: { timeoutMs: e.SHUTDOWN_TIMEOUT_MS },
   };
   return config;
 }

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
-import { Injectable, OnApplicationShutdown } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
+import { ShutdownParticipant, ShutdownPhase, ShutdownStep } from '../common/shutdown/shutdown-step';
 import { WebhookRequest, WebhookResult, WebhookSender } from './webhook-sender';
 
 const USER_AGENT = 'agent-credentials-webhooks/1';
@@ -11,7 +12,7 @@ const USER_AGENT = 'agent-credentials-webhooks/1';
  * failure). The timeout covers connecting, sending and the response headers.
  */
 @Injectable()
-export class HttpWebhookSender extends WebhookSender implements OnApplicationShutdown {
+export class HttpWebhookSender extends WebhookSender implements ShutdownParticipant {
   private readonly httpAgent = new http.Agent({ keepAlive: true, maxSockets: 256 });
   private readonly httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 256 });
 
@@ -23,9 +24,18 @@ export class HttpWebhookSender extends WebhookSender implements OnApplicationShu
     return stripReused(first);
   }
 
-  onApplicationShutdown(): void {
-    this.httpAgent.destroy();
-    this.httpsAgent.destroy();
+  shutdownSteps(): ShutdownStep[] {
+    return [
+      {
+        phase: ShutdownPhase.Connections,
+        name: 'webhook connections',
+        count: 1,
+        close: async () => {
+          this.httpAgent.destroy();
+          this.httpsAgent.destroy();
+        },
+      },
+    ];
   }
 
   private attempt(request: WebhookRequest): Promise<WebhookResult & { reusedSocket?: boolean }> {
