@@ -138,6 +138,8 @@ const envSchema = z.object({
   AUDIT_CHAIN_INTERVAL_MS: intInRange(10, 60_000).default(250),
   LOCAL_SECRETS_FILE: z.string().default('.local/dev-secrets.json'),
   GATEWAY_URL_ALLOWLIST: hostList,
+  GATEWAY_ALLOW_PRIVATE_NETWORKS: booleanString.default('true'),
+  GATEWAY_ALLOW_LOOPBACK: optionalString.pipe(booleanString.optional()),
   DELIVERY_CONCURRENCY: intInRange(1, 500).default(32),
   DELIVERY_TIMEOUT_MS: intInRange(50, 60_000).default(10_000),
   DELIVERY_RETRY_SCHEDULE: durationList.default('5s,30s,2m,10m,30m,1h'),
@@ -211,8 +213,14 @@ export interface AppConfig {
   log: { level: string };
   /** How often each process checks for audit events committed elsewhere that still need linking into the chain. */
   audit: { chainIntervalMs: number };
-  /** Which hosts gateway URLs may point at (null: any); protects against reaching internal addresses. */
-  gateways: { urlAllowlist: string[] | null };
+  /**
+   * Where webhooks may go. `urlAllowlist`: the hosts gateway URLs may name (null: any).
+   * Whatever the settings, a gateway URL never reaches a link-local or cloud metadata
+   * address (nor unspecified, multicast or broadcast ones), checked against the
+   * address the name resolves to when sending; private networks and loopback are
+   * allowed unless switched off (gateways are often internal).
+   */
+  gateways: { urlAllowlist: string[] | null; allowPrivateNetworks: boolean; allowLoopback: boolean };
   delivery: {
     concurrency: number;
     timeoutMs: number;
@@ -365,7 +373,13 @@ export function loadConfig(env: RawEnv, devSecrets?: GeneratedDevSecrets): AppCo
     policy: { maxRotationIntervalDays: e.MAX_ROTATION_INTERVAL_DAYS },
     log: { level: e.LOG_LEVEL },
     audit: { chainIntervalMs: e.AUDIT_CHAIN_INTERVAL_MS },
-    gateways: { urlAllowlist: e.GATEWAY_URL_ALLOWLIST },
+    gateways: {
+      urlAllowlist: e.GATEWAY_URL_ALLOWLIST,
+      allowPrivateNetworks: e.GATEWAY_ALLOW_PRIVATE_NETWORKS,
+      // Loopback is the more dangerous of the two (this host's own services), so
+      // whoever forbids private networks forbids it too unless they say otherwise.
+      allowLoopback: e.GATEWAY_ALLOW_LOOPBACK ?? e.GATEWAY_ALLOW_PRIVATE_NETWORKS,
+    },
     delivery: {
       concurrency: e.DELIVERY_CONCURRENCY,
       timeoutMs: e.DELIVERY_TIMEOUT_MS,
