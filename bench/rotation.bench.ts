@@ -129,7 +129,7 @@ async function seedVault(
       cpuMsPerWrite: (cpu.user + cpu.system) / 1000 / credentials.length,
     };
   } finally {
-    store.onModuleDestroy();
+    store.close();
   }
 }
 

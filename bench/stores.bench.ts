@@ -146,8 +146,8 @@ async function main(): Promise<void> {
     await benchStore('vault', vault);
     await benchStore('aws', aws);
   } finally {
-    vault.onModuleDestroy();
-    aws.onModuleDestroy();
+    vault.close();
+    aws.close();
     doubles.child.kill('SIGTERM');
     await dataSource.destroy();
     await database.drop();

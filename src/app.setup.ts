@@ -31,7 +31,6 @@ export function createFastifyAdapter(config: AppConfig): FastifyAdapter {
 export function configureApp(app: NestFastifyApplication): void {
   app.useLogger(app.get(Logger));
   app.useGlobalPipes(new StrictValidationPipe());
-  app.enableShutdownHooks();
 
   const metrics = app.get(MetricsService);
   const fastify = app.getHttpAdapter().getInstance();

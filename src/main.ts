@@ -5,6 +5,7 @@ import { AppModule } from './app.module';
 import { configureApp, createFastifyAdapter, NEST_APP_OPTIONS } from './app.setup';
 import { ensureDatabase } from './common/db/ensure-database';
 import { runMigrations } from './common/db/run-migrations';
+import { ShutdownSequence } from './common/shutdown/shutdown-sequence';
 import { ConfigError, GeneratedDevSecrets, loadConfig, localSecretsFilePath, needsDevSecrets } from './config/app-config';
 import { loadOrCreateDevSecrets } from './config/dev-secrets';
 
@@ -39,6 +40,7 @@ async function bootstrap(): Promise<void> {
     NEST_APP_OPTIONS,
   );
   configureApp(app);
+  stopOnSignals(app, config.shutdown.timeoutMs);
   if (config.roles.includes('api')) {
     await app.listen(config.http.port, config.http.host);
     const address = app.getHttpServer().address();
@@ -48,6 +50,36 @@ async function bootstrap(): Promise<void> {
     await app.init();
     process.stderr.write(`Running without HTTP (roles: ${config.roles.join(',')})\n`);
   }
+}
+
+/**
+ * SIGTERM or SIGINT: app.close() runs the shutdown sequence (HTTP, workers,
+ * flush, connections; src/common/shutdown/shutdown-sequence.ts), which bounds
+ * itself and logs one line; then the process exits, 0 when nothing was
+ * abandoned, 1 otherwise. The timer is the last resort for a Nest hook
+ * outside the sequence that never returns. A second signal changes nothing.
+ */
+function stopOnSignals(app: NestFastifyApplication, timeoutMs: number): void {
+  const sequence = app.get(ShutdownSequence);
+  let stopping = false;
+  const stop = (): void => {
+    if (stopping) return;
+    stopping = true;
+    sequence.begin();
+    setTimeout(() => {
+      process.stderr.write(`shutdown: Nest's shutdown hooks did not return within ${timeoutMs} ms; exiting\n`);
+      process.exit(1);
+    }, timeoutMs);
+    app.close().then(
+      async () => process.exit((await sequence.stop()).abandoned.length ? 1 : 0),
+      (error: unknown) => {
+        process.stderr.write(`shutdown failed: ${(error as Error).message}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
 }
 
 bootstrap().catch((error: unknown) => {

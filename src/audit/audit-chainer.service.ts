@@ -1,8 +1,9 @@
-import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { Clock } from '../common/clock/clock';
 import { tryAdvisoryXactLock } from '../common/db/advisory-lock';
+import { ShutdownParticipant, ShutdownPhase, ShutdownStep } from '../common/shutdown/shutdown-step';
 import { AppConfig } from '../config/app-config';
 import { chainHash, ChainedEvent, GENESIS_HASH } from './audit-chain';
 
@@ -45,7 +46,7 @@ export function chainedEventOf(row: AuditEventRow): ChainedEvent {
  * from the event as stored, so the chain and /verify hash the same bytes.
  */
 @Injectable()
-export class AuditChainer implements OnApplicationBootstrap, OnApplicationShutdown {
+export class AuditChainer implements OnApplicationBootstrap, ShutdownParticipant {
   private readonly logger = new Logger(AuditChainer.name);
   private running: Promise<void> | null = null;
   private pokedWhileRunning = false;
@@ -64,11 +65,21 @@ export class AuditChainer implements OnApplicationBootstrap, OnApplicationShutdo
     this.timer.unref();
   }
 
-  async onApplicationShutdown(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearInterval(this.timer);
-    if (this.scheduled) clearTimeout(this.scheduled);
-    await this.running?.catch(() => undefined);
+  /** A pass in progress finishes while Postgres is still open; what it leaves, any process's chainer links later. */
+  shutdownSteps(): ShutdownStep[] {
+    return [
+      {
+        phase: ShutdownPhase.Flush,
+        name: 'audit chainer',
+        count: 1,
+        close: async () => {
+          this.stopped = true;
+          if (this.timer) clearInterval(this.timer);
+          if (this.scheduled) clearTimeout(this.scheduled);
+          await this.running?.catch(() => undefined);
+        },
+      },
+    ];
   }
 
   /**

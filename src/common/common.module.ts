@@ -1,16 +1,23 @@
 import { Global, Module } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
 import { Clock, SystemClock } from './clock/clock';
 import { AfterCommit } from './db/after-commit';
 import { CryptoRandomSource, RandomSource } from './random/random-source';
+import { ShutdownSequence } from './shutdown/shutdown-sequence';
 
-/** The cross-cutting ports every module may inject (tests override Clock and RandomSource), and after-commit hooks. */
+/**
+ * The cross-cutting ports every module may inject (tests override Clock and RandomSource), after-commit hooks,
+ * and the shutdown sequence (which finds what to close among all providers, hence DiscoveryModule).
+ */
 @Global()
 @Module({
+  imports: [DiscoveryModule],
   providers: [
     { provide: Clock, useClass: SystemClock },
     { provide: RandomSource, useClass: CryptoRandomSource },
     AfterCommit,
+    ShutdownSequence,
   ],
-  exports: [Clock, RandomSource, AfterCommit],
+  exports: [Clock, RandomSource, AfterCommit, ShutdownSequence],
 })
 export class CommonModule {}

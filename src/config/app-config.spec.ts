@@ -53,4 +53,21 @@ describe('loadConfig', () => {
     const config = loadConfig({}, { ADMIN_TOKEN: 'g'.repeat(40), LOCAL_STORE_KEY: key });
     expect(config.adminToken).toBe('g'.repeat(40));
   });
+
+  it('bounds shutdown to 10 s unless told otherwise', () => {
+    expect(loadConfig(valid).shutdown.timeoutMs).toBe(10_000);
+    expect(loadConfig({ ...valid, SHUTDOWN_TIMEOUT_MS: '3000' }).shutdown.timeoutMs).toBe(3000);
+    expect(errorOf({ ...valid, SHUTDOWN_TIMEOUT_MS: '10' })).toContain('SHUTDOWN_TIMEOUT_MS must be at least 1000');
+  });
+
+  it('allows gateways on private networks and loopback by default; loopback follows private networks unless set', () => {
+    expect(loadConfig(valid).gateways).toMatchObject({ allowPrivateNetworks: true, allowLoopback: true });
+    expect(loadConfig({ ...valid, GATEWAY_ALLOW_PRIVATE_NETWORKS: 'false' }).gateways).toMatchObject({ allowPrivateNetworks: false, allowLoopback: false });
+    expect(loadConfig({ ...valid, GATEWAY_ALLOW_PRIVATE_NETWORKS: 'false', GATEWAY_ALLOW_LOOPBACK: 'true' }).gateways).toMatchObject({
+      allowPrivateNetworks: false,
+      allowLoopback: true,
+    });
+    expect(loadConfig({ ...valid, GATEWAY_ALLOW_LOOPBACK: 'false' }).gateways).toMatchObject({ allowPrivateNetworks: true, allowLoopback: false });
+    expect(errorOf({ ...valid, GATEWAY_ALLOW_LOOPBACK: 'nope' })).toContain('GATEWAY_ALLOW_LOOPBACK must be true or false');
+  });
 });

@@ -138,6 +138,8 @@ const envSchema = z.object({
   AUDIT_CHAIN_INTERVAL_MS: intInRange(10, 60_000).default(250),
   LOCAL_SECRETS_FILE: z.string().default('.local/dev-secrets.json'),
   GATEWAY_URL_ALLOWLIST: hostList,
+  GATEWAY_ALLOW_PRIVATE_NETWORKS: booleanString.default('true'),
+  GATEWAY_ALLOW_LOOPBACK: optionalString.pipe(booleanString.optional()),
   DELIVERY_CONCURRENCY: intInRange(1, 500).default(32),
   DELIVERY_TIMEOUT_MS: intInRange(50, 60_000).default(10_000),
   DELIVERY_RETRY_SCHEDULE: durationList.default('5s,30s,2m,10m,30m,1h'),
@@ -167,6 +169,7 @@ const envSchema = z.object({
   ROTATION_RATE_LIMIT_WINDOW_MS: intInRange(100, 3_600_000).default(60_000),
   ROTATION_JOB_LOCK_MS: intInRange(500, 600_000).default(30_000),
   ROTATION_STALE_AFTER_MS: intInRange(1_000, 86_400_000).default(300_000),
+  SHUTDOWN_TIMEOUT_MS: intInRange(1_000, 600_000).default(10_000),
 });
 
 export type RawEnv = Record<string, string | undefined>;
@@ -210,8 +213,14 @@ export interface AppConfig {
   log: { level: string };
   /** How often each process checks for audit events committed elsewhere that still need linking into the chain. */
   audit: { chainIntervalMs: number };
-  /** Which hosts gateway URLs may point at (null: any); protects against reaching internal addresses. */
-  gateways: { urlAllowlist: string[] | null };
+  /**
+   * Where webhooks may go. `urlAllowlist`: the hosts gateway URLs may name (null: any).
+   * Whatever the settings, a gateway URL never reaches a link-local or cloud metadata
+   * address (nor unspecified, multicast or broadcast ones), checked against the
+   * address the name resolves to when sending; private networks and loopback are
+   * allowed unless switched off (gateways are often internal).
+   */
+  gateways: { urlAllowlist: string[] | null; allowPrivateNetworks: boolean; allowLoopback: boolean };
   delivery: {
     concurrency: number;
     timeoutMs: number;
@@ -251,6 +260,8 @@ export interface AppConfig {
     /** A running rotation untouched this long has its job checked by the sweep (and re-enqueued if it was lost). */
     staleAfterMs: number;
   };
+  /** How long a stop (SIGTERM, SIGINT) may take at most, whatever Redis and Postgres do; then what is left is abandoned. */
+  shutdown: { timeoutMs: number };
 }
 
 /** How the Vault and AWS adapters call out: per-request timeout, attempts and backoff base. */
@@ -362,7 +373,13 @@ export function loadConfig(env: RawEnv, devSecrets?: GeneratedDevSecrets): AppCo
     policy: { maxRotationIntervalDays: e.MAX_ROTATION_INTERVAL_DAYS },
     log: { level: e.LOG_LEVEL },
     audit: { chainIntervalMs: e.AUDIT_CHAIN_INTERVAL_MS },
-    gateways: { urlAllowlist: e.GATEWAY_URL_ALLOWLIST },
+    gateways: {
+      urlAllowlist: e.GATEWAY_URL_ALLOWLIST,
+      allowPrivateNetworks: e.GATEWAY_ALLOW_PRIVATE_NETWORKS,
+      // Loopback is the more dangerous of the two (this host's own services), so
+      // whoever forbids private networks forbids it too unless they say otherwise.
+      allowLoopback: e.GATEWAY_ALLOW_LOOPBACK ?? e.GATEWAY_ALLOW_PRIVATE_NETWORKS,
+    },
     delivery: {
       concurrency: e.DELIVERY_CONCURRENCY,
       timeoutMs: e.DELIVERY_TIMEOUT_MS,
@@ -388,6 +405,7 @@ export function loadConfig(env: RawEnv, devSecrets?: GeneratedDevSecrets): AppCo
       jobLockMs: e.ROTATION_JOB_LOCK_MS,
       staleAfterMs: e.ROTATION_STALE_AFTER_MS,
     },
+    shutdown: { timeoutMs: e.SHUTDOWN_TIMEOUT_MS },
   };
   return config;
 }

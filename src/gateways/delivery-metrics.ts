@@ -5,7 +5,7 @@ import { DataSource } from 'typeorm';
 import { Clock } from '../common/clock/clock';
 import { MetricsService } from '../health/metrics.service';
 
-type AttemptResult = '2xx' | '3xx' | '4xx' | '5xx' | 'timeout' | 'error';
+type AttemptResult = '2xx' | '3xx' | '4xx' | '5xx' | 'timeout' | 'error' | 'refused';
 type Outcome = 'delivered' | 'retrying' | 'failed';
 
 /**
@@ -29,7 +29,7 @@ export class DeliveryMetrics {
     const registers = [metrics.registry];
     this.attempts = new Counter({
       name: 'webhook_delivery_attempts_total',
-      help: 'Webhook delivery attempts by event type, gateway and result (status class, timeout or connection error)',
+      help: 'Webhook delivery attempts by event type, gateway and result (status class, timeout, connection error, or refused destination)',
       labelNames: ['event_type', 'gateway', 'result'],
       registers,
     });

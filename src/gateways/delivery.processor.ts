@@ -108,6 +108,14 @@ export class DeliveryProcessor implements OnModuleInit {
   }
 
   private async record(job: Job<DeliveryJob>, delivery: DeliveryForAttempt, gatewayName: string, at: Date, result: WebhookResult): Promise<void> {
+    if (result.kind === 'refused') {
+      // Nothing was sent. Retrying would only knock again where webhooks must not go: fail it now, saying why
+      // (POST /v1/deliveries/:id/retry sends it again once the gateway's URL or DNS is fixed).
+      this.metrics.attempt(delivery.eventType, gatewayName, 'refused');
+      this.logger.warn({ gatewayId: delivery.gatewayId, deliveryId: delivery.id, err: result.reason }, 'delivery refused: forbidden destination');
+      await this.finishFailed(delivery, `destination refused: ${result.reason}`);
+      return;
+    }
     const statusCode = result.kind === 'response' ? result.status : null;
     this.metrics.attempt(delivery.eventType, gatewayName, resultOf(statusCode, result.kind));
     const outcome = result.kind === 'response' ? classifyStatus(result.status) : 'retry';
@@ -164,7 +172,7 @@ export class DeliveryProcessor implements OnModuleInit {
   }
 }
 
-function describe(result: WebhookResult): string {
+function describe(result: Exclude<WebhookResult, { kind: 'refused' }>): string {
   switch (result.kind) {
     case 'response':
       return `HTTP ${result.status}`;

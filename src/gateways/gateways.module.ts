@@ -13,6 +13,7 @@ import { OutboxEventEntity } from './entities/outbox-event.entity';
 import { EventOutbox } from './event-outbox.service';
 import { GatewaysController } from './gateways.controller';
 import { GatewaysService } from './gateways.service';
+import { HostResolver, SystemHostResolver } from './host-resolver';
 import { HttpWebhookSender } from './http-webhook-sender';
 import { OutboxSweepCron } from './outbox-sweep.cron';
 import { OutboxSweeper } from './outbox-sweeper.service';
@@ -36,6 +37,7 @@ import { WebhookSender } from './webhook-sender';
     OutboxSweeper,
     OutboxSweepCron,
     { provide: WebhookSender, useClass: HttpWebhookSender },
+    { provide: HostResolver, useClass: SystemHostResolver },
   ],
   exports: [EventOutbox, DeliveriesService, OutboxSweeper, GatewaysService],
 })

@@ -194,9 +194,10 @@ export class GatewaysService {
     return keys;
   }
 
-  /** Whether the configured allowlist (if any) still admits this URL. */
+  /** Whether the configured allowlist (if any) and address rules still admit this URL. */
   urlProblem(url: string): string | null {
-    return gatewayUrlProblem(url, this.config.gateways.urlAllowlist);
+    const { urlAllowlist, allowPrivateNetworks, allowLoopback } = this.config.gateways;
+    return gatewayUrlProblem(url, urlAllowlist, { allowPrivateNetworks, allowLoopback });
   }
 
   private assertUrl(url: string): void {

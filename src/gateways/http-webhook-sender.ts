@@ -1,34 +1,108 @@
+import type { LookupAddress, LookupOptions } from 'node:dns';
 import http from 'node:http';
 import https from 'node:https';
-import { Injectable, OnApplicationShutdown } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
+import { ShutdownParticipant, ShutdownPhase, ShutdownStep } from '../common/shutdown/shutdown-step';
+import { AppConfig } from '../config/app-config';
+import { addressProblem, AddressPolicy, parseAddress } from './gateway-address';
+import { HostResolver, ResolvedAddress } from './host-resolver';
 import { WebhookRequest, WebhookResult, WebhookSender } from './webhook-sender';
 
 const USER_AGENT = 'agent-credentials-webhooks/1';
 
+type LookupCallback = (error: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
+
+/** The URL's host is, or resolves to, an address webhooks may not go to. */
+class DestinationRefusedError extends Error {
+  readonly code = 'EDESTINATIONREFUSED';
+}
+
 /**
  * WebhookSender over node:http(s) with keep-alive connections. node:http
  * never follows redirects, so a 3xx comes back as an answer (and counts as a
- * failure). The timeout covers connecting, sending and the response headers.
+ * failure). The timeout covers resolving, connecting, sending and the
+ * response headers.
+ *
+ * Where a webhook may go is checked on the address actually connected to: an
+ * IP literal before connecting, a name inside the socket's lookup, which
+ * resolves once through HostResolver, refuses the name if any address is
+ * forbidden (gateway-address.ts), and hands the socket exactly the checked
+ * addresses. No second resolution happens, so a DNS answer that changes
+ * between check and connect (rebinding) cannot slip through. A kept-alive
+ * socket was checked when it was opened.
  */
 @Injectable()
-export class HttpWebhookSender extends WebhookSender implements OnApplicationShutdown {
+export class HttpWebhookSender extends WebhookSender implements ShutdownParticipant {
   private readonly httpAgent = new http.Agent({ keepAlive: true, maxSockets: 256 });
   private readonly httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 256 });
+  private readonly policy: AddressPolicy;
+
+  constructor(
+    private readonly resolver: HostResolver,
+    config: AppConfig,
+  ) {
+    super();
+    this.policy = { allowPrivateNetworks: config.gateways.allowPrivateNetworks, allowLoopback: config.gateways.allowLoopback };
+  }
 
   async send(request: WebhookRequest): Promise<WebhookResult> {
-    const first = await this.attempt(request);
+    let url: URL;
+    try {
+      url = new URL(request.url);
+    } catch {
+      return { kind: 'error', message: 'invalid URL' };
+    }
+    // A socket given an IP literal never calls lookup: check it here.
+    const literal = parseAddress(url.hostname);
+    const problem = literal && addressProblem(literal, this.policy);
+    if (problem) return { kind: 'refused', reason: `${url.hostname} is ${problem}` };
+
+    const first = await this.attempt(url, request);
     // A kept-alive socket the receiver closed just as we reused it: that says
     // nothing about the receiver, so try once more on a fresh connection.
-    if (first.kind === 'error' && first.reusedSocket) return this.attempt(request);
+    if (first.kind === 'error' && first.reusedSocket) return this.attempt(url, request);
     return stripReused(first);
   }
 
-  onApplicationShutdown(): void {
-    this.httpAgent.destroy();
-    this.httpsAgent.destroy();
+  shutdownSteps(): ShutdownStep[] {
+    return [
+      {
+        phase: ShutdownPhase.Connections,
+        name: 'webhook connections',
+        count: 1,
+        close: async () => {
+          this.httpAgent.destroy();
+          this.httpsAgent.destroy();
+        },
+      },
+    ];
   }
 
-  private attempt(request: WebhookRequest): Promise<WebhookResult & { reusedSocket?: boolean }> {
+  /** The socket's lookup: resolve once, refuse the name if any address is forbidden, connect only to what was checked. */
+  private readonly lookup = (hostname: string, options: LookupOptions, callback: LookupCallback): void => {
+    this.resolver.resolve(hostname).then(
+      (addresses) => {
+        for (const { address } of addresses) {
+          const parsed = parseAddress(address);
+          const problem = parsed ? addressProblem(parsed, this.policy) : 'not an IP address';
+          if (problem) {
+            callback(new DestinationRefusedError(`${hostname} resolves to ${address}, ${problem}`), '');
+            return;
+          }
+        }
+        const usable = options.family === 4 || options.family === 6 ? addresses.filter((a) => a.family === options.family) : addresses;
+        if (usable.length === 0) {
+          callback(Object.assign(new Error(`${hostname} has no usable address`), { code: 'ENOTFOUND' }), '');
+          return;
+        }
+        if (options.all) callback(null, usable.map((a: ResolvedAddress): LookupAddress => ({ address: a.address, family: a.family })));
+        else callback(null, usable[0].address, usable[0].family);
+      },
+      (error: NodeJS.ErrnoException) => callback(error, ''),
+    );
+  };
+
+  private attempt(url: URL, request: WebhookRequest): Promise<WebhookResult & { reusedSocket?: boolean }> {
     return new Promise((resolve) => {
       let settled = false;
       const finish = (result: WebhookResult & { reusedSocket?: boolean }) => {
@@ -37,13 +111,6 @@ export class HttpWebhookSender extends WebhookSender implements OnApplicationShu
         clearTimeout(timer);
         resolve(result);
       };
-      let url: URL;
-      try {
-        url = new URL(request.url);
-      } catch {
-        resolve({ kind: 'error', message: 'invalid URL' });
-        return;
-      }
       const secure = url.protocol === 'https:';
       const body = Buffer.from(request.body, 'utf8');
       const req = (secure ? https : http).request(
@@ -51,6 +118,7 @@ export class HttpWebhookSender extends WebhookSender implements OnApplicationShu
         {
           method: 'POST',
           agent: secure ? this.httpsAgent : this.httpAgent,
+          lookup: this.lookup,
           headers: {
             ...request.headers,
             'content-type': 'application/json',
@@ -70,9 +138,10 @@ export class HttpWebhookSender extends WebhookSender implements OnApplicationShu
         finish({ kind: 'timeout' });
         req.destroy();
       }, request.timeoutMs);
-      req.on('error', (error: NodeJS.ErrnoException) =>
-        finish({ kind: 'error', message: error.code ? `${error.code}: ${error.message}` : error.message, reusedSocket: req.reusedSocket }),
-      );
+      req.on('error', (error: NodeJS.ErrnoException) => {
+        if (error instanceof DestinationRefusedError) finish({ kind: 'refused', reason: error.message });
+        else finish({ kind: 'error', message: error.code ? `${error.code}: ${error.message}` : error.message, reusedSocket: req.reusedSocket });
+      });
       req.end(body);
     });
   }

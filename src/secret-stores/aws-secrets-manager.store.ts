@@ -10,7 +10,8 @@ import {
   SecretsManagerClient,
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
-import { Logger, OnModuleDestroy } from '@nestjs/common';
+import { Logger } from '@nestjs/common';
+import { ShutdownParticipant, ShutdownPhase, ShutdownStep } from '../common/shutdown/shutdown-step';
 import type { AppConfig } from '../config/app-config';
 import { callWithRetries, FailureVerdict, safeCode, transportFailure } from './remote-call';
 import {
@@ -51,7 +52,7 @@ const STAGE_RACE_ATTEMPTS = 3;
  * labels (deprecated, unreadable through this adapter, removed by AWS in time).
  * Revocation deletes the secret without recovery unless a recovery window is set.
  */
-export class AwsSecretsManagerStore extends SecretStore implements OnModuleDestroy {
+export class AwsSecretsManagerStore extends SecretStore implements ShutdownParticipant {
   readonly name = 'aws' as const;
   private readonly logger = new Logger(AwsSecretsManagerStore.name);
   private readonly client: SecretsManagerClient;
@@ -188,8 +189,14 @@ export class AwsSecretsManagerStore extends SecretStore implements OnModuleDestr
     );
   }
 
-  onModuleDestroy(): void {
+  /** Closes the SDK client's connections. */
+  close(): void {
     this.client.destroy();
+  }
+
+  /** Closed with the other connections, once no request or job can call AWS any more. */
+  shutdownSteps(): ShutdownStep[] {
+    return [{ phase: ShutdownPhase.Connections, name: 'aws client', count: 1, close: async () => this.close() }];
   }
 
   private async adopt(name: string, requestToken: string, secret: string, version: number): Promise<StoredSecretVersion> {

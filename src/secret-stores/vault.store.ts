@@ -1,10 +1,11 @@
 import { timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
-import { Logger, OnModuleDestroy } from '@nestjs/common';
+import { Logger } from '@nestjs/common';
 import nodeVault from 'node-vault';
 import type NodeVault from 'node-vault';
 import { Clock } from '../common/clock/clock';
+import { ShutdownParticipant, ShutdownPhase, ShutdownStep } from '../common/shutdown/shutdown-step';
 import type { AppConfig } from '../config/app-config';
 import { callWithRetries, FailureVerdict, transportFailure } from './remote-call';
 import {
@@ -49,7 +50,7 @@ const CAS_MISMATCH = /check-and-set parameter did not match/;
  * - destroyVersion destroys that version's data; deleteAll destroys every
  *   version and then deletes the key's metadata.
  */
-export class VaultSecretStore extends SecretStore implements OnModuleDestroy {
+export class VaultSecretStore extends SecretStore implements ShutdownParticipant {
   readonly name = 'vault' as const;
   private readonly logger = new Logger(VaultSecretStore.name);
   private readonly client: NodeVault.client;
@@ -142,10 +143,16 @@ export class VaultSecretStore extends SecretStore implements OnModuleDestroy {
     });
   }
 
-  onModuleDestroy(): void {
+  /** Stops token renewal and closes the connections to Vault. */
+  close(): void {
     this.tokens.close();
     this.agents.http.destroy();
     this.agents.https.destroy();
+  }
+
+  /** Closed with the other connections, once no request or job can call Vault any more. */
+  shutdownSteps(): ShutdownStep[] {
+    return [{ phase: ShutdownPhase.Connections, name: 'vault client', count: 1, close: async () => this.close() }];
   }
 
   /** Where the secret lives, as an agent's runtime addresses it (the namespace may prefix the path). */

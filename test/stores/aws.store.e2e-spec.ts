@@ -54,7 +54,7 @@ describe('AwsSecretsManagerStore against the Secrets Manager double', () => {
     double = await new AwsSecretsManagerDouble({ region: 'eu-west-1' }).start();
   });
   afterAll(async () => {
-    for (const s of stores) s.onModuleDestroy();
+    for (const s of stores) s.close();
     await double.stop();
   });
   beforeEach(() => double.faults.clear());

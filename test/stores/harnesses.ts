@@ -124,8 +124,8 @@ export async function vaultHarness(o: VaultHarnessOptions): Promise<StoreHarness
       return nowhere;
     },
     async close() {
-      store.onModuleDestroy();
-      for (const s of unreachableStores) s.onModuleDestroy();
+      store.close();
+      for (const s of unreachableStores) s.close();
     },
   };
 }
@@ -206,9 +206,9 @@ export async function awsHarness(o: AwsHarnessOptions): Promise<StoreHarness> {
       return nowhere;
     },
     async close() {
-      store.onModuleDestroy();
+      store.close();
       inspect.destroy();
-      for (const s of unreachableStores) s.onModuleDestroy();
+      for (const s of unreachableStores) s.close();
     },
   };
 }

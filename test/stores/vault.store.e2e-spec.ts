@@ -47,7 +47,7 @@ describe('VaultSecretStore against the Vault double', () => {
     double = await new VaultDouble({ appRoles: [role, shortRole], mounts: ['secret', 'kv-agents'] }).start();
   });
   afterAll(async () => {
-    for (const s of stores) s.onModuleDestroy();
+    for (const s of stores) s.close();
     await double.stop();
   });
   beforeEach(() => {

@@ -1,6 +1,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import type { RawEnv } from '../../src/config/app-config';
 
 const ROOT = join(__dirname, '..', '..');
@@ -64,13 +65,13 @@ export class ChildApp {
     });
     const app = new ChildApp(child, port ? `http://127.0.0.1:${port}` : null);
     const ready = new Promise<void>((resolve, reject) => {
-      const onData = (chunk: Buffer) => {
-        const text = chunk.toString();
-        app.output.push(...text.split('\n').filter(Boolean));
-        if (/Listening on|Running without HTTP/.test(text)) resolve();
+      // Whole lines only: a chunk can end in the middle of one.
+      const onLine = (line: string) => {
+        if (line) app.output.push(line);
+        if (/Listening on|Running without HTTP/.test(line)) resolve();
       };
-      child.stdout!.on('data', onData);
-      child.stderr!.on('data', onData);
+      createInterface({ input: child.stdout! }).on('line', onLine);
+      createInterface({ input: child.stderr! }).on('line', onLine);
       child.once('exit', (code) => reject(new Error(`child app exited with ${code} before it was ready:\n${app.output.slice(-20).join('\n')}`)));
     });
     let timer: NodeJS.Timeout | undefined;
@@ -97,6 +98,24 @@ export class ChildApp {
   async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<number | null> {
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
     return this.exited;
+  }
+
+  /**
+   * SIGTERM, then waits up to `waitMs` for the process to exit: its exit code
+   * and how long that took, or null when it was still running (it is then
+   * SIGKILLed, so a test that fails leaves nothing behind).
+   */
+  async terminate(waitMs: number): Promise<{ code: number | null; elapsedMs: number } | null> {
+    const started = performance.now();
+    this.child.kill('SIGTERM');
+    let timer: NodeJS.Timeout | undefined;
+    const code = await Promise.race([this.exited, new Promise<'running'>((resolve) => (timer = setTimeout(() => resolve('running'), waitMs)))]);
+    clearTimeout(timer);
+    if (code === 'running') {
+      await this.kill('SIGKILL');
+      return null;
+    }
+    return { code, elapsedMs: performance.now() - started };
   }
 
   /** Graceful stop (SIGTERM), then SIGKILL after `graceMs`. */

@@ -28,6 +28,8 @@ export type Responder = (request: ReceivedWebhook, n: number) => Reply;
 export class GatewayReceiver {
   readonly received: ReceivedWebhook[] = [];
   private readonly sockets = new Set<Socket>();
+  /** Answers held back by `delayMs`: dropped on close, so a closed receiver leaves no timer behind. */
+  private readonly held = new Set<NodeJS.Timeout>();
   private waiters: Array<() => void> = [];
   private count = 0;
 
@@ -84,6 +86,7 @@ export class GatewayReceiver {
   }
 
   async close(): Promise<void> {
+    for (const timer of this.held) clearTimeout(timer);
     for (const socket of this.sockets) socket.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
@@ -112,8 +115,15 @@ export class GatewayReceiver {
         this.waiters = [];
         for (const wake of waiters) wake();
       };
-      if (reply.delayMs) setTimeout(send, reply.delayMs);
-      else send();
+      if (reply.delayMs) {
+        const timer = setTimeout(() => {
+          this.held.delete(timer);
+          send();
+        }, reply.delayMs);
+        this.held.add(timer);
+      } else {
+        send();
+      }
     });
   }
 }

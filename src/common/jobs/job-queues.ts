@@ -1,9 +1,9 @@
-import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { Job, Processor, Queue, Worker, WorkerOptions } from 'bullmq';
-import type IORedis from 'ioredis';
 import { AppConfig } from '../../config/app-config';
 import { chunks } from '../collections/chunks';
-import { createRedis } from './redis';
+import { ShutdownParticipant, ShutdownPhase, ShutdownStep } from '../shutdown/shutdown-step';
+import { createRedis, TrackedRedis } from './redis';
 
 /** Jobs one bulk add carries at most. */
 const ADD_CHUNK = 500;
@@ -14,12 +14,12 @@ const ADD_CHUNK = 500;
  * only runs in a process with the `worker` role.
  */
 @Injectable()
-export class JobQueues implements OnApplicationShutdown {
+export class JobQueues implements ShutdownParticipant {
   private readonly logger = new Logger(JobQueues.name);
   private readonly queues = new Map<string, Queue>();
   private readonly workers: Worker[] = [];
-  private readonly workerConnections: IORedis[] = [];
-  private connection: IORedis | null = null;
+  private readonly workerConnections: TrackedRedis[] = [];
+  private connection: TrackedRedis | null = null;
 
   constructor(private readonly config: AppConfig) {}
 
@@ -32,7 +32,7 @@ export class JobQueues implements OnApplicationShutdown {
   }
 
   /** The shared non-blocking connection (queues, health checks). */
-  redis(): IORedis {
+  redis(): TrackedRedis {
     this.connection ??= createRedis(this.config.redis.url);
     return this.connection;
   }
@@ -73,10 +73,49 @@ export class JobQueues implements OnApplicationShutdown {
     return worker;
   }
 
-  async onApplicationShutdown(): Promise<void> {
-    await Promise.allSettled(this.workers.map((w) => w.close()));
-    await Promise.allSettled([...this.queues.values()].map((q) => q.close()));
-    const connections = [...this.workerConnections, ...(this.connection ? [this.connection] : [])];
-    await Promise.allSettled(connections.map((c) => c.quit().catch(() => c.disconnect())));
+  /**
+   * Workers stop with the work phase: while Redis answers, each finishes the
+   * jobs it holds (up to the phase's deadline); when it does not, nothing a
+   * job does can be reported to Redis anyway, so workers drop their jobs at
+   * once (the jobs' locks lapse and they run again elsewhere; every step is
+   * idempotent and recorded in Postgres). Queues and connections close last,
+   * after buffers are flushed; a connection to a Redis that does not answer
+   * is dropped, not waited for.
+   */
+  shutdownSteps(): ShutdownStep[] {
+    const steps: ShutdownStep[] = [];
+    const workers = [...this.workers];
+    if (workers.length) {
+      steps.push({
+        phase: ShutdownPhase.Work,
+        name: 'redis workers',
+        count: workers.length,
+        close: async () => {
+          const reachable = this.workerConnections.every((c) => c.status === 'ready');
+          await Promise.allSettled(workers.map((w) => w.close(!reachable)));
+          return reachable ? 0 : workers.length;
+        },
+        force: () => {
+          for (const w of workers) void w.close(true).catch(() => undefined);
+          for (const c of this.workerConnections) c.disconnectAll();
+        },
+      });
+    }
+    // Read when the phase comes: a request or job still running may have opened the shared connection since.
+    const connections = () => [...this.workerConnections, ...(this.connection ? [this.connection] : [])];
+    steps.push({
+      phase: ShutdownPhase.Connections,
+      name: 'redis connections',
+      get count() {
+        return connections().length;
+      },
+      close: async () => {
+        await Promise.allSettled([...this.queues.values()].map((q) => q.close()));
+        const closed = await Promise.all(connections().map((c) => c.close()));
+        return closed.filter((clean) => !clean).length;
+      },
+      force: () => connections().forEach((c) => c.disconnectAll()),
+    });
+    return steps;
   }
 }

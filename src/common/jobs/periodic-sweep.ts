@@ -1,17 +1,21 @@
-import { Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Logger, OnApplicationBootstrap } from '@nestjs/common';
 import type { SchedulerRegistry } from '@nestjs/schedule';
 import type { AppConfig } from '../../config/app-config';
+import { ShutdownParticipant, ShutdownPhase, ShutdownStep } from '../shutdown/shutdown-step';
 
 /**
  * A sweep the scheduler role runs every `intervalMs`: never two rounds of the
  * same sweep at once in a process, a failed round logged and left to the next,
- * and a round in progress allowed to finish before the database pool closes.
+ * and a round in progress allowed to finish before the database pool closes
+ * (the shutdown sequence's work phase; one stuck on Postgres or Redis is
+ * abandoned at the phase's deadline).
  * Cross-process exclusion is the sweep's own business (an advisory lock).
  * Subclasses only say what one round does.
  */
-export abstract class PeriodicSweep implements OnApplicationBootstrap, OnApplicationShutdown {
+export abstract class PeriodicSweep implements OnApplicationBootstrap, ShutdownParticipant {
   protected readonly logger: Logger;
   private running: Promise<void> | null = null;
+  private stopped = false;
 
   protected constructor(
     private readonly name: string,
@@ -30,12 +34,23 @@ export abstract class PeriodicSweep implements OnApplicationBootstrap, OnApplica
     this.scheduler.addInterval(this.name, setInterval(() => void this.tick(), this.intervalMs));
   }
 
-  async onApplicationShutdown(): Promise<void> {
-    await this.running;
+  shutdownSteps(): ShutdownStep[] {
+    return [
+      {
+        phase: ShutdownPhase.Work,
+        name: this.name,
+        count: 1,
+        close: async () => {
+          this.stopped = true;
+          if (this.scheduler?.doesExist('interval', this.name)) this.scheduler.deleteInterval(this.name);
+          await this.running;
+        },
+      },
+    ];
   }
 
   private async tick(): Promise<void> {
-    if (this.running) return;
+    if (this.running || this.stopped) return;
     this.running = (async () => {
       try {
         const result = await this.round();
