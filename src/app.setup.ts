@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
+import { installJsonBodyParser } from './common/http/json-body';
 import { StrictValidationPipe } from './common/http/validation';
 import { requestIdFor } from './common/http/request-id';
 import type { AppConfig } from './config/app-config';
@@ -14,7 +15,7 @@ import { MetricsService } from './health/metrics.service';
  */
 export const NEST_APP_OPTIONS = { bufferLogs: true, bodyParser: false } as const;
 
-/** The Fastify adapter: 1 MiB bodies, request ids, JSON only (text/plain is refused with 415). */
+/** The Fastify adapter: 1 MiB bodies nesting at most MAX_JSON_DEPTH levels, request ids, JSON only (text/plain is refused with 415). */
 export function createFastifyAdapter(config: AppConfig): FastifyAdapter {
   const adapter = new FastifyAdapter({
     bodyLimit: config.http.bodyLimitBytes,
@@ -24,6 +25,7 @@ export function createFastifyAdapter(config: AppConfig): FastifyAdapter {
     return503OnClosing: true,
   });
   adapter.getInstance().removeContentTypeParser('text/plain');
+  installJsonBodyParser(adapter.getInstance());
   return adapter;
 }
 
