@@ -2,7 +2,8 @@ import { buildMessage, isISO8601, ValidateBy, ValidationOptions } from 'class-va
 
 /**
  * A strict ISO 8601 date-time that JavaScript and Postgres both read as the
- * same instant, years 0001..9999. `isISO8601` alone passes forms `new Date`
+ * same instant, years 1000..9999 (isISO8601's strict mode already refuses
+ * most earlier ones). `isISO8601` alone passes forms `new Date`
  * cannot read (`2020-W01`, `-9999-01-01T00:00:00Z`: an Invalid Date that
  * failed the query, 500) and years Postgres cannot store.
  */
@@ -11,7 +12,7 @@ export function isTimestamp(value: unknown): value is string {
   const time = new Date(value);
   if (Number.isNaN(time.getTime())) return false;
   const year = time.getUTCFullYear();
-  return year >= 1 && year <= 9999;
+  return year >= 1000 && year <= 9999;
 }
 
 /** Every date-time field of a request body or query string. */
@@ -21,7 +22,7 @@ export function IsTimestamp(options?: ValidationOptions): PropertyDecorator {
       name: 'isTimestamp',
       validator: {
         validate: (value) => isTimestamp(value),
-        defaultMessage: buildMessage((each) => `${each}$property must be an ISO 8601 date-time between the years 0001 and 9999`, options),
+        defaultMessage: buildMessage((each) => `${each}$property must be an ISO 8601 date-time between the years 1000 and 9999`, options),
       },
     },
     options,
