@@ -85,6 +85,25 @@ describe('hostile input at the HTTP boundary', () => {
     }
   });
 
+  it('refuses keys named like Object.prototype members, at the top or nested, on every write route', async () => {
+    for (const route of bodyRoutes()) {
+      await expectRefused(route, 'constructor at the top', 'constructor', { body: { constructor: 'x' } });
+      await expectRefused(route, 'toString at the top', 'toString', { body: { toString: 'x' } });
+      await expectRefused(route, 'constructor nested', 'x.constructor', { body: { x: { constructor: { a: 'b' } } } });
+      await expectRefused(route, 'hasOwnProperty in an array', 'x[0].hasOwnProperty', { body: { x: [{ hasOwnProperty: 1 }] } });
+    }
+  });
+
+  it('answers a path that is not valid percent-encoding with a 400 problem naming path, without echoing it', async () => {
+    for (const path of ['/v1/credentials/%ED%A0%80/rotations', '/v1/owners/%FF', '/v1/agents/%E4%BD']) {
+      const res = await t.http.get(path, t.adminToken);
+      expectProblem(res, 400, ['path']);
+      expect(res.body.code).toBe('BAD_URL');
+      expect(res.text).not.toContain('%');
+      expect(res.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    }
+  });
+
   it('refuses null for the optional fields of PATCH /v1/owners/:id, naming each', async () => {
     const patch = doc.routes.find((r) => r.method === 'PATCH' && r.path === '/v1/owners/{id}')!;
     await expectRefused(patch, 'email null', 'email', { body: { email: null } });

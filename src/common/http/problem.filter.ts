@@ -13,8 +13,14 @@ const STATUS_BY_KIND: Record<DomainErrorKind, number> = {
   unavailable: 503,
 };
 
-/** Fastify's own client errors (body parsing, limits, media type), by code. */
-const FASTIFY_CLIENT_ERRORS: Record<string, { status: number; code: string; detail: string }> = {
+/** Fastify's own client errors (URL, body parsing, limits, media type), by code; a 400 names `field` (default `body`). */
+const FASTIFY_CLIENT_ERRORS: Record<string, { status: number; code: string; detail: string; field?: string }> = {
+  FST_ERR_BAD_URL: {
+    status: 400,
+    code: 'BAD_URL',
+    detail: 'The URL path is not valid percent-encoded UTF-8.',
+    field: 'path',
+  },
   FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'BODY_TOO_LARGE', detail: 'The request body is larger than 1 MiB.' },
   FST_ERR_CTP_INVALID_MEDIA_TYPE: {
     status: 415,
@@ -32,8 +38,8 @@ const FASTIFY_CLIENT_ERRORS: Record<string, { status: number; code: string; deta
 
 const logger = new Logger('ProblemFilter');
 
-function problemFor(known: { status: number; code: string; detail: string }): ProblemDetails {
-  const errors = known.status === 400 ? [{ field: 'body', message: known.detail }] : [];
+function problemFor(known: { status: number; code: string; detail: string; field?: string }): ProblemDetails {
+  const errors = known.status === 400 ? [{ field: known.field ?? 'body', message: known.detail }] : [];
   return problem(known.status, known.code, known.detail, errors);
 }
 

@@ -34,11 +34,15 @@ function stringProblem(text: string): string | null {
   return null;
 }
 
+/** The names every object inherits (`constructor`, `toString`, `hasOwnProperty`, `__proto__`, ...). */
+const RESERVED_NAMES: ReadonlySet<string> = new Set(Object.getOwnPropertyNames(Object.prototype));
+
 /**
  * Checks every key and value of a parsed body or query string, at any depth
  * (bodies nest at most MAX_JSON_DEPTH levels: the JSON parser refuses deeper
  * ones), iteratively. JSON `null` is refused in bodies: no field of this API
  * is cleared by null, and an optional field that is present must be valid.
+ * Keys named like Object.prototype's members are refused too.
  */
 function inspectRaw(root: object, kind: 'body' | 'query'): FieldError[] {
   const errors: FieldError[] = [];
@@ -52,6 +56,9 @@ function inspectRaw(root: object, kind: 'body' | 'query'): FieldError[] {
       const path = fieldPath(base, key);
       const problem = stringProblem(key);
       if (problem) errors.push({ field: path, message: `field names ${problem}` });
+      // `constructor`, `toString`, ...: class-transformer and class-validator read these off every object, so such a
+      // key crashed validation when nested (500) and slipped past the whitelist at the top. No field is named so.
+      if (RESERVED_NAMES.has(key)) errors.push({ field: path, message: 'is not a field of this API' });
       pending.push({ value, path });
     }
   };
