@@ -250,6 +250,15 @@ describe('secrets pasted into requests', () => {
     expect(await tableCounts(t.dataSource)).toEqual(before);
   });
 
+  it('does not keep a request id shaped like a secret (it would be stored with the audit events)', async () => {
+    const { id, secret } = await issue();
+    const res = await t.http.request('POST', `/v1/credentials/${id}/revoke`, { reason: 'request id test' }, { token: t.adminToken, headers: { 'x-request-id': secret } });
+    expect(res.status).toBe(202);
+    expect(res.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+    const kept = await t.http.request('GET', '/v1/owners', undefined, { token: t.adminToken, headers: { 'x-request-id': 'trace-abc_123' } });
+    expect(kept.headers.get('x-request-id')).toBe('trace-abc_123');
+  });
+
   it('leaves no pasted secret in any text or jsonb column, log line, audit event or webhook body', async () => {
     expect(pasted.length).toBeGreaterThan(15);
     const findings = (haystack: string) => pasted.filter((s) => haystack.includes(s) || haystack.includes(s.slice(-24)));
