@@ -115,8 +115,8 @@ function handleSecretShaped(dto: object): { errors: FieldError[]; redactions: Re
  *
  * 1. a body or query must be a JSON object (an array, a bare string or `null`
  *    is refused before validation, so it cannot slip past the whitelist);
- * 2. no string anywhere holds NUL or an unpaired surrogate, and no body field is
- *    `null` (inspectRaw);
+ * 2. no key or string anywhere holds NUL or an unpaired surrogate, no key is an
+ *    Object.prototype name, and no body field is `null` (inspectRaw);
  * 3. class-validator, with unknown fields rejected;
  * 4. secret-shaped values: redacted in free text (the `@FreeText()` fields),
  *    refused everywhere else. A body's redactions are recorded for the request
