@@ -1,7 +1,10 @@
 import type { IncomingMessage } from 'node:http';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
+import { installJsonBodyParser } from './common/http/json-body';
+import { sendProblem } from './common/http/problem.filter';
 import { StrictValidationPipe } from './common/http/validation';
 import { requestIdFor } from './common/http/request-id';
 import type { AppConfig } from './config/app-config';
@@ -14,7 +17,7 @@ import { MetricsService } from './health/metrics.service';
  */
 export const NEST_APP_OPTIONS = { bufferLogs: true, bodyParser: false } as const;
 
-/** The Fastify adapter: 1 MiB bodies, request ids, JSON only (text/plain is refused with 415). */
+/** The Fastify adapter: 1 MiB bodies nesting at most MAX_JSON_DEPTH levels, request ids, JSON only (text/plain is refused with 415). */
 export function createFastifyAdapter(config: AppConfig): FastifyAdapter {
   const adapter = new FastifyAdapter({
     bodyLimit: config.http.bodyLimitBytes,
@@ -22,8 +25,15 @@ export function createFastifyAdapter(config: AppConfig): FastifyAdapter {
     logger: false,
     trustProxy: false,
     return503OnClosing: true,
+    // A path that is not valid percent-encoding never reaches a route (or the hooks): answer it as every other error,
+    // not with Fastify's own JSON, which echoes the path.
+    frameworkErrors: (error: Error, request: FastifyRequest, reply: FastifyReply) => {
+      void reply.header('x-request-id', request.id);
+      sendProblem(reply, request, error);
+    },
   });
   adapter.getInstance().removeContentTypeParser('text/plain');
+  installJsonBodyParser(adapter.getInstance());
   return adapter;
 }
 

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import type { Actor } from '../auth/actor';
+import { containsSecretShaped, SecretValueRefusedError } from '../common/secrets/secret-shape';
 
 export const GENESIS_HASH = '0'.repeat(64);
 
@@ -40,15 +41,29 @@ export function chainHash(prevHash: string, event: ChainedEvent): string {
   return createHash('sha256').update(prevHash + canonicalEvent(event), 'utf8').digest('hex');
 }
 
-/** Our secrets and tokens are recognisable by prefix; none may ever reach the audit log. */
-const SECRET_LIKE = /\b(agk_(live|test)_|agt_|whsec_)[A-Za-z0-9_-]{16,}/;
-
+/**
+ * The audit log's last line of defence: requests have free text redacted and
+ * other secret-shaped fields refused at the boundary (common/http/validation.ts),
+ * so a hit here is a bug upstream. It is refused as bad input (400, nothing
+ * written), never a crash, and the message names the path, never the value.
+ */
 export function assertNoSecretValues(value: unknown, path = 'data'): void {
+  const found: string[] = [];
+  collectSecretPaths(value, path, found);
+  if (found.length) {
+    throw new SecretValueRefusedError(
+      `the audit log at ${found.join(', ')}`,
+      found.map((field) => ({ field, message: 'holds a secret-shaped value' })),
+    );
+  }
+}
+
+function collectSecretPaths(value: unknown, path: string, found: string[]): void {
   if (typeof value === 'string') {
-    if (SECRET_LIKE.test(value)) throw new Error(`refusing to write a secret-like value to the audit log at ${path}`);
+    if (containsSecretShaped(value)) found.push(path);
   } else if (Array.isArray(value)) {
-    value.forEach((v, i) => assertNoSecretValues(v, `${path}[${i}]`));
+    value.forEach((v, i) => collectSecretPaths(v, `${path}[${i}]`, found));
   } else if (value && typeof value === 'object') {
-    for (const [k, v] of Object.entries(value)) assertNoSecretValues(v, `${path}.${k}`);
+    for (const [k, v] of Object.entries(value)) collectSecretPaths(v, `${path}.${k}`, found);
   }
 }

@@ -77,7 +77,8 @@ export class AuditService {
     if (items.length === 0) return;
     const at = this.clock.now().toISOString();
     const rows = items.map(({ ctx, entry }) => {
-      assertNoSecretValues(entry.data ?? {});
+      const data = withRedactedFields(entry.data ?? {}, ctx);
+      assertNoSecretValues(data);
       return {
         id: this.random.uuid(),
         at,
@@ -86,7 +87,7 @@ export class AuditService {
         target_type: entry.targetType,
         target_id: entry.targetId,
         request_id: ctx.requestId,
-        data: entry.data ?? {},
+        data,
       };
     });
     for (const chunk of chunks(rows, MAX_EVENTS_PER_STATEMENT)) await this.insertEvents(em, chunk);
@@ -177,6 +178,15 @@ export class AuditService {
     if (stray > 0) return { valid: false, count, headHash: prevHash, unlinkedEvents: stray };
     return { valid: true, count, headHash: prevHash };
   }
+}
+
+/**
+ * Every event of a request whose free text had secret-shaped values replaced
+ * says so: `redactedFields` names the body fields (never the values).
+ */
+function withRedactedFields(data: Record<string, unknown>, ctx: RequestContext): Record<string, unknown> {
+  if (!ctx.redactions?.length) return data;
+  return { ...data, redactedFields: [...new Set(ctx.redactions.map((r) => r.field))] };
 }
 
 const LINKED_COLUMNS = `c.seq, c.prev_hash, c.hash, e.id, e.at, e.actor, e.action, e.target_type, e.target_id, e.request_id, e.data`;

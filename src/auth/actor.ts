@@ -1,4 +1,5 @@
 import { ForbiddenError } from '../common/errors/domain-error';
+import type { Redaction } from '../common/http/free-text';
 
 export const ROLES = ['admin', 'owner', 'responder', 'auditor'] as const;
 export type Role = (typeof ROLES)[number];
@@ -17,6 +18,13 @@ export interface Actor {
 export interface RequestContext {
   actor: Actor;
   requestId: string;
+  /**
+   * Secret-shaped values the request boundary replaced in the body's free-text
+   * fields (common/http/free-text.ts): the audit events of the request record
+   * the fields, and a revocation compares the hashes with the credential's own.
+   * Absent for work no request body started.
+   */
+  redactions?: readonly Redaction[];
 }
 
 /** The token id recorded for the bootstrap ADMIN_TOKEN, which has no row. */

@@ -1,5 +1,6 @@
 import { createParamDecorator, ExecutionContext, SetMetadata } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
+import { redactionsOf } from '../common/http/free-text';
 import type { Actor, RequestContext, Role } from './actor';
 
 export const ROLES_METADATA = 'auth:roles';
@@ -17,5 +18,6 @@ export type AuthenticatedRequest = FastifyRequest & { actor?: Actor };
 export const Ctx = createParamDecorator((_: unknown, context: ExecutionContext): RequestContext => {
   const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
   if (!request.actor) throw new Error('Ctx used on a route without authentication');
-  return { actor: request.actor, requestId: String(request.id) };
+  // The list is filled by the body's validation pipe, which Nest runs after this (see redactionsOf).
+  return { actor: request.actor, requestId: String(request.id), redactions: redactionsOf(request.body) };
 });

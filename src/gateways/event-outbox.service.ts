@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import { Clock } from '../common/clock/clock';
 import { RandomSource } from '../common/random/random-source';
+import { containsSecretShaped, SecretValueRefusedError } from '../common/secrets/secret-shape';
 import { AppConfig } from '../config/app-config';
 import { AfterCommit } from './after-commit';
 import { DeliveryQueue } from './delivery-queue';
@@ -31,9 +32,6 @@ export interface PublishedEvent {
   timestamp: string;
   deliveryIds: string[];
 }
-
-/** Our secrets, tokens and signing secrets are recognisable by prefix; none may leave in an event. */
-const SECRET_LIKE = /\b(agk_(live|test)_|agt_|whsec_)[A-Za-z0-9_+/=-]{16,}/;
 
 /**
  * The transactional outbox. `publish` writes the event and one delivery row
@@ -79,7 +77,10 @@ export class EventOutbox {
     const timestamp = now.toISOString();
     const events = inputs.map((input) => {
       const payload = JSON.stringify({ type: input.type, timestamp, data: input.data });
-      if (SECRET_LIKE.test(payload)) throw new Error(`refusing to publish a secret-like value in a ${input.type} event`);
+      // The last line of defence (free text is redacted at the request boundary): refused as bad input, never a crash.
+      if (containsSecretShaped(payload)) {
+        throw new SecretValueRefusedError(`a ${input.type} event`, [{ field: 'data', message: `holds a secret-shaped value` }]);
+      }
       return { id: this.random.uuid(), input, payload };
     });
 

@@ -601,7 +601,7 @@ export class CredentialsService {
   dueForRotationSource(dueBy: Date, firstParam: number): { sql: string; params: unknown[] } {
     return {
       sql: `SELECT c.id AS credential_id, c.agent_id, c.owner_id, c.environment, c.secret_store, c.secret_version,
-                   c.secret_version_id, c.next_rotation_at
+                   c.secret_version_id, c.secret_sha256, c.next_rotation_at
               FROM credentials c
              WHERE c.status = 'active' AND c.next_rotation_at <= $${firstParam}`,
       params: [dueBy],

@@ -4,7 +4,7 @@ import type { FastifyReply } from 'fastify';
 import type { RequestContext } from '../auth/actor';
 import { Ctx, Roles } from '../auth/decorators';
 import { UuidPipe } from '../common/http/uuid.pipe';
-import { RevocationAcceptedDto, RevocationDto, RevokeDto, WaitQueryDto } from './dto/revocation.dto';
+import { RevocationDto, RevokeAnswerDto, RevokeDto, WaitQueryDto } from './dto/revocation.dto';
 import { RevocationService, RevokeOutcome } from './revocation.service';
 
 @ApiTags('revocation')
@@ -15,27 +15,27 @@ export class RevocationController {
 
   @Post('credentials/:id/revoke')
   @Roles('admin', 'responder', 'owner')
-  @ApiAcceptedResponse({ type: RevocationAcceptedDto, description: 'Revoked now; gateways are being told' })
-  @ApiOkResponse({ type: RevocationAcceptedDto, description: 'Already revoked: the same revocation' })
+  @ApiAcceptedResponse({ type: RevokeAnswerDto, description: 'Revoked now; gateways are being told' })
+  @ApiOkResponse({ type: RevokeAnswerDto, description: 'Already revoked: the same revocation' })
   async revokeCredential(
     @Ctx() ctx: RequestContext,
     @Param('id', UuidPipe) id: string,
     @Body() body: RevokeDto,
     @Res({ passthrough: true }) reply: FastifyReply,
-  ): Promise<RevocationAcceptedDto> {
+  ): Promise<RevokeAnswerDto> {
     return answer(await this.revocations.revokeCredential(ctx, id, body.reason), reply);
   }
 
   @Post('agents/:id/revoke')
   @Roles('admin', 'responder', 'owner')
-  @ApiAcceptedResponse({ type: RevocationAcceptedDto, description: 'Every credential of the agent revoked; the agent is decommissioned' })
-  @ApiOkResponse({ type: RevocationAcceptedDto, description: 'Already revoked: the same revocation' })
+  @ApiAcceptedResponse({ type: RevokeAnswerDto, description: 'Every credential of the agent revoked; the agent is decommissioned' })
+  @ApiOkResponse({ type: RevokeAnswerDto, description: 'Already revoked: the same revocation' })
   async revokeAgent(
     @Ctx() ctx: RequestContext,
     @Param('id', UuidPipe) id: string,
     @Body() body: RevokeDto,
     @Res({ passthrough: true }) reply: FastifyReply,
-  ): Promise<RevocationAcceptedDto> {
+  ): Promise<RevokeAnswerDto> {
     return answer(await this.revocations.revokeAgent(ctx, id, body.reason), reply);
   }
 
@@ -47,7 +47,7 @@ export class RevocationController {
   }
 }
 
-function answer(outcome: RevokeOutcome, reply: FastifyReply): RevocationAcceptedDto {
+function answer(outcome: RevokeOutcome, reply: FastifyReply): RevokeAnswerDto {
   void reply.status(outcome.created ? 202 : 200);
-  return outcome.revocation;
+  return { ...outcome.revocation, reasonContainedSecret: outcome.reasonContainedSecret };
 }

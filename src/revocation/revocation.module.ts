@@ -3,6 +3,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { AuditModule } from '../audit/audit.module';
 import { GatewaysModule } from '../gateways/gateways.module';
 import { InventoryModule } from '../inventory/inventory.module';
+import { RotationModule } from '../rotation/rotation.module';
 import { SecretStoresModule } from '../secret-stores/secret-stores.module';
 import { RevocationCredentialEntity } from './entities/revocation-credential.entity';
 import { RevocationEntity } from './entities/revocation.entity';
@@ -19,6 +20,7 @@ import { SecretDestructionService } from './secret-destruction.service';
     InventoryModule,
     GatewaysModule,
     SecretStoresModule,
+    RotationModule,
   ],
   controllers: [RevocationController],
   providers: [RevocationService, SecretDestructionService, SecretDestructionProcessor, RevocationSweepCron],

@@ -14,6 +14,7 @@ import { AgentsService } from '../inventory/agents.service';
 import { credentialEventData, CredentialsService, targetOf } from '../inventory/credentials.service';
 import { RevocationCredentialEntity, SecretDestructionStatus } from './entities/revocation-credential.entity';
 import { RevocationEntity } from './entities/revocation.entity';
+import { RotationsService } from '../rotation/rotations.service';
 import { SecretDestructionService } from './secret-destruction.service';
 
 type LockedCredential = Awaited<ReturnType<CredentialsService['lockForChange']>>;
@@ -29,6 +30,12 @@ export interface RevokeOutcome {
   /** False when the credential (or agent) was already revoked: the summary is the earlier revocation's. */
   created: boolean;
   revocation: RevocationSummary;
+  /**
+   * Whether the reason held the secret of a credential it revokes (a version
+   * still valid: current, newly published, or in its grace period): a
+   * confirmed leak. Recognised by SHA-256; the reason stored holds only a marker.
+   */
+  reasonContainedSecret: boolean;
 }
 
 export type PropagationStatus = 'propagating' | 'complete' | 'failed';
@@ -83,6 +90,7 @@ export class RevocationService {
     private readonly deliveries: DeliveriesService,
     private readonly destruction: SecretDestructionService,
     private readonly audit: AuditService,
+    private readonly rotations: RotationsService,
     private readonly clock: Clock,
     private readonly random: RandomSource,
   ) {}
@@ -92,10 +100,13 @@ export class RevocationService {
     return this.dataSource.transaction(async (em) => {
       const credential = await this.credentials.lockForChange(em, credentialId);
       assertMayRevoke(ctx.actor, credential.ownerId, 'credential');
-      if (credential.status === 'revoked') return { created: false, revocation: await this.summaryOfCredential(em, credentialId) };
-      const { summary, audit } = await this.revokeLocked(em, ctx, [credential], reason, null);
+      const leaked = await this.secretsInReason(em, ctx, [credential]);
+      if (credential.status === 'revoked') {
+        return { created: false, revocation: await this.summaryOfCredential(em, credentialId), reasonContainedSecret: leaked.size > 0 };
+      }
+      const { summary, audit } = await this.revokeLocked(em, ctx, [credential], reason, null, leaked);
       await this.audit.record(em, ctx, ...audit);
-      return { created: true, revocation: summary };
+      return { created: true, revocation: summary, reasonContainedSecret: leaked.size > 0 };
     });
   }
 
@@ -109,10 +120,15 @@ export class RevocationService {
       assertMayRevoke(ctx.actor, agent.ownerId, 'agent');
       if (agent.status === 'decommissioned') {
         const earlier = await em.findOne(RevocationEntity, { where: { agentId }, order: { createdAt: 'DESC' } });
-        if (earlier) return { created: false, revocation: await this.summaryOf(em, earlier) };
+        if (earlier) {
+          const revocation = await this.summaryOf(em, earlier);
+          const revoked = ctx.redactions?.length ? await this.credentials.lockManyForChange(em, revocation.credentialIds) : [];
+          return { created: false, revocation, reasonContainedSecret: (await this.secretsInReason(em, ctx, revoked)).size > 0 };
+        }
       }
       const credentials = await this.credentials.lockUnrevokedOfAgent(em, agentId);
-      const { summary, audit } = await this.revokeLocked(em, ctx, credentials, reason, { agentId, ownerId: agent.ownerId });
+      const leaked = await this.secretsInReason(em, ctx, credentials);
+      const { summary, audit } = await this.revokeLocked(em, ctx, credentials, reason, { agentId, ownerId: agent.ownerId }, leaked);
       if (agent.status !== 'decommissioned') {
         await this.agents.markDecommissioned(em, agentId);
         audit.push({
@@ -123,8 +139,21 @@ export class RevocationService {
         });
       }
       await this.audit.record(em, ctx, ...audit);
-      return { created: true, revocation: summary };
+      return { created: true, revocation: summary, reasonContainedSecret: leaked.size > 0 };
     });
+  }
+
+  /**
+   * The credentials among `credentials` whose own secret was pasted into the
+   * reason: the hashes the request boundary kept of the secret-shaped values
+   * it redacted from `reason`, against the hashes of each credential's valid
+   * versions. No query unless something was redacted.
+   */
+  private async secretsInReason(em: EntityManager, ctx: RequestContext, credentials: LockedCredential[]): Promise<Set<string>> {
+    const pasted = new Set((ctx.redactions ?? []).filter((r) => r.field === 'reason').map((r) => r.sha256));
+    if (pasted.size === 0 || credentials.length === 0) return new Set();
+    const valid = await this.rotations.validSecretSha256s(em, credentials, this.clock.now());
+    return new Set(credentials.filter((c) => [...(valid.get(c.id) ?? [])].some((sha256) => pasted.has(sha256))).map((c) => c.id));
   }
 
   /**
@@ -191,11 +220,16 @@ export class RevocationService {
     credentials: LockedCredential[],
     reason: string,
     agent: { agentId: string; ownerId: string } | null,
+    leaked: Set<string>,
   ): Promise<{ summary: RevocationSummary; audit: AuditEntry[] }> {
     const now = this.clock.now();
     const owners = new Set(credentials.map((c) => c.ownerId));
     const revocation = this.newRevocation(ctx, reason, agent?.agentId ?? null, agent?.ownerId ?? (owners.size === 1 ? [...owners][0] : null), now);
     const audit = await this.revokeChunk(em, revocation, credentials, true);
+    if (ctx.redactions?.some((r) => r.field === 'reason')) {
+      // The reason had a secret-shaped value redacted: each event says whether it was this credential's own secret.
+      for (const entry of audit) entry.data = { ...entry.data, reasonContainedSecret: leaked.has(entry.targetId) };
+    }
     return { summary: { revocationId: revocation.id, credentialIds: credentials.map((c) => c.id), revokedAt: now.toISOString() }, audit };
   }
 

@@ -73,22 +73,45 @@ export class RotationsRepository {
     const n = due.params.length;
     return em.query(
       `WITH due AS (
-         SELECT c.credential_id, c.agent_id, c.owner_id, c.environment, c.secret_store, c.secret_version, c.secret_version_id
+         SELECT c.credential_id, c.agent_id, c.owner_id, c.environment, c.secret_store, c.secret_version, c.secret_version_id,
+                c.secret_sha256
            FROM (${due.sql}) c
           WHERE NOT EXISTS (SELECT 1 FROM rotations r WHERE r.credential_id = c.credential_id AND r.to_version = c.secret_version + 1)
           ORDER BY c.next_rotation_at
           LIMIT $${n + 1})
        INSERT INTO rotations (id, credential_id, owner_id, secret_store, secret_target, trigger, immediate, reason, requested_by,
-                              step, status, from_version, from_version_id, to_version, attempts, next_attempt_at, started_at,
-                              created_at, updated_at)
+                              step, status, from_version, from_version_id, from_secret_sha256, to_version, attempts,
+                              next_attempt_at, started_at, created_at, updated_at)
        SELECT gen_random_uuid(), credential_id, owner_id, secret_store,
               jsonb_build_object('credentialId', credential_id, 'agentId', agent_id, 'ownerId', owner_id, 'environment', environment),
-              'scheduled', false, NULL, $${n + 3}, 'pending', 'running', secret_version, secret_version_id, secret_version + 1,
-              0, $${n + 2}, $${n + 2}, $${n + 2}, $${n + 2}
+              'scheduled', false, NULL, $${n + 3}, 'pending', 'running', secret_version, secret_version_id, secret_sha256,
+              secret_version + 1, 0, $${n + 2}, $${n + 2}, $${n + 2}, $${n + 2}
          FROM due
        ON CONFLICT DO NOTHING
        RETURNING ${REF_COLUMNS}`,
       [...due.params, limit, at, requestedBy],
+    );
+  }
+
+  /**
+   * The SHA-256 of every version of these credentials that rotation still
+   * keeps valid at `at`: a new version once published (until it is promoted,
+   * or for good if its rotation failed after publishing it), and a replaced
+   * version until its grace period ends. The current version is the
+   * credential's own `secret_sha256`.
+   */
+  async validVersionSha256s(em: EntityManager, credentialIds: string[], at: Date): Promise<Array<{ credentialId: string; sha256: string }>> {
+    if (credentialIds.length === 0) return [];
+    return em.query(
+      `SELECT credential_id AS "credentialId", new_secret_sha256 AS sha256
+         FROM rotations
+        WHERE credential_id = ANY ($1::uuid[]) AND status <> 'completed' AND new_secret_sha256 IS NOT NULL
+       UNION ALL
+       SELECT credential_id, from_secret_sha256
+         FROM rotations
+        WHERE credential_id = ANY ($1::uuid[]) AND status = 'completed' AND retired_at IS NULL
+          AND grace_ends_at > $2 AND from_secret_sha256 IS NOT NULL`,
+      [credentialIds, at],
     );
   }
 

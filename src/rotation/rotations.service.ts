@@ -113,6 +113,7 @@ export class RotationsService {
             status: 'running',
             fromVersion: credential.secretVersion!,
             fromVersionId: credential.secretVersionId!,
+            fromSecretSha256: credential.secretSha256,
             toVersion,
             newVersionId: null,
             newSecretSha256: null,
@@ -148,6 +149,18 @@ export class RotationsService {
       if (isUniqueViolation(error)) throw new RotationInProgressError();
       throw error;
     }
+  }
+
+  /**
+   * SHA-256s (hex) of every version of these credentials that is valid
+   * (`at`): each credential's current one, and those rotation keeps valid
+   * beside it (a published new version, a replaced one in its grace period).
+   * For recognising a credential's own secret by hash, in the caller's transaction.
+   */
+  async validSecretSha256s(em: EntityManager, credentials: Array<{ id: string; secretSha256: string | null }>, at: Date): Promise<Map<string, Set<string>>> {
+    const valid = new Map(credentials.map((c) => [c.id, new Set(c.secretSha256 ? [c.secretSha256] : [])]));
+    for (const row of await this.repository.validVersionSha256s(em, [...valid.keys()], at)) valid.get(row.credentialId)?.add(row.sha256);
+    return valid;
   }
 
   /** `POST /v1/rotations/:id/retry`: a failed rotation runs again from the step it reached. */

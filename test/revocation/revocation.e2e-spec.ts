@@ -59,7 +59,7 @@ describe('revocation', () => {
 
     const res = await t.http.post(`/v1/credentials/${credential.id}/revoke`, { reason: 'key found in a public gist' }, responder.token);
     expect(res.status).toBe(202);
-    expect(res.body).toEqual({ revocationId: expect.any(String), credentialIds: [credential.id], revokedAt: expect.any(String) });
+    expect(res.body).toEqual({ revocationId: expect.any(String), credentialIds: [credential.id], revokedAt: expect.any(String), reasonContainedSecret: false });
     // Revoked as soon as the call returns.
     expect(await credentialOf(credential.id)).toMatchObject({ status: 'revoked', revokedAt: res.body.revokedAt, revokedReason: 'key found in a public gist' });
 

@@ -2,9 +2,11 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsNotEmpty, IsOptional, IsString, IsUUID, MaxLength } from 'class-validator';
 import { PageResponseDto } from '../../common/pagination/pagination';
 import { ROLES, type Role } from '../actor';
+import { FreeText } from '../../common/http/free-text';
 
 export class CreateTokenDto {
   @ApiProperty({ maxLength: 200, example: 'ci-pipeline' })
+  @FreeText()
   @IsString()
   @IsNotEmpty()
   @MaxLength(200)

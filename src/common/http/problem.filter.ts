@@ -1,5 +1,6 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { isDatabaseUnavailable, isUniqueViolation } from '../db/pg-errors';
 import { DomainError, DomainErrorKind } from '../errors/domain-error';
 import { PROBLEM_CONTENT_TYPE, problem, ProblemDetails } from './problem';
 
@@ -12,8 +13,14 @@ const STATUS_BY_KIND: Record<DomainErrorKind, number> = {
   unavailable: 503,
 };
 
-/** Fastify's own client errors (body parsing, limits, media type), by code. */
-const FASTIFY_CLIENT_ERRORS: Record<string, { status: number; code: string; detail: string }> = {
+/** Fastify's own client errors (URL, body parsing, limits, media type), by code; a 400 names `field` (default `body`). */
+const FASTIFY_CLIENT_ERRORS: Record<string, { status: number; code: string; detail: string; field?: string }> = {
+  FST_ERR_BAD_URL: {
+    status: 400,
+    code: 'BAD_URL',
+    detail: 'The URL path is not valid percent-encoded UTF-8.',
+    field: 'path',
+  },
   FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'BODY_TOO_LARGE', detail: 'The request body is larger than 1 MiB.' },
   FST_ERR_CTP_INVALID_MEDIA_TYPE: {
     status: 415,
@@ -31,8 +38,8 @@ const FASTIFY_CLIENT_ERRORS: Record<string, { status: number; code: string; deta
 
 const logger = new Logger('ProblemFilter');
 
-function problemFor(known: { status: number; code: string; detail: string }): ProblemDetails {
-  const errors = known.status === 400 ? [{ field: 'body', message: known.detail }] : [];
+function problemFor(known: { status: number; code: string; detail: string; field?: string }): ProblemDetails {
+  const errors = known.status === 400 ? [{ field: known.field ?? 'body', message: known.detail }] : [];
   return problem(known.status, known.code, known.detail, errors);
 }
 
@@ -64,17 +71,30 @@ export function toProblem(error: unknown): ProblemDetails {
   if (typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500) {
     return problem(statusCode, `HTTP_${statusCode}`, (error as Error).message ?? 'Bad request.');
   }
-  const pgCode = (error as { code?: unknown; driverError?: { code?: unknown } })?.driverError?.code;
-  if (pgCode === '23505') {
+  if (isUniqueViolation(error)) {
     return problem(409, 'CONFLICT', 'The request conflicts with an existing resource.');
+  }
+  if (isDatabaseUnavailable(error)) {
+    return problem(503, 'DATABASE_UNAVAILABLE', 'The database cannot be reached right now; nothing was changed. Retry after the time in Retry-After.');
   }
   return problem(500, 'INTERNAL', 'Something went wrong on our side. Quote the request id when reporting it.');
 }
 
+/**
+ * Seconds a client should wait before retrying a 503 (a dependency or the
+ * database is unavailable): long enough not to hammer a recovering database,
+ * short enough that an emergency revocation is retried promptly.
+ */
+export const RETRY_AFTER_SECONDS = 5;
+
 export function sendProblem(reply: FastifyReply, request: FastifyRequest, error: unknown): void {
   const body = toProblem(error);
   body.requestId = String(request.id);
-  if (body.status >= 500) {
+  if (body.status === 503) {
+    // An outage fails every request alike: one line each, without a stack.
+    logger.warn({ requestId: request.id, code: body.code, err: (error as Error)?.message }, 'request failed: dependency unavailable');
+    void reply.header('retry-after', String(RETRY_AFTER_SECONDS));
+  } else if (body.status >= 500) {
     logger.error({ err: error, requestId: request.id }, 'request failed');
   }
   void reply.status(body.status).header('content-type', PROBLEM_CONTENT_TYPE).send(body);

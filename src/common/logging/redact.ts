@@ -1,3 +1,5 @@
+import { secretPrefixedPattern } from '../secrets/secret-shape';
+
 /**
  * What never reaches a log line: the value of any field, at any depth, named
  * like one of the secrets, tokens, keys and credential headers below, and
@@ -105,9 +107,9 @@ function shallowCopy(value: object, isError: boolean): Record<string, unknown> {
   return Object.assign(copy, error);
 }
 
-/** Values that look like one of our secrets or tokens, wherever they appear in a message. */
-const SENSITIVE_VALUE = /(agk_(?:live|test)_|agt_|whsec_)[A-Za-z0-9_+/=-]+/g;
+/** Values that start like one of our secrets or tokens (common/secrets/secret-shape.ts), wherever they appear in a message. */
+const SENSITIVE_VALUE = secretPrefixedPattern();
 
 export function scrubSecrets(text: string): string {
-  return text.replace(SENSITIVE_VALUE, `$1${REDACTED}`);
+  return text.replace(SENSITIVE_VALUE, (_run: string, keyPrefix?: string, whsecPrefix?: string) => `${keyPrefix ?? whsecPrefix}${REDACTED}`);
 }

@@ -40,13 +40,23 @@ export function encodeTimeCursor(position: TimeCursor): string {
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/**
+ * Years 0001..9999, written the way encodeTimeCursor writes them. JavaScript
+ * dates reach ±275760, Postgres timestamps only 4713 BC..294276 AD: a forged
+ * cursor outside them failed the list query (500) instead of being refused.
+ */
+const CURSOR_TIME_RE = /^(?!0000)\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+/** The one decoder of every `(createdAt, id)` list cursor: anything but what encodeTimeCursor wrote is a 400. */
 export function decodeTimeCursor(cursor: string | undefined): TimeCursor | null {
   if (cursor === undefined) return null;
   try {
     const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
     if (Array.isArray(value) && value.length === 2 && typeof value[0] === 'string' && typeof value[1] === 'string') {
       const createdAt = new Date(value[0]);
-      if (!Number.isNaN(createdAt.getTime()) && UUID_RE.test(value[1])) return { createdAt, id: value[1] };
+      if (CURSOR_TIME_RE.test(value[0]) && !Number.isNaN(createdAt.getTime()) && createdAt.toISOString() === value[0] && UUID_RE.test(value[1])) {
+        return { createdAt, id: value[1] };
+      }
     }
   } catch {
     // fall through to the 400 below

@@ -3,9 +3,11 @@ import { ArrayMaxSize, ArrayMinSize, ArrayUnique, IsArray, IsIn, IsOptional, IsS
 import { PageQueryDto, PageResponseDto } from '../../common/pagination/pagination';
 import { DELIVERY_STATUSES, DELIVERY_TARGETS, type DeliveryStatus, type DeliveryTarget } from '../entities/delivery.entity';
 import { GATEWAY_ENVIRONMENTS, GATEWAY_STATUSES, type GatewayEnvironment, type GatewayStatus } from '../entities/gateway.entity';
+import { FreeText } from '../../common/http/free-text';
 
 export class CreateGatewayDto {
   @ApiProperty({ example: 'kong-eu-1', maxLength: 100 })
+  @FreeText()
   @IsString()
   @MinLength(1)
   @MaxLength(100)

@@ -2,9 +2,11 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsNotEmpty, IsOptional, IsString, IsUUID, MaxLength } from 'class-validator';
 import { PageQueryDto, PageResponseDto } from '../../common/pagination/pagination';
 import { AGENT_STATUSES, type AgentStatus } from '../entities/agent.entity';
+import { FreeText } from '../../common/http/free-text';
 
 export class CreateAgentDto {
   @ApiProperty({ maxLength: 200, example: 'invoice-reconciler' })
+  @FreeText()
   @IsString()
   @IsNotEmpty()
   @MaxLength(200)
@@ -15,6 +17,7 @@ export class CreateAgentDto {
   ownerId!: string;
 
   @ApiPropertyOptional({ maxLength: 2000 })
+  @FreeText()
   @IsOptional()
   @IsString()
   @MaxLength(2000)
@@ -23,6 +26,7 @@ export class CreateAgentDto {
 
 export class UpdateAgentDto {
   @ApiPropertyOptional({ maxLength: 200 })
+  @FreeText()
   @IsOptional()
   @IsString()
   @IsNotEmpty()
@@ -30,6 +34,7 @@ export class UpdateAgentDto {
   name?: string;
 
   @ApiPropertyOptional({ maxLength: 2000 })
+  @FreeText()
   @IsOptional()
   @IsString()
   @MaxLength(2000)

@@ -7,7 +7,6 @@ import {
   IsDefined,
   IsIn,
   IsInt,
-  IsISO8601,
   IsObject,
   IsOptional,
   IsString,
@@ -27,6 +26,7 @@ import {
   type CredentialType,
   type Environment,
 } from '../entities/credential.entity';
+import { IsTimestamp } from '../../common/http/timestamp';
 
 export const MAX_SCOPES = 64;
 export const MAX_ALLOWLIST = 100;
@@ -164,7 +164,7 @@ export class CredentialListQueryDto extends PageQueryDto {
 
   @ApiPropertyOptional({ format: 'date-time', description: 'Credentials whose nextRotationAt is before this time' })
   @IsOptional()
-  @IsISO8601({ strict: true })
+  @IsTimestamp()
   dueBefore?: string;
 }
 

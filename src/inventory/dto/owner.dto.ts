@@ -2,15 +2,18 @@ import { ApiProperty, ApiPropertyOptional, PartialType } from '@nestjs/swagger';
 import { IsEmail, IsIn, IsNotEmpty, IsString, MaxLength } from 'class-validator';
 import { PageQueryDto, PageResponseDto } from '../../common/pagination/pagination';
 import { OWNER_KINDS, type OwnerKind } from '../entities/owner.entity';
+import { FreeText } from '../../common/http/free-text';
 
 export class CreateOwnerDto {
   @ApiProperty({ maxLength: 200, example: 'Payments team' })
+  @FreeText()
   @IsString()
   @IsNotEmpty()
   @MaxLength(200)
   name!: string;
 
   @ApiProperty({ example: 'payments@example.com' })
+  @FreeText()
   @IsEmail()
   @MaxLength(320)
   email!: string;

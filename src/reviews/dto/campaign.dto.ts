@@ -5,7 +5,6 @@ import {
   IsArray,
   IsIn,
   IsInt,
-  IsISO8601,
   IsNotEmpty,
   IsOptional,
   IsString,
@@ -16,6 +15,8 @@ import {
 } from 'class-validator';
 import { PageQueryDto, PageResponseDto } from '../../common/pagination/pagination';
 import { CAMPAIGN_STATUSES, CLOSE_REASONS, EXPIRY_ACTIONS, type CampaignStatus, type CloseReason, type ExpiryAction } from '../entities/campaign.entity';
+import { FreeText } from '../../common/http/free-text';
+import { IsTimestamp } from '../../common/http/timestamp';
 
 export const ENVIRONMENT_VALUES = ['sandbox', 'production'] as const;
 export type EnvironmentValue = (typeof ENVIRONMENT_VALUES)[number];
@@ -23,6 +24,7 @@ export const MAX_SCOPE_OWNERS = 500;
 
 export class OpenCampaignDto {
   @ApiProperty({ maxLength: 200, example: 'Q3 agent access review' })
+  @FreeText()
   @IsString()
   @IsNotEmpty()
   @MaxLength(200)
@@ -104,6 +106,7 @@ export class CampaignPageDto extends PageResponseDto {
 
 export class CreateScheduleDto {
   @ApiProperty({ maxLength: 200, example: 'Quarterly production review' })
+  @FreeText()
   @IsString()
   @IsNotEmpty()
   @MaxLength(200)
@@ -143,7 +146,7 @@ export class CreateScheduleDto {
 
   @ApiPropertyOptional({ format: 'date-time', description: 'When the first period starts; now by default. Period k starts at startsAt + k·everyDays.' })
   @IsOptional()
-  @IsISO8601({ strict: true })
+  @IsTimestamp()
   startsAt?: string;
 }
 

@@ -10,6 +10,7 @@ import {
   type ReviewOutcome,
 } from '../entities/review-item.entity';
 import { RISK_FLAGS, type RiskFlag } from '../risk-flags';
+import { FreeText } from '../../common/http/free-text';
 
 export class ItemListQueryDto extends PageQueryDto {
   @ApiPropertyOptional({ format: 'uuid', description: 'An owner token may only ask for itself' })
@@ -41,6 +42,7 @@ export class DecideDto {
   scopes?: string[];
 
   @ApiPropertyOptional({ maxLength: 2000 })
+  @FreeText()
   @IsOptional()
   @IsString()
   @MaxLength(2000)
@@ -105,6 +107,7 @@ export class MyReviewPageDto extends PageResponseDto {
 
 export class SignOffDto {
   @ApiPropertyOptional({ maxLength: 2000, description: 'What the owner attests; a standard statement when omitted' })
+  @FreeText()
   @IsOptional()
   @IsString()
   @MaxLength(2000)

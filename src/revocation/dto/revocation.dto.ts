@@ -1,9 +1,11 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength } from 'class-validator';
+import { FreeText } from '../../common/http/free-text';
 
 export class RevokeDto {
   @ApiProperty({ example: 'key leaked in a public repository', maxLength: 1000 })
+  @FreeText()
   @IsString()
   @MinLength(1)
   @MaxLength(1000)
@@ -15,6 +17,15 @@ export class RevocationAcceptedDto {
   @ApiProperty({ format: 'uuid' }) revocationId!: string;
   @ApiProperty({ type: [String], format: 'uuid' }) credentialIds!: string[];
   @ApiProperty({ format: 'date-time' }) revokedAt!: string;
+}
+
+export class RevokeAnswerDto extends RevocationAcceptedDto {
+  @ApiProperty({
+    description:
+      'true when the reason held this credential’s own secret (a version still valid), recognised by SHA-256: a confirmed leak. ' +
+      'Secret-shaped values in the reason are stored as a marker (prefix, …, last four characters), never in full.',
+  })
+  reasonContainedSecret!: boolean;
 }
 
 export class WaitQueryDto {

@@ -9,9 +9,11 @@ import {
   type RotationStep,
   type RotationTrigger,
 } from '../entities/rotation.entity';
+import { FreeText } from '../../common/http/free-text';
 
 export class RotateCredentialDto {
   @ApiPropertyOptional({ example: 'key pasted into a support ticket', maxLength: 1000 })
+  @FreeText()
   @IsOptional()
   @IsString()
   @MinLength(1)

@@ -93,6 +93,13 @@ export class RotationEntity {
   @Column('text')
   fromVersionId!: string;
 
+  /**
+   * SHA-256 (hex) of the version being replaced: it stays valid until
+   * `graceEndsAt`. Null only for rotations older than the column whose hash was lost.
+   */
+  @Column('text', { nullable: true })
+  fromSecretSha256!: string | null;
+
   @Column('int')
   toVersion!: number;
 
