@@ -142,8 +142,10 @@ const envSchema = z.object({
   DELIVERY_TIMEOUT_MS: intInRange(50, 60_000).default(10_000),
   DELIVERY_RETRY_SCHEDULE: durationList.default('5s,30s,2m,10m,30m,1h'),
   DELIVERY_RETRY_WINDOW: duration.default('24h'),
-  DELIVERY_LOCK_MS: intInRange(500, 600_000).default(30_000),
+  DELIVERY_LOCK_MS: optionalString.pipe(intInRange(500, 600_000).optional()),
   OUTBOX_SWEEP_INTERVAL_MS: intInRange(100, 3_600_000).default(10_000),
+  JOB_LOCK_MS: intInRange(500, 600_000).default(5_000),
+  JOB_STALLED_CHECK_MS: intInRange(100, 600_000).default(2_000),
   REVIEW_HIGH_RATE_LIMIT_PER_SECOND: intInRange(1, 100_000).default(100),
   REVIEW_SWEEP_INTERVAL_MS: intInRange(100, 86_400_000).default(60_000),
   NOTIFY_WEBHOOK_URL: optionalString.pipe(urlWithProtocols(['http:', 'https:']).optional()),
@@ -165,7 +167,7 @@ const envSchema = z.object({
   ROTATION_RATE_LIMIT_VAULT: intInRange(1, 10_000_000).default(1_200),
   ROTATION_RATE_LIMIT_AWS: intInRange(1, 10_000_000).default(300),
   ROTATION_RATE_LIMIT_WINDOW_MS: intInRange(100, 3_600_000).default(60_000),
-  ROTATION_JOB_LOCK_MS: intInRange(500, 600_000).default(30_000),
+  ROTATION_JOB_LOCK_MS: optionalString.pipe(intInRange(500, 600_000).optional()),
   ROTATION_STALE_AFTER_MS: intInRange(1_000, 86_400_000).default(300_000),
 });
 
@@ -210,6 +212,12 @@ export interface AppConfig {
   log: { level: string };
   /** How often each process checks for audit events committed elsewhere that still need linking into the chain. */
   audit: { chainIntervalMs: number };
+  jobs: {
+    /** The lock a worker keeps on each job it holds, renewed every quarter of it (common/jobs/job-locks.ts). */
+    lockMs: number;
+    /** How often workers look for held jobs whose lock lapsed (their worker died) and hand them to a live one. */
+    stalledCheckMs: number;
+  };
   /** Which hosts gateway URLs may point at (null: any); protects against reaching internal addresses. */
   gateways: { urlAllowlist: string[] | null };
   delivery: {
@@ -217,7 +225,7 @@ export interface AppConfig {
     timeoutMs: number;
     /** The wait before each retry: the schedule, its last step repeated while the total stays within the window. */
     retryDelaysMs: number[];
-    /** How long a worker's lock on a delivery job lasts without renewal (a crashed worker's jobs come back after it). */
+    /** How long a worker's lock on a delivery job lasts without renewal (a crashed worker's jobs come back after it); `jobs.lockMs` unless set. */
     lockMs: number;
     /** How often the scheduler re-enqueues outbox rows whose jobs went missing. */
     sweepIntervalMs: number;
@@ -246,7 +254,7 @@ export interface AppConfig {
     ratePerMinute: Record<SecretStoreName, number>;
     /** The limiter's window: a minute, unless shortened (tests). */
     rateWindowMs: number;
-    /** How long a worker's lock on a rotation job lasts without renewal: a crashed worker's job runs again after it. */
+    /** How long a worker's lock on a rotation job lasts without renewal: a crashed worker's job runs again after it; `jobs.lockMs` unless set. */
     jobLockMs: number;
     /** A running rotation untouched this long has its job checked by the sweep (and re-enqueued if it was lost). */
     staleAfterMs: number;
@@ -362,12 +370,13 @@ export function loadConfig(env: RawEnv, devSecrets?: GeneratedDevSecrets): AppCo
     policy: { maxRotationIntervalDays: e.MAX_ROTATION_INTERVAL_DAYS },
     log: { level: e.LOG_LEVEL },
     audit: { chainIntervalMs: e.AUDIT_CHAIN_INTERVAL_MS },
+    jobs: { lockMs: e.JOB_LOCK_MS, stalledCheckMs: e.JOB_STALLED_CHECK_MS },
     gateways: { urlAllowlist: e.GATEWAY_URL_ALLOWLIST },
     delivery: {
       concurrency: e.DELIVERY_CONCURRENCY,
       timeoutMs: e.DELIVERY_TIMEOUT_MS,
       retryDelaysMs: expandRetrySchedule(e.DELIVERY_RETRY_SCHEDULE, e.DELIVERY_RETRY_WINDOW),
-      lockMs: e.DELIVERY_LOCK_MS,
+      lockMs: e.DELIVERY_LOCK_MS ?? e.JOB_LOCK_MS,
       sweepIntervalMs: e.OUTBOX_SWEEP_INTERVAL_MS,
     },
     reviews: {
@@ -385,7 +394,7 @@ export function loadConfig(env: RawEnv, devSecrets?: GeneratedDevSecrets): AppCo
       retryMaxMs: Math.max(e.ROTATION_RETRY_MAX_MS, e.ROTATION_RETRY_BASE_MS),
       ratePerMinute: { local: e.ROTATION_RATE_LIMIT_LOCAL, vault: e.ROTATION_RATE_LIMIT_VAULT, aws: e.ROTATION_RATE_LIMIT_AWS },
       rateWindowMs: e.ROTATION_RATE_LIMIT_WINDOW_MS,
-      jobLockMs: e.ROTATION_JOB_LOCK_MS,
+      jobLockMs: e.ROTATION_JOB_LOCK_MS ?? e.JOB_LOCK_MS,
       staleAfterMs: e.ROTATION_STALE_AFTER_MS,
     },
   };

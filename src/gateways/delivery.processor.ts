@@ -36,12 +36,9 @@ export class DeliveryProcessor implements OnModuleInit {
   ) {}
 
   onModuleInit(): void {
-    const lockMs = this.config.delivery.lockMs;
     this.jobs.startWorker<DeliveryJob>(GatewayQueue.Delivery, (job) => this.process(job), {
       concurrency: this.config.delivery.concurrency,
-      lockDuration: lockMs,
-      stalledInterval: Math.min(lockMs, 30_000),
-      maxStalledCount: 10,
+      lockMs: this.config.delivery.lockMs,
       settings: {
         // RetryLaterError carries the schedule's delay; anything else (Postgres
         // down, a bug) backs off exponentially up to a minute.
