@@ -143,7 +143,7 @@ const envSchema = z.object({
   DELIVERY_RETRY_SCHEDULE: durationList.default('5s,30s,2m,10m,30m,1h'),
   DELIVERY_RETRY_WINDOW: duration.default('24h'),
   DELIVERY_LOCK_MS: optionalString.pipe(intInRange(500, 600_000).optional()),
-  OUTBOX_SWEEP_INTERVAL_MS: intInRange(100, 3_600_000).default(10_000),
+  OUTBOX_SWEEP_INTERVAL_MS: intInRange(100, 3_600_000).default(5_000),
   JOB_LOCK_MS: intInRange(500, 600_000).default(5_000),
   JOB_STALLED_CHECK_MS: intInRange(100, 600_000).default(2_000),
   REVIEW_HIGH_RATE_LIMIT_PER_SECOND: intInRange(1, 100_000).default(100),
@@ -168,7 +168,7 @@ const envSchema = z.object({
   ROTATION_RATE_LIMIT_AWS: intInRange(1, 10_000_000).default(300),
   ROTATION_RATE_LIMIT_WINDOW_MS: intInRange(100, 3_600_000).default(60_000),
   ROTATION_JOB_LOCK_MS: optionalString.pipe(intInRange(500, 600_000).optional()),
-  ROTATION_STALE_AFTER_MS: intInRange(1_000, 86_400_000).default(300_000),
+  ROTATION_STALE_AFTER_MS: intInRange(1_000, 86_400_000).default(2_000),
 });
 
 export type RawEnv = Record<string, string | undefined>;
@@ -217,6 +217,12 @@ export interface AppConfig {
     lockMs: number;
     /** How often workers look for held jobs whose lock lapsed (their worker died) and hand them to a live one. */
     stalledCheckMs: number;
+    /**
+     * How often the scheduler checks that every row saying work is due (a pending delivery,
+     * a running rotation, a due retirement, a pending secret destruction) has its job, and
+     * enqueues those that went missing; done once as well when a worker or scheduler starts.
+     */
+    sweepIntervalMs: number;
   };
   /** Which hosts gateway URLs may point at (null: any); protects against reaching internal addresses. */
   gateways: { urlAllowlist: string[] | null };
@@ -227,8 +233,6 @@ export interface AppConfig {
     retryDelaysMs: number[];
     /** How long a worker's lock on a delivery job lasts without renewal (a crashed worker's jobs come back after it); `jobs.lockMs` unless set. */
     lockMs: number;
-    /** How often the scheduler re-enqueues outbox rows whose jobs went missing. */
-    sweepIntervalMs: number;
   };
   reviews: {
     /** A credential allowing more requests per second than this gets the `high_rate_limit` risk flag. */
@@ -256,7 +260,10 @@ export interface AppConfig {
     rateWindowMs: number;
     /** How long a worker's lock on a rotation job lasts without renewal: a crashed worker's job runs again after it; `jobs.lockMs` unless set. */
     jobLockMs: number;
-    /** A running rotation untouched this long has its job checked by the sweep (and re-enqueued if it was lost). */
+    /**
+     * A running rotation untouched this long has its job checked by the job sweep (and
+     * re-enqueued if it was lost): long enough for the enqueue that follows its commit.
+     */
     staleAfterMs: number;
   };
 }
@@ -370,14 +377,13 @@ export function loadConfig(env: RawEnv, devSecrets?: GeneratedDevSecrets): AppCo
     policy: { maxRotationIntervalDays: e.MAX_ROTATION_INTERVAL_DAYS },
     log: { level: e.LOG_LEVEL },
     audit: { chainIntervalMs: e.AUDIT_CHAIN_INTERVAL_MS },
-    jobs: { lockMs: e.JOB_LOCK_MS, stalledCheckMs: e.JOB_STALLED_CHECK_MS },
+    jobs: { lockMs: e.JOB_LOCK_MS, stalledCheckMs: e.JOB_STALLED_CHECK_MS, sweepIntervalMs: e.OUTBOX_SWEEP_INTERVAL_MS },
     gateways: { urlAllowlist: e.GATEWAY_URL_ALLOWLIST },
     delivery: {
       concurrency: e.DELIVERY_CONCURRENCY,
       timeoutMs: e.DELIVERY_TIMEOUT_MS,
       retryDelaysMs: expandRetrySchedule(e.DELIVERY_RETRY_SCHEDULE, e.DELIVERY_RETRY_WINDOW),
       lockMs: e.DELIVERY_LOCK_MS ?? e.JOB_LOCK_MS,
-      sweepIntervalMs: e.OUTBOX_SWEEP_INTERVAL_MS,
     },
     reviews: {
       highRateLimitPerSecond: e.REVIEW_HIGH_RATE_LIMIT_PER_SECOND,

@@ -194,15 +194,21 @@ export class DeliveriesRepository {
     );
   }
 
-  /** One page of every pending chain head, oldest first (the sweep's work list). */
-  async pendingHeads(em: EntityManager, after: { createdAt: Date; id: string } | null, limit: number): Promise<Array<DeliveryRef & { createdAt: Date }>> {
+  /**
+   * One page of the pending chain heads whose attempt is due by `until`, in
+   * (next attempt, id) order after `after` (the job sweep's work list; the
+   * rest wait for their predecessor or their backoff). Read through
+   * deliveries_pending_due_idx, so a backlog waiting on later backoffs costs nothing.
+   */
+  async dueHeads(em: EntityManager, until: Date, after: { at: Date; id: string } | null, limit: number): Promise<DeliveryRef[]> {
     return em.query(
-      `SELECT ${REF_COLUMNS}, d.created_at AS "createdAt" FROM deliveries d
-        WHERE d.status = 'pending' AND NOT ${EARLIER_PENDING}
-          AND ($1::timestamptz IS NULL OR (d.created_at, d.id) > ($1::timestamptz, $2::uuid))
-        ORDER BY d.created_at, d.id
-        LIMIT $3`,
-      [after?.createdAt ?? null, after?.id ?? null, limit],
+      `SELECT ${REF_COLUMNS} FROM deliveries d
+        WHERE d.status = 'pending' AND d.next_attempt_at <= $1
+          AND ($2::timestamptz IS NULL OR (d.next_attempt_at, d.id) > ($2::timestamptz, $3::uuid))
+          AND NOT ${EARLIER_PENDING}
+        ORDER BY d.next_attempt_at, d.id
+        LIMIT $4`,
+      [until, after?.at ?? null, after?.id ?? null, limit],
     );
   }
 

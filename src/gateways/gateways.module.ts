@@ -14,7 +14,6 @@ import { EventOutbox } from './event-outbox.service';
 import { GatewaysController } from './gateways.controller';
 import { GatewaysService } from './gateways.service';
 import { HttpWebhookSender } from './http-webhook-sender';
-import { OutboxSweepCron } from './outbox-sweep.cron';
 import { OutboxSweeper } from './outbox-sweeper.service';
 import { WebhookSender } from './webhook-sender';
 
@@ -34,7 +33,6 @@ import { WebhookSender } from './webhook-sender';
     DeliveriesService,
     DeliveryProcessor,
     OutboxSweeper,
-    OutboxSweepCron,
     { provide: WebhookSender, useClass: HttpWebhookSender },
   ],
   exports: [EventOutbox, DeliveriesService, OutboxSweeper, GatewaysService],

@@ -34,7 +34,8 @@ export abstract class PeriodicSweep implements OnApplicationBootstrap, OnApplica
     await this.running;
   }
 
-  private async tick(): Promise<void> {
+  /** Runs one round now, unless one is running. */
+  protected async tick(): Promise<void> {
     if (this.running) return;
     this.running = (async () => {
       try {

@@ -1,0 +1,31 @@
+import { Injectable, Optional } from '@nestjs/common';
+import { SchedulerRegistry } from '@nestjs/schedule';
+import { AppConfig } from '../../config/app-config';
+import { JobSweeper } from './job-sweeper';
+import { PeriodicSweep } from './periodic-sweep';
+
+/**
+ * Runs the job sweep (every kind of due work has its job) every
+ * OUTBOX_SWEEP_INTERVAL_MS in processes with the scheduler role, and once as
+ * soon as a process with the worker or scheduler role has started: a
+ * restarted worker finds at once the work whose enqueue a crash lost.
+ */
+@Injectable()
+export class JobSweepCron extends PeriodicSweep {
+  constructor(
+    private readonly sweeper: JobSweeper,
+    private readonly appConfig: AppConfig,
+    @Optional() scheduler?: SchedulerRegistry,
+  ) {
+    super('job-sweep', appConfig.jobs.sweepIntervalMs, appConfig, scheduler);
+  }
+
+  override onApplicationBootstrap(): void {
+    super.onApplicationBootstrap();
+    if (this.appConfig.roles.some((role) => role === 'worker' || role === 'scheduler')) void this.tick();
+  }
+
+  protected round() {
+    return this.sweeper.sweepAll();
+  }
+}
