@@ -112,7 +112,8 @@ export class GatewayReceiver {
         this.waiters = [];
         for (const wake of waiters) wake();
       };
-      if (reply.delayMs) setTimeout(send, reply.delayMs);
+      // Unref'd: a slow answer still pending when the test ends must not keep the test process alive.
+      if (reply.delayMs) setTimeout(send, reply.delayMs).unref();
       else send();
     });
   }
