@@ -163,13 +163,21 @@ export class DeliveriesRepository {
     return this.finish(id, 'failed', at, attempt, error);
   }
 
-  async recordRetry(id: string, attempt: AttemptRecord, nextAttemptAt: Date): Promise<void> {
-    await this.dataSource.query(
+  /**
+   * A failed attempt, to be tried again at `nextAttemptAt`: recorded only if
+   * the delivery is still pending at the retry step the attempt started from,
+   * so two runs of one delivery at once (a job taken back from a worker that
+   * froze) count one failure, not two. False when another run recorded it.
+   */
+  async recordRetry(id: string, fromRetryStep: number, attempt: AttemptRecord, nextAttemptAt: Date): Promise<boolean> {
+    const rows = await this.dataSource.query(
       `WITH ${RELAXED_COMMIT} UPDATE deliveries SET attempts = attempts + 1, retry_step = retry_step + 1, last_attempt_at = $2,
               last_status_code = $3, last_error = $4, next_attempt_at = $5, updated_at = $2
-        FROM relaxed WHERE id = $1 AND status = 'pending'`,
-      [id, attempt.at, attempt.statusCode, attempt.error, nextAttemptAt],
+        FROM relaxed WHERE id = $1 AND status = 'pending' AND retry_step = $6
+        RETURNING deliveries.id`,
+      [id, attempt.at, attempt.statusCode, attempt.error, nextAttemptAt, fromRetryStep],
     );
+    return unwrapUpdate(rows).length > 0;
   }
 
   /** The chain's next pending delivery after this one (same gateway, same credential), if any. */

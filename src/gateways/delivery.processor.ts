@@ -144,8 +144,9 @@ export class DeliveryProcessor implements OnModuleInit {
       await this.handOver(next);
       return;
     }
-    await this.repository.recordRetry(delivery.id, { at, statusCode, error }, new Date(at.getTime() + decision.delayMs));
-    this.metrics.outcome(delivery.eventType, gatewayName, 'retrying');
+    if (await this.repository.recordRetry(delivery.id, delivery.retryStep, { at, statusCode, error }, new Date(at.getTime() + decision.delayMs))) {
+      this.metrics.outcome(delivery.eventType, gatewayName, 'retrying');
+    }
     throw new RetryLaterError(decision.delayMs, `delivery ${delivery.id}: ${error}`);
   }
 
