@@ -145,7 +145,7 @@ const envSchema = z.object({
   DELIVERY_LOCK_MS: optionalString.pipe(intInRange(500, 600_000).optional()),
   OUTBOX_SWEEP_INTERVAL_MS: intInRange(100, 3_600_000).default(5_000),
   JOB_LOCK_MS: intInRange(500, 600_000).default(5_000),
-  JOB_STALLED_CHECK_MS: intInRange(100, 600_000).default(2_000),
+  JOB_STALLED_CHECK_MS: intInRange(100, 600_000).default(1_000),
   REVIEW_HIGH_RATE_LIMIT_PER_SECOND: intInRange(1, 100_000).default(100),
   REVIEW_SWEEP_INTERVAL_MS: intInRange(100, 86_400_000).default(60_000),
   NOTIFY_WEBHOOK_URL: optionalString.pipe(urlWithProtocols(['http:', 'https:']).optional()),

@@ -12,9 +12,13 @@ import { startTestApp, TestApp } from '../support/test-app';
 /** The promises under test, with the service's default lock, stall-check and sweep settings. */
 const HELD_BOUND_MS = 10_000;
 const LOST_BOUND_MS = 15_000;
-/** How long a held gateway or Vault call takes: far longer than any scenario waits before the kill. */
-const HOLD_MS = 20_000;
-const VAULT_HOLD_MS = 4_000;
+/**
+ * How long a held gateway or Vault call takes: far longer than any scenario
+ * holds work before the kill, even on a loaded machine (the workers' own
+ * timeouts are longer still), so the held work cannot finish or fail first.
+ */
+const HOLD_MS = 55_000;
+const VAULT_HOLD_MS = 30_000;
 
 /** A gateway double that can hold requests (answering late, with an error) and records each one as it arrives. */
 class HoldingGateway {
@@ -72,7 +76,8 @@ describe('recovery from a worker crash', () => {
   const startWorker = async (roles = 'worker'): Promise<{ worker: WorkerProcess; spawnedAt: number; readyAt: number }> => {
     const spawnedAt = Date.now();
     // The defaults under test: no lock, stall-check or sweep setting is overridden.
-    const worker = await WorkerProcess.start(compiled, { ...t.env, LOG_LEVEL: 'warn', DATABASE_POOL_SIZE: '5', SECRET_STORE_TIMEOUT_MS: '30000' }, 60_000, roles);
+    const env = { ...t.env, LOG_LEVEL: 'warn', DATABASE_POOL_SIZE: '5', SECRET_STORE_TIMEOUT_MS: '60000', DELIVERY_TIMEOUT_MS: '60000' };
+    const worker = await WorkerProcess.start(compiled, env, 60_000, roles);
     workers.push(worker);
     return { worker, spawnedAt, readyAt: Date.now() };
   };
@@ -162,23 +167,30 @@ describe('recovery from a worker crash', () => {
     };
   };
 
-  /** Every unit of work is active in Redis and its outside call (gateway POST, Vault call) is in flight. */
+  /**
+   * Every unit of work is active in Redis and its outside call is in flight: the gateway POSTs, and
+   * the Vault calls (or, in a worker that has not used Vault yet, the token lookup both wait on).
+   */
   const waitHeld = async (work: Work, vaultMark: number): Promise<void> => {
-    await eventually(
-      async () => {
-        const states = await jobStates(work);
-        const active = [...states.deliveries, states.destruction, states.rotation].every((s) => s === 'active');
-        const calls = vault.calls.slice(vaultMark).map((c) => c.operation);
-        return (
-          active &&
-          gateways.every((g) => g.arrivalsOf('credential.revoked', work.revoked).length === 1) &&
-          calls.some((op) => op.startsWith('GET secret/metadata/') && op.endsWith(work.revoked)) &&
-          calls.some((op) => op.startsWith('POST secret/data/') && op.endsWith(work.rotated))
-        );
-      },
-      30_000,
-      'the worker to hold both deliveries, the destruction and the rotation',
-    );
+    const seen = async () => {
+      const states = await jobStates(work);
+      const calls = vault.calls.slice(vaultMark).map((c) => c.operation);
+      const tokenStart = calls.some((op) => op.includes(' auth/token/'));
+      return {
+        states,
+        arrivals: gateways.map((g) => g.arrivalsOf('credential.revoked', work.revoked).length),
+        destructionCall: tokenStart || calls.some((op) => op.startsWith('GET secret/metadata/') && op.endsWith(work.revoked)),
+        rotationCall: tokenStart || calls.some((op) => op.startsWith('POST secret/data/') && op.endsWith(work.rotated)),
+      };
+    };
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const now = await seen();
+      const active = [...now.states.deliveries, now.states.destruction, now.states.rotation].every((s) => s === 'active');
+      if (active && now.arrivals.every((n) => n === 1) && now.destructionCall && now.rotationCall) return;
+      if (Date.now() > deadline) throw new Error(`the worker does not hold all the work: ${JSON.stringify(now)}`);
+      await sleep(25);
+    }
   };
 
   const hold = (on: boolean) => {
@@ -225,6 +237,8 @@ describe('recovery from a worker crash', () => {
       gateways.push(g);
     }
   });
+
+  afterEach(() => hold(false));
 
   afterAll(async () => {
     await Promise.all(workers.map((w) => w.kill()));

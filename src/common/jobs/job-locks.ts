@@ -14,7 +14,7 @@ import type { AppConfig } from '../../config/app-config';
  * lives, no other worker takes the job: a live worker is never doubled,
  * however long its job runs.
  *
- * Taking back. Every S (JOB_STALLED_CHECK_MS, 2 s; never more than L) each
+ * Taking back. Every S (JOB_STALLED_CHECK_MS, 1 s; never more than L) each
  * worker runs BullMQ's stalled check; a key that expires after S lets only one
  * of them do the work per S per queue. The check moves back to `wait` every
  * job it found active at its previous run that has no lock now, then notes the
@@ -23,10 +23,11 @@ import type { AppConfig } from '../../config/app-config';
  * dead worker's job is handed on at most max(L, 2S) + S after the death: its
  * lock lapses at most L after the death, it was noted at most 2S after its
  * last renewal (S, or 2S when the dead worker was the one checking), and the
- * next check after both takes it back — 7 s with the defaults, within the 10 s
- * promised. A restarted worker checks as soon as it starts and every S after,
- * so it takes back a dead worker's jobs at most S after its start once their
- * locks lapsed, and at most L + S (7 s) after its start in any case.
+ * next check after both takes it back: 6 s with the defaults, within the 10 s
+ * promised, with room for timers that run late on a loaded machine. A
+ * restarted worker checks as soon as it starts and every S after, so it takes
+ * back a dead worker's jobs at most S after its start once their locks
+ * lapsed, and at most L + S (6 s) after its start in any case.
  *
  * A process whose event loop froze past its locks and then carries on would
  * run a job beside the worker that took it back; Postgres makes that second
@@ -45,15 +46,15 @@ import type { AppConfig } from '../../config/app-config';
  *   (none when idle), each doing 3 commands per job it holds (GET, SET XX PX,
  *   SREM): up to 2.4 commands/s per active job. With the former 30 s lock:
  *   0.13 calls/s and 0.4 commands/s per job.
- * - stalled check: 1/S = 0.5 script calls/s per worker, busy or idle; the one
+ * - stalled check: 1/S = 1 script call/s per worker, busy or idle; the one
  *   that does the work per S and queue reads the stalled set and the active
  *   list and adds every active job to the set (about 1.5 commands per active
- *   job per check: 0.75/s); the others return after one EXISTS. Formerly one
+ *   job per check: 1.5/s); the others return after one EXISTS. Formerly one
  *   call per 30 s.
- * A process with five workers thus makes 2.5 calls/s idle and at most 6.5
- * calls/s busy, plus about 3 commands/s per job it holds: some 300 commands/s
- * for a hundred jobs in flight, a small fraction of what one Redis core serves
- * (well over 100 000 simple commands per second).
+ * A process with five workers thus makes 5 calls/s idle and at most 9 calls/s
+ * busy, plus about 4 commands/s per job it holds: some 400 commands/s for a
+ * hundred jobs in flight, a small fraction of what one Redis core serves (well
+ * over 100 000 simple commands per second).
  */
 export const MAX_STALLED_COUNT = 10;
 
