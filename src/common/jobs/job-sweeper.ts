@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { Clock } from '../clock/clock';
@@ -10,6 +10,8 @@ import { JobQueues } from './job-queues';
 /** Rows one page carries, and pages one round reads at most (a bigger backlog is covered over the next rounds). */
 const PAGE = 500;
 const MAX_PAGES = 20;
+/** How long a round waits for Redis to be connected before it skips (a process started while Redis is down). */
+const REDIS_WAIT_MS = 5_000;
 
 export interface JobSweepResult {
   /** False when another replica held this kind's sweep lock. */
@@ -49,6 +51,7 @@ export interface EnsureResult {
  */
 @Injectable()
 export class JobSweeper {
+  private readonly logger = new Logger(JobSweeper.name);
   private readonly works = new Map<string, DueWork>();
   /** Where the last round of each kind stopped when it hit its page limit. */
   private readonly resumeAfter = new Map<string, DueCursor>();
@@ -64,19 +67,32 @@ export class JobSweeper {
     this.works.set(work.name, work);
   }
 
-  /** One round of every registered kind; each kind's failure is its own. */
+  /** One round of every registered kind; a kind that fails is logged and left to the next round, the others go on. */
   async sweepAll(): Promise<Record<string, number>> {
     const totals: Record<string, number> = {};
+    if (!(await this.redisConnected('every kind'))) return totals;
     for (const work of this.works.values()) {
-      const result = await this.sweep(work);
-      totals[`${work.name}Requeued`] = result.requeued;
-      totals[`${work.name}Promoted`] = result.promoted;
+      try {
+        const result = await this.sweepUnchecked(work);
+        totals[`${work.name}Requeued`] = result.requeued;
+        totals[`${work.name}Promoted`] = result.promoted;
+      } catch (error) {
+        this.logger.warn({ work: work.name, err: (error as Error).message }, 'job sweep failed; the next round retries');
+      }
     }
     return totals;
   }
 
-  /** One round of one kind, under its advisory lock. */
-  sweep(work: DueWork): Promise<JobSweepResult> {
+  /**
+   * One round of one kind, under its advisory lock. Skipped while Redis is
+   * not connected: its commands would wait for it with a transaction open.
+   */
+  async sweep(work: DueWork): Promise<JobSweepResult> {
+    if (!(await this.redisConnected(work.name))) return { ran: false, checked: 0, requeued: 0, promoted: 0 };
+    return this.sweepUnchecked(work);
+  }
+
+  private sweepUnchecked(work: DueWork): Promise<JobSweepResult> {
     return this.dataSource.transaction(async (em) => {
       if (!(await tryAdvisoryXactLock(em, `agent-credentials:job-sweep:${work.name}`))) return { ran: false, checked: 0, requeued: 0, promoted: 0 };
       const now = this.clock.now();
@@ -94,6 +110,24 @@ export class JobSweeper {
       }
       this.resumeAfter.set(work.name, after!);
       return result;
+    });
+  }
+
+  /** Whether Redis is connected, or gets connected within REDIS_WAIT_MS; logs the skipped round if not. */
+  private redisConnected(what: string): Promise<boolean> {
+    const redis = this.jobs.redis();
+    if (redis.status === 'ready') return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const ready = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      const timer = setTimeout(() => {
+        redis.off('ready', ready);
+        this.logger.warn({ work: what }, 'Redis is not connected; the job sweep skips this round');
+        resolve(false);
+      }, REDIS_WAIT_MS).unref();
+      redis.once('ready', ready);
     });
   }
 
