@@ -212,18 +212,6 @@ export interface AppConfig {
   log: { level: string };
   /** How often each process checks for audit events committed elsewhere that still need linking into the chain. */
   audit: { chainIntervalMs: number };
-  jobs: {
-    /** The lock a worker keeps on each job it holds, renewed every quarter of it (common/jobs/job-locks.ts). */
-    lockMs: number;
-    /** How often workers look for held jobs whose lock lapsed (their worker died) and hand them to a live one. */
-    stalledCheckMs: number;
-    /**
-     * How often the scheduler checks that every row saying work is due (a pending delivery,
-     * a running rotation, a due retirement, a pending secret destruction) has its job, and
-     * enqueues those that went missing; done once as well when a worker or scheduler starts.
-     */
-    sweepIntervalMs: number;
-  };
   /** Which hosts gateway URLs may point at (null: any); protects against reaching internal addresses. */
   gateways: { urlAllowlist: string[] | null };
   delivery: {
@@ -233,6 +221,18 @@ export interface AppConfig {
     retryDelaysMs: number[];
     /** How long a worker's lock on a delivery job lasts without renewal (a crashed worker's jobs come back after it); `jobs.lockMs` unless set. */
     lockMs: number;
+  };
+  jobs: {
+    /** The lock a worker keeps on each job it holds, renewed every quarter to half of it (common/jobs/job-locks.ts). */
+    lockMs: number;
+    /** How often workers look for held jobs whose lock lapsed (their worker died) and hand them to a live one. */
+    stalledCheckMs: number;
+    /**
+     * How often the scheduler checks that every row saying work is due (a pending delivery,
+     * a running rotation, a due retirement, a pending secret destruction) has its job, and
+     * enqueues those that went missing; done once as well when a worker or scheduler starts.
+     */
+    sweepIntervalMs: number;
   };
   reviews: {
     /** A credential allowing more requests per second than this gets the `high_rate_limit` risk flag. */
@@ -377,7 +377,6 @@ export function loadConfig(env: RawEnv, devSecrets?: GeneratedDevSecrets): AppCo
     policy: { maxRotationIntervalDays: e.MAX_ROTATION_INTERVAL_DAYS },
     log: { level: e.LOG_LEVEL },
     audit: { chainIntervalMs: e.AUDIT_CHAIN_INTERVAL_MS },
-    jobs: { lockMs: e.JOB_LOCK_MS, stalledCheckMs: e.JOB_STALLED_CHECK_MS, sweepIntervalMs: e.OUTBOX_SWEEP_INTERVAL_MS },
     gateways: { urlAllowlist: e.GATEWAY_URL_ALLOWLIST },
     delivery: {
       concurrency: e.DELIVERY_CONCURRENCY,
@@ -385,6 +384,7 @@ export function loadConfig(env: RawEnv, devSecrets?: GeneratedDevSecrets): AppCo
       retryDelaysMs: expandRetrySchedule(e.DELIVERY_RETRY_SCHEDULE, e.DELIVERY_RETRY_WINDOW),
       lockMs: e.DELIVERY_LOCK_MS ?? e.JOB_LOCK_MS,
     },
+    jobs: { lockMs: e.JOB_LOCK_MS, stalledCheckMs: e.JOB_STALLED_CHECK_MS, sweepIntervalMs: e.OUTBOX_SWEEP_INTERVAL_MS },
     reviews: {
       highRateLimitPerSecond: e.REVIEW_HIGH_RATE_LIMIT_PER_SECOND,
       sweepIntervalMs: e.REVIEW_SWEEP_INTERVAL_MS,

@@ -112,8 +112,7 @@ export class GatewayReceiver {
         this.waiters = [];
         for (const wake of waiters) wake();
       };
-      // Unref'd: a slow answer still pending when the test ends must not keep the test process alive.
-      if (reply.delayMs) setTimeout(send, reply.delayMs).unref();
+      if (reply.delayMs) setTimeout(send, reply.delayMs);
       else send();
     });
   }

@@ -2,8 +2,8 @@ import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { Job, Processor, Queue, Worker, WorkerOptions } from 'bullmq';
 import type IORedis from 'ioredis';
 import { AppConfig } from '../../config/app-config';
-import { chunks } from '../collections/chunks';
 import { jobLockOptions } from './job-locks';
+import { chunks } from '../collections/chunks';
 import { createRedis } from './redis';
 
 /** Jobs one bulk add carries at most. */

@@ -20,9 +20,8 @@ export class JobSweepCron extends PeriodicSweep {
     super('job-sweep', appConfig.jobs.sweepIntervalMs, appConfig, scheduler);
   }
 
-  override onApplicationBootstrap(): void {
-    super.onApplicationBootstrap();
-    if (this.appConfig.roles.some((role) => role === 'worker' || role === 'scheduler')) void this.tick();
+  protected override runsAtStart(): boolean {
+    return this.appConfig.roles.some((role) => role === 'worker' || role === 'scheduler');
   }
 
   protected round() {

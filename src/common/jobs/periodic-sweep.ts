@@ -25,7 +25,13 @@ export abstract class PeriodicSweep implements OnApplicationBootstrap, OnApplica
   /** One round. What it returns is logged when any count in it is above zero. */
   protected abstract round(): Promise<object | void>;
 
+  /** Whether this process also runs one round as soon as it has started; none by default. */
+  protected runsAtStart(): boolean {
+    return false;
+  }
+
   onApplicationBootstrap(): void {
+    if (this.runsAtStart()) void this.tick();
     if (!this.config.roles.includes('scheduler') || !this.scheduler) return;
     this.scheduler.addInterval(this.name, setInterval(() => void this.tick(), this.intervalMs));
   }
@@ -34,8 +40,7 @@ export abstract class PeriodicSweep implements OnApplicationBootstrap, OnApplica
     await this.running;
   }
 
-  /** Runs one round now, unless one is running. */
-  protected async tick(): Promise<void> {
+  private async tick(): Promise<void> {
     if (this.running) return;
     this.running = (async () => {
       try {

@@ -14,8 +14,8 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  * - revocation_credentials: pending destructions by next attempt, with the
  *   credential id.
  */
-export class JobSweepIndexes1795456400000 implements MigrationInterface {
-  name = 'JobSweepIndexes1795456400000';
+export class JobSweepIndexes1795462400000 implements MigrationInterface {
+  name = 'JobSweepIndexes1795462400000';
 
   public async up(queryRunner: QueryRunner): Promise<void> {
     await queryRunner.query(`CREATE INDEX "deliveries_pending_due_idx" ON "deliveries" ("next_attempt_at", "id") WHERE status = 'pending'`);
