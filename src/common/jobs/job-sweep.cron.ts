@@ -7,8 +7,9 @@ import { PeriodicSweep } from './periodic-sweep';
 /**
  * Runs the job sweep (every kind of due work has its job) every
  * OUTBOX_SWEEP_INTERVAL_MS in processes with the scheduler role, and once as
- * soon as a process with the worker or scheduler role has started: a
- * restarted worker finds at once the work whose enqueue a crash lost.
+ * soon as a process with the worker or scheduler role has started and
+ * reached Redis: a restarted worker finds at once the work whose enqueue a
+ * crash lost.
  */
 @Injectable()
 export class JobSweepCron extends PeriodicSweep {
@@ -20,8 +21,9 @@ export class JobSweepCron extends PeriodicSweep {
     super('job-sweep', appConfig.jobs.sweepIntervalMs, appConfig, scheduler);
   }
 
-  protected override runsAtStart(): boolean {
-    return this.appConfig.roles.some((role) => role === 'worker' || role === 'scheduler');
+  /** Once Redis is connected (a process may start while it is down): the round never waits on Redis, so a stop never waits on the round. */
+  protected override runsAtStart(): boolean | Promise<boolean> {
+    return this.appConfig.roles.some((role) => role === 'worker' || role === 'scheduler') && this.sweeper.whenRedisReady();
   }
 
   protected round() {

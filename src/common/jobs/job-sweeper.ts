@@ -10,8 +10,6 @@ import { JobQueues } from './job-queues';
 /** Rows one page carries, and pages one round reads at most (a bigger backlog is covered over the next rounds). */
 const PAGE = 500;
 const MAX_PAGES = 20;
-/** How long a round waits for Redis to be connected before it skips (a process started while Redis is down). */
-const REDIS_WAIT_MS = 5_000;
 
 export interface JobSweepResult {
   /** False when another replica held this kind's sweep lock. */
@@ -70,7 +68,7 @@ export class JobSweeper {
   /** One round of every registered kind; a kind that fails is logged and left to the next round, the others go on. */
   async sweepAll(): Promise<Record<string, number>> {
     const totals: Record<string, number> = {};
-    if (!(await this.redisConnected('every kind'))) return totals;
+    if (!this.redisConnected('every kind')) return totals;
     for (const work of this.works.values()) {
       try {
         const result = await this.sweepUnchecked(work);
@@ -85,11 +83,30 @@ export class JobSweeper {
 
   /**
    * One round of one kind, under its advisory lock. Skipped while Redis is
-   * not connected: its commands would wait for it with a transaction open.
+   * not connected: its commands would wait for Redis to come back, with a
+   * transaction open and the round holding up a shutdown.
    */
   async sweep(work: DueWork): Promise<JobSweepResult> {
-    if (!(await this.redisConnected(work.name))) return { ran: false, checked: 0, requeued: 0, promoted: 0 };
+    if (!this.redisConnected(work.name)) return { ran: false, checked: 0, requeued: 0, promoted: 0 };
     return this.sweepUnchecked(work);
+  }
+
+  /** Resolves true once Redis is connected (at once if it is), false if its connection ends first. */
+  whenRedisReady(): Promise<boolean> {
+    const redis = this.jobs.redis();
+    if (redis.status === 'ready') return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const ready = () => {
+        redis.off('end', end);
+        resolve(true);
+      };
+      const end = () => {
+        redis.off('ready', ready);
+        resolve(false);
+      };
+      redis.once('ready', ready);
+      redis.once('end', end);
+    });
   }
 
   private sweepUnchecked(work: DueWork): Promise<JobSweepResult> {
@@ -113,22 +130,10 @@ export class JobSweeper {
     });
   }
 
-  /** Whether Redis is connected, or gets connected within REDIS_WAIT_MS; logs the skipped round if not. */
-  private redisConnected(what: string): Promise<boolean> {
-    const redis = this.jobs.redis();
-    if (redis.status === 'ready') return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const ready = () => {
-        clearTimeout(timer);
-        resolve(true);
-      };
-      const timer = setTimeout(() => {
-        redis.off('ready', ready);
-        this.logger.warn({ work: what }, 'Redis is not connected; the job sweep skips this round');
-        resolve(false);
-      }, REDIS_WAIT_MS).unref();
-      redis.once('ready', ready);
-    });
+  private redisConnected(what: string): boolean {
+    if (this.jobs.redis().status === 'ready') return true;
+    this.logger.warn({ work: what }, 'Redis is not connected; the job sweep skips this round');
+    return false;
   }
 
   /** Adds each of these jobs that Redis lacks (or holds only as finished); runs now the delayed ones marked `runNow`. */
