@@ -144,8 +144,10 @@ const envSchema = z.object({
   DELIVERY_TIMEOUT_MS: intInRange(50, 60_000).default(10_000),
   DELIVERY_RETRY_SCHEDULE: durationList.default('5s,30s,2m,10m,30m,1h'),
   DELIVERY_RETRY_WINDOW: duration.default('24h'),
-  DELIVERY_LOCK_MS: intInRange(500, 600_000).default(30_000),
-  OUTBOX_SWEEP_INTERVAL_MS: intInRange(100, 3_600_000).default(10_000),
+  DELIVERY_LOCK_MS: optionalString.pipe(intInRange(500, 600_000).optional()),
+  OUTBOX_SWEEP_INTERVAL_MS: intInRange(100, 3_600_000).default(5_000),
+  JOB_LOCK_MS: intInRange(500, 600_000).default(5_000),
+  JOB_STALLED_CHECK_MS: intInRange(100, 600_000).default(1_000),
   REVIEW_HIGH_RATE_LIMIT_PER_SECOND: intInRange(1, 100_000).default(100),
   REVIEW_SWEEP_INTERVAL_MS: intInRange(100, 86_400_000).default(60_000),
   NOTIFY_WEBHOOK_URL: optionalString.pipe(urlWithProtocols(['http:', 'https:']).optional()),
@@ -167,8 +169,8 @@ const envSchema = z.object({
   ROTATION_RATE_LIMIT_VAULT: intInRange(1, 10_000_000).default(1_200),
   ROTATION_RATE_LIMIT_AWS: intInRange(1, 10_000_000).default(300),
   ROTATION_RATE_LIMIT_WINDOW_MS: intInRange(100, 3_600_000).default(60_000),
-  ROTATION_JOB_LOCK_MS: intInRange(500, 600_000).default(30_000),
-  ROTATION_STALE_AFTER_MS: intInRange(1_000, 86_400_000).default(300_000),
+  ROTATION_JOB_LOCK_MS: optionalString.pipe(intInRange(500, 600_000).optional()),
+  ROTATION_STALE_AFTER_MS: intInRange(1_000, 86_400_000).default(2_000),
   SHUTDOWN_TIMEOUT_MS: intInRange(1_000, 600_000).default(10_000),
 });
 
@@ -226,9 +228,19 @@ export interface AppConfig {
     timeoutMs: number;
     /** The wait before each retry: the schedule, its last step repeated while the total stays within the window. */
     retryDelaysMs: number[];
-    /** How long a worker's lock on a delivery job lasts without renewal (a crashed worker's jobs come back after it). */
+    /** How long a worker's lock on a delivery job lasts without renewal (a crashed worker's jobs come back after it); `jobs.lockMs` unless set. */
     lockMs: number;
-    /** How often the scheduler re-enqueues outbox rows whose jobs went missing. */
+  };
+  jobs: {
+    /** The lock a worker keeps on each job it holds, renewed every quarter to half of it (common/jobs/job-locks.ts). */
+    lockMs: number;
+    /** How often workers look for held jobs whose lock lapsed (their worker died) and hand them to a live one. */
+    stalledCheckMs: number;
+    /**
+     * How often the scheduler checks that every row saying work is due (a pending delivery,
+     * a running rotation, a due retirement, a pending secret destruction) has its job, and
+     * enqueues those that went missing; done once as well when a worker or scheduler starts.
+     */
     sweepIntervalMs: number;
   };
   reviews: {
@@ -255,9 +267,12 @@ export interface AppConfig {
     ratePerMinute: Record<SecretStoreName, number>;
     /** The limiter's window: a minute, unless shortened (tests). */
     rateWindowMs: number;
-    /** How long a worker's lock on a rotation job lasts without renewal: a crashed worker's job runs again after it. */
+    /** How long a worker's lock on a rotation job lasts without renewal: a crashed worker's job runs again after it; `jobs.lockMs` unless set. */
     jobLockMs: number;
-    /** A running rotation untouched this long has its job checked by the sweep (and re-enqueued if it was lost). */
+    /**
+     * A running rotation untouched this long has its job checked by the job sweep (and
+     * re-enqueued if it was lost): long enough for the enqueue that follows its commit.
+     */
     staleAfterMs: number;
   };
   /** How long a stop (SIGTERM, SIGINT) may take at most, whatever Redis and Postgres do; then what is left is abandoned. */
@@ -384,9 +399,9 @@ export function loadConfig(env: RawEnv, devSecrets?: GeneratedDevSecrets): AppCo
       concurrency: e.DELIVERY_CONCURRENCY,
       timeoutMs: e.DELIVERY_TIMEOUT_MS,
       retryDelaysMs: expandRetrySchedule(e.DELIVERY_RETRY_SCHEDULE, e.DELIVERY_RETRY_WINDOW),
-      lockMs: e.DELIVERY_LOCK_MS,
-      sweepIntervalMs: e.OUTBOX_SWEEP_INTERVAL_MS,
+      lockMs: e.DELIVERY_LOCK_MS ?? e.JOB_LOCK_MS,
     },
+    jobs: { lockMs: e.JOB_LOCK_MS, stalledCheckMs: e.JOB_STALLED_CHECK_MS, sweepIntervalMs: e.OUTBOX_SWEEP_INTERVAL_MS },
     reviews: {
       highRateLimitPerSecond: e.REVIEW_HIGH_RATE_LIMIT_PER_SECOND,
       sweepIntervalMs: e.REVIEW_SWEEP_INTERVAL_MS,
@@ -402,7 +417,7 @@ export function loadConfig(env: RawEnv, devSecrets?: GeneratedDevSecrets): AppCo
       retryMaxMs: Math.max(e.ROTATION_RETRY_MAX_MS, e.ROTATION_RETRY_BASE_MS),
       ratePerMinute: { local: e.ROTATION_RATE_LIMIT_LOCAL, vault: e.ROTATION_RATE_LIMIT_VAULT, aws: e.ROTATION_RATE_LIMIT_AWS },
       rateWindowMs: e.ROTATION_RATE_LIMIT_WINDOW_MS,
-      jobLockMs: e.ROTATION_JOB_LOCK_MS,
+      jobLockMs: e.ROTATION_JOB_LOCK_MS ?? e.JOB_LOCK_MS,
       staleAfterMs: e.ROTATION_STALE_AFTER_MS,
     },
     shutdown: { timeoutMs: e.SHUTDOWN_TIMEOUT_MS },

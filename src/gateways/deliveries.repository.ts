@@ -163,13 +163,21 @@ export class DeliveriesRepository {
     return this.finish(id, 'failed', at, attempt, error);
   }
 
-  async recordRetry(id: string, attempt: AttemptRecord, nextAttemptAt: Date): Promise<void> {
-    await this.dataSource.query(
+  /**
+   * A failed attempt, to be tried again at `nextAttemptAt`: recorded only if
+   * the delivery is still pending at the retry step the attempt started from,
+   * so two runs of one delivery at once (a job taken back from a worker that
+   * froze) count one failure, not two. False when another run recorded it.
+   */
+  async recordRetry(id: string, fromRetryStep: number, attempt: AttemptRecord, nextAttemptAt: Date): Promise<boolean> {
+    const rows = await this.dataSource.query(
       `WITH ${RELAXED_COMMIT} UPDATE deliveries SET attempts = attempts + 1, retry_step = retry_step + 1, last_attempt_at = $2,
               last_status_code = $3, last_error = $4, next_attempt_at = $5, updated_at = $2
-        FROM relaxed WHERE id = $1 AND status = 'pending'`,
-      [id, attempt.at, attempt.statusCode, attempt.error, nextAttemptAt],
+        FROM relaxed WHERE id = $1 AND status = 'pending' AND retry_step = $6
+        RETURNING deliveries.id`,
+      [id, attempt.at, attempt.statusCode, attempt.error, nextAttemptAt, fromRetryStep],
     );
+    return unwrapUpdate(rows).length > 0;
   }
 
   /** The chain's next pending delivery after this one (same gateway, same credential), if any. */
@@ -194,15 +202,21 @@ export class DeliveriesRepository {
     );
   }
 
-  /** One page of every pending chain head, oldest first (the sweep's work list). */
-  async pendingHeads(em: EntityManager, after: { createdAt: Date; id: string } | null, limit: number): Promise<Array<DeliveryRef & { createdAt: Date }>> {
+  /**
+   * One page of the pending chain heads whose attempt is due by `until`, in
+   * (next attempt, id) order after `after` (the job sweep's work list; the
+   * rest wait for their predecessor or their backoff). Read through
+   * deliveries_pending_due_idx, so a backlog waiting on later backoffs costs nothing.
+   */
+  async dueHeads(em: EntityManager, until: Date, after: { at: Date; id: string } | null, limit: number): Promise<DeliveryRef[]> {
     return em.query(
-      `SELECT ${REF_COLUMNS}, d.created_at AS "createdAt" FROM deliveries d
-        WHERE d.status = 'pending' AND NOT ${EARLIER_PENDING}
-          AND ($1::timestamptz IS NULL OR (d.created_at, d.id) > ($1::timestamptz, $2::uuid))
-        ORDER BY d.created_at, d.id
-        LIMIT $3`,
-      [after?.createdAt ?? null, after?.id ?? null, limit],
+      `SELECT ${REF_COLUMNS} FROM deliveries d
+        WHERE d.status = 'pending' AND d.next_attempt_at <= $1
+          AND ($2::timestamptz IS NULL OR (d.next_attempt_at, d.id) > ($2::timestamptz, $3::uuid))
+          AND NOT ${EARLIER_PENDING}
+        ORDER BY d.next_attempt_at, d.id
+        LIMIT $4`,
+      [until, after?.at ?? null, after?.id ?? null, limit],
     );
   }
 

@@ -1,8 +1,9 @@
 import { Injectable } from '@nestjs/common';
-import type { JobsOptions, Queue } from 'bullmq';
+import type { JobsOptions } from 'bullmq';
 import { Clock } from '../common/clock/clock';
-import { chunks } from '../common/collections/chunks';
+import type { DueJob } from '../common/jobs/due-work';
 import { JobQueues } from '../common/jobs/job-queues';
+import { JobSweeper } from '../common/jobs/job-sweeper';
 import { DeliveriesRepository } from './deliveries.repository';
 import { DeliveryJob, DeliveryJobName, deliveryJobId, DeliveryRef, GatewayQueue } from './delivery-jobs';
 
@@ -25,13 +26,10 @@ const JOB_OPTIONS: JobsOptions = {
 export class DeliveryQueue {
   constructor(
     private readonly jobs: JobQueues,
+    private readonly sweeper: JobSweeper,
     private readonly repository: DeliveriesRepository,
     private readonly clock: Clock,
   ) {}
-
-  private get queue(): Queue<DeliveryJob> {
-    return this.jobs.queue<DeliveryJob>(GatewayQueue.Delivery);
-  }
 
   /** Enqueues deliveries just written; those behind an earlier pending delivery wait for it to hand over. */
   async enqueueNew(refs: Array<DeliveryRef & { blocked: boolean }>): Promise<void> {
@@ -48,42 +46,34 @@ export class DeliveryQueue {
     const now = this.clock.now().getTime();
     await this.jobs.addBulk<DeliveryJob>(
       GatewayQueue.Delivery,
-      refs.map((ref) => ({
-        name: DeliveryJobName.Deliver,
-        data: { deliveryId: ref.id },
-        opts: { ...JOB_OPTIONS, jobId: deliveryJobId(ref), delay: delayUntil(ref.nextAttemptAt, now) },
-      })),
+      refs.map((ref) => {
+        const { name, data, opts } = this.jobOf(ref, now);
+        return { name, data, opts };
+      }),
     );
   }
 
-  /**
-   * Makes sure each pending delivery has a live job: missing (a Redis flush)
-   * or left finished by a crash, it is added again. Returns how many were added.
-   */
-  async ensure(refs: DeliveryRef[]): Promise<number> {
-    const missing: DeliveryRef[] = [];
-    for (const chunk of chunks(refs, 100)) {
-      const states = await Promise.all(chunk.map((ref) => this.queue.getJobState(deliveryJobId(ref))));
-      for (let i = 0; i < chunk.length; i++) {
-        const state = states[i];
-        if (state === 'completed' || state === 'failed') await this.queue.remove(deliveryJobId(chunk[i]));
-        if (state === 'unknown' || state === 'completed' || state === 'failed') missing.push(chunk[i]);
-      }
-    }
-    await this.add(missing);
-    return missing.length;
+  /** A delivery's job: `deliver:<eventId>:<gatewayId>`, delayed until its next attempt is due. */
+  jobOf(ref: DeliveryRef, now = this.clock.now().getTime()): DueJob<DeliveryJob> {
+    return {
+      queue: GatewayQueue.Delivery,
+      name: DeliveryJobName.Deliver,
+      data: { deliveryId: ref.id },
+      opts: { ...JOB_OPTIONS, jobId: deliveryJobId(ref), delay: delayUntil(ref.nextAttemptAt, now) },
+    };
   }
 
-  /** Runs deliveries waiting on a backoff now. */
+  /**
+   * Makes sure each delivery has a live job: missing, or left finished (a
+   * delivery retried by hand), it is added again. Returns how many were added.
+   */
+  async ensure(refs: DeliveryRef[]): Promise<number> {
+    return (await this.sweeper.ensure(refs.map((ref) => this.jobOf(ref)))).added;
+  }
+
+  /** Runs deliveries waiting on a backoff now (their job promoted, or added again if it is gone). */
   async promote(refs: DeliveryRef[]): Promise<void> {
-    for (const ref of refs) {
-      const job = await this.queue.getJob(deliveryJobId(ref));
-      if (!job) {
-        await this.add([{ ...ref, nextAttemptAt: undefined }]);
-      } else if (await job.isDelayed()) {
-        await job.promote().catch(() => undefined); // it may have just started
-      }
-    }
+    await this.sweeper.ensure(refs.map((ref) => ({ ...this.jobOf({ ...ref, nextAttemptAt: undefined }), runNow: true })));
   }
 }
 

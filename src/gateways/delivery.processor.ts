@@ -36,12 +36,9 @@ export class DeliveryProcessor implements OnModuleInit {
   ) {}
 
   onModuleInit(): void {
-    const lockMs = this.config.delivery.lockMs;
     this.jobs.startWorker<DeliveryJob>(GatewayQueue.Delivery, (job) => this.process(job), {
       concurrency: this.config.delivery.concurrency,
-      lockDuration: lockMs,
-      stalledInterval: Math.min(lockMs, 30_000),
-      maxStalledCount: 10,
+      lockMs: this.config.delivery.lockMs,
       settings: {
         // RetryLaterError carries the schedule's delay; anything else (Postgres
         // down, a bug) backs off exponentially up to a minute.
@@ -155,8 +152,9 @@ export class DeliveryProcessor implements OnModuleInit {
       await this.handOver(next);
       return;
     }
-    await this.repository.recordRetry(delivery.id, { at, statusCode, error }, new Date(at.getTime() + decision.delayMs));
-    this.metrics.outcome(delivery.eventType, gatewayName, 'retrying');
+    if (await this.repository.recordRetry(delivery.id, delivery.retryStep, { at, statusCode, error }, new Date(at.getTime() + decision.delayMs))) {
+      this.metrics.outcome(delivery.eventType, gatewayName, 'retrying');
+    }
     throw new RetryLaterError(decision.delayMs, `delivery ${delivery.id}: ${error}`);
   }
 

@@ -15,7 +15,6 @@ import { GatewaysController } from './gateways.controller';
 import { GatewaysService } from './gateways.service';
 import { HostResolver, SystemHostResolver } from './host-resolver';
 import { HttpWebhookSender } from './http-webhook-sender';
-import { OutboxSweepCron } from './outbox-sweep.cron';
 import { OutboxSweeper } from './outbox-sweeper.service';
 import { WebhookSender } from './webhook-sender';
 
@@ -35,7 +34,6 @@ import { WebhookSender } from './webhook-sender';
     DeliveriesService,
     DeliveryProcessor,
     OutboxSweeper,
-    OutboxSweepCron,
     { provide: WebhookSender, useClass: HttpWebhookSender },
     { provide: HostResolver, useClass: SystemHostResolver },
   ],

@@ -1,49 +1,45 @@
-import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
-import { tryAdvisoryXactLock } from '../common/db/advisory-lock';
+import { Injectable, OnModuleInit } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
+import type { DueCursor, DueWork } from '../common/jobs/due-work';
+import { JobSweeper, JobSweepResult } from '../common/jobs/job-sweeper';
 import { DeliveriesRepository } from './deliveries.repository';
 import { DeliveryQueue } from './delivery-queue';
 
-const LOCK = 'agent-credentials:outbox-sweep';
-const PAGE = 500;
-const MAX_PAGES = 40;
-
-export interface SweepResult {
-  /** False when another replica held the sweep lock this round. */
-  ran: boolean;
-  checked: number;
-  requeued: number;
-}
+/**
+ * Pending deliveries due within this long are checked: a lost job is back
+ * (with its delay) before its attempt is due, and a backlog waiting on long
+ * backoffs (a gateway down for hours) is not read every round.
+ */
+const LOOKAHEAD_MS = 60_000;
 
 /**
- * Re-enqueues pending deliveries whose jobs are gone (a Redis flush or
- * restart, a crash between commit and enqueue), so nothing written to the
- * outbox is lost. Only chain heads are considered: the rest wait for their
- * predecessor to hand over. One replica sweeps at a time.
+ * The outbox's part of the job sweep: every pending delivery at the head of
+ * its chain whose attempt is due within a minute must have its job, so
+ * nothing written to the outbox is lost to a Redis flush or a crash between
+ * commit and enqueue. The rest of a chain waits for its predecessor to hand over.
  */
 @Injectable()
-export class OutboxSweeper {
+export class OutboxSweeper implements DueWork, OnModuleInit {
+  readonly name = 'deliveries';
+
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
     private readonly repository: DeliveriesRepository,
     private readonly queue: DeliveryQueue,
+    private readonly sweeper: JobSweeper,
   ) {}
 
-  sweep(): Promise<SweepResult> {
-    return this.dataSource.transaction(async (em) => {
-      if (!(await tryAdvisoryXactLock(em, LOCK))) return { ran: false, checked: 0, requeued: 0 };
-      let checked = 0;
-      let requeued = 0;
-      let after: { createdAt: Date; id: string } | null = null;
-      for (let page = 0; page < MAX_PAGES; page++) {
-        const heads = await this.repository.pendingHeads(em, after, PAGE);
-        checked += heads.length;
-        requeued += await this.queue.ensure(heads);
-        if (heads.length < PAGE) break;
-        after = heads[heads.length - 1];
-      }
-      return { ran: true, checked, requeued };
-    });
+  onModuleInit(): void {
+    this.sweeper.register(this);
+  }
+
+  /** One round now (the scheduler runs it every OUTBOX_SWEEP_INTERVAL_MS). */
+  sweep(): Promise<JobSweepResult> {
+    return this.sweeper.sweep(this);
+  }
+
+  async duePage(em: EntityManager, now: Date, after: DueCursor | null, limit: number) {
+    const heads = await this.repository.dueHeads(em, new Date(now.getTime() + LOOKAHEAD_MS), after, limit);
+    const at = now.getTime();
+    return heads.map((ref) => ({ cursor: { at: ref.nextAttemptAt!, id: ref.id }, job: this.queue.jobOf(ref, at) }));
   }
 }

@@ -7,11 +7,11 @@ import { RotationModule } from '../rotation/rotation.module';
 import { SecretStoresModule } from '../secret-stores/secret-stores.module';
 import { RevocationCredentialEntity } from './entities/revocation-credential.entity';
 import { RevocationEntity } from './entities/revocation.entity';
-import { RevocationSweepCron } from './revocation-sweep.cron';
 import { RevocationController } from './revocation.controller';
 import { RevocationService } from './revocation.service';
 import { SecretDestructionProcessor } from './secret-destruction.processor';
 import { SecretDestructionService } from './secret-destruction.service';
+import { SecretDestructionsRepository } from './secret-destructions.repository';
 
 @Module({
   imports: [
@@ -23,7 +23,7 @@ import { SecretDestructionService } from './secret-destruction.service';
     RotationModule,
   ],
   controllers: [RevocationController],
-  providers: [RevocationService, SecretDestructionService, SecretDestructionProcessor, RevocationSweepCron],
+  providers: [RevocationService, SecretDestructionService, SecretDestructionsRepository, SecretDestructionProcessor],
   exports: [RevocationService, SecretDestructionService],
 })
 export class RevocationModule {}

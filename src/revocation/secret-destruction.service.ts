@@ -1,12 +1,13 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import type { JobsOptions, Queue } from 'bullmq';
+import type { JobsOptions } from 'bullmq';
 import { DataSource, EntityManager, In } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
 import { systemContext } from '../auth/actor';
 import { Clock } from '../common/clock/clock';
-import { tryAdvisoryXactLock } from '../common/db/advisory-lock';
+import type { DueCursor, DueJob, DueWork } from '../common/jobs/due-work';
 import { JobQueues } from '../common/jobs/job-queues';
+import { JobSweeper, JobSweepResult } from '../common/jobs/job-sweeper';
 import { AfterCommit } from '../gateways/after-commit';
 import { SecretStoreRegistry } from '../secret-stores/secret-store.registry';
 import { RevocationCredentialEntity } from './entities/revocation-credential.entity';
@@ -17,9 +18,7 @@ import {
   secretDestructionJobId,
   SecretDestructionJobName,
 } from './secret-destruction-jobs';
-
-const SWEEP_LOCK = 'agent-credentials:secret-destruction-sweep';
-const SWEEP_BATCH = 500;
+import { SecretDestructionsRepository } from './secret-destructions.repository';
 
 const BATCH_WINDOW_MS = 100;
 const MAX_BATCH = 50;
@@ -33,7 +32,7 @@ interface PendingDestruction {
   reject: (error: unknown) => void;
 }
 
-/** One try per job: Postgres records the failure and when to try next, the sweep re-enqueues. */
+/** One try per job: Postgres records the failure and when to try next, the job sweep re-enqueues. */
 const JOB_OPTIONS: JobsOptions = { attempts: 1, removeOnComplete: true, removeOnFail: { age: 7 * 24 * 3600 } };
 
 /**
@@ -43,7 +42,8 @@ const JOB_OPTIONS: JobsOptions = { attempts: 1, removeOnComplete: true, removeOn
  * credential is revoked regardless.
  */
 @Injectable()
-export class SecretDestructionService {
+export class SecretDestructionService implements DueWork, OnModuleInit {
+  readonly name = 'secret-destructions';
   private readonly logger = new Logger(SecretDestructionService.name);
   private batch: PendingDestruction[] = [];
   private flushTimer: NodeJS.Timeout | null = null;
@@ -52,13 +52,15 @@ export class SecretDestructionService {
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly stores: SecretStoreRegistry,
     private readonly jobs: JobQueues,
+    private readonly sweeper: JobSweeper,
+    private readonly repository: SecretDestructionsRepository,
     private readonly afterCommit: AfterCommit,
     private readonly audit: AuditService,
     private readonly clock: Clock,
   ) {}
 
-  private get queue(): Queue<SecretDestructionJob> {
-    return this.jobs.queue<SecretDestructionJob>(RevocationQueue.SecretDestruction);
+  onModuleInit(): void {
+    this.sweeper.register(this);
   }
 
   /** Enqueues the destruction once the caller's transaction (which wrote the rows) commits. */
@@ -152,36 +154,29 @@ export class SecretDestructionService {
     return outcomes;
   }
 
-  /**
-   * Re-enqueues destructions that are due and have no live job (failed
-   * earlier, or lost with Redis). One replica at a time.
-   */
-  async sweep(): Promise<{ ran: boolean; requeued: number }> {
-    return this.dataSource.transaction(async (em) => {
-      if (!(await tryAdvisoryXactLock(em, SWEEP_LOCK))) return { ran: false, requeued: 0 };
-      const due: SecretDestructionJob[] = await em.query(
-        `SELECT revocation_id AS "revocationId", credential_id AS "credentialId" FROM revocation_credentials
-          WHERE secret_status = 'pending' AND secret_next_attempt_at <= $1
-          ORDER BY secret_next_attempt_at LIMIT $2`,
-        [this.clock.now(), SWEEP_BATCH],
-      );
-      const missing: SecretDestructionJob[] = [];
-      for (const job of due) {
-        const id = secretDestructionJobId(job);
-        const state = await this.queue.getJobState(id);
-        if (state === 'completed' || state === 'failed') await this.queue.remove(id);
-        if (state === 'unknown' || state === 'completed' || state === 'failed') missing.push(job);
-      }
-      await this.enqueue(missing);
-      return { ran: true, requeued: missing.length };
-    });
+  /** One round of the job sweep for destructions now (the scheduler runs it every OUTBOX_SWEEP_INTERVAL_MS). */
+  sweep(): Promise<JobSweepResult> {
+    return this.sweeper.sweep(this);
+  }
+
+  /** The job sweep's view: every pending destruction whose attempt is due must have its job (failed earlier, or lost). */
+  async duePage(em: EntityManager, now: Date, after: DueCursor | null, limit: number) {
+    const due = await this.repository.due(em, now, after, limit);
+    return due.map(({ nextAttemptAt, ...data }) => ({ cursor: { at: nextAttemptAt, id: data.credentialId }, job: this.jobOf(data) }));
+  }
+
+  private jobOf(data: SecretDestructionJob): DueJob<SecretDestructionJob> {
+    return { queue: RevocationQueue.SecretDestruction, name: SecretDestructionJobName.Destroy, data, opts: { ...JOB_OPTIONS, jobId: secretDestructionJobId(data) } };
   }
 
   private async enqueue(jobs: SecretDestructionJob[]): Promise<void> {
     if (jobs.length === 0) return;
     await this.jobs.addBulk<SecretDestructionJob>(
       RevocationQueue.SecretDestruction,
-      jobs.map((data) => ({ name: SecretDestructionJobName.Destroy, data, opts: { ...JOB_OPTIONS, jobId: secretDestructionJobId(data) } })),
+      jobs.map((data) => {
+        const { name, opts } = this.jobOf(data);
+        return { name, data, opts };
+      }),
     );
   }
 }

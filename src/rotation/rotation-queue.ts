@@ -1,7 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import type { JobsOptions, Queue } from 'bullmq';
 import { Clock } from '../common/clock/clock';
+import type { DueJob } from '../common/jobs/due-work';
 import { JobQueues } from '../common/jobs/job-queues';
+import { JobSweeper } from '../common/jobs/job-sweeper';
 import type { SecretStoreName } from '../config/app-config';
 import {
   retireJobId,
@@ -45,6 +47,7 @@ const RETIRE_OPTIONS: JobsOptions = {
 export class RotationQueue {
   constructor(
     private readonly jobs: JobQueues,
+    private readonly sweeper: JobSweeper,
     private readonly clock: Clock,
   ) {}
 
@@ -54,21 +57,22 @@ export class RotationQueue {
 
   /** Adds rotate jobs; an id already queued is left alone (BullMQ ignores the duplicate). */
   async addRotations(refs: RotationRef[], options: { scheduled: boolean; delayMs?: number } = { scheduled: false }): Promise<void> {
-    for (const [store, group] of byStore(refs)) {
-      await this.jobs.addBulk<RotationJobData>(
-        rotationQueueName(store),
-        group.map((ref) => ({
-          name: RotationJobName.Rotate,
-          data: { rotationId: ref.id, credentialId: ref.credentialId, toVersion: ref.toVersion } satisfies RotateJob,
-          opts: {
-            ...ROTATE_OPTIONS,
-            jobId: rotateJobId(ref),
-            ...(options.scheduled ? { priority: SCHEDULED_PRIORITY } : {}),
-            ...(options.delayMs ? { delay: options.delayMs } : {}),
-          },
-        })),
-      );
-    }
+    await this.addAll(refs.map((ref) => this.rotateJob(ref, options)));
+  }
+
+  /** A rotation's job, `rotate:<credentialId>:<toVersion>`; a scheduled one waits behind those a person asked for. */
+  rotateJob(ref: RotationRef, options: { scheduled: boolean; delayMs?: number } = { scheduled: false }): DueJob<RotateJob> {
+    return {
+      queue: rotationQueueName(ref.secretStore),
+      name: RotationJobName.Rotate,
+      data: { rotationId: ref.id, credentialId: ref.credentialId, toVersion: ref.toVersion },
+      opts: {
+        ...ROTATE_OPTIONS,
+        jobId: rotateJobId(ref),
+        ...(options.scheduled ? { priority: SCHEDULED_PRIORITY } : {}),
+        ...(options.delayMs ? { delay: options.delayMs } : {}),
+      },
+    };
   }
 
   /**
@@ -76,27 +80,27 @@ export class RotationQueue {
    * in the failed set for inspection) holds the deterministic id, so it goes first.
    */
   async restartRotation(ref: RotationRef): Promise<void> {
-    await this.removeFinished(ref.secretStore, rotateJobId(ref));
-    await this.addRotations([ref]);
+    await this.sweeper.ensure([this.rotateJob(ref)]);
   }
 
   /** Adds retire jobs, delayed until each grace period ends (by our clock). */
   async addRetirements(refs: RotationRef[]): Promise<void> {
     const now = this.clock.now().getTime();
-    for (const [store, group] of byStore(refs)) {
-      await this.jobs.addBulk<RotationJobData>(
-        rotationQueueName(store),
-        group.map((ref) => ({
-          name: RotationJobName.Retire,
-          data: { rotationId: ref.id, credentialId: ref.credentialId, version: ref.fromVersion } satisfies RetireJob,
-          opts: {
-            ...RETIRE_OPTIONS,
-            jobId: retireJobId({ credentialId: ref.credentialId, version: ref.fromVersion }),
-            delay: ref.graceEndsAt ? Math.max(0, new Date(ref.graceEndsAt).getTime() - now) : 0,
-          },
-        })),
-      );
-    }
+    await this.addAll(refs.map((ref) => this.retireJob(ref, now)));
+  }
+
+  /** A retirement's job, `retire:<credentialId>:<version>`, delayed until the grace period ends (by our clock). */
+  retireJob(ref: RotationRef, now = this.clock.now().getTime()): DueJob<RetireJob> {
+    return {
+      queue: rotationQueueName(ref.secretStore),
+      name: RotationJobName.Retire,
+      data: { rotationId: ref.id, credentialId: ref.credentialId, version: ref.fromVersion },
+      opts: {
+        ...RETIRE_OPTIONS,
+        jobId: retireJobId({ credentialId: ref.credentialId, version: ref.fromVersion }),
+        delay: ref.graceEndsAt ? Math.max(0, new Date(ref.graceEndsAt).getTime() - now) : 0,
+      },
+    };
   }
 
   /**
@@ -104,57 +108,26 @@ export class RotationQueue {
    * finished one is added again. Returns how many were promoted or added.
    */
   async ensureRetirementsNow(refs: RotationRef[]): Promise<number> {
-    let moved = 0;
-    const missing: RotationRef[] = [];
-    for (const ref of refs) {
-      const id = retireJobId({ credentialId: ref.credentialId, version: ref.fromVersion });
-      const queue = this.queue(ref.secretStore);
-      const job = await queue.getJob(id);
-      if (!job) {
-        missing.push(ref);
-        continue;
-      }
-      const state = await job.getState();
-      if (state === 'delayed') {
-        await job.promote().catch(() => undefined); // it may have just started
-        moved++;
-      } else if (state === 'completed' || state === 'failed' || state === 'unknown') {
-        await queue.remove(id);
-        missing.push(ref);
-      }
-    }
-    await this.addRetirements(missing.map((ref) => ({ ...ref, graceEndsAt: null })));
-    return moved + missing.length;
+    const { added, promoted } = await this.sweeper.ensure(refs.map((ref) => ({ ...this.retireJob({ ...ref, graceEndsAt: null }), runNow: true })));
+    return added + promoted;
   }
 
-  /**
-   * Makes sure each running rotation has a live job: missing (a Redis flush),
-   * or left finished by a crash, it is added again. Returns how many were added.
-   */
-  async ensureRotations(refs: RotationRef[]): Promise<number> {
-    const missing: RotationRef[] = [];
-    for (const ref of refs) {
-      const id = rotateJobId(ref);
-      const state = await this.queue(ref.secretStore).getJobState(id);
-      if (state === 'completed' || state === 'failed') await this.queue(ref.secretStore).remove(id);
-      if (state === 'unknown' || state === 'completed' || state === 'failed') missing.push(ref);
+  private async addAll(jobs: DueJob<RotationJobData>[]): Promise<void> {
+    for (const [queue, group] of byQueue(jobs)) {
+      await this.jobs.addBulk<RotationJobData>(
+        queue,
+        group.map(({ name, data, opts }) => ({ name, data, opts })),
+      );
     }
-    await this.addRotations(missing);
-    return missing.length;
-  }
-
-  private async removeFinished(store: SecretStoreName, id: string): Promise<void> {
-    const state = await this.queue(store).getJobState(id);
-    if (state === 'completed' || state === 'failed') await this.queue(store).remove(id);
   }
 }
 
-function byStore(refs: RotationRef[]): Map<SecretStoreName, RotationRef[]> {
-  const groups = new Map<SecretStoreName, RotationRef[]>();
-  for (const ref of refs) {
-    const group = groups.get(ref.secretStore);
-    if (group) group.push(ref);
-    else groups.set(ref.secretStore, [ref]);
+function byQueue<T extends { queue: string }>(jobs: T[]): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const job of jobs) {
+    const group = groups.get(job.queue);
+    if (group) group.push(job);
+    else groups.set(job.queue, [job]);
   }
   return groups;
 }

@@ -1,10 +1,12 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
 import { systemContext } from '../auth/actor';
 import { Clock } from '../common/clock/clock';
 import { tryAdvisoryXactLock } from '../common/db/advisory-lock';
+import type { DueWork } from '../common/jobs/due-work';
+import { JobSweeper } from '../common/jobs/job-sweeper';
 import { AppConfig } from '../config/app-config';
 import { AfterCommit } from '../common/db/after-commit';
 import { CredentialsService } from '../inventory/credentials.service';
@@ -41,20 +43,50 @@ export interface RotationSweepResult {
  *    delayed job is promoted, or added again if it was lost).
  * 3. Re-enqueues running rotations whose job is gone (a Redis flush, a crash
  *    between commit and enqueue).
+ *
+ * Steps 2 and 3 are rotation's two kinds of due work in the job sweep
+ * (JobSweeper), which also runs them every OUTBOX_SWEEP_INTERVAL_MS and when
+ * a worker starts, so a lost job is found within seconds, not at the next
+ * rotation sweep.
  */
 @Injectable()
-export class RotationSweeper {
+export class RotationSweeper implements OnModuleInit {
+  /** Running rotations untouched for ROTATION_STALE_AFTER_MS (long enough for the enqueue after their commit). */
+  private readonly running: DueWork = {
+    name: 'rotations',
+    duePage: async (em, now, after, limit) => {
+      const staleBefore = new Date(now.getTime() - this.config.rotation.staleAfterMs);
+      const refs = await this.repository.staleRunning(em, staleBefore, now, after, limit);
+      return refs.map((ref) => ({ cursor: { at: ref.updatedAt, id: ref.id }, job: this.queue.rotateJob(ref, { scheduled: ref.trigger === 'scheduled' }) }));
+    },
+  };
+
+  /** Completed rotations whose grace period is over by our clock: their retire job runs now. */
+  private readonly retirements: DueWork = {
+    name: 'retirements',
+    duePage: async (em, now, after, limit) => {
+      const refs = await this.repository.dueRetirements(em, now, after, limit);
+      return refs.map((ref) => ({ cursor: { at: ref.graceEndsAt!, id: ref.id }, job: { ...this.queue.retireJob({ ...ref, graceEndsAt: null }), runNow: true } }));
+    },
+  };
+
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly repository: RotationsRepository,
     private readonly credentials: CredentialsService,
     private readonly queue: RotationQueue,
+    private readonly jobSweeper: JobSweeper,
     private readonly afterCommit: AfterCommit,
     private readonly audit: AuditService,
     private readonly metrics: RotationMetrics,
     private readonly clock: Clock,
     private readonly config: AppConfig,
   ) {}
+
+  onModuleInit(): void {
+    this.jobSweeper.register(this.running);
+    this.jobSweeper.register(this.retirements);
+  }
 
   async sweep(): Promise<RotationSweepResult> {
     const result: RotationSweepResult = { ran: false, started: 0, retiring: 0, requeued: 0 };
@@ -66,10 +98,9 @@ export class RotationSweeper {
       result.started += started;
       if (started < batch) break;
     }
-    const now = this.clock.now();
-    result.retiring = await this.queue.ensureRetirementsNow(await this.repository.dueRetirements(now, batch));
-    const staleBefore = new Date(now.getTime() - this.config.rotation.staleAfterMs);
-    result.requeued = await this.queue.ensureRotations(await this.repository.staleRunning(staleBefore, now, batch));
+    const retirements = await this.jobSweeper.sweep(this.retirements);
+    result.retiring = retirements.requeued + retirements.promoted;
+    result.requeued = (await this.jobSweeper.sweep(this.running)).requeued;
     return result;
   }
 

@@ -27,9 +27,7 @@ export class RotationProcessor implements OnModuleInit {
       this.jobs.startWorker<RotationJobData>(rotationQueueName(store.name), (job) => this.process(job), {
         concurrency,
         limiter: { max: ratePerMinute[store.name], duration: rateWindowMs },
-        lockDuration: jobLockMs,
-        stalledInterval: Math.min(jobLockMs, 30_000),
-        maxStalledCount: 10,
+        lockMs: jobLockMs,
         settings: {
           // RetryLaterError carries the delay Postgres recorded; anything else
           // (Postgres down, a bug) backs off exponentially up to a minute.

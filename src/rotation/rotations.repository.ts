@@ -3,7 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager, In } from 'typeorm';
 import { fetchTimePage, Page } from '../common/pagination/pagination';
 import type { SecretStoreName } from '../config/app-config';
-import { RotationEntity, RotationStatus } from './entities/rotation.entity';
+import { RotationEntity, RotationStatus, RotationTrigger } from './entities/rotation.entity';
 
 /** What a sweep needs to enqueue a rotation's job. */
 export interface RotationRef {
@@ -213,23 +213,39 @@ export class RotationsRepository {
     return (result.affected ?? 0) > 0;
   }
 
-  /** Completed rotations whose grace period is over by `now` and whose previous version is still alive. */
-  dueRetirements(now: Date, limit: number): Promise<RotationRef[]> {
-    return this.dataSource.query(
+  /**
+   * Completed rotations whose grace period is over by `now` and whose previous
+   * version is still alive, in (grace end, id) order after `after`, through
+   * rotations_retire_due_idx.
+   */
+  dueRetirements(em: EntityManager, now: Date, after: { at: Date; id: string } | null, limit: number): Promise<RotationRef[]> {
+    return em.query(
       `SELECT ${REF_COLUMNS} FROM rotations
         WHERE status = 'completed' AND retired_at IS NULL AND grace_ends_at <= $1
-        ORDER BY grace_ends_at LIMIT $2`,
-      [now, limit],
+          AND ($2::timestamptz IS NULL OR (grace_ends_at, id) > ($2::timestamptz, $3::uuid))
+        ORDER BY grace_ends_at, id LIMIT $4`,
+      [now, after?.at ?? null, after?.id ?? null, limit],
     );
   }
 
-  /** Running rotations nobody has touched since `before` (their job may be lost) and not waiting on a backoff. */
-  staleRunning(before: Date, now: Date, limit: number): Promise<RotationRef[]> {
-    return this.dataSource.query(
-      `SELECT ${REF_COLUMNS} FROM rotations
+  /**
+   * Running rotations nobody has touched since `before` (their job may be
+   * lost) and not waiting on a backoff, in (last touched, id) order after
+   * `after`, through rotations_running_idx.
+   */
+  staleRunning(
+    em: EntityManager,
+    before: Date,
+    now: Date,
+    after: { at: Date; id: string } | null,
+    limit: number,
+  ): Promise<Array<RotationRef & { trigger: RotationTrigger; updatedAt: Date }>> {
+    return em.query(
+      `SELECT ${REF_COLUMNS}, trigger, updated_at AS "updatedAt" FROM rotations
         WHERE status = 'running' AND updated_at < $1 AND next_attempt_at <= $2
-        ORDER BY updated_at LIMIT $3`,
-      [before, now, limit],
+          AND ($3::timestamptz IS NULL OR (updated_at, id) > ($3::timestamptz, $4::uuid))
+        ORDER BY updated_at, id LIMIT $5`,
+      [before, now, after?.at ?? null, after?.id ?? null, limit],
     );
   }
 

@@ -45,7 +45,7 @@ function tsFiles(dir: string): string[] {
   });
 }
 
-/** The service as a worker process (no HTTP) that a test can SIGKILL mid-job. */
+/** The service as a worker process (no HTTP; `worker` role unless told, e.g. `worker,scheduler`) that a test can SIGKILL mid-job. */
 export class WorkerProcess {
   readonly output: string[] = [];
   private readonly exited: Promise<void>;
@@ -54,10 +54,10 @@ export class WorkerProcess {
     this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
   }
 
-  static async start(app: CompiledApp, env: RawEnv, timeoutMs = 60_000): Promise<WorkerProcess> {
+  static async start(app: CompiledApp, env: RawEnv, timeoutMs = 60_000, roles = 'worker'): Promise<WorkerProcess> {
     const child = spawn(process.execPath, [join(app.dir, 'src', 'main.js')], {
       cwd: ROOT,
-      env: { PATH: process.env.PATH, NODE_ENV: 'test', MIGRATIONS_RUN: 'false', LOG_LEVEL: 'warn', ...env, ROLES: 'worker' },
+      env: { PATH: process.env.PATH, NODE_ENV: 'test', MIGRATIONS_RUN: 'false', LOG_LEVEL: 'warn', ...env, ROLES: roles },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const worker = new WorkerProcess(child);

@@ -1,6 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { Job, Processor, Queue, Worker, WorkerOptions } from 'bullmq';
 import { AppConfig } from '../../config/app-config';
+import { jobLockOptions } from './job-locks';
 import { chunks } from '../collections/chunks';
 import { ShutdownParticipant, ShutdownPhase, ShutdownStep } from '../shutdown/shutdown-step';
 import { createRedis, TrackedRedis } from './redis';
@@ -58,13 +59,19 @@ export class JobQueues implements ShutdownParticipant {
 
   /**
    * Starts a worker for a queue if this process runs workers; returns null otherwise.
-   * Each worker gets its own blocking connection.
+   * Each worker gets its own blocking connection, and the lock and stalled-check
+   * settings that hand a dead worker's jobs to a live one within seconds
+   * (job-locks.ts); `lockMs` overrides JOB_LOCK_MS for this queue.
    */
-  startWorker<T>(name: string, processor: Processor<T>, options: Omit<WorkerOptions, 'connection' | 'prefix'> = {}): Worker<T> | null {
+  startWorker<T>(
+    name: string,
+    processor: Processor<T>,
+    { lockMs, ...options }: Omit<WorkerOptions, 'connection' | 'prefix' | keyof ReturnType<typeof jobLockOptions>> & { lockMs?: number } = {},
+  ): Worker<T> | null {
     if (!this.runsWorkers) return null;
     const connection = createRedis(this.config.redis.url);
     this.workerConnections.push(connection);
-    const worker = new Worker<T>(name, processor, { ...options, connection, prefix: this.prefix });
+    const worker = new Worker<T>(name, processor, { ...options, ...jobLockOptions(this.config.jobs, lockMs), connection, prefix: this.prefix });
     worker.on('error', (error) => this.logger.warn({ queue: name, err: error.message }, 'worker error'));
     worker.on('failed', (job: Job<T> | undefined, error: Error) =>
       this.logger.warn({ queue: name, jobId: job?.id, attempts: job?.attemptsMade, err: error.message }, 'job failed'),

@@ -29,7 +29,18 @@ export abstract class PeriodicSweep implements OnApplicationBootstrap, ShutdownP
   /** One round. What it returns is logged when any count in it is above zero. */
   protected abstract round(): Promise<object | void>;
 
+  /**
+   * Whether this process also runs one round as soon as it has started (when
+   * the promise resolves, if one is returned: nothing waits on it); none by default.
+   */
+  protected runsAtStart(): boolean | Promise<boolean> {
+    return false;
+  }
+
   onApplicationBootstrap(): void {
+    void Promise.resolve(this.runsAtStart()).then((run) => {
+      if (run) void this.tick();
+    });
     if (!this.config.roles.includes('scheduler') || !this.scheduler) return;
     this.scheduler.addInterval(this.name, setInterval(() => void this.tick(), this.intervalMs));
   }

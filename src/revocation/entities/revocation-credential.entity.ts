@@ -15,7 +15,7 @@ export type SecretDestructionStatus = (typeof SECRET_DESTRUCTION_STATUSES)[numbe
 @Check('revocation_credentials_secret_status_check', `secret_status IN ('pending', 'destroyed')`)
 @Check('revocation_credentials_secret_store_check', `secret_store IN ('local', 'vault', 'aws')`)
 @Index('revocation_credentials_revocation_idx', ['revocationId'])
-@Index('revocation_credentials_secret_pending_idx', ['secretNextAttemptAt'], { where: `secret_status = 'pending'` })
+@Index('revocation_credentials_secret_pending_idx', ['secretNextAttemptAt', 'credentialId'], { where: `secret_status = 'pending'` })
 export class RevocationCredentialEntity {
   @PrimaryColumn('uuid')
   credentialId!: string;

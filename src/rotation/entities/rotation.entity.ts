@@ -47,8 +47,8 @@ export type RotationTrigger = (typeof ROTATION_TRIGGERS)[number];
 @Index('rotations_credential_created_idx', ['credentialId', 'createdAt', 'id'])
 @Index('rotations_status_created_idx', ['status', 'createdAt', 'id'])
 @Index('rotations_created_idx', ['createdAt', 'id'])
-@Index('rotations_running_idx', ['updatedAt'], { where: `status = 'running'` })
-@Index('rotations_retire_due_idx', ['graceEndsAt'], { where: `status = 'completed' AND retired_at IS NULL` })
+@Index('rotations_running_idx', ['updatedAt', 'id'], { where: `status = 'running'` })
+@Index('rotations_retire_due_idx', ['graceEndsAt', 'id'], { where: `status = 'completed' AND retired_at IS NULL` })
 export class RotationEntity {
   @PrimaryColumn('uuid')
   id!: string;
