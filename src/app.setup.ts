@@ -3,6 +3,7 @@ import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
+import { answerClientError } from './common/http/client-error';
 import { installJsonBodyParser } from './common/http/json-body';
 import { sendProblem } from './common/http/problem.filter';
 import { StrictValidationPipe } from './common/http/validation';
@@ -25,6 +26,8 @@ export function createFastifyAdapter(config: AppConfig): FastifyAdapter {
     logger: false,
     trustProxy: false,
     return503OnClosing: true,
+    // Requests Node's parser refuses (headers or URL too large, malformed HTTP) are problem+json too.
+    clientErrorHandler: answerClientError,
     // A path that is not valid percent-encoding never reaches a route (or the hooks): answer it as every other error,
     // not with Fastify's own JSON, which echoes the path.
     frameworkErrors: (error: Error, request: FastifyRequest, reply: FastifyReply) => {

@@ -104,6 +104,14 @@ describe('hostile input at the HTTP boundary', () => {
     }
   });
 
+  it('answers a URL or headers too large for Node\'s HTTP parser with a 431 problem naming headers, on a list route', async () => {
+    // Node refuses a request line and headers over 16 KiB before Fastify sees the request.
+    const res = await t.http.get(`/v1/credentials?agentId=${'x'.repeat(20_000)}`, t.adminToken);
+    expectProblem(res, 431, ['headers']);
+    expect(res.body.code).toBe('HEADERS_TOO_LARGE');
+    expect(res.text).not.toContain('xxxx');
+  });
+
   it('refuses null for the optional fields of PATCH /v1/owners/:id, naming each', async () => {
     const patch = doc.routes.find((r) => r.method === 'PATCH' && r.path === '/v1/owners/{id}')!;
     await expectRefused(patch, 'email null', 'email', { body: { email: null } });
