@@ -2,7 +2,7 @@ import { Body, Controller, Get, HttpCode, Param, Post, Query, StreamableFile } f
 import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { RequestContext } from '../auth/actor';
 import { Ctx, Roles } from '../auth/decorators';
-import { ApiAuthenticatedProblems, ApiOp, ApiProblems } from '../common/http/api-docs';
+import { ApiAuthenticatedProblems, ApiOp, ApiOptionalBody, ApiProblems } from '../common/http/api-docs';
 import { UuidPipe } from '../common/http/uuid.pipe';
 import { CampaignReportService } from './campaign-report.service';
 import { CampaignsService } from './campaigns.service';
@@ -74,6 +74,7 @@ export class CampaignsController {
   }
 
   @Post(':id/signoff')
+  @ApiOptionalBody()
   @ApiOp('signOffCampaign', "Sign off the caller's decisions in a campaign")
   @ApiProblems(400, 403, 404, { status: 409, description: 'An item of the caller is pending, the caller has no items, or it signed off already' }, 413, 415)
   @Roles('owner')

@@ -2,7 +2,7 @@ import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/com
 import { ApiAcceptedResponse, ApiBearerAuth, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { RequestContext } from '../auth/actor';
 import { Ctx, Roles } from '../auth/decorators';
-import { ApiAuthenticatedProblems, ApiOp, ApiProblems } from '../common/http/api-docs';
+import { ApiAuthenticatedProblems, ApiOp, ApiOptionalBody, ApiProblems } from '../common/http/api-docs';
 import { UuidPipe } from '../common/http/uuid.pipe';
 import { PageQueryDto } from '../common/pagination/pagination';
 import { RotateCredentialDto, RotationAcceptedDto, RotationDto, RotationListQueryDto, RotationPageDto } from './dto/rotation.dto';
@@ -16,6 +16,7 @@ export class RotationsController {
   constructor(private readonly rotations: RotationsService) {}
 
   @Post('credentials/:id/rotate')
+  @ApiOptionalBody()
   @ApiOp('rotateCredential', "Rotate a credential's secret")
   @ApiProblems(400, 403, 404, { status: 409, description: 'The credential is revoked or not active, or a rotation of it is running' }, 413, 415)
   @Roles('admin', 'responder', 'owner')

@@ -1,5 +1,7 @@
-import { applyDecorators } from '@nestjs/common';
-import { ApiExtraModels, ApiOperation, ApiOperationOptions, ApiProperty, ApiPropertyOptional, ApiResponse, getSchemaPath } from '@nestjs/swagger';
+import { applyDecorators, Type } from '@nestjs/common';
+import { ROUTE_ARGS_METADATA } from '@nestjs/common/constants';
+import { RouteParamtypes } from '@nestjs/common/enums/route-paramtypes.enum';
+import { ApiBody, ApiExtraModels, ApiOperation, ApiOperationOptions, ApiProperty, ApiPropertyOptional, ApiResponse, getSchemaPath } from '@nestjs/swagger';
 import { RETRY_AFTER_SECONDS } from './problem.filter';
 import { PROBLEM_CONTENT_TYPE, ProblemDetails } from './problem';
 
@@ -86,4 +88,19 @@ export function ApiAuthenticatedProblems(): MethodDecorator & ClassDecorator {
  */
 export function ApiOp(operationId: string, summary: string, more: Omit<ApiOperationOptions, 'operationId' | 'summary'> = {}): MethodDecorator {
   return ApiOperation({ ...more, operationId, summary });
+}
+
+/**
+ * The route's JSON body may be left out altogether (every field of its DTO is
+ * optional). The schema stays the `@Body()` parameter's DTO, read from the
+ * method's own metadata as @nestjs/swagger does (param decorators run first).
+ */
+export function ApiOptionalBody(): MethodDecorator {
+  return (target, key, descriptor) => {
+    const args: Record<string, { index: number }> = Reflect.getMetadata(ROUTE_ARGS_METADATA, target.constructor, key) ?? {};
+    const body = Object.entries(args).find(([arg]) => arg.split(':')[0] === String(RouteParamtypes.BODY));
+    if (!body) throw new Error(`@ApiOptionalBody() on ${String(key)}, which has no @Body() parameter`);
+    const parameterTypes: Array<Type<unknown>> = Reflect.getMetadata('design:paramtypes', target, key);
+    ApiBody({ type: parameterTypes[body[1].index], required: false })(target, key, descriptor);
+  };
 }
