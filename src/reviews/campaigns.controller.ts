@@ -2,7 +2,7 @@ import { Body, Controller, Get, HttpCode, Param, Post, Query, StreamableFile } f
 import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { RequestContext } from '../auth/actor';
 import { Ctx, Roles } from '../auth/decorators';
-import { ApiAuthenticatedProblems, ApiOp, ApiOptionalBody, ApiProblems } from '../common/http/api-docs';
+import { ApiAuthenticatedProblems, ApiJsonOrCsvOkResponse, ApiOp, ApiOptionalBody, ApiProblems } from '../common/http/api-docs';
 import { UuidPipe } from '../common/http/uuid.pipe';
 import { CampaignReportService } from './campaign-report.service';
 import { CampaignsService } from './campaigns.service';
@@ -98,7 +98,7 @@ export class CampaignsController {
   @ApiProblems(400, 403, 404)
   @Roles('admin', 'auditor')
   @ApiProduces('application/json', 'text/csv')
-  @ApiOkResponse({ type: CampaignReportDto, description: 'JSON, or with ?format=csv one CSV row per item (streamed)' })
+  @ApiJsonOrCsvOkResponse(CampaignReportDto, 'JSON, or with ?format=csv one CSV row per item (streamed)')
   async report(@Param('id', UuidPipe) id: string, @Query() query: ReportQueryDto): Promise<StreamableFile> {
     const report = await this.reports.report(id, query.format ?? 'json');
     return new StreamableFile(report.body, {

@@ -1,7 +1,17 @@
 import { applyDecorators, Type } from '@nestjs/common';
 import { ROUTE_ARGS_METADATA } from '@nestjs/common/constants';
 import { RouteParamtypes } from '@nestjs/common/enums/route-paramtypes.enum';
-import { ApiBody, ApiExtraModels, ApiOperation, ApiOperationOptions, ApiProperty, ApiPropertyOptional, ApiResponse, getSchemaPath } from '@nestjs/swagger';
+import {
+  ApiBody,
+  ApiExtraModels,
+  ApiOkResponse,
+  ApiOperation,
+  ApiOperationOptions,
+  ApiProperty,
+  ApiPropertyOptional,
+  ApiResponse,
+  getSchemaPath,
+} from '@nestjs/swagger';
 import { RETRY_AFTER_SECONDS } from './problem.filter';
 import { PROBLEM_CONTENT_TYPE, ProblemDetails } from './problem';
 
@@ -103,4 +113,18 @@ export function ApiOptionalBody(): MethodDecorator {
     const parameterTypes: Array<Type<unknown>> = Reflect.getMetadata('design:paramtypes', target, key);
     ApiBody({ type: parameterTypes[body[1].index], required: false })(target, key, descriptor);
   };
+}
+
+/** A 200 answered as JSON (the DTO) or, when the request asks for it, as CSV text. */
+export function ApiJsonOrCsvOkResponse(type: Type<unknown>, description: string): MethodDecorator {
+  return applyDecorators(
+    ApiExtraModels(type),
+    ApiOkResponse({
+      description,
+      content: {
+        'application/json': { schema: { $ref: getSchemaPath(type) } },
+        'text/csv': { schema: { type: 'string', description: 'A header row, then one row per record' } },
+      },
+    }),
+  );
 }
