@@ -1,5 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
+import type { OperationObject, ResponseObject } from '@nestjs/swagger/dist/interfaces/open-api-spec.interface';
 
 /** The tags of the document, one per feature area, in the order a reader meets them. */
 const TAGS: Array<[name: string, description: string]> = [
@@ -36,7 +37,32 @@ export function createApiDocument(app: INestApplication): OpenAPIObject {
   config.info.license = { name: 'Proprietary' };
   const document = SwaggerModule.createDocument(app, config);
   typeNullableReferences(document);
+  addRequestIdHeader(document);
   return document;
+}
+
+/**
+ * Every answer carries `x-request-id` (app.setup.ts sets it on every request,
+ * src/common/http/request-id.ts chooses it): say so once, on every response.
+ */
+function addRequestIdHeader(document: OpenAPIObject): void {
+  document.components = {
+    ...document.components,
+    headers: {
+      ...document.components?.headers,
+      RequestId: {
+        description: "The request's id: its own x-request-id when that is a sane token (1-128 of A-Z a-z 0-9 . _ : -), else a new UUID",
+        schema: { type: 'string' },
+      },
+    },
+  };
+  for (const item of Object.values(document.paths)) {
+    for (const operation of Object.values(item) as OperationObject[]) {
+      for (const response of Object.values(operation.responses) as ResponseObject[]) {
+        response.headers = { 'x-request-id': { $ref: '#/components/headers/RequestId' }, ...response.headers };
+      }
+    }
+  }
 }
 
 /**

@@ -9,7 +9,7 @@ interface Operation {
   security?: Array<Record<string, string[]>>;
   parameters?: Array<{ in: string; name: string }>;
   requestBody?: unknown;
-  responses: Record<string, { content?: Record<string, { schema?: { $ref?: string } }> }>;
+  responses: Record<string, { content?: Record<string, { schema?: { $ref?: string } }>; headers?: Record<string, { $ref?: string }> }>;
 }
 
 type Paths = Record<string, Record<string, Operation>>;
@@ -77,7 +77,7 @@ describe('the OpenAPI document', () => {
     expect(new Set(ids).size).toBe(ids.length);
   });
 
-  it("documents each operation's error answers from its inputs, as problem+json of the one Problem schema", () => {
+  it("documents each operation's error answers from its inputs, as problem+json of the one Problem schema, and x-request-id on every answer", () => {
     for (const { key, path, operation } of operations()) {
       const statuses = Object.keys(operation.responses);
       const expected: string[] = [];
@@ -87,6 +87,7 @@ describe('the OpenAPI document', () => {
       if (operation.requestBody) expected.push('400', '413', '415');
       expect([key, statuses]).toEqual([key, expect.arrayContaining(expected)]);
       for (const [status, response] of Object.entries(operation.responses)) {
+        expect([key, status, response.headers?.['x-request-id']]).toEqual([key, status, { $ref: '#/components/headers/RequestId' }]);
         if (!/^[45]/.test(status) || key === 'GET /health/ready') continue;
         expect([key, status, response.content]).toEqual([
           key,
@@ -104,6 +105,7 @@ describe('the OpenAPI document', () => {
       const needsToken = operation.security?.some((requirement) => 'bearer' in requirement) ?? false;
       // Without a token: a route that needs one refuses before it reads anything (ids need not exist).
       const res = await t.http.request(method.toUpperCase(), path.replace(/\{\w+\}/g, () => randomUUID()));
+      expect([key, res.headers.get('x-request-id')]).toEqual([key, expect.stringMatching(/\S/)]);
       if (needsToken) {
         expect([key, res.status]).toEqual([key, 401]);
         expect(Object.keys(res.body)).toEqual(expect.arrayContaining(problem.required));
