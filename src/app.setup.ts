@@ -1,8 +1,9 @@
 import type { IncomingMessage } from 'node:http';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
+import { createApiDocument } from './api-document';
 import { answerClientError } from './common/http/client-error';
 import { installJsonBodyParser } from './common/http/json-body';
 import { sendProblem } from './common/http/problem.filter';
@@ -58,14 +59,6 @@ export function configureApp(app: NestFastifyApplication): void {
     );
   });
 
-  const document = SwaggerModule.createDocument(
-    app,
-    new DocumentBuilder()
-      .setTitle('Agent credential lifecycle service')
-      .setDescription('Inventory, rotation, revocation and access reviews for AI agent credentials.')
-      .setVersion('1')
-      .addBearerAuth()
-      .build(),
-  );
+  const document = createApiDocument(app);
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json', yamlDocumentUrl: 'docs-yaml' });
 }

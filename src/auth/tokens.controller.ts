@@ -1,5 +1,6 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiAuthenticatedProblems, ApiOp, ApiProblems } from '../common/http/api-docs';
 import { UuidPipe } from '../common/http/uuid.pipe';
 import { PageQueryDto } from '../common/pagination/pagination';
 import type { RequestContext } from './actor';
@@ -9,11 +10,14 @@ import { TokensService } from './tokens.service';
 
 @ApiTags('tokens')
 @ApiBearerAuth()
+@ApiAuthenticatedProblems()
 @Controller('v1/tokens')
 export class TokensController {
   constructor(private readonly tokens: TokensService) {}
 
   @Post()
+  @ApiOp('createToken', 'Create a bearer token (shown only in this answer)')
+  @ApiProblems(400, 403, 413, 415)
   @Roles('admin')
   @ApiCreatedResponse({ type: CreatedTokenDto })
   create(@Ctx() ctx: RequestContext, @Body() body: CreateTokenDto): Promise<CreatedTokenDto> {
@@ -21,6 +25,8 @@ export class TokensController {
   }
 
   @Get()
+  @ApiOp('listTokens', 'List tokens, newest first')
+  @ApiProblems(400, 403)
   @Roles('admin')
   @ApiOkResponse({ type: TokenPageDto })
   list(@Query() query: PageQueryDto): Promise<TokenPageDto> {
@@ -28,6 +34,8 @@ export class TokensController {
   }
 
   @Delete(':id')
+  @ApiOp('revokeToken', 'Revoke a token at once')
+  @ApiProblems(400, 403, 404)
   @Roles('admin')
   @HttpCode(204)
   @ApiNoContentResponse({ description: 'Revoked at once' })

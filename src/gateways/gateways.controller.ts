@@ -2,6 +2,7 @@ import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/com
 import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { RequestContext } from '../auth/actor';
 import { Ctx, Roles } from '../auth/decorators';
+import { ApiAuthenticatedProblems, ApiOp, ApiProblems } from '../common/http/api-docs';
 import { UuidPipe } from '../common/http/uuid.pipe';
 import { PageQueryDto } from '../common/pagination/pagination';
 import { DeliveriesService } from './deliveries.service';
@@ -18,6 +19,7 @@ import { GatewaysService } from './gateways.service';
 
 @ApiTags('gateways')
 @ApiBearerAuth()
+@ApiAuthenticatedProblems()
 @Controller('v1/gateways')
 export class GatewaysController {
   constructor(
@@ -26,6 +28,8 @@ export class GatewaysController {
   ) {}
 
   @Post()
+  @ApiOp('createGateway', 'Register a gateway (its signing secret is shown only in this answer)')
+  @ApiProblems(400, 403, { status: 409, description: 'A gateway with this name exists' }, 413, 415)
   @Roles('admin')
   @ApiCreatedResponse({ type: CreatedGatewayDto, description: 'The signing secret is shown only here' })
   create(@Ctx() ctx: RequestContext, @Body() body: CreateGatewayDto): Promise<CreatedGatewayDto> {
@@ -33,6 +37,8 @@ export class GatewaysController {
   }
 
   @Get()
+  @ApiOp('listGateways', 'List gateways')
+  @ApiProblems(400, 403)
   @Roles('admin', 'responder', 'auditor')
   @ApiOkResponse({ type: GatewayPageDto })
   list(@Query() query: PageQueryDto): Promise<GatewayPageDto> {
@@ -40,6 +46,8 @@ export class GatewaysController {
   }
 
   @Get(':id')
+  @ApiOp('getGateway', 'Get a gateway')
+  @ApiProblems(400, 403, 404)
   @Roles('admin', 'responder', 'auditor')
   @ApiOkResponse({ type: GatewayDto })
   get(@Param('id', UuidPipe) id: string): Promise<GatewayDto> {
@@ -47,6 +55,8 @@ export class GatewaysController {
   }
 
   @Post(':id/rotate-signing-secret')
+  @ApiOp('rotateGatewaySigningSecret', "Rotate a gateway's signing secret")
+  @ApiProblems(400, 403, 404)
   @Roles('admin')
   @HttpCode(200)
   @ApiOkResponse({ type: RotatedSigningSecretDto, description: 'Both keys sign for 24 hours' })
@@ -55,6 +65,8 @@ export class GatewaysController {
   }
 
   @Post(':id/enable')
+  @ApiOp('enableGateway', 'Re-enable a disabled gateway')
+  @ApiProblems(400, 403, 404)
   @Roles('admin')
   @HttpCode(200)
   @ApiOkResponse({ type: GatewayDto, description: 'Re-enables a gateway disabled by a 410 answer' })
@@ -63,6 +75,8 @@ export class GatewaysController {
   }
 
   @Get(':id/deliveries')
+  @ApiOp('listGatewayDeliveries', 'List the deliveries to one gateway, newest first')
+  @ApiProblems(400, 403, 404)
   @Roles('admin', 'responder', 'auditor')
   @ApiOkResponse({ type: DeliveryPageDto })
   deliveriesOf(@Param('id', UuidPipe) id: string, @Query() query: DeliveryListQueryDto): Promise<DeliveryPageDto> {

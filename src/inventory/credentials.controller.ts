@@ -3,6 +3,7 @@ import { ApiAcceptedResponse, ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, 
 import type { FastifyReply } from 'fastify';
 import type { RequestContext } from '../auth/actor';
 import { Ctx, Roles } from '../auth/decorators';
+import { ApiAuthenticatedProblems, ApiOp, ApiProblems } from '../common/http/api-docs';
 import { UuidPipe } from '../common/http/uuid.pipe';
 import { CredentialsService } from './credentials.service';
 import {
@@ -18,11 +19,14 @@ import {
 
 @ApiTags('credentials')
 @ApiBearerAuth()
+@ApiAuthenticatedProblems()
 @Controller('v1/credentials')
 export class CredentialsController {
   constructor(private readonly credentials: CredentialsService) {}
 
   @Post()
+  @ApiOp('createCredential', 'Issue a credential')
+  @ApiProblems(400, 403, { status: 409, description: 'The agent is decommissioned' }, 413, 415)
   @Roles('admin', 'owner')
   @ApiCreatedResponse({ type: IssuedCredentialDto, description: 'Read/write scopes: active, with the secret shown once' })
   @ApiAcceptedResponse({ type: CredentialEnvelopeDto, description: 'A delete/admin scope: pending_approval, no secret yet' })
@@ -37,6 +41,8 @@ export class CredentialsController {
   }
 
   @Get()
+  @ApiOp('listCredentials', 'List credentials, newest first')
+  @ApiProblems(400, 403)
   @Roles('admin', 'responder', 'auditor', 'owner')
   @ApiOkResponse({ type: CredentialPageDto })
   list(@Ctx() ctx: RequestContext, @Query() query: CredentialListQueryDto): Promise<CredentialPageDto> {
@@ -44,6 +50,8 @@ export class CredentialsController {
   }
 
   @Get(':id')
+  @ApiOp('getCredential', 'Get a credential (never its secret)')
+  @ApiProblems(400, 403, 404)
   @Roles('admin', 'responder', 'auditor', 'owner')
   @ApiOkResponse({ type: CredentialDto })
   get(@Ctx() ctx: RequestContext, @Param('id', UuidPipe) id: string): Promise<CredentialDto> {
@@ -51,6 +59,8 @@ export class CredentialsController {
   }
 
   @Patch(':id')
+  @ApiOp('updateCredential', "Change a credential's scopes, rate limit, allowlist or rotation policy")
+  @ApiProblems(400, 403, 404, { status: 409, description: 'The credential is not active, or a change of it awaits approval' }, 413, 415)
   @Roles('admin', 'owner')
   @ApiOkResponse({ type: CredentialDto, description: 'Applied' })
   @ApiAcceptedResponse({ type: CredentialDto, description: 'Adds a delete/admin scope: held in pendingChange until approved' })
@@ -66,6 +76,8 @@ export class CredentialsController {
   }
 
   @Post(':id/approve')
+  @ApiOp('approveCredential', 'Approve a pending credential or a pending change of one')
+  @ApiProblems(400, 403, 404, { status: 409, description: 'Nothing of this credential awaits approval, or it is revoked' })
   @Roles('admin')
   @HttpCode(200)
   @ApiOkResponse({ type: CredentialDto })
@@ -74,6 +86,8 @@ export class CredentialsController {
   }
 
   @Post(':id/reject')
+  @ApiOp('rejectCredential', 'Reject a pending credential or a pending change of one')
+  @ApiProblems(400, 403, 404, { status: 409, description: 'Nothing of this credential awaits approval, or it is revoked' })
   @Roles('admin')
   @HttpCode(200)
   @ApiOkResponse({ type: CredentialDto })
@@ -82,6 +96,8 @@ export class CredentialsController {
   }
 
   @Post(':id/claim')
+  @ApiOp('claimCredentialSecret', "Claim the secret of a credential's current version (the requester, once per version)")
+  @ApiProblems(400, 403, 404, { status: 409, description: 'The secret of this version was claimed already, or the credential is not active' })
   @Roles('admin', 'owner')
   @HttpCode(200)
   @ApiOkResponse({ type: ClaimedSecretDto, description: 'Once per version, by the requester' })

@@ -2,17 +2,21 @@ import { Body, Controller, Get, Param, Patch, Post, Query } from '@nestjs/common
 import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { RequestContext } from '../auth/actor';
 import { Ctx, Roles } from '../auth/decorators';
+import { ApiAuthenticatedProblems, ApiOp, ApiProblems } from '../common/http/api-docs';
 import { UuidPipe } from '../common/http/uuid.pipe';
 import { CreateOwnerDto, OwnerDto, OwnerListQueryDto, OwnerPageDto, UpdateOwnerDto } from './dto/owner.dto';
 import { OwnersService } from './owners.service';
 
 @ApiTags('owners')
 @ApiBearerAuth()
+@ApiAuthenticatedProblems()
 @Controller('v1/owners')
 export class OwnersController {
   constructor(private readonly owners: OwnersService) {}
 
   @Post()
+  @ApiOp('createOwner', 'Create an owner')
+  @ApiProblems(400, 403, { status: 409, description: 'An owner with this email exists' }, 413, 415)
   @Roles('admin')
   @ApiCreatedResponse({ type: OwnerDto })
   create(@Ctx() ctx: RequestContext, @Body() body: CreateOwnerDto): Promise<OwnerDto> {
@@ -20,6 +24,8 @@ export class OwnersController {
   }
 
   @Get()
+  @ApiOp('listOwners', 'List owners')
+  @ApiProblems(400)
   @Roles('admin', 'responder', 'auditor', 'owner')
   @ApiOkResponse({ type: OwnerPageDto, description: 'An owner token sees only its own owner' })
   list(@Ctx() ctx: RequestContext, @Query() query: OwnerListQueryDto): Promise<OwnerPageDto> {
@@ -27,6 +33,8 @@ export class OwnersController {
   }
 
   @Get(':id')
+  @ApiOp('getOwner', 'Get an owner')
+  @ApiProblems(400, 403, 404)
   @Roles('admin', 'responder', 'auditor', 'owner')
   @ApiOkResponse({ type: OwnerDto })
   get(@Ctx() ctx: RequestContext, @Param('id', UuidPipe) id: string): Promise<OwnerDto> {
@@ -34,6 +42,8 @@ export class OwnersController {
   }
 
   @Patch(':id')
+  @ApiOp('updateOwner', 'Change an owner')
+  @ApiProblems(400, 403, 404, { status: 409, description: 'An owner with this email exists' }, 413, 415)
   @Roles('admin')
   @ApiOkResponse({ type: OwnerDto })
   update(@Ctx() ctx: RequestContext, @Param('id', UuidPipe) id: string, @Body() body: UpdateOwnerDto): Promise<OwnerDto> {

@@ -2,6 +2,7 @@ import { Body, Controller, Get, HttpCode, Param, Post, Query, StreamableFile } f
 import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { RequestContext } from '../auth/actor';
 import { Ctx, Roles } from '../auth/decorators';
+import { ApiAuthenticatedProblems, ApiJsonOrCsvOkResponse, ApiOp, ApiOptionalBody, ApiProblems } from '../common/http/api-docs';
 import { UuidPipe } from '../common/http/uuid.pipe';
 import { CampaignReportService } from './campaign-report.service';
 import { CampaignsService } from './campaigns.service';
@@ -12,6 +13,7 @@ import { ReviewDecisionsService } from './review-decisions.service';
 
 @ApiTags('reviews')
 @ApiBearerAuth()
+@ApiAuthenticatedProblems()
 @Controller('v1/campaigns')
 export class CampaignsController {
   constructor(
@@ -21,6 +23,8 @@ export class CampaignsController {
   ) {}
 
   @Post()
+  @ApiOp('openCampaign', 'Open an access-review campaign')
+  @ApiProblems(400, 403, 413, 415)
   @Roles('admin')
   @ApiCreatedResponse({ type: CampaignDto, description: 'Open, with one item per active credential in scope' })
   open(@Ctx() ctx: RequestContext, @Body() body: OpenCampaignDto): Promise<CampaignDto> {
@@ -28,6 +32,8 @@ export class CampaignsController {
   }
 
   @Get()
+  @ApiOp('listCampaigns', 'List campaigns, newest first')
+  @ApiProblems(400)
   @Roles('admin', 'auditor', 'responder', 'owner')
   @ApiOkResponse({ type: CampaignPageDto, description: 'Newest first' })
   list(@Query() query: CampaignListQueryDto): Promise<CampaignPageDto> {
@@ -35,6 +41,8 @@ export class CampaignsController {
   }
 
   @Get(':id')
+  @ApiOp('getCampaign', "Get a campaign's progress")
+  @ApiProblems(400, 404)
   @Roles('admin', 'auditor', 'responder', 'owner')
   @ApiOkResponse({ type: CampaignProgressDto })
   get(@Ctx() ctx: RequestContext, @Param('id', UuidPipe) id: string): Promise<CampaignProgressDto> {
@@ -42,6 +50,8 @@ export class CampaignsController {
   }
 
   @Get(':id/items')
+  @ApiOp('listCampaignItems', "List a campaign's review items")
+  @ApiProblems(400, 403, 404)
   @Roles('admin', 'auditor', 'responder', 'owner')
   @ApiOkResponse({ type: ItemPageDto, description: 'An owner token sees only its own items' })
   items(@Ctx() ctx: RequestContext, @Param('id', UuidPipe) id: string, @Query() query: ItemListQueryDto): Promise<ItemPageDto> {
@@ -49,6 +59,8 @@ export class CampaignsController {
   }
 
   @Post(':id/items/:itemId/decision')
+  @ApiOp('decideReviewItem', 'Decide a review item (carried out at once)')
+  @ApiProblems(400, 403, 404, { status: 409, description: 'The campaign is closed, the item is decided, or its credential was revoked or is not active' }, 413, 415)
   @Roles('admin', 'owner')
   @HttpCode(200)
   @ApiOkResponse({ type: ReviewItemDto, description: 'Decided and carried out' })
@@ -62,6 +74,9 @@ export class CampaignsController {
   }
 
   @Post(':id/signoff')
+  @ApiOptionalBody()
+  @ApiOp('signOffCampaign', "Sign off the caller's decisions in a campaign")
+  @ApiProblems(400, 403, 404, { status: 409, description: 'An item of the caller is pending, the caller has no items, or it signed off already' }, 413, 415)
   @Roles('owner')
   @ApiCreatedResponse({ type: SignoffDto })
   signOff(@Ctx() ctx: RequestContext, @Param('id', UuidPipe) id: string, @Body() body: SignOffDto): Promise<SignoffDto> {
@@ -69,6 +84,8 @@ export class CampaignsController {
   }
 
   @Post(':id/close')
+  @ApiOp('closeCampaign', 'Close a campaign; undecided items expire and get onExpiry')
+  @ApiProblems(400, 403, 404, { status: 409, description: 'The campaign is closed already' })
   @Roles('admin')
   @HttpCode(200)
   @ApiOkResponse({ type: CampaignProgressDto, description: 'Closed; undecided items expired and got onExpiry' })
@@ -77,9 +94,11 @@ export class CampaignsController {
   }
 
   @Get(':id/report')
+  @ApiOp('getCampaignReport', 'Get the report of a campaign, as JSON or CSV')
+  @ApiProblems(400, 403, 404)
   @Roles('admin', 'auditor')
   @ApiProduces('application/json', 'text/csv')
-  @ApiOkResponse({ type: CampaignReportDto, description: 'JSON, or with ?format=csv one CSV row per item (streamed)' })
+  @ApiJsonOrCsvOkResponse(CampaignReportDto, 'JSON, or with ?format=csv one CSV row per item (streamed)')
   async report(@Param('id', UuidPipe) id: string, @Query() query: ReportQueryDto): Promise<StreamableFile> {
     const report = await this.reports.report(id, query.format ?? 'json');
     return new StreamableFile(report.body, {

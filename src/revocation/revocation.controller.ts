@@ -3,17 +3,21 @@ import { ApiAcceptedResponse, ApiBearerAuth, ApiOkResponse, ApiTags } from '@nes
 import type { FastifyReply } from 'fastify';
 import type { RequestContext } from '../auth/actor';
 import { Ctx, Roles } from '../auth/decorators';
+import { ApiAuthenticatedProblems, ApiOp, ApiProblems } from '../common/http/api-docs';
 import { UuidPipe } from '../common/http/uuid.pipe';
 import { RevocationDto, RevokeAnswerDto, RevokeDto, WaitQueryDto } from './dto/revocation.dto';
 import { RevocationService, RevokeOutcome } from './revocation.service';
 
 @ApiTags('revocation')
 @ApiBearerAuth()
+@ApiAuthenticatedProblems()
 @Controller('v1')
 export class RevocationController {
   constructor(private readonly revocations: RevocationService) {}
 
   @Post('credentials/:id/revoke')
+  @ApiOp('revokeCredential', 'Revoke a credential')
+  @ApiProblems(400, 403, 404, 413, 415)
   @Roles('admin', 'responder', 'owner')
   @ApiAcceptedResponse({ type: RevokeAnswerDto, description: 'Revoked now; gateways are being told' })
   @ApiOkResponse({ type: RevokeAnswerDto, description: 'Already revoked: the same revocation' })
@@ -27,6 +31,8 @@ export class RevocationController {
   }
 
   @Post('agents/:id/revoke')
+  @ApiOp('revokeAgent', 'Revoke every credential of an agent and decommission it')
+  @ApiProblems(400, 403, 404, 413, 415)
   @Roles('admin', 'responder', 'owner')
   @ApiAcceptedResponse({ type: RevokeAnswerDto, description: 'Every credential of the agent revoked; the agent is decommissioned' })
   @ApiOkResponse({ type: RevokeAnswerDto, description: 'Already revoked: the same revocation' })
@@ -40,6 +46,8 @@ export class RevocationController {
   }
 
   @Get('revocations/:id')
+  @ApiOp('getRevocation', 'Get a revocation and its propagation to the gateways')
+  @ApiProblems(400, 403, 404)
   @Roles('admin', 'responder', 'auditor', 'owner')
   @ApiOkResponse({ type: RevocationDto })
   get(@Ctx() ctx: RequestContext, @Param('id', UuidPipe) id: string, @Query() query: WaitQueryDto): Promise<RevocationDto> {

@@ -2,6 +2,7 @@ import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/com
 import { ApiAcceptedResponse, ApiBearerAuth, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { RequestContext } from '../auth/actor';
 import { Ctx, Roles } from '../auth/decorators';
+import { ApiAuthenticatedProblems, ApiOp, ApiOptionalBody, ApiProblems } from '../common/http/api-docs';
 import { UuidPipe } from '../common/http/uuid.pipe';
 import { PageQueryDto } from '../common/pagination/pagination';
 import { RotateCredentialDto, RotationAcceptedDto, RotationDto, RotationListQueryDto, RotationPageDto } from './dto/rotation.dto';
@@ -9,11 +10,15 @@ import { RotationsService } from './rotations.service';
 
 @ApiTags('rotation')
 @ApiBearerAuth()
+@ApiAuthenticatedProblems()
 @Controller('v1')
 export class RotationsController {
   constructor(private readonly rotations: RotationsService) {}
 
   @Post('credentials/:id/rotate')
+  @ApiOptionalBody()
+  @ApiOp('rotateCredential', "Rotate a credential's secret")
+  @ApiProblems(400, 403, 404, { status: 409, description: 'The credential is revoked or not active, or a rotation of it is running' }, 413, 415)
   @Roles('admin', 'responder', 'owner')
   @HttpCode(202)
   @ApiAcceptedResponse({ type: RotationAcceptedDto, description: 'Started (or a failed rotation of the credential resumed); a worker runs it' })
@@ -23,6 +28,8 @@ export class RotationsController {
   }
 
   @Get('credentials/:id/rotations')
+  @ApiOp('listCredentialRotations', 'List the rotations of a credential, newest first')
+  @ApiProblems(400, 403, 404)
   @Roles('admin', 'responder', 'auditor', 'owner')
   @ApiOkResponse({ type: RotationPageDto, description: 'Rotation history, newest first, with the step reached and any error' })
   history(@Ctx() ctx: RequestContext, @Param('id', UuidPipe) id: string, @Query() query: PageQueryDto): Promise<RotationPageDto> {
@@ -30,6 +37,8 @@ export class RotationsController {
   }
 
   @Get('rotations')
+  @ApiOp('listRotations', 'List rotations, newest first (?status=failed: the dead letters)')
+  @ApiProblems(400, 403)
   @Roles('admin', 'responder', 'auditor')
   @ApiOkResponse({ type: RotationPageDto, description: '`?status=failed`: the dead letters, waiting for a person' })
   list(@Query() query: RotationListQueryDto): Promise<RotationPageDto> {
@@ -37,6 +46,8 @@ export class RotationsController {
   }
 
   @Get('rotations/:id')
+  @ApiOp('getRotation', 'Get a rotation')
+  @ApiProblems(400, 403, 404)
   @Roles('admin', 'responder', 'auditor', 'owner')
   @ApiOkResponse({ type: RotationDto })
   get(@Ctx() ctx: RequestContext, @Param('id', UuidPipe) id: string): Promise<RotationDto> {
@@ -44,6 +55,8 @@ export class RotationsController {
   }
 
   @Post('rotations/:id/retry')
+  @ApiOp('retryRotation', 'Resume a failed rotation from the step it reached')
+  @ApiProblems(400, 403, 404, { status: 409, description: 'The rotation has not failed, another rotation of the credential is running, or the credential is revoked or not active' })
   @Roles('admin', 'responder')
   @HttpCode(202)
   @ApiAcceptedResponse({ type: RotationDto, description: 'Running again from the step it reached' })

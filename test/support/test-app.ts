@@ -34,6 +34,8 @@ export interface TestAppOptions {
   overrides?: Array<{ provide: unknown; useValue: unknown }>;
   /** Reuse a database (for restarting an app on the same state). */
   database?: { name: string; url: string };
+  /** Runs after configureApp, before the app registers its routes and listens (e.g. to add a Fastify onRoute hook). */
+  beforeListen?: (app: NestFastifyApplication) => void;
 }
 
 export interface TestApp {
@@ -84,6 +86,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
 
   const app = moduleRef.createNestApplication<NestFastifyApplication>(createFastifyAdapter(config), NEST_APP_OPTIONS);
   configureApp(app);
+  options.beforeListen?.(app);
   await app.listen(0, '127.0.0.1');
   const address = app.getHttpServer().address();
   const port = typeof address === 'object' && address ? address.port : 0;
