@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Client } from 'pg';
 import { TOKEN_BY_SHA256 } from '../src/auth/token-hash';
 import { runMigrations } from '../src/common/db/run-migrations';
-import { CREDENTIAL_BY_ID } from '../src/inventory/credential-rows';
+import { CREDENTIAL_BY_ID } from '../src/inventory/credentials.repository';
 
 export const PG_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 export const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';

@@ -4,6 +4,7 @@ import type { FastifyReply } from 'fastify';
 import type { RequestContext } from '../auth/actor';
 import { Ctx, Roles } from '../auth/decorators';
 import { UuidPipe } from '../common/http/uuid.pipe';
+import { CredentialApprovalsService } from './credential-approvals.service';
 import { CredentialsService } from './credentials.service';
 import {
   ClaimedSecretDto,
@@ -20,7 +21,10 @@ import {
 @ApiBearerAuth()
 @Controller('v1/credentials')
 export class CredentialsController {
-  constructor(private readonly credentials: CredentialsService) {}
+  constructor(
+    private readonly credentials: CredentialsService,
+    private readonly approvals: CredentialApprovalsService,
+  ) {}
 
   @Post()
   @Roles('admin', 'owner')
@@ -70,7 +74,7 @@ export class CredentialsController {
   @HttpCode(200)
   @ApiOkResponse({ type: CredentialDto })
   approve(@Ctx() ctx: RequestContext, @Param('id', UuidPipe) id: string): Promise<CredentialDto> {
-    return this.credentials.approve(ctx, id);
+    return this.approvals.approve(ctx, id);
   }
 
   @Post(':id/reject')
@@ -78,7 +82,7 @@ export class CredentialsController {
   @HttpCode(200)
   @ApiOkResponse({ type: CredentialDto })
   reject(@Ctx() ctx: RequestContext, @Param('id', UuidPipe) id: string): Promise<CredentialDto> {
-    return this.credentials.reject(ctx, id);
+    return this.approvals.reject(ctx, id);
   }
 
   @Post(':id/claim')

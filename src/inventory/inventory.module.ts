@@ -6,6 +6,9 @@ import { SecretStoresModule } from '../secret-stores/secret-stores.module';
 import { AgentsController } from './agents.controller';
 import { AgentsService } from './agents.service';
 import { CredentialsController } from './credentials.controller';
+import { CredentialApprovalsService } from './credential-approvals.service';
+import { CredentialSecretsService } from './credential-secrets.service';
+import { CredentialsRepository } from './credentials.repository';
 import { CredentialsService } from './credentials.service';
 import { AgentEntity } from './entities/agent.entity';
 import { CredentialEntity } from './entities/credential.entity';
@@ -19,7 +22,7 @@ import { ProductsService } from './products.service';
 @Module({
   imports: [TypeOrmModule.forFeature([OwnerEntity, ProductEntity, AgentEntity, CredentialEntity]), AuditModule, SecretStoresModule, GatewaysModule],
   controllers: [OwnersController, ProductsController, AgentsController, CredentialsController],
-  providers: [OwnersService, ProductsService, AgentsService, CredentialsService],
+  providers: [OwnersService, ProductsService, AgentsService, CredentialsService, CredentialApprovalsService, CredentialSecretsService, CredentialsRepository],
   exports: [OwnersService, ProductsService, AgentsService, CredentialsService],
 })
 export class InventoryModule {}

@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import { EventOutbox } from '../gateways/event-outbox.service';
-import { credentialEventData, CredentialsService } from '../inventory/credentials.service';
+import { credentialEventData } from '../inventory/credential-views';
+import { CredentialsService } from '../inventory/credentials.service';
 import type { RotationEntity } from './entities/rotation.entity';
 
 type LockedCredential = Awaited<ReturnType<CredentialsService['lockForChange']>>;

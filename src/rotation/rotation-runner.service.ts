@@ -5,10 +5,11 @@ import { DataSource } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
 import { RequestContext, systemContext } from '../auth/actor';
 import { Clock } from '../common/clock/clock';
-import { RandomSource } from '../common/random/random-source';
+import { RandomSource, randomUnit } from '../common/random/random-source';
 import { AppConfig } from '../config/app-config';
 import { formatSecret, SECRET_RANDOM_BYTES } from '../inventory/credential-secret';
-import { CredentialsService, sha256 } from '../inventory/credentials.service';
+import { sha256 } from '../inventory/credential-secrets.service';
+import { CredentialsService } from '../inventory/credentials.service';
 import {
   SecretStore,
   SecretVersionConflictError,
@@ -262,7 +263,7 @@ export class RotationRunner {
 
   private backoff(failures: number): number {
     const { retryBaseMs, retryMaxMs } = this.config.rotation;
-    return rotationBackoffMs(failures, retryBaseMs, retryMaxMs, this.random.int(0, 1_000_000) / 1_000_000);
+    return rotationBackoffMs(failures, retryBaseMs, retryMaxMs, randomUnit(this.random));
   }
 }
 
