@@ -7,9 +7,9 @@ import { Clock, DAY_MS } from '../common/clock/clock';
 import { InvalidInputError, NotFoundError } from '../common/errors/domain-error';
 import { fetchTimePage, Page } from '../common/pagination/pagination';
 import { RandomSource } from '../common/random/random-source';
+import { SqlParams } from '../common/db/sql-params';
 import { AppConfig } from '../config/app-config';
 import { scopedOwnerFilter } from '../inventory/agents.service';
-import { CredentialsService } from '../inventory/credentials.service';
 import { OwnersService } from '../inventory/owners.service';
 import { RevocationService } from '../revocation/revocation.service';
 import { RotationsService } from '../rotation/rotations.service';
@@ -64,7 +64,6 @@ export const DEFAULT_ON_EXPIRY: ExpiryAction = 'keep';
 export class CampaignsService {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
-    private readonly credentials: CredentialsService,
     private readonly owners: OwnersService,
     private readonly revocation: RevocationService,
     private readonly rotations: RotationsService,
@@ -138,21 +137,28 @@ export class CampaignsService {
     };
     await em.insert(CampaignEntity, campaign);
 
-    const source = this.credentials.reviewSource(
-      { activeOnly: true, environment: campaign.environment as CampaignScope['environment'], ownerIds: campaign.ownerIds },
-      5,
-    );
-    const flags = riskFlagsSql({ now: '$2::timestamptz', highRateLimitPerSecond: '$3::numeric', failedRotationCredentialIds: '$4::uuid[]' });
+    const params = new SqlParams();
+    const campaignId = params.add(campaign.id);
+    const openedAt = params.add(now);
+    const flags = riskFlagsSql({
+      now: `${openedAt}::timestamptz`,
+      highRateLimitPerSecond: `${params.add(this.config.reviews.highRateLimitPerSecond)}::numeric`,
+      failedRotationCredentialIds: `${params.add(risk.failedRotationCredentialIds)}::uuid[]`,
+    });
+    const scope = [`c.status = 'active'`];
+    if (campaign.environment) scope.push(`c.environment = ${params.add(campaign.environment)}`);
+    if (campaign.ownerIds) scope.push(`c.owner_id = ANY (${params.add(campaign.ownerIds)}::uuid[])`);
     const inserted = await em.queryRunner!.query(
       `INSERT INTO review_items (id, campaign_id, credential_id, client_id, agent_id, agent_name, owner_id, environment,
          scopes, rate_limit_requests, rate_limit_per_seconds, ip_allowlist, last_used_at, last_rotated_at,
          next_rotation_at, risk_flags, status, created_at)
-       SELECT ${itemIdSql(`replace($1::uuid::text, '-', '')`, 'row_number() OVER (ORDER BY c.owner_id, c.credential_id)')},
-              $1::uuid, c.credential_id, c.client_id, c.agent_id, c.agent_name, c.owner_id, c.environment,
+       SELECT ${itemIdSql(`replace(${campaignId}::uuid::text, '-', '')`, 'row_number() OVER (ORDER BY c.owner_id, c.credential_id)')},
+              ${campaignId}::uuid, c.credential_id, c.client_id, c.agent_id, c.agent_name, c.owner_id, c.environment,
               c.scopes, c.rate_limit_requests, c.rate_limit_per_seconds, c.ip_allowlist, c.last_used_at,
-              c.last_rotated_at, c.next_rotation_at, ${flags}, 'pending', $2::timestamptz
-         FROM (${source.sql}) c`,
-      [campaign.id, now, this.config.reviews.highRateLimitPerSecond, risk.failedRotationCredentialIds, ...source.params],
+              c.last_rotated_at, c.next_rotation_at, ${flags}, 'pending', ${openedAt}::timestamptz
+         FROM credential_review_source c
+        WHERE ${scope.join(' AND ')}`,
+      params.values,
       true,
     );
     campaign.itemCount = Number(inserted.affected ?? 0);
@@ -321,15 +327,14 @@ export class CampaignsService {
         );
         expired = Number(updated.affected ?? 0);
       } else {
-        const source = this.credentials.reviewSource({ activeOnly: false }, 3);
         const updated = await em.queryRunner!.query(
           `UPDATE review_items i
               SET status = 'expired', resolved_at = $2,
                   outcome = CASE WHEN c.status = 'revoked' THEN 'revoked_elsewhere' ELSE 'kept_on_expiry' END,
                   scopes_after = CASE WHEN c.status = 'revoked' THEN '{}'::text[] ELSE c.scopes END
-             FROM (${source.sql}) c
+             FROM credential_review_source c
             WHERE c.credential_id = i.credential_id AND i.campaign_id = $1 AND i.status = 'pending'`,
-          [id, now, ...source.params],
+          [id, now],
           true,
         );
         expired = Number(updated.affected ?? 0);

@@ -9,7 +9,6 @@ import type { DueWork } from '../common/jobs/due-work';
 import { JobSweeper } from '../common/jobs/job-sweeper';
 import { AppConfig } from '../config/app-config';
 import { AfterCommit } from '../common/db/after-commit';
-import { CredentialsService } from '../inventory/credentials.service';
 import { RotationMetrics } from './rotation-metrics';
 import { RotationQueue } from './rotation-queue';
 import { RotationsRepository } from './rotations.repository';
@@ -73,7 +72,6 @@ export class RotationSweeper implements OnModuleInit {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly repository: RotationsRepository,
-    private readonly credentials: CredentialsService,
     private readonly queue: RotationQueue,
     private readonly jobSweeper: JobSweeper,
     private readonly afterCommit: AfterCommit,
@@ -110,7 +108,7 @@ export class RotationSweeper implements OnModuleInit {
       if (!(await tryAdvisoryXactLock(em, LOCK))) return null;
       const now = this.clock.now();
       const ctx = systemContext(SCHEDULER, `sweep:${now.toISOString()}`);
-      const started = await this.repository.createDue(em, this.credentials.dueForRotationSource(now, 1), limit, now, ctx.actor.tokenId);
+      const started = await this.repository.createDue(em, limit, now, ctx.actor.tokenId);
       if (started.length === 0) return 0;
       await this.audit.record(
         em,
