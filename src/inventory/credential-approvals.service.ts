@@ -9,7 +9,7 @@ import { RandomSource, randomUnit } from '../common/random/random-source';
 import { EventOutbox } from '../gateways/event-outbox.service';
 import { SecretStore } from '../secret-stores/secret-store';
 import { SecretStoreRegistry } from '../secret-stores/secret-store.registry';
-import { applyChanges } from './credential-changes';
+import { applyChanges } from './credential-state';
 import { assertNotRequester, assertNotRevoked } from './credential-errors';
 import { CredentialSecretsService } from './credential-secrets.service';
 import { credentialTermsEvent, CredentialView, describeCredential, toCredentialView } from './credential-views';

@@ -1,6 +1,50 @@
 import type { CredentialEntity } from './entities/credential.entity';
 import { nextRotationAt } from './rotation-schedule';
 
+/** A credential's state in memory: a new one, a change applied to it, a review's reduction checked. */
+
+/** What a new credential is made of: everything else starts empty. */
+export type NewCredential = Pick<
+  CredentialEntity,
+  | 'id'
+  | 'clientId'
+  | 'agentId'
+  | 'ownerId'
+  | 'type'
+  | 'environment'
+  | 'scopes'
+  | 'rateLimitRequests'
+  | 'rateLimitPerSeconds'
+  | 'ipAllowlist'
+  | 'secretStore'
+  | 'status'
+  | 'rotationIntervalDays'
+  | 'gracePeriodHours'
+  | 'requestedBy'
+>;
+
+/** A credential as issuance writes it: no secret yet (it is written before the row), never rotated, used or approved. */
+export function newCredential(fields: NewCredential, now: Date): CredentialEntity {
+  return {
+    ...fields,
+    secretRef: null,
+    secretVersion: null,
+    secretVersionId: null,
+    secretSha256: null,
+    secretDeliveredVersion: null,
+    lastRotatedAt: null,
+    nextRotationAt: null,
+    lastUsedAt: null,
+    approvedBy: null,
+    approvedAt: null,
+    pendingChange: null,
+    createdAt: now,
+    updatedAt: now,
+    revokedAt: null,
+    revokedReason: null,
+  };
+}
+
 /** What PATCH may change of a credential; held as its pending change when it adds a delete/admin scope. */
 export interface CredentialChanges {
   scopes?: string[];

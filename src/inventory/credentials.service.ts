@@ -13,38 +13,17 @@ import { AppConfig } from '../config/app-config';
 import { EventOutbox } from '../gateways/event-outbox.service';
 import { SecretStoreRegistry } from '../secret-stores/secret-store.registry';
 import { AgentsService, scopedOwnerFilter } from './agents.service';
-import { applyChanges, CredentialChanges, strictSubsetProblem, stripUndefined } from './credential-changes';
+import { applyChanges, CredentialChanges, newCredential, strictSubsetProblem, stripUndefined } from './credential-state';
 import { assertActive, assertNotRevoked } from './credential-errors';
 import { CredentialSecretsService } from './credential-secrets.service';
-import { credentialTermsEvent, CredentialView, describeCredential, RateLimit, toCredentialView } from './credential-views';
-import { CredentialsRepository, RotatedVersion } from './credentials.repository';
-import { CredentialEntity, CredentialStatus, CredentialType, Environment } from './entities/credential.entity';
+import { credentialTermsEvent, CredentialView, describeCredential, toCredentialView } from './credential-views';
+import { CredentialListFilter, CredentialsRepository, RotatedVersion } from './credentials.repository';
+import { CreateCredentialDto } from './dto/credential.dto';
+import { CredentialEntity } from './entities/credential.entity';
 import { checkIpAllowlist } from './ip-allowlist';
 import { ProductsService } from './products.service';
 import { nextRotationAt } from './rotation-schedule';
 import { addedPrivilegedScopes, checkScopes, isPrivileged, productsOf } from './scope-policy';
-
-export interface CreateCredentialInput {
-  agentId: string;
-  type: CredentialType;
-  environment: Environment;
-  scopes: string[];
-  rateLimit: RateLimit;
-  ipAllowlist?: string[];
-  secretStore?: string;
-  rotationIntervalDays?: number;
-  gracePeriodHours?: number;
-}
-
-export interface CredentialListQuery {
-  agentId?: string;
-  ownerId?: string;
-  status?: CredentialStatus;
-  environment?: Environment;
-  dueBefore?: Date;
-  limit?: number;
-  cursor?: string;
-}
 
 const DEFAULT_ROTATION_INTERVAL_DAYS = 90;
 const DEFAULT_GRACE_PERIOD_HOURS = 24;
@@ -90,7 +69,7 @@ export class CredentialsService {
    * The secret is written to its store before the row, and removed again if the
    * row cannot be written, so a failure leaves neither half behind.
    */
-  async create(ctx: RequestContext, input: CreateCredentialInput): Promise<{ credential: CredentialView; secret?: string }> {
+  async create(ctx: RequestContext, input: CreateCredentialDto): Promise<{ credential: CredentialView; secret?: string }> {
     const agent = await this.agents.find(input.agentId).catch((error: unknown) => {
       if (error instanceof NotFoundError) throw InvalidInputError.field('agentId', 'does not name an existing agent');
       throw error;
@@ -100,48 +79,31 @@ export class CredentialsService {
       throw new ConflictError('AGENT_DECOMMISSIONED', 'A decommissioned agent cannot get new credentials.');
     }
     const store = this.stores.resolve(input.secretStore);
-    const errors: FieldError[] = [];
-    errors.push(...(await this.scopeErrors(input.scopes)));
-    const allowlist = checkIpAllowlist(input.ipAllowlist ?? []);
-    errors.push(...allowlist.errors);
     const rotationIntervalDays = input.rotationIntervalDays ?? Math.min(DEFAULT_ROTATION_INTERVAL_DAYS, this.maxInterval);
-    errors.push(...this.intervalErrors(rotationIntervalDays));
-    if (errors.length) throw new InvalidInputError(errors);
+    const ipAllowlist = await this.checkPolicy({ scopes: input.scopes, ipAllowlist: input.ipAllowlist ?? [], rotationIntervalDays });
 
     const now = this.clock.now();
     const needsApproval = input.scopes.some(isPrivileged);
-    const credential: CredentialEntity = {
-      id: this.random.uuid(),
-      clientId: `agc_${this.random.bytes(16).toString('hex')}`,
-      agentId: agent.id,
-      ownerId: agent.ownerId,
-      type: input.type,
-      environment: input.environment,
-      scopes: input.scopes,
-      rateLimitRequests: input.rateLimit.requests,
-      rateLimitPerSeconds: input.rateLimit.perSeconds,
-      ipAllowlist: allowlist.normalized,
-      secretStore: store.name,
-      secretRef: null,
-      secretVersion: null,
-      secretVersionId: null,
-      secretSha256: null,
-      secretDeliveredVersion: null,
-      status: needsApproval ? 'pending_approval' : 'active',
-      rotationIntervalDays,
-      gracePeriodHours: input.gracePeriodHours ?? DEFAULT_GRACE_PERIOD_HOURS,
-      lastRotatedAt: null,
-      nextRotationAt: null,
-      lastUsedAt: null,
-      requestedBy: ctx.actor.tokenId,
-      approvedBy: null,
-      approvedAt: null,
-      pendingChange: null,
-      createdAt: now,
-      updatedAt: now,
-      revokedAt: null,
-      revokedReason: null,
-    };
+    const credential = newCredential(
+      {
+        id: this.random.uuid(),
+        clientId: `agc_${this.random.bytes(16).toString('hex')}`,
+        agentId: agent.id,
+        ownerId: agent.ownerId,
+        type: input.type,
+        environment: input.environment,
+        scopes: input.scopes,
+        rateLimitRequests: input.rateLimit.requests,
+        rateLimitPerSeconds: input.rateLimit.perSeconds,
+        ipAllowlist: ipAllowlist!,
+        secretStore: store.name,
+        status: needsApproval ? 'pending_approval' : 'active',
+        rotationIntervalDays,
+        gracePeriodHours: input.gracePeriodHours ?? DEFAULT_GRACE_PERIOD_HOURS,
+        requestedBy: ctx.actor.tokenId,
+      },
+      now,
+    );
 
     if (needsApproval) {
       await this.dataSource.transaction(async (em) => {
@@ -208,7 +170,7 @@ export class CredentialsService {
   }
 
   /** Newest first by (createdAt, id). */
-  async list(actor: Actor, query: CredentialListQuery): Promise<Page<CredentialView>> {
+  async list(actor: Actor, query: CredentialListFilter): Promise<Page<CredentialView>> {
     const page = await this.repository.list({ ...query, ownerId: scopedOwnerFilter(actor, query.ownerId) });
     return { items: page.items.map(toCredentialView), nextCursor: page.nextCursor };
   }
@@ -222,17 +184,7 @@ export class CredentialsService {
     if (Object.values(changes).every((v) => v === undefined)) {
       throw InvalidInputError.field('body', 'must change at least one of scopes, rateLimit, ipAllowlist, rotationIntervalDays, gracePeriodHours');
     }
-    const errors: FieldError[] = [];
-    if (changes.scopes) errors.push(...(await this.scopeErrors(changes.scopes)));
-    let ipAllowlist: string[] | undefined;
-    if (changes.ipAllowlist) {
-      const checked = checkIpAllowlist(changes.ipAllowlist);
-      errors.push(...checked.errors);
-      ipAllowlist = checked.normalized;
-    }
-    if (changes.rotationIntervalDays !== undefined) errors.push(...this.intervalErrors(changes.rotationIntervalDays));
-    if (errors.length) throw new InvalidInputError(errors);
-    const normalized: CredentialChanges = { ...changes, ipAllowlist };
+    const normalized: CredentialChanges = { ...changes, ipAllowlist: await this.checkPolicy(changes) };
 
     return this.dataSource.transaction(async (em) => {
       const credential = await this.lockForChange(em, id);
@@ -417,69 +369,25 @@ export class CredentialsService {
     }));
   }
 
-  /**
-   * The credentials of an access-review scope as one SELECT, for set-based
-   * copies: a campaign snapshots 100,000 credentials in one INSERT ... SELECT
-   * and settles expired items in one UPDATE ... FROM. Reviews never name
-   * inventory tables; they see only these columns: credential_id, client_id,
-   * agent_id, agent_name, owner_id, environment, status, scopes,
-   * rate_limit_requests, rate_limit_per_seconds, ip_allowlist, last_used_at,
-   * last_rotated_at, next_rotation_at, created_at, revoked_at. Placeholders are
-   * numbered from `firstParam`, so the caller's own come first.
-   */
-  reviewSource(
-    scope: { activeOnly: boolean; environment?: Environment | null; ownerIds?: string[] | null },
-    firstParam: number,
-  ): { sql: string; params: unknown[] } {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    if (scope.activeOnly) where.push(`c.status = 'active'`);
-    if (scope.environment) {
-      params.push(scope.environment);
-      where.push(`c.environment = $${firstParam + params.length - 1}`);
-    }
-    if (scope.ownerIds) {
-      params.push(scope.ownerIds);
-      where.push(`c.owner_id = ANY ($${firstParam + params.length - 1}::uuid[])`);
-    }
-    const sql = `SELECT c.id AS credential_id, c.client_id, c.agent_id, a.name AS agent_name, c.owner_id, c.environment,
-         c.status, c.scopes, c.rate_limit_requests, c.rate_limit_per_seconds, c.ip_allowlist, c.last_used_at,
-         c.last_rotated_at, c.next_rotation_at, c.created_at, c.revoked_at
-       FROM credentials c JOIN agents a ON a.id = c.agent_id${where.length ? ` WHERE ${where.join(' AND ')}` : ''}`;
-    return { sql, params };
-  }
-
-  /**
-   * Active credentials whose next rotation is due by `dueBy`, as one SELECT,
-   * for the rotation sweep's set-based INSERT ... SELECT (one statement per
-   * batch, served by credentials_due_idx). Rotation never names inventory
-   * tables; it sees only these columns: credential_id, agent_id, owner_id,
-   * environment, secret_store, secret_version, secret_version_id,
-   * next_rotation_at. Placeholders are numbered from `firstParam`.
-   */
-  dueForRotationSource(dueBy: Date, firstParam: number): { sql: string; params: unknown[] } {
-    return {
-      sql: `SELECT c.id AS credential_id, c.agent_id, c.owner_id, c.environment, c.secret_store, c.secret_version,
-                   c.secret_version_id, c.secret_sha256, c.next_rotation_at
-              FROM credentials c
-             WHERE c.status = 'active' AND c.next_rotation_at <= $${firstParam}`,
-      params: [dueBy],
-    };
-  }
-
   private get maxInterval(): number {
     return this.config.policy.maxRotationIntervalDays;
   }
 
-  private intervalErrors(days: number): FieldError[] {
-    return days > this.maxInterval
-      ? [{ field: 'rotationIntervalDays', message: `must be at most ${this.maxInterval} (the configured maximum)` }]
-      : [];
-  }
-
-  private async scopeErrors(scopes: string[]): Promise<FieldError[]> {
-    const catalog = await this.products.catalogFor(productsOf(scopes));
-    return checkScopes(scopes, catalog);
+  /**
+   * Refuses a requested policy with every field error at once (scopes against
+   * the catalog, the allowlist, the interval against the configured maximum);
+   * returns the allowlist normalized, when one was given.
+   */
+  private async checkPolicy(policy: { scopes?: string[]; ipAllowlist?: string[]; rotationIntervalDays?: number }): Promise<string[] | undefined> {
+    const errors: FieldError[] = [];
+    if (policy.scopes) errors.push(...checkScopes(policy.scopes, await this.products.catalogFor(productsOf(policy.scopes))));
+    const allowlist = policy.ipAllowlist ? checkIpAllowlist(policy.ipAllowlist) : undefined;
+    if (allowlist) errors.push(...allowlist.errors);
+    if (policy.rotationIntervalDays !== undefined && policy.rotationIntervalDays > this.maxInterval) {
+      errors.push({ field: 'rotationIntervalDays', message: `must be at most ${this.maxInterval} (the configured maximum)` });
+    }
+    if (errors.length) throw new InvalidInputError(errors);
+    return allowlist?.normalized;
   }
 
 }
