@@ -4,7 +4,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { openSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from 'pg';
-import { TOKEN_BY_SHA256 } from '../src/auth/token-hash';
+import { TOKEN_BY_SHA256 } from '../src/auth/tokens.repository';
 import { runMigrations } from '../src/common/db/run-migrations';
 import { CREDENTIAL_BY_ID } from '../src/inventory/credentials.repository';
 
