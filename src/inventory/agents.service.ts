@@ -6,8 +6,9 @@ import { Actor, assertOwnerAccess, assertOwnerRead, canReadAll, RequestContext }
 import { Clock } from '../common/clock/clock';
 import { isUniqueViolation } from '../common/db/pg-errors';
 import { ConflictError, ForbiddenError, InvalidInputError, NotFoundError } from '../common/errors/domain-error';
-import { fetchTimePage, Page } from '../common/pagination/pagination';
+import { mapPage, Page } from '../common/pagination/pagination';
 import { RandomSource } from '../common/random/random-source';
+import { AgentsRepository } from './agents.repository';
 import { AgentEntity, AgentStatus } from './entities/agent.entity';
 import { OwnersService } from './owners.service';
 
@@ -25,6 +26,7 @@ export interface AgentView {
 export class AgentsService {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly repository: AgentsRepository,
     private readonly owners: OwnersService,
     private readonly audit: AuditService,
     private readonly clock: Clock,
@@ -50,7 +52,7 @@ export class AgentsService {
     };
     try {
       await this.dataSource.transaction(async (em) => {
-        await em.insert(AgentEntity, agent);
+        await this.repository.insert(em, agent);
         await this.audit.record(em, ctx, {
           action: 'agent.created',
           targetType: 'agent',
@@ -71,19 +73,14 @@ export class AgentsService {
     return toAgentView(agent);
   }
 
-  list(actor: Actor, query: { ownerId?: string; status?: AgentStatus; limit?: number; cursor?: string }): Promise<Page<AgentView>> {
-    const ownerId = scopedOwnerFilter(actor, query.ownerId);
-    const qb = this.dataSource.getRepository(AgentEntity).createQueryBuilder('a');
-    if (ownerId) qb.andWhere('a.owner_id = :ownerId', { ownerId });
-    if (query.status) qb.andWhere('a.status = :status', { status: query.status });
-    return fetchTimePage(qb, 'a', query, toAgentView);
+  async list(actor: Actor, query: { ownerId?: string; status?: AgentStatus; limit?: number; cursor?: string }): Promise<Page<AgentView>> {
+    return mapPage(await this.repository.list({ ...query, ownerId: scopedOwnerFilter(actor, query.ownerId) }), toAgentView);
   }
 
   async update(ctx: RequestContext, id: string, changes: { name?: string; description?: string }): Promise<AgentView> {
     try {
       return await this.dataSource.transaction(async (em) => {
-        const agent = await em.findOne(AgentEntity, { where: { id }, lock: { mode: 'pessimistic_write' } });
-        if (!agent) throw new NotFoundError('agent', id);
+        const agent = await this.lockForChange(em, id);
         assertOwnerAccess(ctx.actor, agent.ownerId, 'agent');
         if (agent.status === 'decommissioned') {
           throw new ConflictError('AGENT_DECOMMISSIONED', 'A decommissioned agent cannot be changed.');
@@ -92,7 +89,7 @@ export class AgentsService {
         if (changes.name !== undefined) agent.name = changes.name;
         if (changes.description !== undefined) agent.description = changes.description;
         agent.updatedAt = this.clock.now();
-        await em.update(AgentEntity, { id }, { name: agent.name, description: agent.description, updatedAt: agent.updatedAt });
+        await this.repository.saveDetails(em, agent);
         await this.audit.record(em, ctx, {
           action: 'agent.updated',
           targetType: 'agent',
@@ -109,41 +106,20 @@ export class AgentsService {
 
   /** Loads an agent for a state change in the caller's transaction, row-locked. */
   async lockForChange(em: EntityManager, id: string): Promise<AgentEntity> {
-    const agent = await em.findOne(AgentEntity, { where: { id }, lock: { mode: 'pessimistic_write' } });
+    const agent = await this.repository.lockForChange(em, id);
     if (!agent) throw new NotFoundError('agent', id);
     return agent;
   }
 
   /** Marks an agent decommissioned inside the caller's transaction (the caller writes the audit event). */
   async markDecommissioned(em: EntityManager, id: string): Promise<void> {
-    await em.update(AgentEntity, { id }, { status: 'decommissioned', updatedAt: this.clock.now() });
+    await this.repository.markDecommissioned(em, id, this.clock.now());
   }
 
-  /** Plain SQL: every issuance reads its agent first. */
   async find(id: string): Promise<AgentEntity> {
-    const rows: Array<{
-      id: string;
-      name: string;
-      owner_id: string;
-      description: string | null;
-      status: AgentStatus;
-      created_at: Date;
-      updated_at: Date;
-    }> = await this.dataSource.query(
-      'SELECT id, name, owner_id, description, status, created_at, updated_at FROM agents WHERE id = $1',
-      [id],
-    );
-    if (rows.length === 0) throw new NotFoundError('agent', id);
-    const row = rows[0];
-    return {
-      id: row.id,
-      name: row.name,
-      ownerId: row.owner_id,
-      description: row.description,
-      status: row.status,
-      createdAt: row.created_at,
-      updatedAt: row.updated_at,
-    };
+    const agent = await this.repository.findById(id);
+    if (!agent) throw new NotFoundError('agent', id);
+    return agent;
   }
 }
 
