@@ -12,9 +12,11 @@ import { GatewayEntity } from './entities/gateway.entity';
 import { OutboxEventEntity } from './entities/outbox-event.entity';
 import { EventOutbox } from './event-outbox.service';
 import { GatewaysController } from './gateways.controller';
+import { GatewaysRepository } from './gateways.repository';
 import { GatewaysService } from './gateways.service';
 import { HostResolver, SystemHostResolver } from './host-resolver';
 import { HttpWebhookSender } from './http-webhook-sender';
+import { OutboxEventsRepository } from './outbox-events.repository';
 import { OutboxSweeper } from './outbox-sweeper.service';
 import { WebhookSender } from './webhook-sender';
 
@@ -27,6 +29,8 @@ import { WebhookSender } from './webhook-sender';
   controllers: [GatewaysController, DeliveriesController],
   providers: [
     DeliveriesRepository,
+    GatewaysRepository,
+    OutboxEventsRepository,
     DeliveryQueue,
     DeliveryMetrics,
     EventOutbox,
