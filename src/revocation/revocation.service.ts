@@ -14,8 +14,9 @@ import { AgentsService } from '../inventory/agents.service';
 import { targetOf } from '../inventory/credential-secrets.service';
 import { credentialEventData } from '../inventory/credential-views';
 import { CredentialsService } from '../inventory/credentials.service';
-import { RevocationCredentialEntity, SecretDestructionStatus } from './entities/revocation-credential.entity';
+import type { SecretDestructionStatus } from './entities/revocation-credential.entity';
 import { RevocationEntity } from './entities/revocation.entity';
+import { RevocationsRepository } from './revocations.repository';
 import { RotationsService } from '../rotation/rotations.service';
 import { SecretDestructionService } from './secret-destruction.service';
 
@@ -86,6 +87,7 @@ const REVOKE_CHUNK = 1000;
 export class RevocationService {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly repository: RevocationsRepository,
     private readonly credentials: CredentialsService,
     private readonly agents: AgentsService,
     private readonly outbox: EventOutbox,
@@ -121,7 +123,7 @@ export class RevocationService {
       const agent = await this.agents.lockForChange(em, agentId);
       assertMayRevoke(ctx.actor, agent.ownerId, 'agent');
       if (agent.status === 'decommissioned') {
-        const earlier = await em.findOne(RevocationEntity, { where: { agentId }, order: { createdAt: 'DESC' } });
+        const earlier = await this.repository.latestOfAgent(em, agentId);
         if (earlier) {
           const revocation = await this.summaryOf(em, earlier);
           const revoked = ctx.redactions?.length ? await this.credentials.lockManyForChange(em, revocation.credentialIds) : [];
@@ -189,7 +191,7 @@ export class RevocationService {
     }
     if (!revocation) return null;
     if (owners.size > 1 && revocation.ownerId !== null) {
-      await em.query('UPDATE revocations SET owner_id = NULL WHERE id = $1', [revocation.id]);
+      await this.repository.clearOwner(em, revocation.id);
     }
     return { revocationId: revocation.id, credentialIds: revoked, revokedAt: now.toISOString() };
   }
@@ -199,7 +201,7 @@ export class RevocationService {
    * delivery is pending any more (each acknowledged or given up) or the time is up.
    */
   async get(actor: Actor, id: string, waitSeconds = 0): Promise<RevocationView> {
-    const revocation = await this.dataSource.getRepository(RevocationEntity).findOne({ where: { id } });
+    const revocation = await this.repository.findById(id);
     if (!revocation) throw new NotFoundError('revocation', id);
     if (!canReadAll(actor) && (actor.role !== 'owner' || revocation.ownerId === null || actor.ownerId !== revocation.ownerId)) {
       throw new ForbiddenError('OWNER_MISMATCH', "This token may not read another owner's revocation.");
@@ -273,31 +275,9 @@ export class RevocationService {
       credentialId: credential.id,
       eventId: events[i].eventId,
       secretStore: credential.secretStore,
-      secretTarget: JSON.stringify(targetOf(credential)),
+      secretTarget: targetOf(credential),
     }));
-    const insertRows = `INSERT INTO revocation_credentials (credential_id, revocation_id, event_id, secret_store, secret_target,
-                                                      secret_status, secret_attempts, secret_next_attempt_at)
-       SELECT c.credential_id, $1, c.event_id, c.secret_store, c.secret_target, 'pending', 0, $2
-         FROM unnest($3::uuid[], $4::uuid[], $5::text[], $6::jsonb[]) AS c(credential_id, event_id, secret_store, secret_target)`;
-    const rowParams = [
-      revocation.id,
-      now,
-      rows.map((r) => r.credentialId),
-      rows.map((r) => r.eventId),
-      rows.map((r) => r.secretStore),
-      rows.map((r) => r.secretTarget),
-    ];
-    if (withRevocation) {
-      await em.query(
-        `WITH revocation AS (
-           INSERT INTO revocations (id, agent_id, owner_id, reason, actor, request_id, revoked_at, created_at)
-           VALUES ($1, $7, $8, $9, $10, $11, $2, $2))
-         ${insertRows}`,
-        [...rowParams, revocation.agentId, revocation.ownerId, reason, JSON.stringify(revocation.actor), revocation.requestId],
-      );
-    } else {
-      await em.query(insertRows, rowParams);
-    }
+    await this.repository.insertRevoked(em, revocation, rows, withRevocation);
     this.destruction.scheduleAfterCommit(
       em,
       rows.map((r) => ({ revocationId: revocation.id, credentialId: r.credentialId })),
@@ -311,21 +291,19 @@ export class RevocationService {
   }
 
   private async summaryOfCredential(em: EntityManager, credentialId: string): Promise<RevocationSummary> {
-    const row = await em.findOne(RevocationCredentialEntity, { where: { credentialId } });
-    const revocation = row && (await em.findOne(RevocationEntity, { where: { id: row.revocationId } }));
+    const row = await this.repository.credentialRow(em, credentialId);
+    const revocation = row && (await this.repository.findIn(em, row.revocationId));
     if (!revocation) throw new ConflictError('CREDENTIAL_REVOKED', 'This credential is revoked, but no revocation record names it.');
     return this.summaryOf(em, revocation);
   }
 
   private async summaryOf(em: EntityManager, revocation: RevocationEntity): Promise<RevocationSummary> {
-    const rows = await em.find(RevocationCredentialEntity, { where: { revocationId: revocation.id }, order: { credentialId: 'ASC' } });
+    const rows = await this.repository.credentialsOf(revocation.id, em);
     return { revocationId: revocation.id, credentialIds: rows.map((r) => r.credentialId), revokedAt: revocation.revokedAt.toISOString() };
   }
 
   private async view(revocation: RevocationEntity): Promise<RevocationView> {
-    const rows = await this.dataSource
-      .getRepository(RevocationCredentialEntity)
-      .find({ where: { revocationId: revocation.id }, order: { credentialId: 'ASC' } });
+    const rows = await this.repository.credentialsOf(revocation.id);
     const deliveries = byGateway(await this.deliveries.forEvents(rows.map((r) => r.eventId)));
     return {
       id: revocation.id,
