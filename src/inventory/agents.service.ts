@@ -2,14 +2,15 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
-import { Actor, assertOwnerAccess, assertOwnerRead, canReadAll, RequestContext } from '../auth/actor';
+import { Actor, assertOwnerAccess, assertOwnerRead, RequestContext, scopedOwnerFilter } from '../auth/actor';
 import { Clock } from '../common/clock/clock';
 import { isUniqueViolation } from '../common/db/pg-errors';
-import { ConflictError, ForbiddenError, InvalidInputError, NotFoundError } from '../common/errors/domain-error';
+import { InvalidInputError, NotFoundError } from '../common/errors/domain-error';
 import { mapPage, Page } from '../common/pagination/pagination';
 import { RandomSource } from '../common/random/random-source';
 import { AgentsRepository } from './agents.repository';
 import { AgentEntity, AgentStatus } from './entities/agent.entity';
+import { AgentDecommissionedError, AgentNameTakenError } from './inventory-errors';
 import { OwnersService } from './owners.service';
 
 export interface AgentView {
@@ -34,9 +35,7 @@ export class AgentsService {
   ) {}
 
   async create(ctx: RequestContext, input: { name: string; ownerId: string; description?: string }): Promise<AgentView> {
-    if (ctx.actor.role === 'owner' && ctx.actor.ownerId !== input.ownerId) {
-      throw new ForbiddenError('OWNER_MISMATCH', 'An owner token may only create agents for its own owner.');
-    }
+    assertOwnerAccess(ctx.actor, input.ownerId, 'agent');
     if (!(await this.owners.exists(input.ownerId))) {
       throw InvalidInputError.field('ownerId', 'does not name an existing owner');
     }
@@ -61,7 +60,7 @@ export class AgentsService {
         });
       });
     } catch (error) {
-      if (isUniqueViolation(error)) throw new ConflictError('AGENT_NAME_TAKEN', `This owner already has an agent named ${input.name}.`);
+      if (isUniqueViolation(error)) throw new AgentNameTakenError(input.name);
       throw error;
     }
     return toAgentView(agent);
@@ -83,7 +82,7 @@ export class AgentsService {
         const agent = await this.lockForChange(em, id);
         assertOwnerAccess(ctx.actor, agent.ownerId, 'agent');
         if (agent.status === 'decommissioned') {
-          throw new ConflictError('AGENT_DECOMMISSIONED', 'A decommissioned agent cannot be changed.');
+          throw new AgentDecommissionedError('be changed');
         }
         const before = { name: agent.name, description: agent.description };
         if (changes.name !== undefined) agent.name = changes.name;
@@ -99,7 +98,7 @@ export class AgentsService {
         return toAgentView(agent);
       });
     } catch (error) {
-      if (isUniqueViolation(error)) throw new ConflictError('AGENT_NAME_TAKEN', `This owner already has an agent named ${changes.name}.`);
+      if (isUniqueViolation(error)) throw new AgentNameTakenError(changes.name);
       throw error;
     }
   }
@@ -121,19 +120,6 @@ export class AgentsService {
     if (!agent) throw new NotFoundError('agent', id);
     return agent;
   }
-}
-
-/**
- * The owner filter a list runs with: owners always see only their own rows and
- * get a 403 for asking about another owner; readers-of-all filter as asked.
- */
-export function scopedOwnerFilter(actor: Actor, requested: string | undefined): string | undefined {
-  if (canReadAll(actor)) return requested;
-  if (requested && requested !== actor.ownerId) {
-    throw new ForbiddenError('OWNER_MISMATCH', "This token may not list another owner's resources.");
-  }
-  if (!actor.ownerId) throw new ForbiddenError('OWNER_MISMATCH', 'This token is not bound to an owner.');
-  return actor.ownerId;
 }
 
 export function toAgentView(agent: AgentEntity): AgentView {

@@ -10,7 +10,7 @@ import { EventOutbox } from '../gateways/event-outbox.service';
 import { SecretStore } from '../secret-stores/secret-store';
 import { SecretStoreRegistry } from '../secret-stores/secret-store.registry';
 import { applyChanges } from './credential-state';
-import { assertNotRequester, assertNotRevoked } from './credential-errors';
+import { assertNotRequester, assertNotRevoked } from './inventory-errors';
 import { CredentialSecretsService } from './credential-secrets.service';
 import { credentialTermsEvent, CredentialView, describeCredential, toCredentialView } from './credential-views';
 import { CredentialsRepository } from './credentials.repository';

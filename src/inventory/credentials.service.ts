@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
-import { Actor, assertOwnerAccess, assertOwnerRead, RequestContext } from '../auth/actor';
+import { Actor, assertOwnerAccess, assertOwnerRead, RequestContext, scopedOwnerFilter } from '../auth/actor';
 import { Clock } from '../common/clock/clock';
 import { GroupCommit } from '../common/db/group-commit';
 import { isUniqueViolation } from '../common/db/pg-errors';
@@ -12,9 +12,9 @@ import { RandomSource, randomUnit } from '../common/random/random-source';
 import { AppConfig } from '../config/app-config';
 import { EventOutbox } from '../gateways/event-outbox.service';
 import { SecretStoreRegistry } from '../secret-stores/secret-store.registry';
-import { AgentsService, scopedOwnerFilter } from './agents.service';
+import { AgentsService } from './agents.service';
 import { applyChanges, CredentialChanges, newCredential, strictSubsetProblem, stripUndefined } from './credential-state';
-import { assertActive, assertNotRevoked } from './credential-errors';
+import { AgentDecommissionedError, assertActive, assertNotRevoked } from './inventory-errors';
 import { CredentialSecretsService } from './credential-secrets.service';
 import { credentialTermsEvent, CredentialView, describeCredential, toCredentialView } from './credential-views';
 import { CredentialListFilter, CredentialsRepository, RotatedVersion } from './credentials.repository';
@@ -76,7 +76,7 @@ export class CredentialsService {
     });
     assertOwnerAccess(ctx.actor, agent.ownerId, 'agent');
     if (agent.status !== 'active') {
-      throw new ConflictError('AGENT_DECOMMISSIONED', 'A decommissioned agent cannot get new credentials.');
+      throw new AgentDecommissionedError('get new credentials');
     }
     const store = this.stores.resolve(input.secretStore);
     const rotationIntervalDays = input.rotationIntervalDays ?? Math.min(DEFAULT_ROTATION_INTERVAL_DAYS, this.maxInterval);

@@ -4,10 +4,11 @@ import { DataSource } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
 import { Actor, assertOwnerRead, canReadAll, RequestContext } from '../auth/actor';
 import { Clock } from '../common/clock/clock';
-import { ConflictError, NotFoundError } from '../common/errors/domain-error';
+import { NotFoundError } from '../common/errors/domain-error';
 import { mapPage, Page } from '../common/pagination/pagination';
 import { RandomSource } from '../common/random/random-source';
 import { OwnerEntity, OwnerKind } from './entities/owner.entity';
+import { OwnerEmailTakenError } from './inventory-errors';
 import { OwnersRepository } from './owners.repository';
 import { isUniqueViolation } from '../common/db/pg-errors';
 
@@ -44,7 +45,7 @@ export class OwnersService {
         });
       });
     } catch (error) {
-      if (isUniqueViolation(error)) throw new ConflictError('OWNER_EMAIL_TAKEN', `An owner with email ${input.email} exists.`);
+      if (isUniqueViolation(error)) throw new OwnerEmailTakenError(input.email);
       throw error;
     }
     return toView(owner);
@@ -82,7 +83,7 @@ export class OwnersService {
         return toView(owner);
       });
     } catch (error) {
-      if (isUniqueViolation(error)) throw new ConflictError('OWNER_EMAIL_TAKEN', `An owner with email ${changes.email} exists.`);
+      if (isUniqueViolation(error)) throw new OwnerEmailTakenError(changes.email);
       throw error;
     }
   }

@@ -5,9 +5,10 @@ import { AuditService } from '../audit/audit.service';
 import { assertOwnerAccess, RequestContext } from '../auth/actor';
 import { isUniqueViolation } from '../common/db/pg-errors';
 import { Clock } from '../common/clock/clock';
-import { ConflictError, ForbiddenError, InvalidInputError, NotFoundError } from '../common/errors/domain-error';
+import { ForbiddenError, InvalidInputError, NotFoundError } from '../common/errors/domain-error';
 import { RandomSource } from '../common/random/random-source';
 import { CredentialsService } from '../inventory/credentials.service';
+import { CredentialNotActiveError } from '../inventory/inventory-errors';
 import { RevocationService } from '../revocation/revocation.service';
 import { decisionsSha256 } from './decisions-digest';
 import { CampaignSignoffEntity } from './entities/campaign-signoff.entity';
@@ -89,9 +90,7 @@ export class ReviewDecisionsService {
         });
         return { conflict: new CredentialRevokedElsewhereError(item.credentialId) };
       }
-      if (credential.status !== 'active') {
-        throw new ConflictError('CREDENTIAL_NOT_ACTIVE', `Credential ${item.credentialId} is ${credential.status}.`);
-      }
+      if (credential.status !== 'active') throw new CredentialNotActiveError(credential.status);
 
       const review = { campaignId, itemId };
       let scopesAfter = credential.scopes;

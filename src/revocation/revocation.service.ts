@@ -3,10 +3,10 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { AuditEntry, AuditService } from '../audit/audit.service';
-import { Actor, canReadAll, RequestContext } from '../auth/actor';
+import { Actor, assertMayRespond, assertOwnerRead, RequestContext } from '../auth/actor';
 import { Clock } from '../common/clock/clock';
 import { chunks } from '../common/collections/chunks';
-import { ConflictError, ForbiddenError, NotFoundError } from '../common/errors/domain-error';
+import { NotFoundError } from '../common/errors/domain-error';
 import { RandomSource } from '../common/random/random-source';
 import { DeliveriesService, DeliveryView } from '../gateways/deliveries.service';
 import { EventOutbox } from '../gateways/event-outbox.service';
@@ -14,6 +14,7 @@ import { AgentsService } from '../inventory/agents.service';
 import { targetOf } from '../inventory/credential-secrets.service';
 import { credentialEventData } from '../inventory/credential-views';
 import { CredentialsService } from '../inventory/credentials.service';
+import { CredentialRevokedError } from '../inventory/inventory-errors';
 import type { SecretDestructionStatus } from './entities/revocation-credential.entity';
 import { RevocationEntity } from './entities/revocation.entity';
 import { RevocationsRepository } from './revocations.repository';
@@ -103,7 +104,7 @@ export class RevocationService {
   async revokeCredential(ctx: RequestContext, credentialId: string, reason: string): Promise<RevokeOutcome> {
     return this.dataSource.transaction(async (em) => {
       const credential = await this.credentials.lockForChange(em, credentialId);
-      assertMayRevoke(ctx.actor, credential.ownerId, 'credential');
+      assertMayRespond(ctx.actor, credential.ownerId, 'revoke', 'credential');
       const leaked = await this.secretsInReason(em, ctx, [credential]);
       if (credential.status === 'revoked') {
         return { created: false, revocation: await this.summaryOfCredential(em, credentialId), reasonContainedSecret: leaked.size > 0 };
@@ -121,7 +122,7 @@ export class RevocationService {
   async revokeAgent(ctx: RequestContext, agentId: string, reason: string): Promise<RevokeOutcome> {
     return this.dataSource.transaction(async (em) => {
       const agent = await this.agents.lockForChange(em, agentId);
-      assertMayRevoke(ctx.actor, agent.ownerId, 'agent');
+      assertMayRespond(ctx.actor, agent.ownerId, 'revoke', 'agent');
       if (agent.status === 'decommissioned') {
         const earlier = await this.repository.latestOfAgent(em, agentId);
         if (earlier) {
@@ -203,9 +204,7 @@ export class RevocationService {
   async get(actor: Actor, id: string, waitSeconds = 0): Promise<RevocationView> {
     const revocation = await this.repository.findById(id);
     if (!revocation) throw new NotFoundError('revocation', id);
-    if (!canReadAll(actor) && (actor.role !== 'owner' || revocation.ownerId === null || actor.ownerId !== revocation.ownerId)) {
-      throw new ForbiddenError('OWNER_MISMATCH', "This token may not read another owner's revocation.");
-    }
+    assertOwnerRead(actor, revocation.ownerId, 'revocation');
     const waitMs = Math.min(Math.max(waitSeconds, 0), MAX_WAIT_SECONDS) * 1000;
     const started = performance.now();
     let pause = 10;
@@ -293,7 +292,8 @@ export class RevocationService {
   private async summaryOfCredential(em: EntityManager, credentialId: string): Promise<RevocationSummary> {
     const row = await this.repository.credentialRow(em, credentialId);
     const revocation = row && (await this.repository.findIn(em, row.revocationId));
-    if (!revocation) throw new ConflictError('CREDENTIAL_REVOKED', 'This credential is revoked, but no revocation record names it.');
+    // A revoked credential without its revocation's record: nothing to answer with but the state itself.
+    if (!revocation) throw new CredentialRevokedError();
     return this.summaryOf(em, revocation);
   }
 
@@ -325,13 +325,6 @@ export class RevocationService {
       })),
     };
   }
-}
-
-/** Responders and admins revoke anything; an owner only its own; auditors never reach here (route roles). */
-function assertMayRevoke(actor: Actor, ownerId: string, what: string): void {
-  if (actor.role === 'admin' || actor.role === 'responder' || actor.role === 'system') return;
-  if (actor.role === 'owner' && actor.ownerId === ownerId) return;
-  throw new ForbiddenError('OWNER_MISMATCH', `This token may not revoke another owner's ${what}.`);
 }
 
 /** One entry per gateway, over the revocation's events (one per credential). */

@@ -2,7 +2,7 @@ import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { JobsOptions } from 'bullmq';
 import { DataSource, EntityManager } from 'typeorm';
-import { AuditService } from '../audit/audit.service';
+import { AuditEntry, AuditService } from '../audit/audit.service';
 import { systemContext } from '../auth/actor';
 import { Clock } from '../common/clock/clock';
 import type { DueCursor, DueJob, DueWork } from '../common/jobs/due-work';
@@ -126,7 +126,7 @@ export class SecretDestructionService implements DueWork, OnModuleInit {
       await this.audit.record(
         em,
         systemContext('secret-destruction', requestId),
-        ...updated.map((row) => ({
+        ...updated.map((row): AuditEntry => ({
           action: 'credential.secret_destroyed',
           targetType: 'credential',
           targetId: row.credential_id,

@@ -2,17 +2,18 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
-import { Actor, assertOwnerRead, RequestContext } from '../auth/actor';
+import { Actor, assertMayRespond, assertOwnerRead, RequestContext } from '../auth/actor';
 import { Clock, HOUR_MS } from '../common/clock/clock';
 import { isUniqueViolation } from '../common/db/pg-errors';
-import { ForbiddenError, NotFoundError } from '../common/errors/domain-error';
+import { NotFoundError } from '../common/errors/domain-error';
 import { Page } from '../common/pagination/pagination';
 import { RandomSource } from '../common/random/random-source';
 import { AfterCommit } from '../common/db/after-commit';
 import { targetOf } from '../inventory/credential-secrets.service';
 import { CredentialsService } from '../inventory/credentials.service';
 import { RotationEntity, RotationStatus, RotationStep, RotationTrigger } from './entities/rotation.entity';
-import { CredentialNotActiveError, CredentialRevokedError, RotationInProgressError, RotationNotFailedError } from './rotation-errors';
+import { CredentialNotActiveError, CredentialRevokedError } from '../inventory/inventory-errors';
+import { RotationInProgressError, RotationNotFailedError } from './rotation-errors';
 import { RotationEvents } from './rotation-events';
 import { RotationMetrics } from './rotation-metrics';
 import { RotationQueue } from './rotation-queue';
@@ -86,7 +87,7 @@ export class RotationsService {
     try {
       return await this.dataSource.transaction(async (em) => {
         const credential = await this.credentials.lockForChange(em, credentialId);
-        assertMayRotate(ctx.actor, credential.ownerId);
+        assertMayRespond(ctx.actor, credential.ownerId, 'rotate', 'credential');
         if (credential.status === 'revoked') throw new CredentialRevokedError();
         if (credential.status !== 'active') throw new CredentialNotActiveError(credential.status);
         const running = await this.repository.runningOf(em, credentialId);
@@ -251,13 +252,6 @@ export class RotationsService {
     }
     return reopened;
   }
-}
-
-/** Admins and responders rotate anything; an owner only its own credentials (auditors never reach here: route roles). */
-function assertMayRotate(actor: Actor, ownerId: string): void {
-  if (actor.role === 'admin' || actor.role === 'responder' || actor.role === 'system') return;
-  if (actor.role === 'owner' && actor.ownerId === ownerId) return;
-  throw new ForbiddenError('OWNER_MISMATCH', "This token may not rotate another owner's credential.");
 }
 
 export function toRotationView(rotation: RotationEntity): RotationView {

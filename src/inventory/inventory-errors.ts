@@ -2,6 +2,8 @@ import { ConflictError, ForbiddenError } from '../common/errors/domain-error';
 import type { Actor } from '../auth/actor';
 import type { CredentialEntity } from './entities/credential.entity';
 
+/** The inventory's domain errors, each defined once; other modules raise the credential ones through these too. */
+
 /** 409: a revoked credential never changes again (no update, approval, claim, rotation or review decision). */
 export class CredentialRevokedError extends ConflictError {
   constructor() {
@@ -13,6 +15,27 @@ export class CredentialRevokedError extends ConflictError {
 export class CredentialNotActiveError extends ConflictError {
   constructor(status: string) {
     super('CREDENTIAL_NOT_ACTIVE', `This credential is ${status}; only an active credential can be changed, claimed or rotated.`);
+  }
+}
+
+/** 409: an owner's agents have distinct names. */
+export class AgentNameTakenError extends ConflictError {
+  constructor(name: string | undefined) {
+    super('AGENT_NAME_TAKEN', `This owner already has an agent named ${name}.`);
+  }
+}
+
+/** 409: a decommissioned agent is final: `action` says what it refused (get new credentials, be changed). */
+export class AgentDecommissionedError extends ConflictError {
+  constructor(action: string) {
+    super('AGENT_DECOMMISSIONED', `A decommissioned agent cannot ${action}.`);
+  }
+}
+
+/** 409: owners have distinct emails. */
+export class OwnerEmailTakenError extends ConflictError {
+  constructor(email: string | undefined) {
+    super('OWNER_EMAIL_TAKEN', `An owner with email ${email} exists.`);
   }
 }
 
