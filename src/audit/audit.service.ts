@@ -7,12 +7,13 @@ import { AfterCommit } from '../common/db/after-commit';
 import { InvalidInputError } from '../common/errors/domain-error';
 import { DEFAULT_PAGE_SIZE, Page } from '../common/pagination/pagination';
 import { RandomSource } from '../common/random/random-source';
+import type { AuditAction } from './audit-actions';
 import { assertNoSecretValues, chainHash, ChainedEvent, GENESIS_HASH } from './audit-chain';
 import { AuditChainer, chainedEventOf } from './audit-chainer.service';
 import { AuditRepository, LinkedEventRow } from './audit.repository';
 
 export interface AuditEntry {
-  action: string;
+  action: AuditAction;
   targetType: string;
   targetId: string;
   data?: Record<string, unknown>;

@@ -1,7 +1,7 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { AuditService } from '../audit/audit.service';
+import { AuditEntry, AuditService } from '../audit/audit.service';
 import { systemContext } from '../auth/actor';
 import { Clock } from '../common/clock/clock';
 import { tryAdvisoryXactLock } from '../common/db/advisory-lock';
@@ -113,7 +113,7 @@ export class RotationSweeper implements OnModuleInit {
       await this.audit.record(
         em,
         ctx,
-        ...started.map((r) => ({
+        ...started.map((r): AuditEntry => ({
           action: 'rotation.scheduled',
           targetType: 'credential',
           targetId: r.credentialId,
