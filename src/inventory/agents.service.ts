@@ -12,16 +12,7 @@ import { AgentsRepository } from './agents.repository';
 import { AgentEntity, AgentStatus } from './entities/agent.entity';
 import { AgentDecommissionedError, AgentNameTakenError } from './inventory-errors';
 import { OwnersService } from './owners.service';
-
-export interface AgentView {
-  id: string;
-  name: string;
-  ownerId: string;
-  description: string | null;
-  status: AgentStatus;
-  createdAt: string;
-  updatedAt: string;
-}
+import type { AgentDto } from './dto/agent.dto';
 
 @Injectable()
 export class AgentsService {
@@ -34,7 +25,7 @@ export class AgentsService {
     private readonly random: RandomSource,
   ) {}
 
-  async create(ctx: RequestContext, input: { name: string; ownerId: string; description?: string }): Promise<AgentView> {
+  async create(ctx: RequestContext, input: { name: string; ownerId: string; description?: string }): Promise<AgentDto> {
     assertOwnerAccess(ctx.actor, input.ownerId, 'agent');
     if (!(await this.owners.exists(input.ownerId))) {
       throw InvalidInputError.field('ownerId', 'does not name an existing owner');
@@ -66,17 +57,17 @@ export class AgentsService {
     return toAgentView(agent);
   }
 
-  async get(actor: Actor, id: string): Promise<AgentView> {
+  async get(actor: Actor, id: string): Promise<AgentDto> {
     const agent = await this.find(id);
     assertOwnerRead(actor, agent.ownerId, 'agent');
     return toAgentView(agent);
   }
 
-  async list(actor: Actor, query: { ownerId?: string; status?: AgentStatus; limit?: number; cursor?: string }): Promise<Page<AgentView>> {
+  async list(actor: Actor, query: { ownerId?: string; status?: AgentStatus; limit?: number; cursor?: string }): Promise<Page<AgentDto>> {
     return mapPage(await this.repository.list({ ...query, ownerId: scopedOwnerFilter(actor, query.ownerId) }), toAgentView);
   }
 
-  async update(ctx: RequestContext, id: string, changes: { name?: string; description?: string }): Promise<AgentView> {
+  async update(ctx: RequestContext, id: string, changes: { name?: string; description?: string }): Promise<AgentDto> {
     try {
       return await this.dataSource.transaction(async (em) => {
         const agent = await this.lockForChange(em, id);
@@ -122,7 +113,7 @@ export class AgentsService {
   }
 }
 
-export function toAgentView(agent: AgentEntity): AgentView {
+export function toAgentView(agent: AgentEntity): AgentDto {
   return {
     id: agent.id,
     name: agent.name,

@@ -12,10 +12,11 @@ import { SecretStoreRegistry } from '../secret-stores/secret-store.registry';
 import { applyChanges } from './credential-state';
 import { assertNotRequester, assertNotRevoked } from './inventory-errors';
 import { CredentialSecretsService } from './credential-secrets.service';
-import { credentialTermsEvent, CredentialView, describeCredential, toCredentialView } from './credential-views';
+import { credentialTermsEvent, describeCredential, toCredentialView } from './credential-views';
 import { CredentialsRepository } from './credentials.repository';
+import type { CredentialDto } from './dto/credential.dto';
 import { CredentialsService } from './credentials.service';
-import { CredentialEntity } from './entities/credential.entity';
+import type { Credential } from './credential';
 
 /**
  * The second-person workflow: a credential issued with a delete/admin scope
@@ -41,8 +42,8 @@ export class CredentialApprovalsService {
    * Second-person approval of a pending credential (its secret is created now)
    * or of a pending change. The approver must be an admin other than the requester.
    */
-  async approve(ctx: RequestContext, id: string): Promise<CredentialView> {
-    let written: { store: SecretStore; credential: CredentialEntity } | null = null;
+  async approve(ctx: RequestContext, id: string): Promise<CredentialDto> {
+    let written: { store: SecretStore; credential: Credential } | null = null;
     try {
       return await this.dataSource.transaction(async (em) => {
         const credential = await this.credentials.lockForChange(em, id);
@@ -87,14 +88,14 @@ export class CredentialApprovalsService {
       });
     } catch (error) {
       // The transaction did not commit, so a secret written for it must not survive.
-      const orphan = written as { store: SecretStore; credential: CredentialEntity } | null;
+      const orphan = written as { store: SecretStore; credential: Credential } | null;
       if (orphan) await this.secrets.discard(orphan.store, orphan.credential);
       throw error;
     }
   }
 
   /** Rejects a pending credential (it becomes `rejected`) or a pending change (it is dropped). */
-  async reject(ctx: RequestContext, id: string): Promise<CredentialView> {
+  async reject(ctx: RequestContext, id: string): Promise<CredentialDto> {
     return this.dataSource.transaction(async (em) => {
       const credential = await this.credentials.lockForChange(em, id);
       assertNotRevoked(credential);

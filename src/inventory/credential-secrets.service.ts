@@ -5,7 +5,7 @@ import { RandomSource, randomUnit } from '../common/random/random-source';
 import { SecretStore, SecretTarget } from '../secret-stores/secret-store';
 import { SecretStoreRegistry } from '../secret-stores/secret-store.registry';
 import { formatSecret, SECRET_RANDOM_BYTES } from './credential-secret';
-import type { CredentialEntity } from './entities/credential.entity';
+import type { Credential } from './credential';
 import { nextRotationAt } from './rotation-schedule';
 
 /**
@@ -23,7 +23,7 @@ export class CredentialSecretsService {
   ) {}
 
   /** Generates the first secret, writes it to the store and records where it lives on the entity. */
-  async writeFirstVersion(store: SecretStore, credential: CredentialEntity, now: Date): Promise<string> {
+  async writeFirstVersion(store: SecretStore, credential: Credential, now: Date): Promise<string> {
     const secret = formatSecret(credential.environment, this.random.bytes(SECRET_RANDOM_BYTES));
     const stored = await store
       .writeVersion({ target: targetOf(credential), version: 1, requestToken: credential.id, secret })
@@ -41,7 +41,7 @@ export class CredentialSecretsService {
   }
 
   /** Removes the secret of a credential whose row was not saved; a failure is logged for a person, never thrown. */
-  async discard(store: SecretStore, credential: CredentialEntity): Promise<void> {
+  async discard(store: SecretStore, credential: Credential): Promise<void> {
     try {
       await store.deleteAll(targetOf(credential));
     } catch (error) {
@@ -53,7 +53,7 @@ export class CredentialSecretsService {
   }
 
   /** The current version's secret, checked against the SHA-256 the inventory holds. */
-  async readCurrent(credential: CredentialEntity): Promise<string> {
+  async readCurrent(credential: Credential): Promise<string> {
     const store = this.stores.get(credential.secretStore);
     const secret = await store.readVersion(targetOf(credential), credential.secretVersionId!);
     if (!sameDigest(sha256(secret), credential.secretSha256!)) {
@@ -63,7 +63,7 @@ export class CredentialSecretsService {
   }
 }
 
-export function targetOf(credential: CredentialEntity): SecretTarget {
+export function targetOf(credential: Credential): SecretTarget {
   return {
     credentialId: credential.id,
     agentId: credential.agentId,

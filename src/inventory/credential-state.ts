@@ -1,11 +1,11 @@
-import type { CredentialEntity } from './entities/credential.entity';
+import type { Credential } from './credential';
 import { nextRotationAt } from './rotation-schedule';
 
 /** A credential's state in memory: a new one, a change applied to it, a review's reduction checked. */
 
 /** What a new credential is made of: everything else starts empty. */
 export type NewCredential = Pick<
-  CredentialEntity,
+  Credential,
   | 'id'
   | 'clientId'
   | 'agentId'
@@ -24,7 +24,7 @@ export type NewCredential = Pick<
 >;
 
 /** A credential as issuance writes it: no secret yet (it is written before the row), never rotated, used or approved. */
-export function newCredential(fields: NewCredential, now: Date): CredentialEntity {
+export function newCredential(fields: NewCredential, now: Date): Credential {
   return {
     ...fields,
     secretRef: null,
@@ -60,7 +60,7 @@ export interface CredentialChanges {
  * one (or the approval, or the creation), less a jitter drawn from `jitter`
  * only then.
  */
-export function applyChanges(credential: CredentialEntity, changes: CredentialChanges, now: Date, jitter: () => number): void {
+export function applyChanges(credential: Credential, changes: CredentialChanges, now: Date, jitter: () => number): void {
   if (changes.scopes) credential.scopes = changes.scopes;
   if (changes.rateLimit) {
     credential.rateLimitRequests = changes.rateLimit.requests;

@@ -1,47 +1,15 @@
-import type { SecretStoreName } from '../config/app-config';
 import type { OutboxEventInput } from '../gateways/event-outbox.service';
-import type { CredentialEntity, CredentialStatus, CredentialType, Environment, PendingCredentialChange } from './entities/credential.entity';
+import type { Credential } from './credential';
+import type { CredentialDto } from './dto/credential.dto';
 
 /**
  * What a credential looks like outside the inventory: to API clients
- * (toCredentialView), to the gateways (credentialEventData) and in the audit
- * log (describeCredential). None of them carries the secret.
+ * (toCredentialView, the CredentialDto the API documents), to the gateways
+ * (credentialEventData) and in the audit log (describeCredential). None of
+ * them carries the secret.
  */
 
-export interface RateLimit {
-  requests: number;
-  perSeconds: number;
-}
-
-export interface CredentialView {
-  id: string;
-  clientId: string;
-  agentId: string;
-  ownerId: string;
-  type: CredentialType;
-  environment: Environment;
-  scopes: string[];
-  rateLimit: RateLimit;
-  ipAllowlist: string[];
-  secretStore: SecretStoreName;
-  secretRef: string | null;
-  secretVersion: number | null;
-  status: CredentialStatus;
-  rotationIntervalDays: number;
-  gracePeriodHours: number;
-  lastRotatedAt: string | null;
-  nextRotationAt: string | null;
-  lastUsedAt: string | null;
-  createdAt: string;
-  updatedAt: string;
-  revokedAt: string | null;
-  revokedReason: string | null;
-  requestedBy: string;
-  approvedBy: string | null;
-  pendingChange: (PendingCredentialChange & { status: 'pending_approval' }) | null;
-}
-
-export function toCredentialView(credential: CredentialEntity): CredentialView {
+export function toCredentialView(credential: Credential): CredentialDto {
   const iso = (d: Date | null) => (d ? d.toISOString() : null);
   return {
     id: credential.id,
@@ -77,7 +45,7 @@ export function toCredentialView(credential: CredentialEntity): CredentialView {
  * credential. Never the secret: its SHA-256 and where it lives. Event-specific
  * fields (reason, graceEndsAt, ...) are added by the publisher.
  */
-export function credentialEventData(credential: CredentialEntity): Record<string, unknown> {
+export function credentialEventData(credential: Credential): Record<string, unknown> {
   return {
     credentialId: credential.id,
     clientId: credential.clientId,
@@ -88,12 +56,12 @@ export function credentialEventData(credential: CredentialEntity): Record<string
 }
 
 /** The event that tells the gateways about a credential's current terms (in the outbox, with the change). */
-export function credentialTermsEvent(type: 'credential.issued' | 'credential.updated', credential: CredentialEntity): OutboxEventInput {
+export function credentialTermsEvent(type: 'credential.issued' | 'credential.updated', credential: Credential): OutboxEventInput {
   return { type, credentialId: credential.id, environment: credential.environment, data: credentialEventData(credential) };
 }
 
 /** What the audit log records of a credential: its policy, never its secret. */
-export function describeCredential(credential: CredentialEntity): Record<string, unknown> {
+export function describeCredential(credential: Credential): Record<string, unknown> {
   const { secretVersion, ...policy } = policyOf(credential);
   return {
     ...policy,
@@ -104,12 +72,12 @@ export function describeCredential(credential: CredentialEntity): Record<string,
   };
 }
 
-function rateLimitOf(credential: CredentialEntity): RateLimit {
+function rateLimitOf(credential: Credential): CredentialDto['rateLimit'] {
   return { requests: credential.rateLimitRequests, perSeconds: credential.rateLimitPerSeconds };
 }
 
 /** The fields events and audit entries share, in the order both write them. */
-function policyOf(credential: CredentialEntity) {
+function policyOf(credential: Credential) {
   return {
     agentId: credential.agentId,
     ownerId: credential.ownerId,

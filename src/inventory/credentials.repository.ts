@@ -5,6 +5,7 @@ import { chunks } from '../common/collections/chunks';
 import { PreparedStatement, preparedQuery } from '../common/db/prepared-query';
 import { SqlParams } from '../common/db/sql-params';
 import { decodeTimeCursor, DEFAULT_PAGE_SIZE, encodeTimeCursor, Page, toPage } from '../common/pagination/pagination';
+import type { Credential } from './credential';
 import { CredentialEntity, CredentialStatus, Environment, PendingCredentialChange } from './entities/credential.entity';
 
 /**
@@ -32,19 +33,19 @@ interface CredentialRow {
   client_id: string;
   agent_id: string;
   owner_id: string;
-  type: CredentialEntity['type'];
-  environment: CredentialEntity['environment'];
+  type: Credential['type'];
+  environment: Credential['environment'];
   scopes: string[];
   rate_limit_requests: number;
   rate_limit_per_seconds: number;
   ip_allowlist: string[];
-  secret_store: CredentialEntity['secretStore'];
+  secret_store: Credential['secretStore'];
   secret_ref: string | null;
   secret_version: number | null;
   secret_version_id: string | null;
   secret_sha256: string | null;
   secret_delivered_version: number | null;
-  status: CredentialEntity['status'];
+  status: Credential['status'];
   rotation_interval_days: number;
   grace_period_hours: number;
   last_rotated_at: Date | null;
@@ -53,7 +54,7 @@ interface CredentialRow {
   requested_by: string;
   approved_by: string | null;
   approved_at: Date | null;
-  pending_change: CredentialEntity['pendingChange'];
+  pending_change: Credential['pendingChange'];
   created_at: Date;
   updated_at: Date;
   revoked_at: Date | null;
@@ -91,20 +92,20 @@ export class CredentialsRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
   /** Every GET of one credential and every issuance's agent check come here: a prepared statement. */
-  async findById(id: string): Promise<CredentialEntity | null> {
+  async findById(id: string): Promise<Credential | null> {
     const rows = await preparedQuery<CredentialRow>(this.dataSource, CREDENTIAL_BY_ID, [id]);
     return rows.length ? credentialFromRow(rows[0]) : null;
   }
 
   /** New credentials, in one INSERT. */
-  async insert(em: EntityManager, credentials: CredentialEntity[]): Promise<void> {
+  async insert(em: EntityManager, credentials: Credential[]): Promise<void> {
     const params = new SqlParams();
     const rows = credentials.map((credential) => `(${credentialRowValues(credential).map((value) => params.add(value)).join(', ')})`);
     await em.query(`INSERT INTO credentials (${CREDENTIAL_COLUMNS}) VALUES ${rows.join(', ')}`, params.values);
   }
 
   /** Newest first by (createdAt, id); every filter has an index that serves this order. */
-  async list(filter: CredentialListFilter): Promise<Page<CredentialEntity>> {
+  async list(filter: CredentialListFilter): Promise<Page<Credential>> {
     const limit = filter.limit ?? DEFAULT_PAGE_SIZE;
     const after = decodeTimeCursor(filter.cursor);
     const params = new SqlParams();
@@ -125,7 +126,7 @@ export class CredentialsRepository {
   }
 
   /** Loads a credential row-locked for a state change; every change and revocation starts here. */
-  async lockForChange(em: EntityManager, id: string): Promise<CredentialEntity | null> {
+  async lockForChange(em: EntityManager, id: string): Promise<Credential | null> {
     const rows: CredentialRow[] = await em.query(`SELECT ${CREDENTIAL_COLUMNS} FROM credentials WHERE id = $1 FOR UPDATE`, [id]);
     return rows.length ? credentialFromRow(rows[0]) : null;
   }
@@ -135,8 +136,8 @@ export class CredentialsRepository {
    * revocations, cannot deadlock), in one statement per thousand. Unknown ids
    * are simply absent from the result.
    */
-  async lockManyForChange(em: EntityManager, ids: string[]): Promise<CredentialEntity[]> {
-    const locked: CredentialEntity[] = [];
+  async lockManyForChange(em: EntityManager, ids: string[]): Promise<Credential[]> {
+    const locked: Credential[] = [];
     // Lower-case uuids sort as Postgres orders uuids (by their bytes), so each chunk's locks follow the last one's.
     for (const chunk of chunks([...new Set(ids.map((id) => id.toLowerCase()))].sort(), LOCK_CHUNK)) {
       const rows: CredentialRow[] = await em.query(
@@ -149,7 +150,7 @@ export class CredentialsRepository {
   }
 
   /** Locks every credential of an agent that is not yet revoked, in id order (so concurrent revocations cannot deadlock). */
-  async lockUnrevokedOfAgent(em: EntityManager, agentId: string): Promise<CredentialEntity[]> {
+  async lockUnrevokedOfAgent(em: EntityManager, agentId: string): Promise<Credential[]> {
     const rows: CredentialRow[] = await em.query(
       `SELECT ${CREDENTIAL_COLUMNS} FROM credentials WHERE agent_id = $1 AND status <> 'revoked' ORDER BY id FOR UPDATE`,
       [agentId],
@@ -195,7 +196,7 @@ export class CredentialsRepository {
   }
 
   /** The policy a change may touch (scopes, rate limit, allowlist, rotation policy), and the pending change. */
-  async saveChanges(em: EntityManager, credential: CredentialEntity): Promise<void> {
+  async saveChanges(em: EntityManager, credential: Credential): Promise<void> {
     await em.update(CredentialEntity, { id: credential.id }, {
       scopes: credential.scopes,
       rateLimitRequests: credential.rateLimitRequests,
@@ -215,7 +216,7 @@ export class CredentialsRepository {
   }
 
   /** An approved credential: active, with its first secret's place in the store. */
-  async saveApproved(em: EntityManager, credential: CredentialEntity): Promise<void> {
+  async saveApproved(em: EntityManager, credential: Credential): Promise<void> {
     await em.update(CredentialEntity, { id: credential.id }, {
       status: credential.status,
       approvedBy: credential.approvedBy,
@@ -239,7 +240,7 @@ export class CredentialsRepository {
   }
 }
 
-function credentialFromRow(row: CredentialRow): CredentialEntity {
+function credentialFromRow(row: CredentialRow): Credential {
   return {
     id: row.id,
     clientId: row.client_id,
@@ -275,7 +276,7 @@ function credentialFromRow(row: CredentialRow): CredentialEntity {
 }
 
 /** The values of CREDENTIAL_COLUMNS, in order, for an INSERT of a new credential. */
-function credentialRowValues(credential: CredentialEntity): unknown[] {
+function credentialRowValues(credential: Credential): unknown[] {
   return [
     credential.id,
     credential.clientId,

@@ -16,10 +16,10 @@ import { AgentsService } from './agents.service';
 import { applyChanges, CredentialChanges, newCredential, strictSubsetProblem, stripUndefined } from './credential-state';
 import { AgentDecommissionedError, assertActive, assertNotRevoked } from './inventory-errors';
 import { CredentialSecretsService } from './credential-secrets.service';
-import { credentialTermsEvent, CredentialView, describeCredential, toCredentialView } from './credential-views';
+import { credentialTermsEvent, describeCredential, toCredentialView } from './credential-views';
 import { CredentialListFilter, CredentialsRepository, RotatedVersion } from './credentials.repository';
-import { CreateCredentialDto } from './dto/credential.dto';
-import { CredentialEntity } from './entities/credential.entity';
+import { ClaimedSecretDto, CreateCredentialDto, CredentialDto, IssuedCredentialDto } from './dto/credential.dto';
+import type { Credential } from './credential';
 import { checkIpAllowlist } from './ip-allowlist';
 import { ProductsService } from './products.service';
 import { nextRotationAt } from './rotation-schedule';
@@ -31,7 +31,7 @@ const DEFAULT_GRACE_PERIOD_HOURS = 24;
 /** A new active credential whose secret is in its store, waiting for its commit. */
 interface IssuedCredential {
   ctx: RequestContext;
-  credential: CredentialEntity;
+  credential: Credential;
 }
 
 /** Issuances one transaction commits at most. */
@@ -69,7 +69,7 @@ export class CredentialsService {
    * The secret is written to its store before the row, and removed again if the
    * row cannot be written, so a failure leaves neither half behind.
    */
-  async create(ctx: RequestContext, input: CreateCredentialDto): Promise<{ credential: CredentialView; secret?: string }> {
+  async create(ctx: RequestContext, input: CreateCredentialDto): Promise<IssuedCredentialDto> {
     const agent = await this.agents.find(input.agentId).catch((error: unknown) => {
       if (error instanceof NotFoundError) throw InvalidInputError.field('agentId', 'does not name an existing agent');
       throw error;
@@ -163,14 +163,14 @@ export class CredentialsService {
     }
   }
 
-  async get(actor: Actor, id: string): Promise<CredentialView> {
+  async get(actor: Actor, id: string): Promise<CredentialDto> {
     const credential = await this.find(id);
     assertOwnerRead(actor, credential.ownerId, 'credential');
     return toCredentialView(credential);
   }
 
   /** Newest first by (createdAt, id). */
-  async list(actor: Actor, query: CredentialListFilter): Promise<Page<CredentialView>> {
+  async list(actor: Actor, query: CredentialListFilter): Promise<Page<CredentialDto>> {
     const page = await this.repository.list({ ...query, ownerId: scopedOwnerFilter(actor, query.ownerId) });
     return { items: page.items.map(toCredentialView), nextCursor: page.nextCursor };
   }
@@ -180,7 +180,7 @@ export class CredentialsService {
    * a delete/admin scope is held as `pendingChange` until another admin
    * approves it; until then the current values stay in force.
    */
-  async update(ctx: RequestContext, id: string, changes: CredentialChanges): Promise<{ credential: CredentialView; pending: boolean }> {
+  async update(ctx: RequestContext, id: string, changes: CredentialChanges): Promise<{ credential: CredentialDto; pending: boolean }> {
     if (Object.values(changes).every((v) => v === undefined)) {
       throw InvalidInputError.field('body', 'must change at least one of scopes, rateLimit, ipAllowlist, rotationIntervalDays, gracePeriodHours');
     }
@@ -235,7 +235,7 @@ export class CredentialsService {
     id: string,
     scopes: string[],
     review: Record<string, unknown>,
-  ): Promise<CredentialView> {
+  ): Promise<CredentialDto> {
     const credential = await this.lockForChange(em, id);
     assertOwnerAccess(ctx.actor, credential.ownerId, 'credential');
     assertActive(credential);
@@ -262,7 +262,7 @@ export class CredentialsService {
    * The requester collects the secret of the current version once, after an
    * approval (or a rotation). Every later claim of that version is a 409.
    */
-  async claim(ctx: RequestContext, id: string): Promise<{ secret: string; secretVersion: number }> {
+  async claim(ctx: RequestContext, id: string): Promise<ClaimedSecretDto> {
     return this.dataSource.transaction(async (em) => {
       const credential = await this.lockForChange(em, id);
       assertOwnerRead(ctx.actor, credential.ownerId, 'credential');
@@ -286,14 +286,14 @@ export class CredentialsService {
     });
   }
 
-  async find(id: string): Promise<CredentialEntity> {
+  async find(id: string): Promise<Credential> {
     const credential = await this.repository.findById(id);
     if (!credential) throw new NotFoundError('credential', id);
     return credential;
   }
 
   /** Loads a credential row-locked for a state change in the caller's transaction. */
-  async lockForChange(em: EntityManager, id: string): Promise<CredentialEntity> {
+  async lockForChange(em: EntityManager, id: string): Promise<Credential> {
     const credential = await this.repository.lockForChange(em, id);
     if (!credential) throw new NotFoundError('credential', id);
     return credential;
@@ -304,12 +304,12 @@ export class CredentialsService {
    * in id order (so concurrent batches, and revocations, cannot deadlock).
    * Unknown ids are simply absent from the result.
    */
-  lockManyForChange(em: EntityManager, ids: string[]): Promise<CredentialEntity[]> {
+  lockManyForChange(em: EntityManager, ids: string[]): Promise<Credential[]> {
     return this.repository.lockManyForChange(em, ids);
   }
 
   /** Locks every credential of an agent that is not yet revoked, in id order, in the caller's transaction. */
-  lockUnrevokedOfAgent(em: EntityManager, agentId: string): Promise<CredentialEntity[]> {
+  lockUnrevokedOfAgent(em: EntityManager, agentId: string): Promise<Credential[]> {
     return this.repository.lockUnrevokedOfAgent(em, agentId);
   }
 
@@ -318,7 +318,7 @@ export class CredentialsService {
    * (the revocation service writes its record, events and audit entries). A
    * revoked credential never changes again; a change awaiting approval is dropped.
    */
-  async markRevoked(em: EntityManager, credentials: CredentialEntity[], at: Date, reason: string): Promise<void> {
+  async markRevoked(em: EntityManager, credentials: Credential[], at: Date, reason: string): Promise<void> {
     for (const credential of credentials) assertNotRevoked(credential);
     for (const credential of credentials) {
       Object.assign(credential, { status: 'revoked', revokedAt: at, revokedReason: reason, pendingChange: null, nextRotationAt: null, updatedAt: at });
@@ -341,8 +341,8 @@ export class CredentialsService {
    */
   async applyRotatedVersions(
     em: EntityManager,
-    changes: Array<{ credential: CredentialEntity; fromVersion: number; toVersion: number; versionId: string; sha256: string; ref: string }>,
-  ): Promise<CredentialEntity[]> {
+    changes: Array<{ credential: Credential; fromVersion: number; toVersion: number; versionId: string; sha256: string; ref: string }>,
+  ): Promise<Credential[]> {
     if (changes.length === 0) return [];
     for (const { credential, fromVersion } of changes) {
       if (credential.status !== 'active' || credential.secretVersion !== fromVersion) {

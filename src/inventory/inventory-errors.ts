@@ -1,6 +1,6 @@
 import { ConflictError, ForbiddenError } from '../common/errors/domain-error';
 import type { Actor } from '../auth/actor';
-import type { CredentialEntity } from './entities/credential.entity';
+import type { Credential } from './credential';
 
 /** The inventory's domain errors, each defined once; other modules raise the credential ones through these too. */
 
@@ -39,11 +39,11 @@ export class OwnerEmailTakenError extends ConflictError {
   }
 }
 
-export function assertNotRevoked(credential: Pick<CredentialEntity, 'status'>): void {
+export function assertNotRevoked(credential: Pick<Credential, 'status'>): void {
   if (credential.status === 'revoked') throw new CredentialRevokedError();
 }
 
-export function assertActive(credential: Pick<CredentialEntity, 'status'>): void {
+export function assertActive(credential: Pick<Credential, 'status'>): void {
   assertNotRevoked(credential);
   if (credential.status !== 'active') throw new CredentialNotActiveError(credential.status);
 }

@@ -11,15 +11,7 @@ import { OwnerEntity, OwnerKind } from './entities/owner.entity';
 import { OwnerEmailTakenError } from './inventory-errors';
 import { OwnersRepository } from './owners.repository';
 import { isUniqueViolation } from '../common/db/pg-errors';
-
-export interface OwnerView {
-  id: string;
-  name: string;
-  email: string;
-  kind: OwnerKind;
-  createdAt: string;
-  updatedAt: string;
-}
+import type { OwnerDto } from './dto/owner.dto';
 
 @Injectable()
 export class OwnersService {
@@ -31,7 +23,7 @@ export class OwnersService {
     private readonly random: RandomSource,
   ) {}
 
-  async create(ctx: RequestContext, input: { name: string; email: string; kind: OwnerKind }): Promise<OwnerView> {
+  async create(ctx: RequestContext, input: { name: string; email: string; kind: OwnerKind }): Promise<OwnerDto> {
     const now = this.clock.now();
     const owner: OwnerEntity = { id: this.random.uuid(), ...input, createdAt: now, updatedAt: now };
     try {
@@ -51,7 +43,7 @@ export class OwnersService {
     return toView(owner);
   }
 
-  async get(actor: Actor, id: string): Promise<OwnerView> {
+  async get(actor: Actor, id: string): Promise<OwnerDto> {
     const owner = await this.repository.findById(id);
     if (!owner) throw new NotFoundError('owner', id);
     assertOwnerRead(actor, owner.id, 'owner record');
@@ -62,11 +54,11 @@ export class OwnersService {
     return this.repository.exists(id);
   }
 
-  async list(actor: Actor, query: { limit?: number; cursor?: string }): Promise<Page<OwnerView>> {
+  async list(actor: Actor, query: { limit?: number; cursor?: string }): Promise<Page<OwnerDto>> {
     return mapPage(await this.repository.list({ ...query, onlyId: canReadAll(actor) ? undefined : actor.ownerId }), toView);
   }
 
-  async update(ctx: RequestContext, id: string, changes: { name?: string; email?: string; kind?: OwnerKind }): Promise<OwnerView> {
+  async update(ctx: RequestContext, id: string, changes: { name?: string; email?: string; kind?: OwnerKind }): Promise<OwnerDto> {
     try {
       return await this.dataSource.transaction(async (em) => {
         const owner = await this.repository.lockForChange(em, id);
@@ -93,7 +85,7 @@ function definedOnly<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
-function toView(owner: OwnerEntity): OwnerView {
+function toView(owner: OwnerEntity): OwnerDto {
   return {
     id: owner.id,
     name: owner.name,

@@ -10,13 +10,7 @@ import { mapPage, Page } from '../common/pagination/pagination';
 import { RandomSource } from '../common/random/random-source';
 import { Operation, OPERATIONS, ProductEntity } from './entities/product.entity';
 import { ProductsRepository } from './products.repository';
-
-export interface ProductView {
-  id: string;
-  name: string;
-  operations: Operation[];
-  createdAt: string;
-}
+import type { ProductDto } from './dto/product.dto';
 
 @Injectable()
 export class ProductsService {
@@ -34,7 +28,7 @@ export class ProductsService {
     private readonly random: RandomSource,
   ) {}
 
-  async create(ctx: RequestContext, input: { name: string; operations: Operation[] }): Promise<ProductView> {
+  async create(ctx: RequestContext, input: { name: string; operations: Operation[] }): Promise<ProductDto> {
     // Keep operations in catalog order, so equal sets read the same everywhere.
     const operations = OPERATIONS.filter((op) => input.operations.includes(op));
     const product: ProductEntity = { id: this.random.uuid(), name: input.name, operations, createdAt: this.clock.now() };
@@ -55,13 +49,13 @@ export class ProductsService {
     return toView(product);
   }
 
-  async get(id: string): Promise<ProductView> {
+  async get(id: string): Promise<ProductDto> {
     const product = await this.repository.findById(id);
     if (!product) throw new NotFoundError('product', id);
     return toView(product);
   }
 
-  async list(query: { limit?: number; cursor?: string }): Promise<Page<ProductView>> {
+  async list(query: { limit?: number; cursor?: string }): Promise<Page<ProductDto>> {
     return mapPage(await this.repository.list(query), toView);
   }
 
@@ -84,6 +78,6 @@ export class ProductsService {
   }
 }
 
-function toView(product: ProductEntity): ProductView {
+function toView(product: ProductEntity): ProductDto {
   return { id: product.id, name: product.name, operations: product.operations, createdAt: product.createdAt.toISOString() };
 }

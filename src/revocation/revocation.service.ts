@@ -13,27 +13,20 @@ import { EventOutbox } from '../gateways/event-outbox.service';
 import { AgentsService } from '../inventory/agents.service';
 import { targetOf } from '../inventory/credential-secrets.service';
 import { credentialEventData } from '../inventory/credential-views';
+import type { Credential } from '../inventory/credential';
 import { CredentialsService } from '../inventory/credentials.service';
 import { CredentialRevokedError } from '../inventory/inventory-errors';
-import type { SecretDestructionStatus } from './entities/revocation-credential.entity';
 import { RevocationEntity } from './entities/revocation.entity';
 import { RevocationsRepository } from './revocations.repository';
 import { RotationsService } from '../rotation/rotations.service';
 import { SecretDestructionService } from './secret-destruction.service';
-
-type LockedCredential = Awaited<ReturnType<CredentialsService['lockForChange']>>;
-
-/** What the revoke endpoints answer (202 the first time, 200 with the same body on a repeat). */
-export interface RevocationSummary {
-  revocationId: string;
-  credentialIds: string[];
-  revokedAt: string;
-}
+import type { GatewayPropagationDto, RevocationAcceptedDto, RevocationDto } from './dto/revocation.dto';
 
 export interface RevokeOutcome {
   /** False when the credential (or agent) was already revoked: the summary is the earlier revocation's. */
   created: boolean;
-  revocation: RevocationSummary;
+  /** What the revoke endpoints answer (202 the first time, 200 with the same body on a repeat). */
+  revocation: RevocationAcceptedDto;
   /**
    * Whether the reason held the secret of a credential it revokes (a version
    * still valid: current, newly published, or in its grace period): a
@@ -43,36 +36,6 @@ export interface RevokeOutcome {
 }
 
 export type PropagationStatus = 'propagating' | 'complete' | 'failed';
-
-export interface GatewayPropagation {
-  gatewayId: string;
-  /** delivered once every event of this revocation reached it; failed if any gave up; pending otherwise. */
-  status: 'pending' | 'delivered' | 'failed';
-  attempts: number;
-  deliveredAt: string | null;
-  lastError: string | null;
-  lastStatusCode: number | null;
-  deliveryIds: string[];
-}
-
-export interface SecretDestructionView {
-  credentialId: string;
-  status: SecretDestructionStatus;
-  attempts: number;
-  lastError: string | null;
-  destroyedAt: string | null;
-}
-
-export interface RevocationView extends RevocationSummary {
-  id: string;
-  agentId: string | null;
-  ownerId: string | null;
-  reason: string;
-  actor: Actor;
-  status: PropagationStatus;
-  deliveries: GatewayPropagation[];
-  secrets: SecretDestructionView[];
-}
 
 export const MAX_WAIT_SECONDS = 30;
 /** Credentials one step of a large revocation locks and revokes. */
@@ -154,7 +117,7 @@ export class RevocationService {
    * it redacted from `reason`, against the hashes of each credential's valid
    * versions. No query unless something was redacted.
    */
-  private async secretsInReason(em: EntityManager, ctx: RequestContext, credentials: LockedCredential[]): Promise<Set<string>> {
+  private async secretsInReason(em: EntityManager, ctx: RequestContext, credentials: Credential[]): Promise<Set<string>> {
     const pasted = new Set((ctx.redactions ?? []).filter((r) => r.field === 'reason').map((r) => r.sha256));
     if (pasted.size === 0 || credentials.length === 0) return new Set();
     const valid = await this.rotations.validSecretSha256s(em, credentials, this.clock.now());
@@ -168,7 +131,7 @@ export class RevocationService {
    * those already revoked are skipped. Returns null when none was left to
    * revoke. Appends the `credential.revoked` audit events itself.
    */
-  async revokeInTransaction(em: EntityManager, ctx: RequestContext, credentialIds: string[], reason: string): Promise<RevocationSummary | null> {
+  async revokeInTransaction(em: EntityManager, ctx: RequestContext, credentialIds: string[], reason: string): Promise<RevocationAcceptedDto | null> {
     // A thousand at a time (a campaign's expiry may revoke a hundred thousand): each chunk is locked, revoked,
     // published and audited before the next is read, so memory stays flat. Chunks follow id order, as locks must.
     const ids = [...new Set(credentialIds.map((id) => id.toLowerCase()))].sort();
@@ -201,7 +164,7 @@ export class RevocationService {
    * `GET /v1/revocations/:id`. With `waitSeconds`, holds the answer until no
    * delivery is pending any more (each acknowledged or given up) or the time is up.
    */
-  async get(actor: Actor, id: string, waitSeconds = 0): Promise<RevocationView> {
+  async get(actor: Actor, id: string, waitSeconds = 0): Promise<RevocationDto> {
     const revocation = await this.repository.findById(id);
     if (!revocation) throw new NotFoundError('revocation', id);
     assertOwnerRead(actor, revocation.ownerId, 'revocation');
@@ -220,11 +183,11 @@ export class RevocationService {
   private async revokeLocked(
     em: EntityManager,
     ctx: RequestContext,
-    credentials: LockedCredential[],
+    credentials: Credential[],
     reason: string,
     agent: { agentId: string; ownerId: string } | null,
     leaked: Set<string>,
-  ): Promise<{ summary: RevocationSummary; audit: AuditEntry[] }> {
+  ): Promise<{ summary: RevocationAcceptedDto; audit: AuditEntry[] }> {
     const now = this.clock.now();
     const owners = new Set(credentials.map((c) => c.ownerId));
     const revocation = this.newRevocation(ctx, reason, agent?.agentId ?? null, agent?.ownerId ?? (owners.size === 1 ? [...owners][0] : null), now);
@@ -256,7 +219,7 @@ export class RevocationService {
    * call waits on every round trip) and schedules their secrets' destruction.
    * Returns their audit entries, for the caller to append.
    */
-  private async revokeChunk(em: EntityManager, revocation: RevocationEntity, credentials: LockedCredential[], withRevocation: boolean): Promise<AuditEntry[]> {
+  private async revokeChunk(em: EntityManager, revocation: RevocationEntity, credentials: Credential[], withRevocation: boolean): Promise<AuditEntry[]> {
     const { reason, revokedAt: now } = revocation;
     const revokedAt = now.toISOString();
     const previousStatus = new Map(credentials.map((c) => [c.id, c.status]));
@@ -289,7 +252,7 @@ export class RevocationService {
     }));
   }
 
-  private async summaryOfCredential(em: EntityManager, credentialId: string): Promise<RevocationSummary> {
+  private async summaryOfCredential(em: EntityManager, credentialId: string): Promise<RevocationAcceptedDto> {
     const row = await this.repository.credentialRow(em, credentialId);
     const revocation = row && (await this.repository.findIn(em, row.revocationId));
     // A revoked credential without its revocation's record: nothing to answer with but the state itself.
@@ -297,12 +260,12 @@ export class RevocationService {
     return this.summaryOf(em, revocation);
   }
 
-  private async summaryOf(em: EntityManager, revocation: RevocationEntity): Promise<RevocationSummary> {
+  private async summaryOf(em: EntityManager, revocation: RevocationEntity): Promise<RevocationAcceptedDto> {
     const rows = await this.repository.credentialsOf(revocation.id, em);
     return { revocationId: revocation.id, credentialIds: rows.map((r) => r.credentialId), revokedAt: revocation.revokedAt.toISOString() };
   }
 
-  private async view(revocation: RevocationEntity): Promise<RevocationView> {
+  private async view(revocation: RevocationEntity): Promise<RevocationDto> {
     const rows = await this.repository.credentialsOf(revocation.id);
     const deliveries = byGateway(await this.deliveries.forEvents(rows.map((r) => r.eventId)));
     return {
@@ -328,7 +291,7 @@ export class RevocationService {
 }
 
 /** One entry per gateway, over the revocation's events (one per credential). */
-function byGateway(deliveries: DeliveryView[]): GatewayPropagation[] {
+function byGateway(deliveries: DeliveryView[]): GatewayPropagationDto[] {
   const groups = new Map<string, DeliveryView[]>();
   for (const d of deliveries) {
     const key = d.gatewayId ?? d.target;
@@ -350,7 +313,7 @@ function byGateway(deliveries: DeliveryView[]): GatewayPropagation[] {
   });
 }
 
-function propagationStatus(deliveries: GatewayPropagation[]): PropagationStatus {
+function propagationStatus(deliveries: GatewayPropagationDto[]): PropagationStatus {
   if (deliveries.some((d) => d.status === 'pending')) return 'propagating';
   return deliveries.some((d) => d.status === 'failed') ? 'failed' : 'complete';
 }

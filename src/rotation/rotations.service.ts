@@ -10,8 +10,9 @@ import { Page } from '../common/pagination/pagination';
 import { RandomSource } from '../common/random/random-source';
 import { AfterCommit } from '../common/db/after-commit';
 import { targetOf } from '../inventory/credential-secrets.service';
+import type { Credential } from '../inventory/credential';
 import { CredentialsService } from '../inventory/credentials.service';
-import { RotationEntity, RotationStatus, RotationStep, RotationTrigger } from './entities/rotation.entity';
+import { RotationEntity, RotationStatus } from './entities/rotation.entity';
 import { CredentialNotActiveError, CredentialRevokedError } from '../inventory/inventory-errors';
 import { RotationInProgressError, RotationNotFailedError } from './rotation-errors';
 import { RotationEvents } from './rotation-events';
@@ -19,31 +20,8 @@ import { RotationMetrics } from './rotation-metrics';
 import { RotationQueue } from './rotation-queue';
 import { refOf } from './rotation-steps.service';
 import { RotationsRepository } from './rotations.repository';
+import type { RotationDto } from './dto/rotation.dto';
 
-type LockedCredential = Awaited<ReturnType<CredentialsService['lockForChange']>>;
-
-export interface RotationView {
-  id: string;
-  credentialId: string;
-  step: RotationStep;
-  status: RotationStatus;
-  trigger: RotationTrigger;
-  immediate: boolean;
-  reason: string | null;
-  requestedBy: string;
-  secretStore: string;
-  fromVersion: number;
-  toVersion: number;
-  attempts: number;
-  error: string | null;
-  startedAt: string;
-  publishedAt: string | null;
-  completedAt: string | null;
-  failedAt: string | null;
-  graceEndsAt: string | null;
-  retiredAt: string | null;
-  nextAttemptAt: string | null;
-}
 
 export interface RotateRequest {
   reason?: string;
@@ -166,7 +144,7 @@ export class RotationsService {
   }
 
   /** `POST /v1/rotations/:id/retry`: a failed rotation runs again from the step it reached. */
-  async retry(ctx: RequestContext, rotationId: string): Promise<RotationView> {
+  async retry(ctx: RequestContext, rotationId: string): Promise<RotationDto> {
     const found = await this.repository.find(rotationId);
     if (!found) throw new NotFoundError('rotation', rotationId);
     try {
@@ -195,7 +173,7 @@ export class RotationsService {
     }
   }
 
-  async get(actor: Actor, rotationId: string): Promise<RotationView> {
+  async get(actor: Actor, rotationId: string): Promise<RotationDto> {
     const rotation = await this.repository.find(rotationId);
     if (!rotation) throw new NotFoundError('rotation', rotationId);
     assertOwnerRead(actor, rotation.ownerId, 'rotation');
@@ -203,14 +181,14 @@ export class RotationsService {
   }
 
   /** `GET /v1/credentials/:id/rotations`, newest first. */
-  async history(actor: Actor, credentialId: string, query: { limit?: number; cursor?: string }): Promise<Page<RotationView>> {
+  async history(actor: Actor, credentialId: string, query: { limit?: number; cursor?: string }): Promise<Page<RotationDto>> {
     await this.credentials.get(actor, credentialId); // 404 for an unknown credential, 403 for another owner's
     const page = await this.repository.list({ ...query, credentialId });
     return { items: page.items.map(toRotationView), nextCursor: page.nextCursor };
   }
 
   /** `GET /v1/rotations?status=failed`: the dead letters (or any status), newest first. */
-  async list(query: RotationListQuery): Promise<Page<RotationView>> {
+  async list(query: RotationListQuery): Promise<Page<RotationDto>> {
     const page = await this.repository.list(query);
     return { items: page.items.map(toRotationView), nextCursor: page.nextCursor };
   }
@@ -223,7 +201,7 @@ export class RotationsService {
    */
   private async reopen(
     em: EntityManager,
-    credential: LockedCredential,
+    credential: Credential,
     rotation: RotationEntity,
     changes: Partial<Pick<RotationEntity, 'immediate' | 'reason' | 'requestedBy' | 'trigger'>>,
   ): Promise<RotationEntity> {
@@ -254,7 +232,7 @@ export class RotationsService {
   }
 }
 
-export function toRotationView(rotation: RotationEntity): RotationView {
+export function toRotationView(rotation: RotationEntity): RotationDto {
   const iso = (d: Date | null) => (d ? new Date(d).toISOString() : null);
   return {
     id: rotation.id,
