@@ -8,21 +8,16 @@ import { InvalidInputError } from '../common/errors/domain-error';
 import { DEFAULT_PAGE_SIZE, Page } from '../common/pagination/pagination';
 import { RandomSource } from '../common/random/random-source';
 import type { AuditAction } from './audit-actions';
-import { assertNoSecretValues, chainHash, ChainedEvent, GENESIS_HASH } from './audit-chain';
+import { assertNoSecretValues, chainHash, GENESIS_HASH } from './audit-chain';
 import { AuditChainer, chainedEventOf } from './audit-chainer.service';
 import { AuditRepository, LinkedEventRow } from './audit.repository';
+import type { AuditEventDto, ChainVerificationDto } from './dto/audit.dto';
 
 export interface AuditEntry {
   action: AuditAction;
   targetType: string;
   targetId: string;
   data?: Record<string, unknown>;
-}
-
-export interface AuditEventView extends ChainedEvent {
-  seq: number;
-  hash: string;
-  prevHash: string;
 }
 
 export interface AuditQuery {
@@ -33,15 +28,6 @@ export interface AuditQuery {
   until?: Date;
   limit?: number;
   cursor?: string;
-}
-
-export interface ChainVerification {
-  valid: boolean;
-  count: number;
-  headHash: string;
-  firstBrokenSeq?: number;
-  /** Events in the table that are neither linked nor waiting to be: written around the service. */
-  unlinkedEvents?: number;
 }
 
 const VERIFY_BATCH = 2000;
@@ -96,7 +82,7 @@ export class AuditService {
   }
 
   /** Linked events, newest first (by chain position). */
-  async list(query: AuditQuery): Promise<Page<AuditEventView>> {
+  async list(query: AuditQuery): Promise<Page<AuditEventDto>> {
     await this.chainer.drain();
     const limit = query.limit ?? DEFAULT_PAGE_SIZE;
     if (query.cursor !== undefined && !/^\d{1,18}$/.test(query.cursor)) {
@@ -114,7 +100,7 @@ export class AuditService {
    * Also invalid: a link whose event is missing, and an event that is neither
    * linked nor queued (written around the service, e.g. by hand in SQL).
    */
-  async verify(): Promise<ChainVerification> {
+  async verify(): Promise<ChainVerificationDto> {
     await this.chainer.drain();
     let prevHash = GENESIS_HASH;
     let expectedSeq = 1;
@@ -149,6 +135,6 @@ function withRedactedFields(data: Record<string, unknown>, ctx: RequestContext):
   return { ...data, redactedFields: [...new Set(ctx.redactions.map((r) => r.field))] };
 }
 
-function toView(row: LinkedEventRow): AuditEventView {
+function toView(row: LinkedEventRow): AuditEventDto {
   return { ...chainedEventOf(row), seq: Number(row.seq), hash: row.hash, prevHash: row.prev_hash };
 }

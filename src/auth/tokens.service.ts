@@ -12,15 +12,7 @@ import { Actor, BOOTSTRAP_ADMIN_TOKEN_ID, RequestContext, Role } from './actor';
 import { ApiTokenEntity } from './entities/api-token.entity';
 import { digestsEqual, sha256, sha256Hex } from './token-hash';
 import { TokensRepository } from './tokens.repository';
-
-export interface TokenView {
-  id: string;
-  name: string;
-  role: Role;
-  ownerId: string | null;
-  createdAt: string;
-  revokedAt: string | null;
-}
+import type { TokenDto } from './dto/token.dto';
 
 export const API_TOKEN_PREFIX = 'agt_';
 
@@ -51,7 +43,7 @@ export class TokensService {
     return this.repository.actorBySha256(presentedSha256.toString('hex'));
   }
 
-  async create(ctx: RequestContext, input: { name: string; role: Role; ownerId?: string }): Promise<TokenView & { token: string }> {
+  async create(ctx: RequestContext, input: { name: string; role: Role; ownerId?: string }): Promise<TokenDto & { token: string }> {
     if (input.role === 'owner' && !input.ownerId) {
       throw InvalidInputError.field('ownerId', 'is required for role owner');
     }
@@ -85,7 +77,7 @@ export class TokensService {
     return { ...toView(row), token };
   }
 
-  async list(query: { limit?: number; cursor?: string }): Promise<Page<TokenView>> {
+  async list(query: { limit?: number; cursor?: string }): Promise<Page<TokenDto>> {
     return mapPage(await this.repository.list(query), toView);
   }
 
@@ -102,7 +94,7 @@ export class TokensService {
   }
 }
 
-function toView(row: ApiTokenEntity): TokenView {
+function toView(row: ApiTokenEntity): TokenDto {
   return {
     id: row.id,
     name: row.name,

@@ -9,26 +9,12 @@ import { mapPage, Page } from '../common/pagination/pagination';
 import { AfterCommit } from './after-commit';
 import { DeliveriesRepository } from './deliveries.repository';
 import { DeliveryQueue } from './delivery-queue';
-import { DeliveryEntity, DeliveryStatus, DeliveryTarget } from './entities/delivery.entity';
+import type { DeliveryDto } from './dto/gateway.dto';
+import { DeliveryEntity, DeliveryStatus } from './entities/delivery.entity';
 import { GatewaysService } from './gateways.service';
 
-export interface DeliveryView {
-  id: string;
-  eventId: string;
-  eventType: string;
-  target: DeliveryTarget;
-  gatewayId: string | null;
-  credentialId: string | null;
-  status: DeliveryStatus;
-  attempts: number;
-  lastStatusCode: number | null;
-  lastError: string | null;
-  lastAttemptAt: string | null;
-  nextAttemptAt: string | null;
-  deliveredAt: string | null;
-  failedAt: string | null;
-  createdAt: string;
-}
+/** A delivery as the API shows it; other modules (revocation's propagation status) read it under this name. */
+export type DeliveryView = DeliveryDto;
 
 export interface DeliveryListQuery {
   status?: DeliveryStatus;

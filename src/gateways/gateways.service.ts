@@ -11,28 +11,14 @@ import { mapPage, Page } from '../common/pagination/pagination';
 import { RandomSource } from '../common/random/random-source';
 import { AppConfig } from '../config/app-config';
 import { DeliveriesRepository } from './deliveries.repository';
-import { GatewayEntity, GatewayEnvironment, GatewayStatus, SealedSigningSecret } from './entities/gateway.entity';
+import { GatewayEntity, GatewayEnvironment, SealedSigningSecret } from './entities/gateway.entity';
 import { gatewayUrlProblem } from './gateway-url';
 import { GatewaysRepository } from './gateways.repository';
 import { formatSigningSecret, SIGNING_SECRET_BYTES, signingKeyOf } from './webhook-signature';
+import type { GatewayDto } from './dto/gateway.dto';
 
 /** After a rotation the previous signing key keeps signing this long, so gateways can switch over. */
 export const SIGNING_SECRET_OVERLAP_MS = 24 * HOUR_MS;
-
-export interface GatewayView {
-  id: string;
-  name: string;
-  url: string;
-  environments: GatewayEnvironment[];
-  status: GatewayStatus;
-  signingSecretVersion: number;
-  signingSecretRotatedAt: string | null;
-  previousSigningSecretExpiresAt: string | null;
-  disabledAt: string | null;
-  disabledReason: string | null;
-  createdAt: string;
-  updatedAt: string;
-}
 
 /** What a delivery needs of a gateway to sign for it. */
 export interface GatewaySigningState {
@@ -65,7 +51,7 @@ export class GatewaysService {
   async create(
     ctx: RequestContext,
     input: { name: string; url: string; environments: GatewayEnvironment[] },
-  ): Promise<{ gateway: GatewayView; signingSecret: string }> {
+  ): Promise<{ gateway: GatewayDto; signingSecret: string }> {
     this.assertUrl(input.url);
     const now = this.clock.now();
     const id = this.random.uuid();
@@ -102,11 +88,11 @@ export class GatewaysService {
     return { gateway: toGatewayView(gateway), signingSecret };
   }
 
-  async list(query: { limit?: number; cursor?: string }): Promise<Page<GatewayView>> {
+  async list(query: { limit?: number; cursor?: string }): Promise<Page<GatewayDto>> {
     return mapPage(await this.repository.list(query), toGatewayView);
   }
 
-  async get(id: string): Promise<GatewayView> {
+  async get(id: string): Promise<GatewayDto> {
     return toGatewayView(await this.find(id));
   }
 
@@ -125,7 +111,7 @@ export class GatewaysService {
    * A new signing secret, shown once. The previous one keeps signing (as a
    * second `v1,` signature) for 24 hours; a key older than that is dropped.
    */
-  async rotateSigningSecret(ctx: RequestContext, id: string): Promise<{ gateway: GatewayView; signingSecret: string }> {
+  async rotateSigningSecret(ctx: RequestContext, id: string): Promise<{ gateway: GatewayDto; signingSecret: string }> {
     return this.dataSource.transaction(async (em) => {
       const gateway = await this.lockForChange(em, id);
       const now = this.clock.now();
@@ -148,7 +134,7 @@ export class GatewaysService {
   }
 
   /** Turns a disabled gateway back on; deliveries that failed meanwhile can be retried one by one. */
-  async enable(ctx: RequestContext, id: string): Promise<GatewayView> {
+  async enable(ctx: RequestContext, id: string): Promise<GatewayDto> {
     return this.dataSource.transaction(async (em) => {
       const gateway = await this.lockForChange(em, id);
       if (gateway.status === 'active') return toGatewayView(gateway);
@@ -233,7 +219,7 @@ function aad(gatewayId: string, version: number): string {
   return `gateway-signing-secret:${gatewayId}:${version}`;
 }
 
-export function toGatewayView(gateway: GatewayEntity): GatewayView {
+export function toGatewayView(gateway: GatewayEntity): GatewayDto {
   const iso = (d: Date | null) => (d ? new Date(d).toISOString() : null);
   return {
     id: gateway.id,

@@ -13,7 +13,8 @@ import { CampaignSchedulesRepository } from './campaign-schedules.repository';
 import { CampaignsRepository } from './campaigns.repository';
 import { CampaignScheduleEntity } from './entities/campaign-schedule.entity';
 import { ExpiryAction } from './entities/campaign.entity';
-import { ScheduleView, toScheduleView } from './review-views';
+import { toScheduleView } from './review-views';
+import type { ScheduleDto } from './dto/campaign.dto';
 import { currentPeriod } from './schedule-period';
 
 export interface CreateScheduleInput extends CampaignScope {
@@ -42,7 +43,7 @@ export class CampaignSchedulesService {
     private readonly random: RandomSource,
   ) {}
 
-  async create(ctx: RequestContext, input: CreateScheduleInput): Promise<ScheduleView> {
+  async create(ctx: RequestContext, input: CreateScheduleInput): Promise<ScheduleDto> {
     await this.campaigns.assertOwnersExist(input.ownerIds);
     const now = this.clock.now();
     const schedule: CampaignScheduleEntity = {
@@ -78,7 +79,7 @@ export class CampaignSchedulesService {
     return toScheduleView(schedule, now);
   }
 
-  async list(query: { limit?: number; cursor?: string }): Promise<Page<ScheduleView>> {
+  async list(query: { limit?: number; cursor?: string }): Promise<Page<ScheduleDto>> {
     const now = this.clock.now();
     return mapPage(await this.repository.list(query), (s) => toScheduleView(s, now));
   }

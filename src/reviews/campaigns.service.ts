@@ -17,14 +17,9 @@ import { ReviewItemStatus } from './entities/review-item.entity';
 import { ReviewItemsRepository } from './review-items.repository';
 import { CampaignClosedError } from './review-errors';
 import { ReviewMetrics } from './review-metrics';
-import {
-  CampaignProgress,
-  CampaignView,
-  OwnerProgress,
-  ReviewItemView,
-  toCampaignView,
-  toItemView,
-} from './review-views';
+import { toCampaignView, toItemView } from './review-views';
+import type { CampaignDto, CampaignProgressDto, OwnerProgressDto } from './dto/campaign.dto';
+import type { MyReviewItemDto, ReviewItemDto } from './dto/review-item.dto';
 
 export interface CampaignScope {
   environment?: 'sandbox' | 'production' | null;
@@ -35,11 +30,6 @@ export interface OpenCampaignInput extends CampaignScope {
   name: string;
   dueInDays?: number;
   onExpiry?: ExpiryAction;
-}
-
-export interface MyReviewItemView extends ReviewItemView {
-  campaignName: string;
-  dueAt: string;
 }
 
 export interface RiskInputs {
@@ -73,7 +63,7 @@ export class CampaignsService {
     private readonly config: AppConfig,
   ) {}
 
-  async open(ctx: RequestContext, input: OpenCampaignInput): Promise<CampaignView> {
+  async open(ctx: RequestContext, input: OpenCampaignInput): Promise<CampaignDto> {
     await this.assertOwnersExist(input.ownerIds);
     const risk = await this.riskInputs();
     const campaign = await this.dataSource.transaction((em) => this.openIn(em, ctx, input, risk, null));
@@ -87,7 +77,7 @@ export class CampaignsService {
    * has a few hundred items and sort all of them for every page and report
    * batch. Analysing right away keeps those reads on their indexes.
    */
-  async afterOpened(campaign: CampaignView): Promise<void> {
+  async afterOpened(campaign: CampaignDto): Promise<void> {
     if (campaign.itemCount >= ANALYZE_AFTER_ITEMS) await this.reviewItems.analyze();
   }
 
@@ -113,7 +103,7 @@ export class CampaignsService {
     input: OpenCampaignInput,
     risk: RiskInputs,
     schedule: { scheduleId: string; period: number } | null,
-  ): Promise<CampaignView> {
+  ): Promise<CampaignDto> {
     const started = performance.now();
     const now = this.clock.now();
     const campaign: CampaignEntity = {
@@ -181,21 +171,21 @@ export class CampaignsService {
     return { failedRotationCredentialIds: [...ids] };
   }
 
-  async list(query: { status?: CampaignStatus; limit?: number; cursor?: string }): Promise<Page<CampaignView>> {
+  async list(query: { status?: CampaignStatus; limit?: number; cursor?: string }): Promise<Page<CampaignDto>> {
     return mapPage(await this.repository.list(query), toCampaignView);
   }
 
   /** Progress per owner. An owner token sees the campaign's totals and only its own entry. */
-  async get(actor: Actor, id: string): Promise<CampaignProgress> {
+  async get(actor: Actor, id: string): Promise<CampaignProgressDto> {
     const campaign = await this.find(id);
     return this.progressOf(this.dataSource.manager, campaign, canReadAll(actor) ? null : actor.ownerId);
   }
 
-  async progressOf(em: EntityManager, campaign: CampaignEntity, onlyOwner: string | null): Promise<CampaignProgress> {
+  async progressOf(em: EntityManager, campaign: CampaignEntity, onlyOwner: string | null): Promise<CampaignProgressDto> {
     const rows = await this.reviewItems.countsByOwner(em, campaign.id);
     const signoffs = await this.repository.signoffsOf(campaign.id, em);
     const signed = new Map(signoffs.map((s) => [s.ownerId, s]));
-    const owners = new Map<string, OwnerProgress>();
+    const owners = new Map<string, OwnerProgressDto>();
     const totals = { decided: 0, expired: 0, pending: 0 };
     for (const row of rows) {
       const n = row.count;
@@ -230,7 +220,7 @@ export class CampaignsService {
     actor: Actor,
     campaignId: string,
     query: { ownerId?: string; status?: ReviewItemStatus; limit?: number; cursor?: string },
-  ): Promise<Page<ReviewItemView>> {
+  ): Promise<Page<ReviewItemDto>> {
     await this.find(campaignId);
     return mapPage(await this.reviewItems.list({ ...query, campaignId, ownerId: scopedOwnerFilter(actor, query.ownerId) }), toItemView);
   }
@@ -240,7 +230,7 @@ export class CampaignsService {
    * Only open campaigns have pending items; starting from them lets the query
    * use the (campaign, owner, status) index.
    */
-  async mine(actor: Actor, query: { limit?: number; cursor?: string }): Promise<Page<MyReviewItemView>> {
+  async mine(actor: Actor, query: { limit?: number; cursor?: string }): Promise<Page<MyReviewItemDto>> {
     return mapPage(await this.reviewItems.pendingOfOwner(scopedOwnerFilter(actor, undefined), query), (item) => ({
       ...toItemView(item),
       campaignName: item.campaign!.name,
@@ -257,7 +247,7 @@ export class CampaignsService {
    * `revoked_elsewhere`. One transaction; one `campaign.closed` audit event
    * (the revocation writes its own per credential).
    */
-  async close(ctx: RequestContext, id: string, reason: CloseReason): Promise<CampaignProgress> {
+  async close(ctx: RequestContext, id: string, reason: CloseReason): Promise<CampaignProgressDto> {
     return this.dataSource.transaction(async (em) => {
       const campaign = await this.repository.lockForClose(em, id);
       if (!campaign) throw new NotFoundError('campaign', id);

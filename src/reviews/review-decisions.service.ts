@@ -24,7 +24,8 @@ import {
   NothingToSignOffError,
 } from './review-errors';
 import { ReviewMetrics } from './review-metrics';
-import { ReviewItemView, SignoffView, toAttestedDecision, toItemView, toSignoffView } from './review-views';
+import { toAttestedDecision, toItemView, toSignoffView } from './review-views';
+import type { ReviewItemDto, SignoffDto } from './dto/review-item.dto';
 
 export interface DecisionInput {
   decision: ReviewDecision;
@@ -61,7 +62,7 @@ export class ReviewDecisionsService {
    * A credential revoked outside the review is a 409, and the item records it
    * (that is committed: the item needs no decision any more).
    */
-  async decide(ctx: RequestContext, campaignId: string, itemId: string, input: DecisionInput): Promise<ReviewItemView> {
+  async decide(ctx: RequestContext, campaignId: string, itemId: string, input: DecisionInput): Promise<ReviewItemDto> {
     if (input.decision === 'reduce' && !input.scopes) {
       throw InvalidInputError.field('scopes', 'is required for reduce: the scopes to keep');
     }
@@ -146,7 +147,7 @@ export class ReviewDecisionsService {
    * expired items are then part of what it attests). The attestation carries
    * the SHA-256 of the canonical list of those decisions.
    */
-  async signOff(ctx: RequestContext, campaignId: string, statement: string | undefined): Promise<SignoffView> {
+  async signOff(ctx: RequestContext, campaignId: string, statement: string | undefined): Promise<SignoffDto> {
     const ownerId = ctx.actor.ownerId;
     if (ctx.actor.role !== 'owner' || !ownerId) {
       throw new ForbiddenError('OWNER_ONLY', 'Only an owner token signs off its own decisions.');
@@ -193,7 +194,7 @@ export class ReviewDecisionsService {
   }
 
   /** The sign-offs of a campaign, by owner id. */
-  async signoffs(campaignId: string): Promise<SignoffView[]> {
+  async signoffs(campaignId: string): Promise<SignoffDto[]> {
     return (await this.campaigns.signoffsOf(campaignId)).map(toSignoffView);
   }
 }
