@@ -35,8 +35,8 @@ export function chainedEventOf(row: AuditEventRow): ChainedEvent {
  * from the event as stored, so the chain and /verify hash the same bytes.
  */
 @Injectable()
-export class AuditChainer implements OnApplicationBootstrap, ShutdownParticipant {
-  private readonly logger = new Logger(AuditChainer.name);
+export class AuditChainerService implements OnApplicationBootstrap, ShutdownParticipant {
+  private readonly logger = new Logger(AuditChainerService.name);
   private running: Promise<void> | null = null;
   private pokedWhileRunning = false;
   private timer: NodeJS.Timeout | null = null;

@@ -9,7 +9,7 @@ import { DEFAULT_PAGE_SIZE, Page } from '../common/pagination/pagination';
 import { RandomSource } from '../common/random/random-source';
 import type { AuditAction } from './audit-actions';
 import { assertNoSecretValues, chainHash, GENESIS_HASH } from './audit-chain';
-import { AuditChainer, chainedEventOf } from './audit-chainer.service';
+import { AuditChainerService, chainedEventOf } from './audit-chainer.service';
 import { AuditRepository, LinkedEventRow } from './audit.repository';
 import type { AuditEventDto, ChainVerificationDto } from './dto/audit.dto';
 
@@ -40,7 +40,7 @@ export class AuditService {
     private readonly repository: AuditRepository,
     private readonly clock: Clock,
     private readonly random: RandomSource,
-    private readonly chainer: AuditChainer,
+    private readonly chainer: AuditChainerService,
     private readonly afterCommit: AfterCommit,
   ) {}
 

@@ -4,7 +4,7 @@ import { Clock } from '../common/clock/clock';
 import { RandomSource } from '../common/random/random-source';
 import { containsSecretShaped, SecretValueRefusedError } from '../common/secrets/secret-shape';
 import { AppConfig } from '../config/app-config';
-import { AfterCommit } from './after-commit';
+import { AfterCommit } from '../common/db/after-commit';
 import { DeliveryQueue } from './delivery-queue';
 import type { DeliveryRef } from './delivery-jobs';
 import type { EventType } from './entities/outbox-event.entity';
@@ -45,7 +45,7 @@ export interface PublishedEvent {
  * key by `target`.
  */
 @Injectable()
-export class EventOutbox {
+export class EventOutboxService {
   constructor(
     private readonly repository: OutboxEventsRepository,
     private readonly afterCommit: AfterCommit,

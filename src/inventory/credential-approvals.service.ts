@@ -6,7 +6,7 @@ import { RequestContext } from '../auth/actor';
 import { Clock } from '../common/clock/clock';
 import { ConflictError } from '../common/errors/domain-error';
 import { RandomSource, randomUnit } from '../common/random/random-source';
-import { EventOutbox } from '../gateways/event-outbox.service';
+import { EventOutboxService } from '../gateways/event-outbox.service';
 import { SecretStore } from '../secret-stores/secret-store';
 import { SecretStoreRegistry } from '../secret-stores/secret-store.registry';
 import { applyChanges } from './credential-state';
@@ -33,7 +33,7 @@ export class CredentialApprovalsService {
     private readonly stores: SecretStoreRegistry,
     private readonly secrets: CredentialSecretsService,
     private readonly audit: AuditService,
-    private readonly outbox: EventOutbox,
+    private readonly outbox: EventOutboxService,
     private readonly clock: Clock,
     private readonly random: RandomSource,
   ) {}

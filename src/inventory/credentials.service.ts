@@ -10,7 +10,7 @@ import { ConflictError, FieldError, ForbiddenError, InvalidInputError, NotFoundE
 import { Page } from '../common/pagination/pagination';
 import { RandomSource, randomUnit } from '../common/random/random-source';
 import { AppConfig } from '../config/app-config';
-import { EventOutbox } from '../gateways/event-outbox.service';
+import { EventOutboxService } from '../gateways/event-outbox.service';
 import { SecretStoreRegistry } from '../secret-stores/secret-store.registry';
 import { AgentsService } from './agents.service';
 import { applyChanges, CredentialChanges, newCredential, strictSubsetProblem, stripUndefined } from './credential-state';
@@ -60,7 +60,7 @@ export class CredentialsService {
     private readonly clock: Clock,
     private readonly random: RandomSource,
     private readonly config: AppConfig,
-    private readonly outbox: EventOutbox,
+    private readonly outbox: EventOutboxService,
   ) {}
 
   /**

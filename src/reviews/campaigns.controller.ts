@@ -7,7 +7,7 @@ import { CampaignReportService } from './campaign-report.service';
 import { CampaignsService } from './campaigns.service';
 import { CampaignDto, CampaignListQueryDto, CampaignPageDto, CampaignProgressDto, OpenCampaignDto } from './dto/campaign.dto';
 import { CampaignReportDto, ReportQueryDto } from './dto/report.dto';
-import { DecideDto, ItemListQueryDto, ItemPageDto, ReviewItemDto, SignOffDto, SignoffDto } from './dto/review-item.dto';
+import { CreateSignoffDto, DecideDto, ItemListQueryDto, ItemPageDto, ReviewItemDto, SignoffDto } from './dto/review-item.dto';
 import { ReviewDecisionsService } from './review-decisions.service';
 
 @ApiTags('reviews')
@@ -64,7 +64,7 @@ export class CampaignsController {
   @Post(':id/signoff')
   @Roles('owner')
   @ApiCreatedResponse({ type: SignoffDto })
-  signOff(@Ctx() ctx: RequestContext, @Param('id', UuidPipe) id: string, @Body() body: SignOffDto): Promise<SignoffDto> {
+  signOff(@Ctx() ctx: RequestContext, @Param('id', UuidPipe) id: string, @Body() body: CreateSignoffDto): Promise<SignoffDto> {
     return this.decisions.signOff(ctx, id, body.statement);
   }
 

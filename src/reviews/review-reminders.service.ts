@@ -6,7 +6,7 @@ import { systemContext } from '../auth/actor';
 import { Clock, DAY_MS } from '../common/clock/clock';
 import { tryAdvisoryXactLock } from '../common/db/advisory-lock';
 import { AppConfig } from '../config/app-config';
-import { EventOutbox } from '../gateways/event-outbox.service';
+import { EventOutboxService } from '../gateways/event-outbox.service';
 import { OwnersService } from '../inventory/owners.service';
 import { CampaignsRepository } from './campaigns.repository';
 import { CampaignEntity } from './entities/campaign.entity';
@@ -29,7 +29,7 @@ export class ReviewRemindersService {
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly campaigns: CampaignsRepository,
     private readonly reminders: ReviewRemindersRepository,
-    private readonly outbox: EventOutbox,
+    private readonly outbox: EventOutboxService,
     private readonly owners: OwnersService,
     private readonly audit: AuditService,
     private readonly clock: Clock,

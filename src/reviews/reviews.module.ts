@@ -10,7 +10,7 @@ import { CampaignReportService } from './campaign-report.service';
 import { CampaignSchedulesController } from './campaign-schedules.controller';
 import { CampaignSchedulesRepository } from './campaign-schedules.repository';
 import { CampaignSchedulesService } from './campaign-schedules.service';
-import { CampaignSweep } from './campaign-sweep.service';
+import { CampaignSweepService } from './campaign-sweep.service';
 import { CampaignsController } from './campaigns.controller';
 import { CampaignsRepository } from './campaigns.repository';
 import { CampaignsService } from './campaigns.service';
@@ -24,7 +24,7 @@ import { ReviewItemsRepository } from './review-items.repository';
 import { ReviewMetrics } from './review-metrics';
 import { ReviewRemindersRepository } from './review-reminders.repository';
 import { ReviewRemindersService } from './review-reminders.service';
-import { ReviewSweepCron } from './reviews.cron';
+import { ReviewSweepCron } from './review-sweep.cron';
 import { ReviewsController } from './reviews.controller';
 
 /**
@@ -53,10 +53,10 @@ import { ReviewsController } from './reviews.controller';
     CampaignReportRepository,
     ReviewRemindersService,
     ReviewRemindersRepository,
-    CampaignSweep,
+    CampaignSweepService,
     ReviewSweepCron,
     ReviewMetrics,
   ],
-  exports: [CampaignSweep],
+  exports: [CampaignSweepService],
 })
 export class ReviewsModule {}

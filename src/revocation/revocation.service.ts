@@ -9,7 +9,7 @@ import { chunks } from '../common/collections/chunks';
 import { NotFoundError } from '../common/errors/domain-error';
 import { RandomSource } from '../common/random/random-source';
 import { DeliveriesService, DeliveryView } from '../gateways/deliveries.service';
-import { EventOutbox } from '../gateways/event-outbox.service';
+import { EventOutboxService } from '../gateways/event-outbox.service';
 import { AgentsService } from '../inventory/agents.service';
 import { targetOf } from '../inventory/credential-secrets.service';
 import { credentialEventData } from '../inventory/credential-views';
@@ -54,7 +54,7 @@ export class RevocationService {
     private readonly repository: RevocationsRepository,
     private readonly credentials: CredentialsService,
     private readonly agents: AgentsService,
-    private readonly outbox: EventOutbox,
+    private readonly outbox: EventOutboxService,
     private readonly deliveries: DeliveriesService,
     private readonly destruction: SecretDestructionService,
     private readonly audit: AuditService,

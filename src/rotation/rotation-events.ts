@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
-import { EventOutbox } from '../gateways/event-outbox.service';
+import { EventOutboxService } from '../gateways/event-outbox.service';
 import { credentialEventData } from '../inventory/credential-views';
 import type { Credential } from '../inventory/credential';
 import type { RotationEntity } from './entities/rotation.entity';
@@ -17,7 +17,7 @@ type RotatedVersion = { newSecretSha256: string; newSecretRef: string; graceEnds
  */
 @Injectable()
 export class RotationEvents {
-  constructor(private readonly outbox: EventOutbox) {}
+  constructor(private readonly outbox: EventOutboxService) {}
 
   /** A new version exists; both it and the previous one are valid until `graceEndsAt`. */
   async rotated(em: EntityManager, credential: Credential, rotation: RotatedRotation, version: RotatedVersion): Promise<void> {

@@ -22,7 +22,7 @@ import { RotationEvents } from './rotation-events';
 import { CredentialMoved, RevokedDuringRotation, StepAlreadyTaken, VerificationMismatch } from './rotation-errors';
 import { RotationMetrics } from './rotation-metrics';
 import { expectedVersionId, rotationBackoffMs } from './rotation-policy';
-import { PromoteResult, PublishResult, RotationSteps } from './rotation-steps.service';
+import { PromoteResult, PublishResult, RotationStepsService } from './rotation-steps.service';
 import { RotationsRepository } from './rotations.repository';
 
 /** What one run of a rotate job came to; the processor turns it into BullMQ's terms. */
@@ -44,7 +44,7 @@ const MAX_STEPS_PER_RUN = 8;
  * The rotation step machine (DESIGN.md "Rotation, step by step"). Each step
  * does its external work first (idempotently: the store write is keyed by
  * the rotation id and version), then records its outcome and moves `step` in
- * one transaction with the credential row locked (RotationSteps, which
+ * one transaction with the credential row locked (RotationStepsService, which
  * group-commits the steps of concurrent jobs), so a crash anywhere resumes at
  * the recorded step and no step is recorded twice:
  *
@@ -63,8 +63,8 @@ const MAX_STEPS_PER_RUN = 8;
  * the version it wrote.
  */
 @Injectable()
-export class RotationRunner {
-  private readonly logger = new Logger(RotationRunner.name);
+export class RotationRunnerService {
+  private readonly logger = new Logger(RotationRunnerService.name);
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -72,7 +72,7 @@ export class RotationRunner {
     private readonly credentials: CredentialsService,
     private readonly stores: SecretStoreRegistry,
     private readonly events: RotationEvents,
-    private readonly steps: RotationSteps,
+    private readonly steps: RotationStepsService,
     private readonly audit: AuditService,
     private readonly metrics: RotationMetrics,
     private readonly clock: Clock,

@@ -47,7 +47,7 @@ const MAX_BATCH = 64;
  * recorded by another run never stops the others.
  */
 @Injectable()
-export class RotationSteps {
+export class RotationStepsService {
   private readonly loads = new GroupCommit<string, RotationEntity | null>((ids) => this.loadMany(ids), 256);
   private readonly publishes = new GroupCommit<PublishItem, PublishResult>((items) => this.publishMany(items), MAX_BATCH);
   private readonly verifications = new GroupCommit<string, boolean>((ids) => this.verifyMany(ids), MAX_BATCH);

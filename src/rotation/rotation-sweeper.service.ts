@@ -49,7 +49,7 @@ export interface RotationSweepResult {
  * rotation sweep.
  */
 @Injectable()
-export class RotationSweeper implements OnModuleInit {
+export class RotationSweeperService implements OnModuleInit {
   /** Running rotations untouched for ROTATION_STALE_AFTER_MS (long enough for the enqueue after their commit). */
   private readonly running: DueWork = {
     name: 'rotations',

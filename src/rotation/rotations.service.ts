@@ -37,7 +37,7 @@ export interface RotationListQuery {
 /**
  * Rotations people ask for: a manual or emergency rotation of one credential,
  * the retry of a failed one, and the history and dead-letter lists. The
- * worker runs them (RotationRunner); this only records and enqueues.
+ * worker runs them (RotationRunnerService); this only records and enqueues.
  */
 @Injectable()
 export class RotationsService {
