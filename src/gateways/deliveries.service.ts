@@ -6,7 +6,7 @@ import type { RequestContext } from '../auth/actor';
 import { Clock } from '../common/clock/clock';
 import { ConflictError, NotFoundError } from '../common/errors/domain-error';
 import { mapPage, Page } from '../common/pagination/pagination';
-import { AfterCommit } from './after-commit';
+import { AfterCommit } from '../common/db/after-commit';
 import { DeliveriesRepository } from './deliveries.repository';
 import { DeliveryQueue } from './delivery-queue';
 import type { DeliveryDto } from './dto/gateway.dto';

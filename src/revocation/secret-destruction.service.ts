@@ -8,7 +8,7 @@ import { Clock } from '../common/clock/clock';
 import type { DueCursor, DueJob, DueWork } from '../common/jobs/due-work';
 import { JobQueues } from '../common/jobs/job-queues';
 import { JobSweeper, JobSweepResult } from '../common/jobs/job-sweeper';
-import { AfterCommit } from '../gateways/after-commit';
+import { AfterCommit } from '../common/db/after-commit';
 import { SecretStoreRegistry } from '../secret-stores/secret-store.registry';
 import {
   RevocationQueue,
