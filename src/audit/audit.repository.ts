@@ -23,17 +23,8 @@ export interface LinkedEventRow extends AuditEventRow {
   hash: string;
 }
 
-/** A new event as recordEach writes it (the columns of audit_events). */
-export interface NewAuditEventRow {
-  id: string;
-  at: string;
-  actor: ChainedEvent['actor'];
-  action: string;
-  target_type: string;
-  target_id: string;
-  request_id: string;
-  data: Record<string, unknown>;
-}
+/** A new event as recordEach writes it: the columns of audit_events, its time as ISO text. */
+export type NewAuditEventRow = Omit<AuditEventRow, 'at'> & { at: string };
 
 /** A link of the chain as the chainer appends it. */
 export interface ChainLinkRow {

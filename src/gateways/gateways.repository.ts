@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
+import { updateFields } from '../common/db/update-fields';
 import { fetchTimePage, Page } from '../common/pagination/pagination';
 import { GatewayEntity } from './entities/gateway.entity';
 
@@ -27,13 +28,9 @@ export class GatewaysRepository {
 
   /** A rotated signing secret, with the previous one and the end of its overlap. */
   async saveSigningSecrets(em: EntityManager, gateway: GatewayEntity): Promise<void> {
-    await em.update(GatewayEntity, { id: gateway.id }, {
-      signingSecret: gateway.signingSecret,
-      previousSigningSecret: gateway.previousSigningSecret,
-      previousSigningSecretExpiresAt: gateway.previousSigningSecretExpiresAt,
-      signingSecretRotatedAt: gateway.signingSecretRotatedAt,
-      updatedAt: gateway.updatedAt,
-    });
+    await updateFields(em, GatewayEntity, gateway, [
+      'signingSecret', 'previousSigningSecret', 'previousSigningSecretExpiresAt', 'signingSecretRotatedAt', 'updatedAt',
+    ]);
   }
 
   async markEnabled(em: EntityManager, id: string, at: Date): Promise<void> {

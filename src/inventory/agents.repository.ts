@@ -4,16 +4,6 @@ import { DataSource, EntityManager } from 'typeorm';
 import { fetchTimePage, Page } from '../common/pagination/pagination';
 import { AgentEntity, AgentStatus } from './entities/agent.entity';
 
-interface AgentRow {
-  id: string;
-  name: string;
-  owner_id: string;
-  description: string | null;
-  status: AgentStatus;
-  created_at: Date;
-  updated_at: Date;
-}
-
 /** The agents table, one method per purpose. */
 @Injectable()
 export class AgentsRepository {
@@ -25,21 +15,12 @@ export class AgentsRepository {
 
   /** Plain SQL: every issuance reads its agent first. */
   async findById(id: string): Promise<AgentEntity | null> {
-    const rows: AgentRow[] = await this.dataSource.query(
-      'SELECT id, name, owner_id, description, status, created_at, updated_at FROM agents WHERE id = $1',
+    const rows: AgentEntity[] = await this.dataSource.query(
+      `SELECT id, name, owner_id AS "ownerId", description, status, created_at AS "createdAt", updated_at AS "updatedAt"
+         FROM agents WHERE id = $1`,
       [id],
     );
-    if (rows.length === 0) return null;
-    const row = rows[0];
-    return {
-      id: row.id,
-      name: row.name,
-      ownerId: row.owner_id,
-      description: row.description,
-      status: row.status,
-      createdAt: row.created_at,
-      updatedAt: row.updated_at,
-    };
+    return rows[0] ?? null;
   }
 
   list(query: { ownerId?: string; status?: AgentStatus; limit?: number; cursor?: string }): Promise<Page<AgentEntity>> {

@@ -4,6 +4,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import { chunks } from '../common/collections/chunks';
 import { PreparedStatement, preparedQuery } from '../common/db/prepared-query';
 import { SqlParams } from '../common/db/sql-params';
+import { updateFields } from '../common/db/update-fields';
 import { decodeTimeCursor, DEFAULT_PAGE_SIZE, encodeTimeCursor, Page, toPage } from '../common/pagination/pagination';
 import type { Credential } from './credential';
 import { CredentialEntity, CredentialStatus, Environment, PendingCredentialChange } from './entities/credential.entity';
@@ -11,13 +12,26 @@ import { CredentialEntity, CredentialStatus, Environment, PendingCredentialChang
 /**
  * The hot paths (issuance, GET one, list, every lock) read and write
  * credential rows with plain SQL: the query builder and its entity hydration
- * cost more CPU than the query itself. These definitions keep that SQL in
- * step with the entity.
+ * cost more CPU than the query itself. One list of the entity's properties
+ * gives both the columns (snake_case, as the naming strategy maps them) and
+ * the aliases rows come back under, so a row is a Credential as it stands and
+ * the SQL cannot drift from the entity.
  */
-const CREDENTIAL_COLUMNS = `id, client_id, agent_id, owner_id, type, environment, scopes, rate_limit_requests,
-  rate_limit_per_seconds, ip_allowlist, secret_store, secret_ref, secret_version, secret_version_id, secret_sha256,
-  secret_delivered_version, status, rotation_interval_days, grace_period_hours, last_rotated_at, next_rotation_at,
-  last_used_at, requested_by, approved_by, approved_at, pending_change, created_at, updated_at, revoked_at, revoked_reason`;
+const PROPERTIES = [
+  'id', 'clientId', 'agentId', 'ownerId', 'type', 'environment', 'scopes', 'rateLimitRequests', 'rateLimitPerSeconds',
+  'ipAllowlist', 'secretStore', 'secretRef', 'secretVersion', 'secretVersionId', 'secretSha256', 'secretDeliveredVersion',
+  'status', 'rotationIntervalDays', 'gracePeriodHours', 'lastRotatedAt', 'nextRotationAt', 'lastUsedAt', 'requestedBy',
+  'approvedBy', 'approvedAt', 'pendingChange', 'createdAt', 'updatedAt', 'revokedAt', 'revokedReason',
+] as const satisfies ReadonlyArray<keyof Credential>;
+
+/** Fails the build, naming it, if a property of Credential is missing from PROPERTIES. */
+type MissingProperty = Exclude<keyof Credential, (typeof PROPERTIES)[number]>;
+const EVERY_PROPERTY: [MissingProperty] extends [never] ? true : MissingProperty = true;
+void EVERY_PROPERTY;
+
+const columnOf = (property: string) => property.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`);
+const CREDENTIAL_COLUMNS = PROPERTIES.map((p) => (columnOf(p) === p ? p : `${columnOf(p)} AS "${p}"`)).join(', ');
+const INSERT_COLUMNS = PROPERTIES.map(columnOf).join(', ');
 
 /** GET one credential: a named prepared statement (see preparedQuery). */
 export const CREDENTIAL_BY_ID: PreparedStatement = {
@@ -27,39 +41,6 @@ export const CREDENTIAL_BY_ID: PreparedStatement = {
 
 /** Credentials one lock or revoke statement names at most. */
 const LOCK_CHUNK = 1000;
-
-interface CredentialRow {
-  id: string;
-  client_id: string;
-  agent_id: string;
-  owner_id: string;
-  type: Credential['type'];
-  environment: Credential['environment'];
-  scopes: string[];
-  rate_limit_requests: number;
-  rate_limit_per_seconds: number;
-  ip_allowlist: string[];
-  secret_store: Credential['secretStore'];
-  secret_ref: string | null;
-  secret_version: number | null;
-  secret_version_id: string | null;
-  secret_sha256: string | null;
-  secret_delivered_version: number | null;
-  status: Credential['status'];
-  rotation_interval_days: number;
-  grace_period_hours: number;
-  last_rotated_at: Date | null;
-  next_rotation_at: Date | null;
-  last_used_at: Date | null;
-  requested_by: string;
-  approved_by: string | null;
-  approved_at: Date | null;
-  pending_change: Credential['pendingChange'];
-  created_at: Date;
-  updated_at: Date;
-  revoked_at: Date | null;
-  revoked_reason: string | null;
-}
 
 export interface CredentialListFilter {
   ownerId?: string;
@@ -93,15 +74,15 @@ export class CredentialsRepository {
 
   /** Every GET of one credential and every issuance's agent check come here: a prepared statement. */
   async findById(id: string): Promise<Credential | null> {
-    const rows = await preparedQuery<CredentialRow>(this.dataSource, CREDENTIAL_BY_ID, [id]);
-    return rows.length ? credentialFromRow(rows[0]) : null;
+    const rows = await preparedQuery<Credential>(this.dataSource, CREDENTIAL_BY_ID, [id]);
+    return rows[0] ?? null;
   }
 
   /** New credentials, in one INSERT. */
   async insert(em: EntityManager, credentials: Credential[]): Promise<void> {
     const params = new SqlParams();
-    const rows = credentials.map((credential) => `(${credentialRowValues(credential).map((value) => params.add(value)).join(', ')})`);
-    await em.query(`INSERT INTO credentials (${CREDENTIAL_COLUMNS}) VALUES ${rows.join(', ')}`, params.values);
+    const rows = credentials.map((credential) => `(${rowValues(credential).map((value) => params.add(value)).join(', ')})`);
+    await em.query(`INSERT INTO credentials (${INSERT_COLUMNS}) VALUES ${rows.join(', ')}`, params.values);
   }
 
   /** Newest first by (createdAt, id); every filter has an index that serves this order. */
@@ -116,19 +97,19 @@ export class CredentialsRepository {
     if (filter.environment) where.push(`environment = ${params.add(filter.environment)}`);
     if (filter.dueBefore) where.push(`next_rotation_at < ${params.add(filter.dueBefore)}`);
     if (after) where.push(`(created_at, id) < (${params.add(after.createdAt)}, ${params.add(after.id)})`);
-    const rows: CredentialRow[] = await this.dataSource.query(
+    const rows: Credential[] = await this.dataSource.query(
       `SELECT ${CREDENTIAL_COLUMNS} FROM credentials
         ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
         ORDER BY created_at DESC, id DESC LIMIT ${params.add(limit + 1)}`,
       params.values,
     );
-    return toPage(rows.map(credentialFromRow), limit, encodeTimeCursor, (credential) => credential);
+    return toPage(rows, limit, encodeTimeCursor, (credential) => credential);
   }
 
   /** Loads a credential row-locked for a state change; every change and revocation starts here. */
   async lockForChange(em: EntityManager, id: string): Promise<Credential | null> {
-    const rows: CredentialRow[] = await em.query(`SELECT ${CREDENTIAL_COLUMNS} FROM credentials WHERE id = $1 FOR UPDATE`, [id]);
-    return rows.length ? credentialFromRow(rows[0]) : null;
+    const rows: Credential[] = await em.query(`SELECT ${CREDENTIAL_COLUMNS} FROM credentials WHERE id = $1 FOR UPDATE`, [id]);
+    return rows[0] ?? null;
   }
 
   /**
@@ -140,22 +121,22 @@ export class CredentialsRepository {
     const locked: Credential[] = [];
     // Lower-case uuids sort as Postgres orders uuids (by their bytes), so each chunk's locks follow the last one's.
     for (const chunk of chunks([...new Set(ids.map((id) => id.toLowerCase()))].sort(), LOCK_CHUNK)) {
-      const rows: CredentialRow[] = await em.query(
+      const rows: Credential[] = await em.query(
         `SELECT ${CREDENTIAL_COLUMNS} FROM credentials WHERE id = ANY ($1::uuid[]) ORDER BY id FOR UPDATE`,
         [chunk],
       );
-      locked.push(...rows.map(credentialFromRow));
+      locked.push(...rows);
     }
     return locked;
   }
 
   /** Locks every credential of an agent that is not yet revoked, in id order (so concurrent revocations cannot deadlock). */
   async lockUnrevokedOfAgent(em: EntityManager, agentId: string): Promise<Credential[]> {
-    const rows: CredentialRow[] = await em.query(
+    const rows: Credential[] = await em.query(
       `SELECT ${CREDENTIAL_COLUMNS} FROM credentials WHERE agent_id = $1 AND status <> 'revoked' ORDER BY id FOR UPDATE`,
       [agentId],
     );
-    return rows.map(credentialFromRow);
+    return rows;
   }
 
   /** Revokes locked credentials, in one UPDATE per thousand; a change awaiting approval is dropped, nothing is due any more. */
@@ -197,17 +178,10 @@ export class CredentialsRepository {
 
   /** The policy a change may touch (scopes, rate limit, allowlist, rotation policy), and the pending change. */
   async saveChanges(em: EntityManager, credential: Credential): Promise<void> {
-    await em.update(CredentialEntity, { id: credential.id }, {
-      scopes: credential.scopes,
-      rateLimitRequests: credential.rateLimitRequests,
-      rateLimitPerSeconds: credential.rateLimitPerSeconds,
-      ipAllowlist: credential.ipAllowlist,
-      rotationIntervalDays: credential.rotationIntervalDays,
-      gracePeriodHours: credential.gracePeriodHours,
-      nextRotationAt: credential.nextRotationAt,
-      pendingChange: credential.pendingChange,
-      updatedAt: credential.updatedAt,
-    });
+    await updateFields(em, CredentialEntity, credential, [
+      'scopes', 'rateLimitRequests', 'rateLimitPerSeconds', 'ipAllowlist', 'rotationIntervalDays', 'gracePeriodHours',
+      'nextRotationAt', 'pendingChange', 'updatedAt',
+    ]);
   }
 
   /** Holds a change for approval, or drops the one held (null). */
@@ -217,17 +191,9 @@ export class CredentialsRepository {
 
   /** An approved credential: active, with its first secret's place in the store. */
   async saveApproved(em: EntityManager, credential: Credential): Promise<void> {
-    await em.update(CredentialEntity, { id: credential.id }, {
-      status: credential.status,
-      approvedBy: credential.approvedBy,
-      approvedAt: credential.approvedAt,
-      secretRef: credential.secretRef,
-      secretVersion: credential.secretVersion,
-      secretVersionId: credential.secretVersionId,
-      secretSha256: credential.secretSha256,
-      nextRotationAt: credential.nextRotationAt,
-      updatedAt: credential.updatedAt,
-    });
+    await updateFields(em, CredentialEntity, credential, [
+      'status', 'approvedBy', 'approvedAt', 'secretRef', 'secretVersion', 'secretVersionId', 'secretSha256', 'nextRotationAt', 'updatedAt',
+    ]);
   }
 
   async markRejected(em: EntityManager, id: string, at: Date): Promise<void> {
@@ -240,73 +206,9 @@ export class CredentialsRepository {
   }
 }
 
-function credentialFromRow(row: CredentialRow): Credential {
-  return {
-    id: row.id,
-    clientId: row.client_id,
-    agentId: row.agent_id,
-    ownerId: row.owner_id,
-    type: row.type,
-    environment: row.environment,
-    scopes: row.scopes,
-    rateLimitRequests: row.rate_limit_requests,
-    rateLimitPerSeconds: row.rate_limit_per_seconds,
-    ipAllowlist: row.ip_allowlist,
-    secretStore: row.secret_store,
-    secretRef: row.secret_ref,
-    secretVersion: row.secret_version,
-    secretVersionId: row.secret_version_id,
-    secretSha256: row.secret_sha256,
-    secretDeliveredVersion: row.secret_delivered_version,
-    status: row.status,
-    rotationIntervalDays: row.rotation_interval_days,
-    gracePeriodHours: row.grace_period_hours,
-    lastRotatedAt: row.last_rotated_at,
-    nextRotationAt: row.next_rotation_at,
-    lastUsedAt: row.last_used_at,
-    requestedBy: row.requested_by,
-    approvedBy: row.approved_by,
-    approvedAt: row.approved_at,
-    pendingChange: row.pending_change,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-    revokedAt: row.revoked_at,
-    revokedReason: row.revoked_reason,
-  };
-}
-
-/** The values of CREDENTIAL_COLUMNS, in order, for an INSERT of a new credential. */
-function credentialRowValues(credential: Credential): unknown[] {
-  return [
-    credential.id,
-    credential.clientId,
-    credential.agentId,
-    credential.ownerId,
-    credential.type,
-    credential.environment,
-    credential.scopes,
-    credential.rateLimitRequests,
-    credential.rateLimitPerSeconds,
-    credential.ipAllowlist,
-    credential.secretStore,
-    credential.secretRef,
-    credential.secretVersion,
-    credential.secretVersionId,
-    credential.secretSha256,
-    credential.secretDeliveredVersion,
-    credential.status,
-    credential.rotationIntervalDays,
-    credential.gracePeriodHours,
-    credential.lastRotatedAt,
-    credential.nextRotationAt,
-    credential.lastUsedAt,
-    credential.requestedBy,
-    credential.approvedBy,
-    credential.approvedAt,
-    credential.pendingChange === null ? null : JSON.stringify(credential.pendingChange),
-    credential.createdAt,
-    credential.updatedAt,
-    credential.revokedAt,
-    credential.revokedReason,
-  ];
+/** A new credential's values in PROPERTIES order, for an INSERT. */
+function rowValues(credential: Credential): unknown[] {
+  return PROPERTIES.map((property) =>
+    property === 'pendingChange' && credential.pendingChange !== null ? JSON.stringify(credential.pendingChange) : credential[property],
+  );
 }

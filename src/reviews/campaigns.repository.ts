@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
+import { updateFields } from '../common/db/update-fields';
 import { fetchTimePage, Page } from '../common/pagination/pagination';
 import { CampaignSignoffEntity } from './entities/campaign-signoff.entity';
 import { CampaignEntity, CampaignStatus } from './entities/campaign.entity';
@@ -39,13 +40,7 @@ export class CampaignsRepository {
   }
 
   async saveClosed(em: EntityManager, campaign: CampaignEntity): Promise<void> {
-    await em.update(CampaignEntity, { id: campaign.id }, {
-      status: campaign.status,
-      closedAt: campaign.closedAt,
-      closedBy: campaign.closedBy,
-      closeReason: campaign.closeReason,
-      updatedAt: campaign.updatedAt,
-    });
+    await updateFields(em, CampaignEntity, campaign, ['status', 'closedAt', 'closedBy', 'closeReason', 'updatedAt']);
   }
 
   /** Open campaigns whose deadline has passed, oldest deadline first. */

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { SqlParams } from '../common/db/sql-params';
+import { updateFields } from '../common/db/update-fields';
 import { fetchTimePage, Page } from '../common/pagination/pagination';
 import { ReviewItemEntity, ReviewItemStatus } from './entities/review-item.entity';
 import { itemIdSql } from './item-id';
@@ -148,16 +149,7 @@ export class ReviewItemsRepository {
 
   /** Records how an item was resolved (decided, or found revoked elsewhere). */
   async saveResolution(em: EntityManager, item: ReviewItemEntity): Promise<void> {
-    await em.update(ReviewItemEntity, { id: item.id }, {
-      status: item.status,
-      decision: item.decision,
-      decidedBy: item.decidedBy,
-      decidedAt: item.decidedAt,
-      comment: item.comment,
-      outcome: item.outcome,
-      scopesAfter: item.scopesAfter,
-      resolvedAt: item.resolvedAt,
-    });
+    await updateFields(em, ReviewItemEntity, item, ['status', 'decision', 'decidedBy', 'decidedAt', 'comment', 'outcome', 'scopesAfter', 'resolvedAt']);
   }
 
   /** An owner's items of a campaign, by id (what a sign-off attests). */
