@@ -63,13 +63,9 @@ export class CredentialSecretsService {
   }
 }
 
-export function targetOf(credential: Credential): SecretTarget {
-  return {
-    credentialId: credential.id,
-    agentId: credential.agentId,
-    ownerId: credential.ownerId,
-    environment: credential.environment,
-  };
+/** Where a credential's secret lives in its store: the store names its key after these. */
+export function targetOf({ id: credentialId, agentId, ownerId, environment }: Credential): SecretTarget {
+  return { credentialId, agentId, ownerId, environment };
 }
 
 export function sha256(value: string): string {

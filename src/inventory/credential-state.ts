@@ -86,7 +86,3 @@ export function strictSubsetProblem(scopes: string[], current: string[]): string
   if (scopes.length >= have.size) return "must leave out at least one of the credential's current scopes";
   return null;
 }
-
-export function stripUndefined<T extends object>(value: T): T {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
-}

@@ -4,6 +4,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
 import { Actor, assertOwnerAccess, assertOwnerRead, RequestContext, scopedOwnerFilter } from '../auth/actor';
 import { Clock } from '../common/clock/clock';
+import { definedOnly } from '../common/collections/defined-only';
 import { GroupCommit } from '../common/db/group-commit';
 import { isUniqueViolation } from '../common/db/pg-errors';
 import { ConflictError, FieldError, ForbiddenError, InvalidInputError, NotFoundError } from '../common/errors/domain-error';
@@ -13,7 +14,7 @@ import { AppConfig } from '../config/app-config';
 import { EventOutboxService } from '../gateways/event-outbox.service';
 import { SecretStoreRegistry } from '../secret-stores/secret-store.registry';
 import { AgentsService } from './agents.service';
-import { applyChanges, CredentialChanges, newCredential, strictSubsetProblem, stripUndefined } from './credential-state';
+import { applyChanges, CredentialChanges, newCredential, strictSubsetProblem } from './credential-state';
 import { AgentDecommissionedError, assertActive, assertNotRevoked } from './inventory-errors';
 import { CredentialSecretsService } from './credential-secrets.service';
 import { credentialTermsEvent, describeCredential, toCredentialView } from './credential-views';
@@ -195,7 +196,7 @@ export class CredentialsService {
       }
       const now = this.clock.now();
       if (normalized.scopes && addedPrivilegedScopes(credential.scopes, normalized.scopes).length > 0) {
-        credential.pendingChange = { ...stripUndefined(normalized), requestedBy: ctx.actor.tokenId, requestedAt: now.toISOString() };
+        credential.pendingChange = { ...definedOnly(normalized), requestedBy: ctx.actor.tokenId, requestedAt: now.toISOString() };
         credential.updatedAt = now;
         await this.repository.savePendingChange(em, id, credential.pendingChange, now);
         await this.audit.record(em, ctx, {
@@ -208,14 +209,7 @@ export class CredentialsService {
       }
       const before = describeCredential(credential);
       applyChanges(credential, normalized, now, () => randomUnit(this.random));
-      await this.repository.saveChanges(em, credential);
-      await this.outbox.publish(em, credentialTermsEvent('credential.updated', credential));
-      await this.audit.record(em, ctx, {
-        action: 'credential.updated',
-        targetType: 'credential',
-        targetId: id,
-        data: { before, after: describeCredential(credential) },
-      });
+      await this.saveUpdate(em, ctx, credential, { before, after: describeCredential(credential) });
       return { credential: toCredentialView(credential), pending: false };
     });
   }
@@ -247,13 +241,11 @@ export class CredentialsService {
     credential.scopes = credential.scopes.filter((scope) => kept.has(scope));
     credential.pendingChange = null;
     credential.updatedAt = this.clock.now();
-    await this.repository.saveChanges(em, credential);
-    await this.outbox.publish(em, credentialTermsEvent('credential.updated', credential));
-    await this.audit.record(em, ctx, {
-      action: 'credential.updated',
-      targetType: 'credential',
-      targetId: id,
-      data: { before, after: describeCredential(credential), review, ...(droppedPendingChange ? { droppedPendingChange } : {}) },
+    await this.saveUpdate(em, ctx, credential, {
+      before,
+      after: describeCredential(credential),
+      review,
+      ...(droppedPendingChange ? { droppedPendingChange } : {}),
     });
     return toCredentialView(credential);
   }
@@ -367,6 +359,13 @@ export class CredentialsService {
       nextRotationAt: versions[i].nextRotationAt,
       updatedAt: now,
     }));
+  }
+
+  /** A change in force: saved, the gateways hear `credential.updated` (outbox), the audit log gets `credential.updated` with `data`. */
+  private async saveUpdate(em: EntityManager, ctx: RequestContext, credential: Credential, data: Record<string, unknown>): Promise<void> {
+    await this.repository.saveChanges(em, credential);
+    await this.outbox.publish(em, credentialTermsEvent('credential.updated', credential));
+    await this.audit.record(em, ctx, { action: 'credential.updated', targetType: 'credential', targetId: credential.id, data });
   }
 
   private get maxInterval(): number {

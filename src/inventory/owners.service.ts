@@ -4,6 +4,7 @@ import { DataSource } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
 import { Actor, assertOwnerRead, canReadAll, RequestContext } from '../auth/actor';
 import { Clock } from '../common/clock/clock';
+import { definedOnly } from '../common/collections/defined-only';
 import { NotFoundError } from '../common/errors/domain-error';
 import { mapPage, Page } from '../common/pagination/pagination';
 import { RandomSource } from '../common/random/random-source';
@@ -79,10 +80,6 @@ export class OwnersService {
       throw error;
     }
   }
-}
-
-function definedOnly<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 function toView(owner: OwnerEntity): OwnerDto {
