@@ -4,9 +4,9 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { openSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from 'pg';
-import { TOKEN_BY_SHA256 } from '../src/auth/token-hash';
+import { TOKEN_BY_SHA256 } from '../src/auth/tokens.repository';
 import { runMigrations } from '../src/common/db/run-migrations';
-import { CREDENTIAL_BY_ID } from '../src/inventory/credential-rows';
+import { CREDENTIAL_BY_ID } from '../src/inventory/credentials.repository';
 
 export const PG_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 export const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';

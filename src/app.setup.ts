@@ -10,7 +10,7 @@ import { sendProblem } from './common/http/problem.filter';
 import { StrictValidationPipe } from './common/http/validation';
 import { requestIdFor } from './common/http/request-id';
 import type { AppConfig } from './config/app-config';
-import { MetricsService } from './health/metrics.service';
+import { MetricsService } from './common/metrics/metrics.service';
 
 /**
  * Options for NestFactory.create / createNestApplication. Nest's own body

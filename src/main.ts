@@ -6,7 +6,8 @@ import { configureApp, createFastifyAdapter, NEST_APP_OPTIONS } from './app.setu
 import { ensureDatabase } from './common/db/ensure-database';
 import { runMigrations } from './common/db/run-migrations';
 import { ShutdownSequence } from './common/shutdown/shutdown-sequence';
-import { ConfigError, GeneratedDevSecrets, loadConfig, localSecretsFilePath, needsDevSecrets } from './config/app-config';
+import type { GeneratedDevSecrets } from './config/app-config';
+import { ConfigError, loadConfig, localSecretsFilePath, needsDevSecrets } from './config/load-config';
 import { loadOrCreateDevSecrets } from './config/dev-secrets';
 
 /**

@@ -1,7 +1,8 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AuditController } from './audit.controller';
-import { AuditChainer } from './audit-chainer.service';
+import { AuditChainerService } from './audit-chainer.service';
+import { AuditRepository } from './audit.repository';
 import { AuditService } from './audit.service';
 import { AuditChainLinkEntity } from './entities/audit-chain-link.entity';
 import { AuditUnchainedEntity } from './entities/audit-unchained.entity';
@@ -10,7 +11,7 @@ import { AuditEventEntity } from './entities/audit-event.entity';
 @Module({
   imports: [TypeOrmModule.forFeature([AuditEventEntity, AuditChainLinkEntity, AuditUnchainedEntity])],
   controllers: [AuditController],
-  providers: [AuditService, AuditChainer],
+  providers: [AuditService, AuditChainerService, AuditRepository],
   exports: [AuditService],
 })
 export class AuditModule {}

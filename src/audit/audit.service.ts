@@ -1,6 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager } from 'typeorm';
+import { EntityManager } from 'typeorm';
 import type { RequestContext } from '../auth/actor';
 import { Clock } from '../common/clock/clock';
 import { chunks } from '../common/collections/chunks';
@@ -8,20 +7,17 @@ import { AfterCommit } from '../common/db/after-commit';
 import { InvalidInputError } from '../common/errors/domain-error';
 import { DEFAULT_PAGE_SIZE, Page } from '../common/pagination/pagination';
 import { RandomSource } from '../common/random/random-source';
-import { assertNoSecretValues, chainHash, ChainedEvent, GENESIS_HASH } from './audit-chain';
-import { AuditChainer, AuditEventRow, chainedEventOf } from './audit-chainer.service';
+import type { AuditAction } from './audit-actions';
+import { assertNoSecretValues, chainHash, GENESIS_HASH } from './audit-chain';
+import { AuditChainerService, chainedEventOf } from './audit-chainer.service';
+import { AuditRepository, LinkedEventRow } from './audit.repository';
+import type { AuditEventDto, ChainVerificationDto } from './dto/audit.dto';
 
 export interface AuditEntry {
-  action: string;
+  action: AuditAction;
   targetType: string;
   targetId: string;
   data?: Record<string, unknown>;
-}
-
-export interface AuditEventView extends ChainedEvent {
-  seq: number;
-  hash: string;
-  prevHash: string;
 }
 
 export interface AuditQuery {
@@ -34,15 +30,6 @@ export interface AuditQuery {
   cursor?: string;
 }
 
-export interface ChainVerification {
-  valid: boolean;
-  count: number;
-  headHash: string;
-  firstBrokenSeq?: number;
-  /** Events in the table that are neither linked nor waiting to be: written around the service. */
-  unlinkedEvents?: number;
-}
-
 const VERIFY_BATCH = 2000;
 /** Events one INSERT writes at most (a campaign's expiry may revoke a hundred thousand credentials). */
 const MAX_EVENTS_PER_STATEMENT = 1000;
@@ -50,10 +37,10 @@ const MAX_EVENTS_PER_STATEMENT = 1000;
 @Injectable()
 export class AuditService {
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly repository: AuditRepository,
     private readonly clock: Clock,
     private readonly random: RandomSource,
-    private readonly chainer: AuditChainer,
+    private readonly chainer: AuditChainerService,
     private readonly afterCommit: AfterCommit,
   ) {}
 
@@ -90,51 +77,19 @@ export class AuditService {
         data,
       };
     });
-    for (const chunk of chunks(rows, MAX_EVENTS_PER_STATEMENT)) await this.insertEvents(em, chunk);
+    for (const chunk of chunks(rows, MAX_EVENTS_PER_STATEMENT)) await this.repository.insertEvents(em, chunk);
     this.afterCommit.run(em, () => this.chainer.poke());
   }
 
-  private async insertEvents(em: EntityManager, rows: unknown[]): Promise<void> {
-    await em.query(
-      `WITH written AS (
-         INSERT INTO audit_events (id, at, actor, action, target_type, target_id, request_id, data)
-         SELECT id, at, actor, action, target_type, target_id, request_id, data
-           FROM jsonb_to_recordset($1::jsonb)
-             AS e(id uuid, at timestamptz, actor jsonb, action text, target_type text, target_id text, request_id text, data jsonb)
-         RETURNING id, created_seq)
-       INSERT INTO audit_unchained (event_id, created_seq) SELECT id, created_seq FROM written`,
-      [JSON.stringify(rows)],
-    );
-  }
-
   /** Linked events, newest first (by chain position). */
-  async list(query: AuditQuery): Promise<Page<AuditEventView>> {
+  async list(query: AuditQuery): Promise<Page<AuditEventDto>> {
     await this.chainer.drain();
     const limit = query.limit ?? DEFAULT_PAGE_SIZE;
-    const where: string[] = [];
-    const params: unknown[] = [];
-    const add = (sql: string, value: unknown) => {
-      params.push(value);
-      where.push(sql.replace('?', `$${params.length}`));
-    };
-    if (query.actor) add("e.actor->>'tokenId' = ?", query.actor);
-    if (query.action) add('e.action = ?', query.action);
-    if (query.targetId) add('e.target_id = ?', query.targetId);
-    if (query.since) add('e.at >= ?', query.since);
-    if (query.until) add('e.at < ?', query.until);
-    if (query.cursor !== undefined) {
-      if (!/^\d{1,18}$/.test(query.cursor)) throw InvalidInputError.field('cursor', 'is not a cursor this API issued');
-      add('c.seq < ?', query.cursor);
+    if (query.cursor !== undefined && !/^\d{1,18}$/.test(query.cursor)) {
+      throw InvalidInputError.field('cursor', 'is not a cursor this API issued');
     }
-    params.push(limit + 1);
-    const rows: LinkedEventRow[] = await this.dataSource.query(
-      `SELECT ${LINKED_COLUMNS}
-         FROM audit_chain c JOIN audit_events e ON e.id = c.event_id
-        ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-        ORDER BY c.seq DESC
-        LIMIT $${params.length}`,
-      params,
-    );
+    const { cursor, ...filter } = query;
+    const rows = await this.repository.listLinked({ ...filter, beforeSeq: cursor, limit: limit + 1 });
     const hasMore = rows.length > limit;
     const page = hasMore ? rows.slice(0, limit) : rows;
     return { items: page.map(toView), nextCursor: hasMore ? String(page[page.length - 1].seq) : null };
@@ -145,19 +100,14 @@ export class AuditService {
    * Also invalid: a link whose event is missing, and an event that is neither
    * linked nor queued (written around the service, e.g. by hand in SQL).
    */
-  async verify(): Promise<ChainVerification> {
+  async verify(): Promise<ChainVerificationDto> {
     await this.chainer.drain();
     let prevHash = GENESIS_HASH;
     let expectedSeq = 1;
     let count = 0;
     let after = 0;
     for (;;) {
-      const batch: Array<LinkedEventRow & { event_present: boolean }> = await this.dataSource.query(
-        `SELECT ${LINKED_COLUMNS}, e.id IS NOT NULL AS event_present
-           FROM audit_chain c LEFT JOIN audit_events e ON e.id = c.event_id
-          WHERE c.seq > $1 ORDER BY c.seq LIMIT ${VERIFY_BATCH}`,
-        [after],
-      );
+      const batch = await this.repository.linksAfter(after, VERIFY_BATCH);
       if (batch.length === 0) break;
       for (const row of batch) {
         const seq = Number(row.seq);
@@ -170,11 +120,7 @@ export class AuditService {
       }
       after = Number(batch[batch.length - 1].seq);
     }
-    const [{ stray }] = await this.dataSource.query(
-      `SELECT count(*)::int AS stray FROM audit_events e
-        WHERE NOT EXISTS (SELECT 1 FROM audit_chain c WHERE c.event_id = e.id)
-          AND NOT EXISTS (SELECT 1 FROM audit_unchained u WHERE u.event_id = e.id)`,
-    );
+    const stray = await this.repository.countStray();
     if (stray > 0) return { valid: false, count, headHash: prevHash, unlinkedEvents: stray };
     return { valid: true, count, headHash: prevHash };
   }
@@ -189,14 +135,6 @@ function withRedactedFields(data: Record<string, unknown>, ctx: RequestContext):
   return { ...data, redactedFields: [...new Set(ctx.redactions.map((r) => r.field))] };
 }
 
-const LINKED_COLUMNS = `c.seq, c.prev_hash, c.hash, e.id, e.at, e.actor, e.action, e.target_type, e.target_id, e.request_id, e.data`;
-
-interface LinkedEventRow extends AuditEventRow {
-  seq: string;
-  prev_hash: string;
-  hash: string;
-}
-
-function toView(row: LinkedEventRow): AuditEventView {
+function toView(row: LinkedEventRow): AuditEventDto {
   return { ...chainedEventOf(row), seq: Number(row.seq), hash: row.hash, prevHash: row.prev_hash };
 }

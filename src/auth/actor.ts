@@ -34,9 +34,27 @@ export function systemContext(component: string, requestId: string): RequestCont
   return { actor: { tokenId: `system:${component}`, role: 'system', ownerId: null }, requestId };
 }
 
+/*
+ * The access rules, all of them here: who may read, change, revoke or rotate
+ * what, by the actor's role and owner. Route roles (@Roles) decide who reaches
+ * a use case at all; these decide whose data it may touch there.
+ */
+
+/** 403: the data belongs to another owner (or the token to none). */
+export class OwnerMismatchError extends ForbiddenError {
+  constructor(message: string) {
+    super('OWNER_MISMATCH', message);
+  }
+}
+
 /** Full read access across owners. */
 export function canReadAll(actor: Actor): boolean {
   return actor.role === 'admin' || actor.role === 'responder' || actor.role === 'auditor' || actor.role === 'system';
+}
+
+/** Whether the actor is the owner `ownerId` (null: data of no single owner, which no owner token owns). */
+function isOwner(actor: Actor, ownerId: string | null): boolean {
+  return actor.role === 'owner' && actor.ownerId !== null && actor.ownerId === ownerId;
 }
 
 /**
@@ -44,13 +62,35 @@ export function canReadAll(actor: Actor): boolean {
  * touch everything. Throws 403 otherwise.
  */
 export function assertOwnerAccess(actor: Actor, ownerId: string, what = 'resource'): void {
-  if (actor.role === 'admin' || actor.role === 'system') return;
-  if (actor.role === 'owner' && actor.ownerId === ownerId) return;
-  throw new ForbiddenError('OWNER_MISMATCH', `This token may not act on another owner's ${what}.`);
+  if (actor.role === 'admin' || actor.role === 'system' || isOwner(actor, ownerId)) return;
+  throw new OwnerMismatchError(`This token may not act on another owner's ${what}.`);
 }
 
 /** Like assertOwnerAccess, for reads: responders and auditors read everything. */
-export function assertOwnerRead(actor: Actor, ownerId: string, what = 'resource'): void {
-  if (canReadAll(actor)) return;
-  assertOwnerAccess(actor, ownerId, what);
+export function assertOwnerRead(actor: Actor, ownerId: string | null, what = 'resource'): void {
+  if (canReadAll(actor) || isOwner(actor, ownerId)) return;
+  throw new OwnerMismatchError(`This token may not read another owner's ${what}.`);
+}
+
+/**
+ * The incident rule: responders (and admins, and the system) revoke and
+ * rotate any credential; an owner only its own. Auditors never reach these
+ * use cases (route roles).
+ */
+export function assertMayRespond(actor: Actor, ownerId: string, action: 'revoke' | 'rotate', what: string): void {
+  if (actor.role === 'admin' || actor.role === 'responder' || actor.role === 'system' || isOwner(actor, ownerId)) return;
+  throw new OwnerMismatchError(`This token may not ${action} another owner's ${what}.`);
+}
+
+/**
+ * The owner filter a list runs with: owners always see only their own rows and
+ * get a 403 for asking about another owner; readers-of-all filter as asked.
+ */
+export function scopedOwnerFilter(actor: Actor, requested: string | undefined): string | undefined {
+  if (canReadAll(actor)) return requested;
+  if (requested && requested !== actor.ownerId) {
+    throw new OwnerMismatchError("This token may not list another owner's resources.");
+  }
+  if (!actor.ownerId) throw new OwnerMismatchError('This token is not bound to an owner.');
+  return actor.ownerId;
 }

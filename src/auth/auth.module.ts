@@ -6,12 +6,13 @@ import { InventoryModule } from '../inventory/inventory.module';
 import { AuthGuard } from './auth.guard';
 import { ApiTokenEntity } from './entities/api-token.entity';
 import { TokensController } from './tokens.controller';
+import { TokensRepository } from './tokens.repository';
 import { TokensService } from './tokens.service';
 
 @Module({
   imports: [TypeOrmModule.forFeature([ApiTokenEntity]), AuditModule, InventoryModule],
   controllers: [TokensController],
-  providers: [TokensService, { provide: APP_GUARD, useClass: AuthGuard }],
+  providers: [TokensService, TokensRepository, { provide: APP_GUARD, useClass: AuthGuard }],
   exports: [TokensService],
 })
 export class AuthModule {}

@@ -3,24 +3,16 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
 import { Clock } from '../common/clock/clock';
-import { preparedQuery } from '../common/db/prepared-query';
 import { InvalidInputError, NotFoundError } from '../common/errors/domain-error';
-import { fetchTimePage, Page } from '../common/pagination/pagination';
+import { mapPage, Page } from '../common/pagination/pagination';
 import { RandomSource } from '../common/random/random-source';
 import { AppConfig } from '../config/app-config';
 import { OwnersService } from '../inventory/owners.service';
 import { Actor, BOOTSTRAP_ADMIN_TOKEN_ID, RequestContext, Role } from './actor';
 import { ApiTokenEntity } from './entities/api-token.entity';
-import { digestsEqual, sha256, sha256Hex, TOKEN_BY_SHA256 } from './token-hash';
-
-export interface TokenView {
-  id: string;
-  name: string;
-  role: Role;
-  ownerId: string | null;
-  createdAt: string;
-  revokedAt: string | null;
-}
+import { digestsEqual, sha256, sha256Hex } from './token-hash';
+import { TokensRepository } from './tokens.repository';
+import type { TokenDto } from './dto/token.dto';
 
 export const API_TOKEN_PREFIX = 'agt_';
 
@@ -30,6 +22,7 @@ export class TokensService {
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly repository: TokensRepository,
     private readonly audit: AuditService,
     private readonly owners: OwnersService,
     private readonly clock: Clock,
@@ -47,15 +40,10 @@ export class TokensService {
     if (digestsEqual(presentedSha256, this.adminTokenSha256)) {
       return { tokenId: BOOTSTRAP_ADMIN_TOKEN_ID, role: 'admin', ownerId: null };
     }
-    // This runs on every request: a prepared statement, not the query builder.
-    const rows = await preparedQuery<{ id: string; role: Role; owner_id: string | null }>(this.dataSource, TOKEN_BY_SHA256, [
-      presentedSha256.toString('hex'),
-    ]);
-    if (rows.length === 0) return null;
-    return { tokenId: rows[0].id, role: rows[0].role, ownerId: rows[0].owner_id };
+    return this.repository.actorBySha256(presentedSha256.toString('hex'));
   }
 
-  async create(ctx: RequestContext, input: { name: string; role: Role; ownerId?: string }): Promise<TokenView & { token: string }> {
+  async create(ctx: RequestContext, input: { name: string; role: Role; ownerId?: string }): Promise<TokenDto & { token: string }> {
     if (input.role === 'owner' && !input.ownerId) {
       throw InvalidInputError.field('ownerId', 'is required for role owner');
     }
@@ -67,7 +55,7 @@ export class TokensService {
     }
     const token = API_TOKEN_PREFIX + this.random.bytes(32).toString('base64url');
     const row = await this.dataSource.transaction(async (em) => {
-      const entity = em.create(ApiTokenEntity, {
+      const entity: ApiTokenEntity = {
         id: this.random.uuid(),
         name: input.name,
         role: input.role,
@@ -76,8 +64,8 @@ export class TokensService {
         createdBy: ctx.actor.tokenId,
         createdAt: this.clock.now(),
         revokedAt: null,
-      });
-      await em.insert(ApiTokenEntity, entity);
+      };
+      await this.repository.insert(em, entity);
       await this.audit.record(em, ctx, {
         action: 'token.created',
         targetType: 'token',
@@ -89,25 +77,24 @@ export class TokensService {
     return { ...toView(row), token };
   }
 
-  list(query: { limit?: number; cursor?: string }): Promise<Page<TokenView>> {
-    const qb = this.dataSource.getRepository(ApiTokenEntity).createQueryBuilder('t');
-    return fetchTimePage(qb, 't', query, toView);
+  async list(query: { limit?: number; cursor?: string }): Promise<Page<TokenDto>> {
+    return mapPage(await this.repository.list(query), toView);
   }
 
   /** Revokes a token at once: the next request presenting it gets 401. */
   async revoke(ctx: RequestContext, id: string): Promise<void> {
     await this.dataSource.transaction(async (em) => {
-      const row = await em.findOne(ApiTokenEntity, { where: { id }, lock: { mode: 'pessimistic_write' } });
+      const row = await this.repository.lockForChange(em, id);
       if (!row) throw new NotFoundError('token', id);
       if (row.revokedAt) return;
       row.revokedAt = this.clock.now();
-      await em.update(ApiTokenEntity, { id }, { revokedAt: row.revokedAt });
+      await this.repository.markRevoked(em, id, row.revokedAt);
       await this.audit.record(em, ctx, { action: 'token.revoked', targetType: 'token', targetId: id, data: { name: row.name, role: row.role } });
     });
   }
 }
 
-function toView(row: ApiTokenEntity): TokenView {
+function toView(row: ApiTokenEntity): TokenDto {
   return {
     id: row.id,
     name: row.name,

@@ -2,12 +2,14 @@ import { Global, Module } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { Clock, SystemClock } from './clock/clock';
 import { AfterCommit } from './db/after-commit';
+import { MetricsService } from './metrics/metrics.service';
 import { CryptoRandomSource, RandomSource } from './random/random-source';
 import { ShutdownSequence } from './shutdown/shutdown-sequence';
 
 /**
  * The cross-cutting ports every module may inject (tests override Clock and RandomSource), after-commit hooks,
- * and the shutdown sequence (which finds what to close among all providers, hence DiscoveryModule).
+ * the application's metrics registry (each module registers its own metrics on it), and the shutdown sequence
+ * (which finds what to close among all providers, hence DiscoveryModule).
  */
 @Global()
 @Module({
@@ -16,8 +18,9 @@ import { ShutdownSequence } from './shutdown/shutdown-sequence';
     { provide: Clock, useClass: SystemClock },
     { provide: RandomSource, useClass: CryptoRandomSource },
     AfterCommit,
+    MetricsService,
     ShutdownSequence,
   ],
-  exports: [Clock, RandomSource, AfterCommit, ShutdownSequence],
+  exports: [Clock, RandomSource, AfterCommit, MetricsService, ShutdownSequence],
 })
 export class CommonModule {}

@@ -1,9 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager } from 'typeorm';
+import { DataSource, EntityManager, In } from 'typeorm';
 import type { DeliveryRef } from './delivery-jobs';
 import { GroupCommit } from '../common/db/group-commit';
-import type { DeliveryStatus, DeliveryTarget } from './entities/delivery.entity';
+import { fetchTimePage, Page } from '../common/pagination/pagination';
+import { DeliveryEntity, DeliveryStatus, DeliveryTarget } from './entities/delivery.entity';
 import type { GatewayStatus, SealedSigningSecret } from './entities/gateway.entity';
 
 /** A delivery with what an attempt needs: its event's body and its gateway. */
@@ -232,6 +233,45 @@ export class DeliveriesRepository {
       [gatewayId, now],
     );
     return unwrapUpdate(rows);
+  }
+
+  /** Newest first, by gateway and status if asked. */
+  list(query: { gatewayId?: string; status?: DeliveryStatus; limit?: number; cursor?: string }): Promise<Page<DeliveryEntity>> {
+    const qb = this.dataSource.getRepository(DeliveryEntity).createQueryBuilder('d');
+    if (query.gatewayId) qb.andWhere('d.gateway_id = :gatewayId', { gatewayId: query.gatewayId });
+    if (query.status) qb.andWhere('d.status = :status', { status: query.status });
+    return fetchTimePage(qb, 'd', query, (row) => row);
+  }
+
+  /** The deliveries of some events, in event order, then by gateway. */
+  forEvents(eventIds: string[]): Promise<DeliveryEntity[]> {
+    return this.dataSource.getRepository(DeliveryEntity).find({ where: { eventId: In(eventIds) }, order: { eventSeq: 'ASC', gatewayId: 'ASC' } });
+  }
+
+  lockForChange(em: EntityManager, id: string): Promise<DeliveryEntity | null> {
+    return em.findOne(DeliveryEntity, { where: { id }, lock: { mode: 'pessimistic_write' } });
+  }
+
+  /** Whether a later event of the same credential has been written for the same target (gateway or notification). */
+  async laterEventExists(em: EntityManager, delivery: Pick<DeliveryEntity, 'gatewayId' | 'target' | 'credentialId' | 'eventSeq'>): Promise<boolean> {
+    const later: unknown[] = await em.query(
+      `SELECT 1 FROM deliveries WHERE gateway_id IS NOT DISTINCT FROM $1 AND target = $2 AND credential_id = $3 AND event_seq > $4 LIMIT 1`,
+      [delivery.gatewayId, delivery.target, delivery.credentialId, delivery.eventSeq],
+    );
+    return later.length > 0;
+  }
+
+  /** A failed delivery pending again, due now, with a fresh retry schedule. */
+  async restart(em: EntityManager, id: string, at: Date): Promise<void> {
+    await em.update(DeliveryEntity, { id }, { status: 'pending', retryStep: 0, nextAttemptAt: at, failedAt: null, updatedAt: at });
+  }
+
+  /** How many deliveries are pending, and when the oldest was written. */
+  async backlog(): Promise<{ backlog: number; oldest: Date | null }> {
+    const rows: Array<{ backlog: number; oldest: Date | null }> = await this.dataSource.query(
+      `SELECT count(*)::int AS backlog, min(created_at) AS oldest FROM deliveries WHERE status = 'pending'`,
+    );
+    return { backlog: rows[0]?.backlog ?? 0, oldest: rows[0]?.oldest ?? null };
   }
 
   /** Every pending delivery to a gateway fails at once (it answered 410 and is disabled). */

@@ -1,34 +1,20 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, In } from 'typeorm';
+import { DataSource } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
 import type { RequestContext } from '../auth/actor';
 import { Clock } from '../common/clock/clock';
 import { ConflictError, NotFoundError } from '../common/errors/domain-error';
-import { fetchTimePage, Page } from '../common/pagination/pagination';
-import { AfterCommit } from './after-commit';
+import { mapPage, Page } from '../common/pagination/pagination';
+import { AfterCommit } from '../common/db/after-commit';
+import { DeliveriesRepository } from './deliveries.repository';
 import { DeliveryQueue } from './delivery-queue';
-import { DeliveryEntity, DeliveryStatus, DeliveryTarget } from './entities/delivery.entity';
-import { GatewayEntity } from './entities/gateway.entity';
+import type { DeliveryDto } from './dto/gateway.dto';
+import { DeliveryEntity, DeliveryStatus } from './entities/delivery.entity';
 import { GatewaysService } from './gateways.service';
 
-export interface DeliveryView {
-  id: string;
-  eventId: string;
-  eventType: string;
-  target: DeliveryTarget;
-  gatewayId: string | null;
-  credentialId: string | null;
-  status: DeliveryStatus;
-  attempts: number;
-  lastStatusCode: number | null;
-  lastError: string | null;
-  lastAttemptAt: string | null;
-  nextAttemptAt: string | null;
-  deliveredAt: string | null;
-  failedAt: string | null;
-  createdAt: string;
-}
+/** A delivery as the API shows it; other modules (revocation's propagation status) read it under this name. */
+export type DeliveryView = DeliveryDto;
 
 export interface DeliveryListQuery {
   status?: DeliveryStatus;
@@ -41,6 +27,7 @@ export interface DeliveryListQuery {
 export class DeliveriesService {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly repository: DeliveriesRepository,
     private readonly gateways: GatewaysService,
     private readonly queue: DeliveryQueue,
     private readonly afterCommit: AfterCommit,
@@ -54,21 +41,14 @@ export class DeliveriesService {
   }
 
   /** Newest first; `status=failed` is the list of deliveries that gave up (each retryable). */
-  list(query: DeliveryListQuery): Promise<Page<DeliveryView>> {
-    const qb = this.dataSource.getRepository(DeliveryEntity).createQueryBuilder('d');
-    if (query.gatewayId) qb.andWhere('d.gateway_id = :gatewayId', { gatewayId: query.gatewayId });
-    if (query.status) qb.andWhere('d.status = :status', { status: query.status });
-    return fetchTimePage(qb, 'd', query, toDeliveryView);
+  async list(query: DeliveryListQuery): Promise<Page<DeliveryView>> {
+    return mapPage(await this.repository.list(query), toDeliveryView);
   }
 
   /** The deliveries of some events (a revocation's), oldest first. */
   async forEvents(eventIds: string[]): Promise<DeliveryView[]> {
     if (eventIds.length === 0) return [];
-    const rows = await this.dataSource.getRepository(DeliveryEntity).find({
-      where: { eventId: In(eventIds) },
-      order: { eventSeq: 'ASC', gatewayId: 'ASC' },
-    });
-    return rows.map(toDeliveryView);
+    return (await this.repository.forEvents(eventIds)).map(toDeliveryView);
   }
 
   /**
@@ -78,30 +58,26 @@ export class DeliveriesService {
    */
   async retry(ctx: RequestContext, id: string): Promise<DeliveryView> {
     return this.dataSource.transaction(async (em) => {
-      const delivery = await em.findOne(DeliveryEntity, { where: { id }, lock: { mode: 'pessimistic_write' } });
+      const delivery = await this.repository.lockForChange(em, id);
       if (!delivery) throw new NotFoundError('delivery', id);
       if (delivery.status !== 'failed') {
         throw new ConflictError('DELIVERY_NOT_FAILED', `This delivery is ${delivery.status}; only failed deliveries can be retried.`);
       }
       if (delivery.gatewayId) {
-        const gateway = await em.findOne(GatewayEntity, { where: { id: delivery.gatewayId } });
+        const gateway = await this.gateways.findIn(em, delivery.gatewayId);
         if (gateway?.status !== 'active') {
           throw new ConflictError('GATEWAY_DISABLED', 'The gateway of this delivery is disabled; enable it first.');
         }
       }
       if (delivery.credentialId) {
-        const later: unknown[] = await em.query(
-          `SELECT 1 FROM deliveries WHERE gateway_id IS NOT DISTINCT FROM $1 AND target = $2 AND credential_id = $3 AND event_seq > $4 LIMIT 1`,
-          [delivery.gatewayId, delivery.target, delivery.credentialId, delivery.eventSeq],
-        );
-        if (later.length) {
+        if (await this.repository.laterEventExists(em, delivery)) {
           throw new ConflictError('DELIVERY_SUPERSEDED', 'A later event of this credential was already sent to this target; it carries the current state.');
         }
       }
       const now = this.clock.now();
       const previous = { attempts: delivery.attempts, lastError: delivery.lastError, failedAt: delivery.failedAt?.toISOString() ?? null };
       Object.assign(delivery, { status: 'pending', retryStep: 0, nextAttemptAt: now, failedAt: null, updatedAt: now });
-      await em.update(DeliveryEntity, { id }, { status: 'pending', retryStep: 0, nextAttemptAt: now, failedAt: null, updatedAt: now });
+      await this.repository.restart(em, id, now);
       await this.audit.record(em, ctx, { action: 'delivery.retried', targetType: 'delivery', targetId: id, data: previous });
       const ref = { id, eventId: delivery.eventId, target: delivery.target, gatewayId: delivery.gatewayId };
       this.afterCommit.run(em, () => this.queue.ensure([ref]));

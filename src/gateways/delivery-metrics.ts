@@ -1,9 +1,8 @@
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
 import { Counter, Gauge, Histogram } from 'prom-client';
-import { DataSource } from 'typeorm';
 import { Clock } from '../common/clock/clock';
-import { MetricsService } from '../health/metrics.service';
+import { DeliveriesRepository } from './deliveries.repository';
+import { MetricsService } from '../common/metrics/metrics.service';
 
 type AttemptResult = '2xx' | '3xx' | '4xx' | '5xx' | 'timeout' | 'error' | 'refused';
 type Outcome = 'delivered' | 'retrying' | 'failed';
@@ -23,7 +22,7 @@ export class DeliveryMetrics {
 
   constructor(
     metrics: MetricsService,
-    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly deliveries: DeliveriesRepository,
     private readonly clock: Clock,
   ) {
     const registers = [metrics.registry];
@@ -79,15 +78,12 @@ export class DeliveryMetrics {
 
   /** One query per scrape, shared by both gauges. */
   private readSnapshot(): Promise<{ backlog: number; oldestAgeSeconds: number }> {
-    this.snapshot ??= this.dataSource
-      .query(`SELECT count(*)::int AS backlog, min(created_at) AS oldest FROM deliveries WHERE status = 'pending'`)
-      .then((rows: Array<{ backlog: number; oldest: Date | null }>) => {
-        const oldest = rows[0]?.oldest;
-        return {
-          backlog: rows[0]?.backlog ?? 0,
-          oldestAgeSeconds: oldest ? Math.max(0, (this.clock.now().getTime() - new Date(oldest).getTime()) / 1000) : 0,
-        };
-      })
+    this.snapshot ??= this.deliveries
+      .backlog()
+      .then(({ backlog, oldest }) => ({
+        backlog,
+        oldestAgeSeconds: oldest ? Math.max(0, (this.clock.now().getTime() - new Date(oldest).getTime()) / 1000) : 0,
+      }))
       .finally(() => setTimeout(() => (this.snapshot = null), 500).unref());
     return this.snapshot;
   }

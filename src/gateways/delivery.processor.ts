@@ -2,7 +2,7 @@ import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import type { Job } from 'bullmq';
 import { Clock } from '../common/clock/clock';
 import { JobQueues } from '../common/jobs/job-queues';
-import { RandomSource } from '../common/random/random-source';
+import { RandomSource, randomUnit } from '../common/random/random-source';
 import { AppConfig } from '../config/app-config';
 import { DeliveriesRepository, DeliveryForAttempt } from './deliveries.repository';
 import { DeliveryJob, DeliveryRef, GatewayQueue, RetryLaterError } from './delivery-jobs';
@@ -142,7 +142,7 @@ export class DeliveryProcessor implements OnModuleInit {
     const decision = nextRetry({
       failures: delivery.retryStep + 1,
       delays: this.config.delivery.retryDelaysMs,
-      jitter: this.random.int(0, 1_000_000) / 1_000_000,
+      jitter: randomUnit(this.random),
       retryAfterMs: retryAfter,
     });
     if (!decision.retry) {

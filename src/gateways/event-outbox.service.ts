@@ -4,10 +4,11 @@ import { Clock } from '../common/clock/clock';
 import { RandomSource } from '../common/random/random-source';
 import { containsSecretShaped, SecretValueRefusedError } from '../common/secrets/secret-shape';
 import { AppConfig } from '../config/app-config';
-import { AfterCommit } from './after-commit';
+import { AfterCommit } from '../common/db/after-commit';
 import { DeliveryQueue } from './delivery-queue';
 import type { DeliveryRef } from './delivery-jobs';
 import type { EventType } from './entities/outbox-event.entity';
+import { NewOutboxEvent, OutboxEventsRepository } from './outbox-events.repository';
 
 export type { EventType };
 
@@ -39,13 +40,14 @@ export interface PublishedEvent {
  * transaction commits (and the outbox sweep re-enqueues any that go missing).
  *
  * Targets: every active gateway serving the event's environment. Another kind
- * of target (the review notification webhook) is one more INSERT here with
- * `target = 'notification'` and no gateway id; the worker resolves its URL and
+ * of target (the review notification webhook) is one more INSERT
+ * (OutboxEventsRepository) with `target = 'notification'` and no gateway id; the worker resolves its URL and
  * key by `target`.
  */
 @Injectable()
-export class EventOutbox {
+export class EventOutboxService {
   constructor(
+    private readonly repository: OutboxEventsRepository,
     private readonly afterCommit: AfterCommit,
     private readonly queue: DeliveryQueue,
     private readonly clock: Clock,
@@ -75,59 +77,20 @@ export class EventOutbox {
   private async insertEvents(em: EntityManager, inputs: OutboxEventInput[]): Promise<PublishedEvent[]> {
     const now = this.clock.now();
     const timestamp = now.toISOString();
-    const events = inputs.map((input) => {
+    const events = inputs.map((input): NewOutboxEvent => {
       const payload = JSON.stringify({ type: input.type, timestamp, data: input.data });
       // The last line of defence (free text is redacted at the request boundary): refused as bad input, never a crash.
       if (containsSecretShaped(payload)) {
         throw new SecretValueRefusedError(`a ${input.type} event`, [{ field: 'data', message: `holds a secret-shaped value` }]);
       }
-      return { id: this.random.uuid(), input, payload };
+      return { id: this.random.uuid(), type: input.type, credentialId: input.credentialId, environment: input.environment, payload };
     });
 
     // One round trip: the events, their gateway deliveries, and for each whether
     // an earlier delivery of the same credential to that gateway is pending.
-    const rows: Array<{ id: string; eventId: string; gatewayId: string | null; blocked: boolean }> = await em.query(
-      `WITH ev AS (
-         INSERT INTO outbox_events (id, type, credential_id, environment, payload, created_at)
-         SELECT id, type, credential_id, environment, payload, $6
-           FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[]) WITH ORDINALITY
-                AS e(id, type, credential_id, environment, payload, ord)
-          ORDER BY ord
-         RETURNING id, seq, type, credential_id, environment),
-       inserted AS (
-         INSERT INTO deliveries (id, event_id, event_seq, event_type, credential_id, target, gateway_id, status,
-                                 attempts, retry_step, next_attempt_at, created_at, updated_at)
-         SELECT gen_random_uuid(), ev.id, ev.seq, ev.type, ev.credential_id, 'gateway', g.id, 'pending', 0, 0, $6, $6, $6
-           FROM ev JOIN gateways g ON g.status = 'active' AND ev.environment = ANY (g.environments)
-         RETURNING id, event_id, gateway_id, credential_id, event_seq)
-       SELECT i.id, i.event_id AS "eventId", i.gateway_id AS "gatewayId",
-              EXISTS (SELECT 1 FROM deliveries p
-                       WHERE p.status = 'pending' AND p.gateway_id = i.gateway_id AND p.credential_id = i.credential_id
-                         AND p.event_seq < i.event_seq) AS blocked
-         FROM inserted i`,
-      [
-        events.map((e) => e.id),
-        events.map((e) => e.input.type),
-        events.map((e) => e.input.credentialId),
-        events.map((e) => e.input.environment),
-        events.map((e) => e.payload),
-        now,
-      ],
-    );
-
-    const notify = this.config.notify ? events.filter((e) => e.input.notify).map((e) => e.id) : [];
-    if (notify.length) {
-      // The notification target: no gateway, no chain to wait in.
-      const notifications: Array<{ id: string; eventId: string }> = await em.query(
-        `INSERT INTO deliveries (id, event_id, event_seq, event_type, credential_id, target, gateway_id, status,
-                                 attempts, retry_step, next_attempt_at, created_at, updated_at)
-         SELECT gen_random_uuid(), e.id, e.seq, e.type, e.credential_id, 'notification', NULL, 'pending', 0, 0, $2, $2, $2
-           FROM outbox_events e WHERE e.id = ANY ($1::uuid[])
-         RETURNING id, event_id AS "eventId"`,
-        [notify, now],
-      );
-      rows.push(...notifications.map((n) => ({ ...n, gatewayId: null, blocked: false })));
-    }
+    const rows = await this.repository.insertWithGatewayDeliveries(em, events, now);
+    const notify = this.config.notify ? events.filter((_, i) => inputs[i].notify).map((e) => e.id) : [];
+    if (notify.length) rows.push(...(await this.repository.insertNotificationDeliveries(em, notify, now)));
 
     const refs: Array<DeliveryRef & { blocked: boolean }> = rows.map((row) => ({
       id: row.id,

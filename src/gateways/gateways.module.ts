@@ -10,12 +10,14 @@ import { DeliveryProcessor } from './delivery.processor';
 import { DeliveryEntity } from './entities/delivery.entity';
 import { GatewayEntity } from './entities/gateway.entity';
 import { OutboxEventEntity } from './entities/outbox-event.entity';
-import { EventOutbox } from './event-outbox.service';
+import { EventOutboxService } from './event-outbox.service';
 import { GatewaysController } from './gateways.controller';
+import { GatewaysRepository } from './gateways.repository';
 import { GatewaysService } from './gateways.service';
 import { HostResolver, SystemHostResolver } from './host-resolver';
 import { HttpWebhookSender } from './http-webhook-sender';
-import { OutboxSweeper } from './outbox-sweeper.service';
+import { OutboxEventsRepository } from './outbox-events.repository';
+import { OutboxSweeperService } from './outbox-sweeper.service';
 import { WebhookSender } from './webhook-sender';
 
 /**
@@ -27,16 +29,18 @@ import { WebhookSender } from './webhook-sender';
   controllers: [GatewaysController, DeliveriesController],
   providers: [
     DeliveriesRepository,
+    GatewaysRepository,
+    OutboxEventsRepository,
     DeliveryQueue,
     DeliveryMetrics,
-    EventOutbox,
+    EventOutboxService,
     GatewaysService,
     DeliveriesService,
     DeliveryProcessor,
-    OutboxSweeper,
+    OutboxSweeperService,
     { provide: WebhookSender, useClass: HttpWebhookSender },
     { provide: HostResolver, useClass: SystemHostResolver },
   ],
-  exports: [EventOutbox, DeliveriesService, OutboxSweeper, GatewaysService],
+  exports: [EventOutboxService, DeliveriesService, OutboxSweeperService, GatewaysService],
 })
 export class GatewaysModule {}

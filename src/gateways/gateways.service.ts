@@ -7,31 +7,18 @@ import { Clock, HOUR_MS } from '../common/clock/clock';
 import { SecretBox } from '../common/crypto/secret-box';
 import { isUniqueViolation } from '../common/db/pg-errors';
 import { ConflictError, InvalidInputError, NotFoundError } from '../common/errors/domain-error';
-import { fetchTimePage, Page } from '../common/pagination/pagination';
+import { mapPage, Page } from '../common/pagination/pagination';
 import { RandomSource } from '../common/random/random-source';
 import { AppConfig } from '../config/app-config';
 import { DeliveriesRepository } from './deliveries.repository';
-import { GatewayEntity, GatewayEnvironment, GatewayStatus, SealedSigningSecret } from './entities/gateway.entity';
+import { GatewayEntity, GatewayEnvironment, SealedSigningSecret } from './entities/gateway.entity';
 import { gatewayUrlProblem } from './gateway-url';
+import { GatewaysRepository } from './gateways.repository';
 import { formatSigningSecret, SIGNING_SECRET_BYTES, signingKeyOf } from './webhook-signature';
+import type { GatewayDto } from './dto/gateway.dto';
 
 /** After a rotation the previous signing key keeps signing this long, so gateways can switch over. */
 export const SIGNING_SECRET_OVERLAP_MS = 24 * HOUR_MS;
-
-export interface GatewayView {
-  id: string;
-  name: string;
-  url: string;
-  environments: GatewayEnvironment[];
-  status: GatewayStatus;
-  signingSecretVersion: number;
-  signingSecretRotatedAt: string | null;
-  previousSigningSecretExpiresAt: string | null;
-  disabledAt: string | null;
-  disabledReason: string | null;
-  createdAt: string;
-  updatedAt: string;
-}
 
 /** What a delivery needs of a gateway to sign for it. */
 export interface GatewaySigningState {
@@ -51,6 +38,7 @@ export class GatewaysService {
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly repository: GatewaysRepository,
     private readonly deliveries: DeliveriesRepository,
     private readonly audit: AuditService,
     private readonly clock: Clock,
@@ -63,7 +51,7 @@ export class GatewaysService {
   async create(
     ctx: RequestContext,
     input: { name: string; url: string; environments: GatewayEnvironment[] },
-  ): Promise<{ gateway: GatewayView; signingSecret: string }> {
+  ): Promise<{ gateway: GatewayDto; signingSecret: string }> {
     this.assertUrl(input.url);
     const now = this.clock.now();
     const id = this.random.uuid();
@@ -85,7 +73,7 @@ export class GatewaysService {
     };
     try {
       await this.dataSource.transaction(async (em) => {
-        await em.insert(GatewayEntity, gateway);
+        await this.repository.insert(em, gateway);
         await this.audit.record(em, ctx, {
           action: 'gateway.created',
           targetType: 'gateway',
@@ -100,17 +88,21 @@ export class GatewaysService {
     return { gateway: toGatewayView(gateway), signingSecret };
   }
 
-  list(query: { limit?: number; cursor?: string }): Promise<Page<GatewayView>> {
-    const qb = this.dataSource.getRepository(GatewayEntity).createQueryBuilder('g');
-    return fetchTimePage(qb, 'g', query, toGatewayView);
+  async list(query: { limit?: number; cursor?: string }): Promise<Page<GatewayDto>> {
+    return mapPage(await this.repository.list(query), toGatewayView);
   }
 
-  async get(id: string): Promise<GatewayView> {
+  async get(id: string): Promise<GatewayDto> {
     return toGatewayView(await this.find(id));
   }
 
+  /** A gateway as the caller's transaction sees it, or null. */
+  findIn(em: EntityManager, id: string): Promise<GatewayEntity | null> {
+    return this.repository.findById(id, em);
+  }
+
   async find(id: string): Promise<GatewayEntity> {
-    const gateway = await this.dataSource.getRepository(GatewayEntity).findOne({ where: { id } });
+    const gateway = await this.repository.findById(id);
     if (!gateway) throw new NotFoundError('gateway', id);
     return gateway;
   }
@@ -119,7 +111,7 @@ export class GatewaysService {
    * A new signing secret, shown once. The previous one keeps signing (as a
    * second `v1,` signature) for 24 hours; a key older than that is dropped.
    */
-  async rotateSigningSecret(ctx: RequestContext, id: string): Promise<{ gateway: GatewayView; signingSecret: string }> {
+  async rotateSigningSecret(ctx: RequestContext, id: string): Promise<{ gateway: GatewayDto; signingSecret: string }> {
     return this.dataSource.transaction(async (em) => {
       const gateway = await this.lockForChange(em, id);
       const now = this.clock.now();
@@ -130,13 +122,7 @@ export class GatewaysService {
       gateway.signingSecret = this.seal(id, version, signingSecret);
       gateway.signingSecretRotatedAt = now;
       gateway.updatedAt = now;
-      await em.update(GatewayEntity, { id }, {
-        signingSecret: gateway.signingSecret,
-        previousSigningSecret: gateway.previousSigningSecret,
-        previousSigningSecretExpiresAt: gateway.previousSigningSecretExpiresAt,
-        signingSecretRotatedAt: now,
-        updatedAt: now,
-      });
+      await this.repository.saveSigningSecrets(em, gateway);
       await this.audit.record(em, ctx, {
         action: 'gateway.signing_secret_rotated',
         targetType: 'gateway',
@@ -148,14 +134,14 @@ export class GatewaysService {
   }
 
   /** Turns a disabled gateway back on; deliveries that failed meanwhile can be retried one by one. */
-  async enable(ctx: RequestContext, id: string): Promise<GatewayView> {
+  async enable(ctx: RequestContext, id: string): Promise<GatewayDto> {
     return this.dataSource.transaction(async (em) => {
       const gateway = await this.lockForChange(em, id);
       if (gateway.status === 'active') return toGatewayView(gateway);
       const now = this.clock.now();
       const before = { disabledAt: gateway.disabledAt?.toISOString() ?? null, disabledReason: gateway.disabledReason };
       Object.assign(gateway, { status: 'active', disabledAt: null, disabledReason: null, updatedAt: now });
-      await em.update(GatewayEntity, { id }, { status: 'active', disabledAt: null, disabledReason: null, updatedAt: now });
+      await this.repository.markEnabled(em, id, now);
       await this.audit.record(em, ctx, { action: 'gateway.enabled', targetType: 'gateway', targetId: id, data: before });
       return toGatewayView(gateway);
     });
@@ -168,13 +154,7 @@ export class GatewaysService {
   async disableGone(gatewayId: string, detail: string, requestId: string): Promise<void> {
     await this.dataSource.transaction(async (em) => {
       const now = this.clock.now();
-      const updated = await em
-        .createQueryBuilder()
-        .update(GatewayEntity)
-        .set({ status: 'disabled', disabledAt: now, disabledReason: detail, updatedAt: now })
-        .where("id = :id AND status = 'active'", { id: gatewayId })
-        .execute();
-      if (!updated.affected) return;
+      if (!(await this.repository.disableIfActive(em, gatewayId, detail, now))) return;
       const failed = await this.deliveries.failAllPendingFor(em, gatewayId, now, `gateway disabled: ${detail}`);
       await this.audit.record(em, systemContext('webhook-delivery', requestId), {
         action: 'gateway.disabled',
@@ -206,7 +186,7 @@ export class GatewaysService {
   }
 
   private async lockForChange(em: EntityManager, id: string): Promise<GatewayEntity> {
-    const gateway = await em.findOne(GatewayEntity, { where: { id }, lock: { mode: 'pessimistic_write' } });
+    const gateway = await this.repository.lockForChange(em, id);
     if (!gateway) throw new NotFoundError('gateway', id);
     return gateway;
   }
@@ -239,7 +219,7 @@ function aad(gatewayId: string, version: number): string {
   return `gateway-signing-secret:${gatewayId}:${version}`;
 }
 
-export function toGatewayView(gateway: GatewayEntity): GatewayView {
+export function toGatewayView(gateway: GatewayEntity): GatewayDto {
   const iso = (d: Date | null) => (d ? new Date(d).toISOString() : null);
   return {
     id: gateway.id,

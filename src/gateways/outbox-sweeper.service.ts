@@ -19,7 +19,7 @@ const LOOKAHEAD_MS = 60_000;
  * commit and enqueue. The rest of a chain waits for its predecessor to hand over.
  */
 @Injectable()
-export class OutboxSweeper implements DueWork, OnModuleInit {
+export class OutboxSweeperService implements DueWork, OnModuleInit {
   readonly name = 'deliveries';
 
   constructor(

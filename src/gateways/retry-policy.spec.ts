@@ -1,4 +1,4 @@
-import { expandRetrySchedule, loadConfig } from '../config/app-config';
+import { expandRetrySchedule, loadConfig } from '../config/load-config';
 import { classifyStatus, nextRetry, parseRetryAfter } from './retry-policy';
 
 const S = 1000;

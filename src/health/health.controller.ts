@@ -5,7 +5,7 @@ import { Public } from '../auth/decorators';
 import { ApiOp } from '../common/http/api-docs';
 import { LivenessDto, ReadinessDto } from './dto/health.dto';
 import { HealthService, Readiness } from './health.service';
-import { MetricsService } from './metrics.service';
+import { MetricsService } from '../common/metrics/metrics.service';
 
 @ApiTags('operations')
 // No token: `security: []` says so to clients and linters alike.

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import { pingDatabase } from '../common/db/ping';
 import { JobQueues } from '../common/jobs/job-queues';
 import { SecretStoreRegistry } from '../secret-stores/secret-store.registry';
 
@@ -26,7 +27,7 @@ export class HealthService {
 
   async readiness(): Promise<Readiness> {
     const checks: Array<[string, () => Promise<unknown>]> = [
-      ['database', () => this.dataSource.query('SELECT 1')],
+      ['database', () => pingDatabase(this.dataSource)],
       ['redis', () => this.jobs.redis().ping()],
       ...this.stores.all().map((store): [string, () => Promise<unknown>] => [`store:${store.name}`, () => store.checkHealth()]),
     ];

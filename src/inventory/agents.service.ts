@@ -2,39 +2,31 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
-import { Actor, assertOwnerAccess, assertOwnerRead, canReadAll, RequestContext } from '../auth/actor';
+import { Actor, assertOwnerAccess, assertOwnerRead, RequestContext, scopedOwnerFilter } from '../auth/actor';
 import { Clock } from '../common/clock/clock';
 import { isUniqueViolation } from '../common/db/pg-errors';
-import { ConflictError, ForbiddenError, InvalidInputError, NotFoundError } from '../common/errors/domain-error';
-import { fetchTimePage, Page } from '../common/pagination/pagination';
+import { InvalidInputError, NotFoundError } from '../common/errors/domain-error';
+import { mapPage, Page } from '../common/pagination/pagination';
 import { RandomSource } from '../common/random/random-source';
+import { AgentsRepository } from './agents.repository';
 import { AgentEntity, AgentStatus } from './entities/agent.entity';
+import { AgentDecommissionedError, AgentNameTakenError } from './inventory-errors';
 import { OwnersService } from './owners.service';
-
-export interface AgentView {
-  id: string;
-  name: string;
-  ownerId: string;
-  description: string | null;
-  status: AgentStatus;
-  createdAt: string;
-  updatedAt: string;
-}
+import type { AgentDto } from './dto/agent.dto';
 
 @Injectable()
 export class AgentsService {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly repository: AgentsRepository,
     private readonly owners: OwnersService,
     private readonly audit: AuditService,
     private readonly clock: Clock,
     private readonly random: RandomSource,
   ) {}
 
-  async create(ctx: RequestContext, input: { name: string; ownerId: string; description?: string }): Promise<AgentView> {
-    if (ctx.actor.role === 'owner' && ctx.actor.ownerId !== input.ownerId) {
-      throw new ForbiddenError('OWNER_MISMATCH', 'An owner token may only create agents for its own owner.');
-    }
+  async create(ctx: RequestContext, input: { name: string; ownerId: string; description?: string }): Promise<AgentDto> {
+    assertOwnerAccess(ctx.actor, input.ownerId, 'agent');
     if (!(await this.owners.exists(input.ownerId))) {
       throw InvalidInputError.field('ownerId', 'does not name an existing owner');
     }
@@ -50,7 +42,7 @@ export class AgentsService {
     };
     try {
       await this.dataSource.transaction(async (em) => {
-        await em.insert(AgentEntity, agent);
+        await this.repository.insert(em, agent);
         await this.audit.record(em, ctx, {
           action: 'agent.created',
           targetType: 'agent',
@@ -59,40 +51,35 @@ export class AgentsService {
         });
       });
     } catch (error) {
-      if (isUniqueViolation(error)) throw new ConflictError('AGENT_NAME_TAKEN', `This owner already has an agent named ${input.name}.`);
+      if (isUniqueViolation(error)) throw new AgentNameTakenError(input.name);
       throw error;
     }
     return toAgentView(agent);
   }
 
-  async get(actor: Actor, id: string): Promise<AgentView> {
+  async get(actor: Actor, id: string): Promise<AgentDto> {
     const agent = await this.find(id);
     assertOwnerRead(actor, agent.ownerId, 'agent');
     return toAgentView(agent);
   }
 
-  list(actor: Actor, query: { ownerId?: string; status?: AgentStatus; limit?: number; cursor?: string }): Promise<Page<AgentView>> {
-    const ownerId = scopedOwnerFilter(actor, query.ownerId);
-    const qb = this.dataSource.getRepository(AgentEntity).createQueryBuilder('a');
-    if (ownerId) qb.andWhere('a.owner_id = :ownerId', { ownerId });
-    if (query.status) qb.andWhere('a.status = :status', { status: query.status });
-    return fetchTimePage(qb, 'a', query, toAgentView);
+  async list(actor: Actor, query: { ownerId?: string; status?: AgentStatus; limit?: number; cursor?: string }): Promise<Page<AgentDto>> {
+    return mapPage(await this.repository.list({ ...query, ownerId: scopedOwnerFilter(actor, query.ownerId) }), toAgentView);
   }
 
-  async update(ctx: RequestContext, id: string, changes: { name?: string; description?: string }): Promise<AgentView> {
+  async update(ctx: RequestContext, id: string, changes: { name?: string; description?: string }): Promise<AgentDto> {
     try {
       return await this.dataSource.transaction(async (em) => {
-        const agent = await em.findOne(AgentEntity, { where: { id }, lock: { mode: 'pessimistic_write' } });
-        if (!agent) throw new NotFoundError('agent', id);
+        const agent = await this.lockForChange(em, id);
         assertOwnerAccess(ctx.actor, agent.ownerId, 'agent');
         if (agent.status === 'decommissioned') {
-          throw new ConflictError('AGENT_DECOMMISSIONED', 'A decommissioned agent cannot be changed.');
+          throw new AgentDecommissionedError('be changed');
         }
         const before = { name: agent.name, description: agent.description };
         if (changes.name !== undefined) agent.name = changes.name;
         if (changes.description !== undefined) agent.description = changes.description;
         agent.updatedAt = this.clock.now();
-        await em.update(AgentEntity, { id }, { name: agent.name, description: agent.description, updatedAt: agent.updatedAt });
+        await this.repository.saveDetails(em, agent);
         await this.audit.record(em, ctx, {
           action: 'agent.updated',
           targetType: 'agent',
@@ -102,65 +89,31 @@ export class AgentsService {
         return toAgentView(agent);
       });
     } catch (error) {
-      if (isUniqueViolation(error)) throw new ConflictError('AGENT_NAME_TAKEN', `This owner already has an agent named ${changes.name}.`);
+      if (isUniqueViolation(error)) throw new AgentNameTakenError(changes.name);
       throw error;
     }
   }
 
   /** Loads an agent for a state change in the caller's transaction, row-locked. */
   async lockForChange(em: EntityManager, id: string): Promise<AgentEntity> {
-    const agent = await em.findOne(AgentEntity, { where: { id }, lock: { mode: 'pessimistic_write' } });
+    const agent = await this.repository.lockForChange(em, id);
     if (!agent) throw new NotFoundError('agent', id);
     return agent;
   }
 
   /** Marks an agent decommissioned inside the caller's transaction (the caller writes the audit event). */
   async markDecommissioned(em: EntityManager, id: string): Promise<void> {
-    await em.update(AgentEntity, { id }, { status: 'decommissioned', updatedAt: this.clock.now() });
+    await this.repository.markDecommissioned(em, id, this.clock.now());
   }
 
-  /** Plain SQL: every issuance reads its agent first. */
   async find(id: string): Promise<AgentEntity> {
-    const rows: Array<{
-      id: string;
-      name: string;
-      owner_id: string;
-      description: string | null;
-      status: AgentStatus;
-      created_at: Date;
-      updated_at: Date;
-    }> = await this.dataSource.query(
-      'SELECT id, name, owner_id, description, status, created_at, updated_at FROM agents WHERE id = $1',
-      [id],
-    );
-    if (rows.length === 0) throw new NotFoundError('agent', id);
-    const row = rows[0];
-    return {
-      id: row.id,
-      name: row.name,
-      ownerId: row.owner_id,
-      description: row.description,
-      status: row.status,
-      createdAt: row.created_at,
-      updatedAt: row.updated_at,
-    };
+    const agent = await this.repository.findById(id);
+    if (!agent) throw new NotFoundError('agent', id);
+    return agent;
   }
 }
 
-/**
- * The owner filter a list runs with: owners always see only their own rows and
- * get a 403 for asking about another owner; readers-of-all filter as asked.
- */
-export function scopedOwnerFilter(actor: Actor, requested: string | undefined): string | undefined {
-  if (canReadAll(actor)) return requested;
-  if (requested && requested !== actor.ownerId) {
-    throw new ForbiddenError('OWNER_MISMATCH', "This token may not list another owner's resources.");
-  }
-  if (!actor.ownerId) throw new ForbiddenError('OWNER_MISMATCH', 'This token is not bound to an owner.');
-  return actor.ownerId;
-}
-
-export function toAgentView(agent: AgentEntity): AgentView {
+export function toAgentView(agent: AgentEntity): AgentDto {
   return {
     id: agent.id,
     name: agent.name,

@@ -5,6 +5,7 @@ import type { RequestContext } from '../auth/actor';
 import { Ctx, Roles } from '../auth/decorators';
 import { ApiAuthenticatedProblems, ApiOp, ApiProblems } from '../common/http/api-docs';
 import { UuidPipe } from '../common/http/uuid.pipe';
+import { CredentialApprovalsService } from './credential-approvals.service';
 import { CredentialsService } from './credentials.service';
 import {
   ClaimedSecretDto,
@@ -22,7 +23,10 @@ import {
 @ApiAuthenticatedProblems()
 @Controller('v1/credentials')
 export class CredentialsController {
-  constructor(private readonly credentials: CredentialsService) {}
+  constructor(
+    private readonly credentials: CredentialsService,
+    private readonly approvals: CredentialApprovalsService,
+  ) {}
 
   @Post()
   @ApiOp('createCredential', 'Issue a credential')
@@ -82,7 +86,7 @@ export class CredentialsController {
   @HttpCode(200)
   @ApiOkResponse({ type: CredentialDto })
   approve(@Ctx() ctx: RequestContext, @Param('id', UuidPipe) id: string): Promise<CredentialDto> {
-    return this.credentials.approve(ctx, id);
+    return this.approvals.approve(ctx, id);
   }
 
   @Post(':id/reject')
@@ -92,7 +96,7 @@ export class CredentialsController {
   @HttpCode(200)
   @ApiOkResponse({ type: CredentialDto })
   reject(@Ctx() ctx: RequestContext, @Param('id', UuidPipe) id: string): Promise<CredentialDto> {
-    return this.credentials.reject(ctx, id);
+    return this.approvals.reject(ctx, id);
   }
 
   @Post(':id/claim')

@@ -4,36 +4,32 @@ import { DataSource } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
 import { Actor, assertOwnerRead, canReadAll, RequestContext } from '../auth/actor';
 import { Clock } from '../common/clock/clock';
-import { ConflictError, NotFoundError } from '../common/errors/domain-error';
-import { fetchTimePage, Page } from '../common/pagination/pagination';
+import { definedOnly } from '../common/collections/defined-only';
+import { NotFoundError } from '../common/errors/domain-error';
+import { mapPage, Page } from '../common/pagination/pagination';
 import { RandomSource } from '../common/random/random-source';
 import { OwnerEntity, OwnerKind } from './entities/owner.entity';
+import { OwnerEmailTakenError } from './inventory-errors';
+import { OwnersRepository } from './owners.repository';
 import { isUniqueViolation } from '../common/db/pg-errors';
-
-export interface OwnerView {
-  id: string;
-  name: string;
-  email: string;
-  kind: OwnerKind;
-  createdAt: string;
-  updatedAt: string;
-}
+import type { OwnerDto } from './dto/owner.dto';
 
 @Injectable()
 export class OwnersService {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly repository: OwnersRepository,
     private readonly audit: AuditService,
     private readonly clock: Clock,
     private readonly random: RandomSource,
   ) {}
 
-  async create(ctx: RequestContext, input: { name: string; email: string; kind: OwnerKind }): Promise<OwnerView> {
+  async create(ctx: RequestContext, input: { name: string; email: string; kind: OwnerKind }): Promise<OwnerDto> {
     const now = this.clock.now();
     const owner: OwnerEntity = { id: this.random.uuid(), ...input, createdAt: now, updatedAt: now };
     try {
       await this.dataSource.transaction(async (em) => {
-        await em.insert(OwnerEntity, owner);
+        await this.repository.insert(em, owner);
         await this.audit.record(em, ctx, {
           action: 'owner.created',
           targetType: 'owner',
@@ -42,37 +38,35 @@ export class OwnersService {
         });
       });
     } catch (error) {
-      if (isUniqueViolation(error)) throw new ConflictError('OWNER_EMAIL_TAKEN', `An owner with email ${input.email} exists.`);
+      if (isUniqueViolation(error)) throw new OwnerEmailTakenError(input.email);
       throw error;
     }
     return toView(owner);
   }
 
-  async get(actor: Actor, id: string): Promise<OwnerView> {
-    const owner = await this.dataSource.getRepository(OwnerEntity).findOne({ where: { id } });
+  async get(actor: Actor, id: string): Promise<OwnerDto> {
+    const owner = await this.repository.findById(id);
     if (!owner) throw new NotFoundError('owner', id);
     assertOwnerRead(actor, owner.id, 'owner record');
     return toView(owner);
   }
 
   async exists(id: string): Promise<boolean> {
-    return this.dataSource.getRepository(OwnerEntity).exists({ where: { id } });
+    return this.repository.exists(id);
   }
 
-  list(actor: Actor, query: { limit?: number; cursor?: string }): Promise<Page<OwnerView>> {
-    const qb = this.dataSource.getRepository(OwnerEntity).createQueryBuilder('o');
-    if (!canReadAll(actor)) qb.where('o.id = :own', { own: actor.ownerId });
-    return fetchTimePage(qb, 'o', query, toView);
+  async list(actor: Actor, query: { limit?: number; cursor?: string }): Promise<Page<OwnerDto>> {
+    return mapPage(await this.repository.list({ ...query, onlyId: canReadAll(actor) ? undefined : actor.ownerId }), toView);
   }
 
-  async update(ctx: RequestContext, id: string, changes: { name?: string; email?: string; kind?: OwnerKind }): Promise<OwnerView> {
+  async update(ctx: RequestContext, id: string, changes: { name?: string; email?: string; kind?: OwnerKind }): Promise<OwnerDto> {
     try {
       return await this.dataSource.transaction(async (em) => {
-        const owner = await em.findOne(OwnerEntity, { where: { id }, lock: { mode: 'pessimistic_write' } });
+        const owner = await this.repository.lockForChange(em, id);
         if (!owner) throw new NotFoundError('owner', id);
         const before = { name: owner.name, email: owner.email, kind: owner.kind };
         Object.assign(owner, definedOnly(changes), { updatedAt: this.clock.now() });
-        await em.update(OwnerEntity, { id }, { name: owner.name, email: owner.email, kind: owner.kind, updatedAt: owner.updatedAt });
+        await this.repository.save(em, owner);
         await this.audit.record(em, ctx, {
           action: 'owner.updated',
           targetType: 'owner',
@@ -82,17 +76,13 @@ export class OwnersService {
         return toView(owner);
       });
     } catch (error) {
-      if (isUniqueViolation(error)) throw new ConflictError('OWNER_EMAIL_TAKEN', `An owner with email ${changes.email} exists.`);
+      if (isUniqueViolation(error)) throw new OwnerEmailTakenError(changes.email);
       throw error;
     }
   }
 }
 
-function definedOnly<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
-
-function toView(owner: OwnerEntity): OwnerView {
+function toView(owner: OwnerEntity): OwnerDto {
   return {
     id: owner.id,
     name: owner.name,

@@ -1,21 +1,16 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager, In } from 'typeorm';
+import { DataSource } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
 import type { RequestContext } from '../auth/actor';
 import { Clock } from '../common/clock/clock';
 import { isUniqueViolation } from '../common/db/pg-errors';
 import { ConflictError, NotFoundError } from '../common/errors/domain-error';
-import { fetchTimePage, Page } from '../common/pagination/pagination';
+import { mapPage, Page } from '../common/pagination/pagination';
 import { RandomSource } from '../common/random/random-source';
 import { Operation, OPERATIONS, ProductEntity } from './entities/product.entity';
-
-export interface ProductView {
-  id: string;
-  name: string;
-  operations: Operation[];
-  createdAt: string;
-}
+import { ProductsRepository } from './products.repository';
+import type { ProductDto } from './dto/product.dto';
 
 @Injectable()
 export class ProductsService {
@@ -27,18 +22,19 @@ export class ProductsService {
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly repository: ProductsRepository,
     private readonly audit: AuditService,
     private readonly clock: Clock,
     private readonly random: RandomSource,
   ) {}
 
-  async create(ctx: RequestContext, input: { name: string; operations: Operation[] }): Promise<ProductView> {
+  async create(ctx: RequestContext, input: { name: string; operations: Operation[] }): Promise<ProductDto> {
     // Keep operations in catalog order, so equal sets read the same everywhere.
     const operations = OPERATIONS.filter((op) => input.operations.includes(op));
     const product: ProductEntity = { id: this.random.uuid(), name: input.name, operations, createdAt: this.clock.now() };
     try {
       await this.dataSource.transaction(async (em) => {
-        await em.insert(ProductEntity, product);
+        await this.repository.insert(em, product);
         await this.audit.record(em, ctx, {
           action: 'product.created',
           targetType: 'product',
@@ -53,18 +49,18 @@ export class ProductsService {
     return toView(product);
   }
 
-  async get(id: string): Promise<ProductView> {
-    const product = await this.dataSource.getRepository(ProductEntity).findOne({ where: { id } });
+  async get(id: string): Promise<ProductDto> {
+    const product = await this.repository.findById(id);
     if (!product) throw new NotFoundError('product', id);
     return toView(product);
   }
 
-  list(query: { limit?: number; cursor?: string }): Promise<Page<ProductView>> {
-    return fetchTimePage(this.dataSource.getRepository(ProductEntity).createQueryBuilder('p'), 'p', query, toView);
+  async list(query: { limit?: number; cursor?: string }): Promise<Page<ProductDto>> {
+    return mapPage(await this.repository.list(query), toView);
   }
 
   /** The operations each named product offers, for the scope policy. Unknown names are absent. */
-  async catalogFor(names: string[], em: EntityManager = this.dataSource.manager): Promise<Map<string, Operation[]>> {
+  async catalogFor(names: string[]): Promise<Map<string, Operation[]>> {
     const catalog = new Map<string, Operation[]>();
     const unseen: string[] = [];
     for (const name of names) {
@@ -73,7 +69,7 @@ export class ProductsService {
       else unseen.push(name);
     }
     if (unseen.length > 0) {
-      for (const product of await em.find(ProductEntity, { where: { name: In(unseen) } })) {
+      for (const product of await this.repository.findByNames(unseen)) {
         this.knownOperations.set(product.name, product.operations);
         catalog.set(product.name, product.operations);
       }
@@ -82,6 +78,6 @@ export class ProductsService {
   }
 }
 
-function toView(product: ProductEntity): ProductView {
+function toView(product: ProductEntity): ProductDto {
   return { id: product.id, name: product.name, operations: product.operations, createdAt: product.createdAt.toISOString() };
 }

@@ -3,6 +3,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { stringify } from 'csv-stringify';
 import { DataSource } from 'typeorm';
+import { CampaignReportRepository, REPORT_COLUMNS } from './campaign-report.repository';
 import { CampaignsService } from './campaigns.service';
 import { neutraliseCell } from './csv-cell';
 import { ReviewDecisionsService } from './review-decisions.service';
@@ -13,49 +14,6 @@ export interface CampaignReport {
   body: Readable;
 }
 
-const iso = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
-const spaced = (column: string) => `array_to_string(${column}, ' ')`;
-
-/**
- * The report's columns, one row per review item with the owner's sign-off
- * beside it: the name, its SQL for the JSON report, and its SQL for a CSV
- * cell (lists space-separated). Postgres formats every value, so streaming
- * 100,000 rows costs Node little more than passing strings along.
- */
-const COLUMNS: Array<[name: string, json: string, csv: string]> = [
-  ['itemId', 'i.id', 'i.id::text'],
-  ['credentialId', 'i.credential_id', 'i.credential_id::text'],
-  ['clientId', 'i.client_id', 'i.client_id'],
-  ['agentId', 'i.agent_id', 'i.agent_id::text'],
-  ['agentName', 'i.agent_name', 'i.agent_name'],
-  ['ownerId', 'i.owner_id', 'i.owner_id::text'],
-  ['environment', 'i.environment', 'i.environment'],
-  ['scopesBefore', 'i.scopes', spaced('i.scopes')],
-  ['scopesAfter', 'i.scopes_after', spaced('i.scopes_after')],
-  ['riskFlags', 'i.risk_flags', spaced('i.risk_flags')],
-  ['rateLimitRequests', 'i.rate_limit_requests', 'i.rate_limit_requests::text'],
-  ['rateLimitPerSeconds', 'i.rate_limit_per_seconds', 'i.rate_limit_per_seconds::text'],
-  ['ipAllowlist', 'i.ip_allowlist', spaced('i.ip_allowlist')],
-  ['lastUsedAt', iso('i.last_used_at'), iso('i.last_used_at')],
-  ['lastRotatedAt', iso('i.last_rotated_at'), iso('i.last_rotated_at')],
-  ['status', 'i.status', 'i.status'],
-  ['decision', 'i.decision', 'i.decision'],
-  ['outcome', 'i.outcome', 'i.outcome'],
-  ['decidedBy', 'i.decided_by', 'i.decided_by'],
-  ['decidedAt', iso('i.decided_at'), iso('i.decided_at')],
-  ['comment', 'i.comment', 'i.comment'],
-  ['resolvedAt', iso('i.resolved_at'), iso('i.resolved_at')],
-  ['ownerSignedOffAt', iso('s.signed_at'), iso('s.signed_at')],
-  ['ownerSignedBy', 's.signed_by', 's.signed_by'],
-  ['ownerDecisionsSha256', 's.decisions_sha256', 's.decisions_sha256'],
-];
-export const REPORT_COLUMNS = COLUMNS.map(([name]) => name);
-
-const JSON_SELECT = `json_build_object(${COLUMNS.map(([name, json]) => `'${name}', ${json}`).join(', ')})::text AS row`;
-const CSV_SELECT = COLUMNS.map(([name, , csv]) => `${csv} AS "${name}"`).join(', ');
-
-const BATCH = 5000;
-
 /**
  * The campaign report, the auditors' evidence: JSON or CSV, streamed in
  * keyset batches so 100,000 items never sit in memory at once.
@@ -64,6 +22,7 @@ const BATCH = 5000;
 export class CampaignReportService {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly repository: CampaignReportRepository,
     private readonly campaigns: CampaignsService,
     private readonly decisions: ReviewDecisionsService,
   ) {}
@@ -81,33 +40,11 @@ export class CampaignReportService {
     return { contentType: 'application/json; charset=utf-8', fileName, body: Readable.from(this.json(campaignId, head)) };
   }
 
-  /** The report's rows in item order, as `select` formats them, batch by batch. */
-  private async *batches<R>(campaignId: string, select: string): AsyncGenerator<R[]> {
-    let after: { createdAt: string; id: string } | null = null;
-    for (;;) {
-      const params: unknown[] = [campaignId, BATCH];
-      if (after) params.push(after.createdAt, after.id);
-      const batch: Array<R & { _at: string; _id: string }> = await this.dataSource.query(
-        `SELECT ${select}, i.created_at::text AS _at, i.id AS _id
-           FROM review_items i
-           LEFT JOIN campaign_signoffs s ON s.campaign_id = i.campaign_id AND s.owner_id = i.owner_id
-          WHERE i.campaign_id = $1 ${after ? 'AND (i.created_at, i.id) > ($3::timestamptz, $4::uuid)' : ''}
-          ORDER BY i.created_at, i.id
-          LIMIT $2`,
-        params,
-      );
-      if (batch.length) yield batch;
-      if (batch.length < BATCH) return;
-      const last = batch[batch.length - 1];
-      after = { createdAt: last._at, id: last._id };
-    }
-  }
-
   private async *json(campaignId: string, head: string): AsyncGenerator<string> {
     yield head;
     let first = true;
-    for await (const batch of this.batches<{ row: string }>(campaignId, JSON_SELECT)) {
-      yield (first ? '' : ',') + batch.map((r) => r.row).join(',');
+    for await (const batch of this.repository.jsonRows(campaignId)) {
+      yield (first ? '' : ',') + batch.join(',');
       first = false;
     }
     yield ']}';
@@ -119,7 +56,7 @@ export class CampaignReportService {
    * spreadsheet as text, never as a formula.
    */
   private csv(campaignId: string): Readable {
-    const batches = this.batches<Record<string, string | null>>(campaignId, CSV_SELECT);
+    const batches = this.repository.csvRows(campaignId);
     const records = Readable.from(
       (async function* () {
         for await (const batch of batches) {

@@ -6,12 +6,15 @@ import { RequestContext, systemContext } from '../auth/actor';
 import { Clock } from '../common/clock/clock';
 import { tryAdvisoryXactLock } from '../common/db/advisory-lock';
 import { isUniqueViolation } from '../common/db/pg-errors';
-import { fetchTimePage, Page } from '../common/pagination/pagination';
+import { mapPage, Page } from '../common/pagination/pagination';
 import { RandomSource } from '../common/random/random-source';
 import { CampaignScope, CampaignsService, DEFAULT_DUE_IN_DAYS, DEFAULT_ON_EXPIRY } from './campaigns.service';
+import { CampaignSchedulesRepository } from './campaign-schedules.repository';
+import { CampaignsRepository } from './campaigns.repository';
 import { CampaignScheduleEntity } from './entities/campaign-schedule.entity';
-import { CampaignEntity, ExpiryAction } from './entities/campaign.entity';
-import { ScheduleView, toScheduleView } from './review-views';
+import { ExpiryAction } from './entities/campaign.entity';
+import { toScheduleView } from './review-views';
+import type { ScheduleDto } from './dto/campaign.dto';
 import { currentPeriod } from './schedule-period';
 
 export interface CreateScheduleInput extends CampaignScope {
@@ -32,13 +35,15 @@ export class CampaignSchedulesService {
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly repository: CampaignSchedulesRepository,
+    private readonly campaignRows: CampaignsRepository,
     private readonly campaigns: CampaignsService,
     private readonly audit: AuditService,
     private readonly clock: Clock,
     private readonly random: RandomSource,
   ) {}
 
-  async create(ctx: RequestContext, input: CreateScheduleInput): Promise<ScheduleView> {
+  async create(ctx: RequestContext, input: CreateScheduleInput): Promise<ScheduleDto> {
     await this.campaigns.assertOwnersExist(input.ownerIds);
     const now = this.clock.now();
     const schedule: CampaignScheduleEntity = {
@@ -55,7 +60,7 @@ export class CampaignSchedulesService {
       updatedAt: now,
     };
     await this.dataSource.transaction(async (em) => {
-      await em.insert(CampaignScheduleEntity, schedule);
+      await this.repository.insert(em, schedule);
       await this.audit.record(em, ctx, {
         action: 'campaign_schedule.created',
         targetType: 'campaign_schedule',
@@ -74,10 +79,9 @@ export class CampaignSchedulesService {
     return toScheduleView(schedule, now);
   }
 
-  list(query: { limit?: number; cursor?: string }): Promise<Page<ScheduleView>> {
+  async list(query: { limit?: number; cursor?: string }): Promise<Page<ScheduleDto>> {
     const now = this.clock.now();
-    const qb = this.dataSource.getRepository(CampaignScheduleEntity).createQueryBuilder('s');
-    return fetchTimePage(qb, 's', query, (s) => toScheduleView(s, now));
+    return mapPage(await this.repository.list(query), (s) => toScheduleView(s, now));
   }
 
   /**
@@ -88,19 +92,19 @@ export class CampaignSchedulesService {
    * unique (schedule, period) index stops any that slips through.
    */
   async openDue(): Promise<number> {
-    const schedules = await this.dataSource.getRepository(CampaignScheduleEntity).find({ order: { createdAt: 'ASC' } });
+    const schedules = await this.repository.all();
     let opened = 0;
     for (const schedule of schedules) {
       const now = this.clock.now();
       const period = currentPeriod(schedule.startsAt, schedule.everyDays, now);
       if (period === null) continue;
       const ctx = systemContext('reviews', `campaign-schedule:${schedule.id}:${period}`);
-      if (await this.dataSource.getRepository(CampaignEntity).exists({ where: { scheduleId: schedule.id, schedulePeriod: period } })) continue;
+      if (await this.campaignRows.existsForPeriod(schedule.id, period)) continue;
       const risk = await this.campaigns.riskInputs();
       try {
         const done = await this.dataSource.transaction(async (em) => {
           if (!(await tryAdvisoryXactLock(em, `agent-credentials:campaign-schedule:${schedule.id}`))) return null;
-          if (await em.exists(CampaignEntity, { where: { scheduleId: schedule.id, schedulePeriod: period } })) return null;
+          if (await this.campaignRows.existsForPeriod(schedule.id, period, em)) return null;
           return this.campaigns.openIn(
             em,
             ctx,

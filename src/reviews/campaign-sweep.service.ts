@@ -21,8 +21,8 @@ const CLOSE_BATCH = 100;
  * locks). Public so tests run it with the clock moved forward.
  */
 @Injectable()
-export class CampaignSweep {
-  private readonly logger = new Logger(CampaignSweep.name);
+export class CampaignSweepService {
+  private readonly logger = new Logger(CampaignSweepService.name);
 
   constructor(
     private readonly schedules: CampaignSchedulesService,

@@ -8,7 +8,7 @@ import { CampaignReportService } from './campaign-report.service';
 import { CampaignsService } from './campaigns.service';
 import { CampaignDto, CampaignListQueryDto, CampaignPageDto, CampaignProgressDto, OpenCampaignDto } from './dto/campaign.dto';
 import { CampaignReportDto, ReportQueryDto } from './dto/report.dto';
-import { DecideDto, ItemListQueryDto, ItemPageDto, ReviewItemDto, SignOffDto, SignoffDto } from './dto/review-item.dto';
+import { CreateSignoffDto, DecideDto, ItemListQueryDto, ItemPageDto, ReviewItemDto, SignoffDto } from './dto/review-item.dto';
 import { ReviewDecisionsService } from './review-decisions.service';
 
 @ApiTags('reviews')
@@ -79,7 +79,7 @@ export class CampaignsController {
   @ApiProblems(400, 403, 404, { status: 409, description: 'An item of the caller is pending, the caller has no items, or it signed off already' }, 413, 415)
   @Roles('owner')
   @ApiCreatedResponse({ type: SignoffDto })
-  signOff(@Ctx() ctx: RequestContext, @Param('id', UuidPipe) id: string, @Body() body: SignOffDto): Promise<SignoffDto> {
+  signOff(@Ctx() ctx: RequestContext, @Param('id', UuidPipe) id: string, @Body() body: CreateSignoffDto): Promise<SignoffDto> {
     return this.decisions.signOff(ctx, id, body.statement);
   }
 

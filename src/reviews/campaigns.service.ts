@@ -2,32 +2,24 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
-import { Actor, canReadAll, RequestContext } from '../auth/actor';
+import { Actor, canReadAll, RequestContext, scopedOwnerFilter } from '../auth/actor';
 import { Clock, DAY_MS } from '../common/clock/clock';
 import { InvalidInputError, NotFoundError } from '../common/errors/domain-error';
-import { fetchTimePage, Page } from '../common/pagination/pagination';
+import { mapPage, Page } from '../common/pagination/pagination';
 import { RandomSource } from '../common/random/random-source';
 import { AppConfig } from '../config/app-config';
-import { scopedOwnerFilter } from '../inventory/agents.service';
-import { CredentialsService } from '../inventory/credentials.service';
 import { OwnersService } from '../inventory/owners.service';
 import { RevocationService } from '../revocation/revocation.service';
 import { RotationsService } from '../rotation/rotations.service';
-import { CampaignSignoffEntity } from './entities/campaign-signoff.entity';
+import { CampaignsRepository } from './campaigns.repository';
 import { CampaignEntity, CampaignStatus, CloseReason, ExpiryAction } from './entities/campaign.entity';
-import { ReviewItemEntity, ReviewItemStatus } from './entities/review-item.entity';
+import { ReviewItemStatus } from './entities/review-item.entity';
+import { ReviewItemsRepository } from './review-items.repository';
 import { CampaignClosedError } from './review-errors';
 import { ReviewMetrics } from './review-metrics';
-import {
-  CampaignProgress,
-  CampaignView,
-  OwnerProgress,
-  ReviewItemView,
-  toCampaignView,
-  toItemView,
-} from './review-views';
-import { itemIdSql } from './item-id';
-import { riskFlagsSql } from './risk-flags';
+import { toCampaignView, toItemView } from './review-views';
+import type { CampaignDto, CampaignProgressDto, OwnerProgressDto } from './dto/campaign.dto';
+import type { MyReviewItemDto, ReviewItemDto } from './dto/review-item.dto';
 
 export interface CampaignScope {
   environment?: 'sandbox' | 'production' | null;
@@ -38,11 +30,6 @@ export interface OpenCampaignInput extends CampaignScope {
   name: string;
   dueInDays?: number;
   onExpiry?: ExpiryAction;
-}
-
-export interface MyReviewItemView extends ReviewItemView {
-  campaignName: string;
-  dueAt: string;
 }
 
 export interface RiskInputs {
@@ -64,7 +51,8 @@ export const DEFAULT_ON_EXPIRY: ExpiryAction = 'keep';
 export class CampaignsService {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
-    private readonly credentials: CredentialsService,
+    private readonly repository: CampaignsRepository,
+    private readonly reviewItems: ReviewItemsRepository,
     private readonly owners: OwnersService,
     private readonly revocation: RevocationService,
     private readonly rotations: RotationsService,
@@ -75,7 +63,7 @@ export class CampaignsService {
     private readonly config: AppConfig,
   ) {}
 
-  async open(ctx: RequestContext, input: OpenCampaignInput): Promise<CampaignView> {
+  async open(ctx: RequestContext, input: OpenCampaignInput): Promise<CampaignDto> {
     await this.assertOwnersExist(input.ownerIds);
     const risk = await this.riskInputs();
     const campaign = await this.dataSource.transaction((em) => this.openIn(em, ctx, input, risk, null));
@@ -89,8 +77,8 @@ export class CampaignsService {
    * has a few hundred items and sort all of them for every page and report
    * batch. Analysing right away keeps those reads on their indexes.
    */
-  async afterOpened(campaign: CampaignView): Promise<void> {
-    if (campaign.itemCount >= ANALYZE_AFTER_ITEMS) await this.dataSource.query('ANALYZE review_items');
+  async afterOpened(campaign: CampaignDto): Promise<void> {
+    if (campaign.itemCount >= ANALYZE_AFTER_ITEMS) await this.reviewItems.analyze();
   }
 
   /** Refuses an owner scope naming an owner that does not exist (400 naming `ownerIds[i]`). */
@@ -115,7 +103,7 @@ export class CampaignsService {
     input: OpenCampaignInput,
     risk: RiskInputs,
     schedule: { scheduleId: string; period: number } | null,
-  ): Promise<CampaignView> {
+  ): Promise<CampaignDto> {
     const started = performance.now();
     const now = this.clock.now();
     const campaign: CampaignEntity = {
@@ -136,27 +124,16 @@ export class CampaignsService {
       createdAt: now,
       updatedAt: now,
     };
-    await em.insert(CampaignEntity, campaign);
-
-    const source = this.credentials.reviewSource(
-      { activeOnly: true, environment: campaign.environment as CampaignScope['environment'], ownerIds: campaign.ownerIds },
-      5,
-    );
-    const flags = riskFlagsSql({ now: '$2::timestamptz', highRateLimitPerSecond: '$3::numeric', failedRotationCredentialIds: '$4::uuid[]' });
-    const inserted = await em.queryRunner!.query(
-      `INSERT INTO review_items (id, campaign_id, credential_id, client_id, agent_id, agent_name, owner_id, environment,
-         scopes, rate_limit_requests, rate_limit_per_seconds, ip_allowlist, last_used_at, last_rotated_at,
-         next_rotation_at, risk_flags, status, created_at)
-       SELECT ${itemIdSql(`replace($1::uuid::text, '-', '')`, 'row_number() OVER (ORDER BY c.owner_id, c.credential_id)')},
-              $1::uuid, c.credential_id, c.client_id, c.agent_id, c.agent_name, c.owner_id, c.environment,
-              c.scopes, c.rate_limit_requests, c.rate_limit_per_seconds, c.ip_allowlist, c.last_used_at,
-              c.last_rotated_at, c.next_rotation_at, ${flags}, 'pending', $2::timestamptz
-         FROM (${source.sql}) c`,
-      [campaign.id, now, this.config.reviews.highRateLimitPerSecond, risk.failedRotationCredentialIds, ...source.params],
-      true,
-    );
-    campaign.itemCount = Number(inserted.affected ?? 0);
-    await em.update(CampaignEntity, { id: campaign.id }, { itemCount: campaign.itemCount });
+    await this.repository.insert(em, campaign);
+    campaign.itemCount = await this.reviewItems.snapshot(em, {
+      campaignId: campaign.id,
+      openedAt: now,
+      environment: campaign.environment,
+      ownerIds: campaign.ownerIds,
+      highRateLimitPerSecond: this.config.reviews.highRateLimitPerSecond,
+      failedRotationCredentialIds: risk.failedRotationCredentialIds,
+    });
+    await this.repository.setItemCount(em, campaign.id, campaign.itemCount);
     await this.audit.record(em, ctx, {
       action: 'campaign.opened',
       targetType: 'campaign',
@@ -194,32 +171,27 @@ export class CampaignsService {
     return { failedRotationCredentialIds: [...ids] };
   }
 
-  list(query: { status?: CampaignStatus; limit?: number; cursor?: string }): Promise<Page<CampaignView>> {
-    const qb = this.dataSource.getRepository(CampaignEntity).createQueryBuilder('c');
-    if (query.status) qb.andWhere('c.status = :status', { status: query.status });
-    return fetchTimePage(qb, 'c', query, toCampaignView);
+  async list(query: { status?: CampaignStatus; limit?: number; cursor?: string }): Promise<Page<CampaignDto>> {
+    return mapPage(await this.repository.list(query), toCampaignView);
   }
 
   /** Progress per owner. An owner token sees the campaign's totals and only its own entry. */
-  async get(actor: Actor, id: string): Promise<CampaignProgress> {
+  async get(actor: Actor, id: string): Promise<CampaignProgressDto> {
     const campaign = await this.find(id);
     return this.progressOf(this.dataSource.manager, campaign, canReadAll(actor) ? null : actor.ownerId);
   }
 
-  async progressOf(em: EntityManager, campaign: CampaignEntity, onlyOwner: string | null): Promise<CampaignProgress> {
-    const rows: Array<{ owner_id: string; status: ReviewItemStatus; n: string }> = await em.query(
-      'SELECT owner_id, status, count(*) AS n FROM review_items WHERE campaign_id = $1 GROUP BY owner_id, status',
-      [campaign.id],
-    );
-    const signoffs = await em.find(CampaignSignoffEntity, { where: { campaignId: campaign.id } });
+  async progressOf(em: EntityManager, campaign: CampaignEntity, onlyOwner: string | null): Promise<CampaignProgressDto> {
+    const rows = await this.reviewItems.countsByOwner(em, campaign.id);
+    const signoffs = await this.repository.signoffsOf(campaign.id, em);
     const signed = new Map(signoffs.map((s) => [s.ownerId, s]));
-    const owners = new Map<string, OwnerProgress>();
+    const owners = new Map<string, OwnerProgressDto>();
     const totals = { decided: 0, expired: 0, pending: 0 };
     for (const row of rows) {
-      const n = Number(row.n);
-      const signoff = signed.get(row.owner_id);
-      const entry = owners.get(row.owner_id) ?? {
-        ownerId: row.owner_id,
+      const n = row.count;
+      const signoff = signed.get(row.ownerId);
+      const entry = owners.get(row.ownerId) ?? {
+        ownerId: row.ownerId,
         total: 0,
         decided: 0,
         expired: 0,
@@ -230,7 +202,7 @@ export class CampaignsService {
       entry.total += n;
       entry[row.status] += n;
       totals[row.status] += n;
-      owners.set(row.owner_id, entry);
+      owners.set(row.ownerId, entry);
     }
     const list = [...owners.values()]
       .filter((o) => onlyOwner === null || o.ownerId === onlyOwner)
@@ -248,13 +220,9 @@ export class CampaignsService {
     actor: Actor,
     campaignId: string,
     query: { ownerId?: string; status?: ReviewItemStatus; limit?: number; cursor?: string },
-  ): Promise<Page<ReviewItemView>> {
+  ): Promise<Page<ReviewItemDto>> {
     await this.find(campaignId);
-    const ownerId = scopedOwnerFilter(actor, query.ownerId);
-    const qb = this.dataSource.getRepository(ReviewItemEntity).createQueryBuilder('i').where('i.campaign_id = :campaignId', { campaignId });
-    if (ownerId) qb.andWhere('i.owner_id = :ownerId', { ownerId });
-    if (query.status) qb.andWhere('i.status = :status', { status: query.status });
-    return fetchTimePage(qb, 'i', query, toItemView);
+    return mapPage(await this.reviewItems.list({ ...query, campaignId, ownerId: scopedOwnerFilter(actor, query.ownerId) }), toItemView);
   }
 
   /**
@@ -262,16 +230,8 @@ export class CampaignsService {
    * Only open campaigns have pending items; starting from them lets the query
    * use the (campaign, owner, status) index.
    */
-  mine(actor: Actor, query: { limit?: number; cursor?: string }): Promise<Page<MyReviewItemView>> {
-    const ownerId = scopedOwnerFilter(actor, undefined);
-    const qb = this.dataSource
-      .getRepository(ReviewItemEntity)
-      .createQueryBuilder('i')
-      .innerJoinAndSelect('i.campaign', 'c')
-      .where(`c.status = 'open'`)
-      .andWhere('i.owner_id = :ownerId', { ownerId })
-      .andWhere(`i.status = 'pending'`);
-    return fetchTimePage(qb, 'i', query, (item) => ({
+  async mine(actor: Actor, query: { limit?: number; cursor?: string }): Promise<Page<MyReviewItemDto>> {
+    return mapPage(await this.reviewItems.pendingOfOwner(scopedOwnerFilter(actor, undefined), query), (item) => ({
       ...toItemView(item),
       campaignName: item.campaign!.name,
       dueAt: item.campaign!.dueAt.toISOString(),
@@ -287,9 +247,9 @@ export class CampaignsService {
    * `revoked_elsewhere`. One transaction; one `campaign.closed` audit event
    * (the revocation writes its own per credential).
    */
-  async close(ctx: RequestContext, id: string, reason: CloseReason): Promise<CampaignProgress> {
+  async close(ctx: RequestContext, id: string, reason: CloseReason): Promise<CampaignProgressDto> {
     return this.dataSource.transaction(async (em) => {
-      const campaign = await em.findOne(CampaignEntity, { where: { id }, lock: { mode: 'pessimistic_write' } });
+      const campaign = await this.repository.lockForClose(em, id);
       if (!campaign) throw new NotFoundError('campaign', id);
       if (campaign.status === 'closed') throw new CampaignClosedError(id);
       const now = this.clock.now();
@@ -297,51 +257,23 @@ export class CampaignsService {
       let revocationId: string | null = null;
       let revokedCount = 0;
       if (campaign.onExpiry === 'revoke') {
-        const pending: Array<{ credential_id: string }> = await em.query(
-          `SELECT credential_id FROM review_items WHERE campaign_id = $1 AND status = 'pending'`,
-          [id],
-        );
+        const pending = await this.reviewItems.pendingCredentialIds(em, id);
         const revocation = pending.length
           ? await this.revocation.revokeInTransaction(
               em,
               ctx,
-              pending.map((p) => p.credential_id),
+              pending,
               `Access review "${campaign.name}" (${id}) expired undecided`,
             )
           : null;
         revocationId = revocation?.revocationId ?? null;
         revokedCount = revocation?.credentialIds.length ?? 0;
-        const updated = await em.queryRunner!.query(
-          `UPDATE review_items
-              SET status = 'expired', scopes_after = '{}', resolved_at = $2,
-                  outcome = CASE WHEN credential_id = ANY ($3::uuid[]) THEN 'revoked_on_expiry' ELSE 'revoked_elsewhere' END
-            WHERE campaign_id = $1 AND status = 'pending'`,
-          [id, now, revocation?.credentialIds ?? []],
-          true,
-        );
-        expired = Number(updated.affected ?? 0);
+        expired = await this.reviewItems.expireRevoked(em, id, now, revocation?.credentialIds ?? []);
       } else {
-        const source = this.credentials.reviewSource({ activeOnly: false }, 3);
-        const updated = await em.queryRunner!.query(
-          `UPDATE review_items i
-              SET status = 'expired', resolved_at = $2,
-                  outcome = CASE WHEN c.status = 'revoked' THEN 'revoked_elsewhere' ELSE 'kept_on_expiry' END,
-                  scopes_after = CASE WHEN c.status = 'revoked' THEN '{}'::text[] ELSE c.scopes END
-             FROM (${source.sql}) c
-            WHERE c.credential_id = i.credential_id AND i.campaign_id = $1 AND i.status = 'pending'`,
-          [id, now, ...source.params],
-          true,
-        );
-        expired = Number(updated.affected ?? 0);
+        expired = await this.reviewItems.expireKept(em, id, now);
       }
       Object.assign(campaign, { status: 'closed', closedAt: now, closedBy: ctx.actor.tokenId, closeReason: reason, updatedAt: now });
-      await em.update(CampaignEntity, { id }, {
-        status: campaign.status,
-        closedAt: now,
-        closedBy: campaign.closedBy,
-        closeReason: reason,
-        updatedAt: now,
-      });
+      await this.repository.saveClosed(em, campaign);
       await this.audit.record(em, ctx, {
         action: 'campaign.closed',
         targetType: 'campaign',
@@ -353,20 +285,12 @@ export class CampaignsService {
   }
 
   /** Open campaigns whose deadline has passed, oldest deadline first. */
-  async findOverdue(now: Date, limit: number): Promise<string[]> {
-    const rows = await this.dataSource
-      .getRepository(CampaignEntity)
-      .createQueryBuilder('c')
-      .select('c.id', 'id')
-      .where(`c.status = 'open' AND c.due_at <= :now`, { now })
-      .orderBy('c.due_at', 'ASC')
-      .limit(limit)
-      .getRawMany<{ id: string }>();
-    return rows.map((r) => r.id);
+  findOverdue(now: Date, limit: number): Promise<string[]> {
+    return this.repository.overdue(now, limit);
   }
 
   async find(id: string): Promise<CampaignEntity> {
-    const campaign = await this.dataSource.getRepository(CampaignEntity).findOne({ where: { id } });
+    const campaign = await this.repository.findById(id);
     if (!campaign) throw new NotFoundError('campaign', id);
     return campaign;
   }

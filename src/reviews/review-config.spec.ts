@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig } from '../config/app-config';
+import { ConfigError, loadConfig } from '../config/load-config';
 
 const base = { NODE_ENV: 'test', ADMIN_TOKEN: 'x'.repeat(32), LOCAL_STORE_KEY: Buffer.alloc(32, 1).toString('base64') };
 const secret = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;

@@ -5,14 +5,16 @@ import { AuditService } from '../audit/audit.service';
 import { assertOwnerAccess, RequestContext } from '../auth/actor';
 import { isUniqueViolation } from '../common/db/pg-errors';
 import { Clock } from '../common/clock/clock';
-import { ConflictError, ForbiddenError, InvalidInputError, NotFoundError } from '../common/errors/domain-error';
+import { ForbiddenError, InvalidInputError, NotFoundError } from '../common/errors/domain-error';
 import { RandomSource } from '../common/random/random-source';
 import { CredentialsService } from '../inventory/credentials.service';
+import { CredentialNotActiveError } from '../inventory/inventory-errors';
 import { RevocationService } from '../revocation/revocation.service';
 import { decisionsSha256 } from './decisions-digest';
 import { CampaignSignoffEntity } from './entities/campaign-signoff.entity';
-import { CampaignEntity } from './entities/campaign.entity';
-import { ReviewDecision, ReviewItemEntity, ReviewOutcome } from './entities/review-item.entity';
+import { CampaignsRepository } from './campaigns.repository';
+import { ReviewDecision, ReviewOutcome } from './entities/review-item.entity';
+import { ReviewItemsRepository } from './review-items.repository';
 import {
   AlreadySignedOffError,
   CampaignClosedError,
@@ -22,7 +24,8 @@ import {
   NothingToSignOffError,
 } from './review-errors';
 import { ReviewMetrics } from './review-metrics';
-import { ReviewItemView, SignoffView, toAttestedDecision, toItemView, toSignoffView } from './review-views';
+import { toAttestedDecision, toItemView, toSignoffView } from './review-views';
+import type { ReviewItemDto, SignoffDto } from './dto/review-item.dto';
 
 export interface DecisionInput {
   decision: ReviewDecision;
@@ -40,6 +43,8 @@ const OUTCOME_OF: Record<ReviewDecision, ReviewOutcome> = { keep: 'kept', reduce
 export class ReviewDecisionsService {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly campaigns: CampaignsRepository,
+    private readonly items: ReviewItemsRepository,
     private readonly credentials: CredentialsService,
     private readonly revocation: RevocationService,
     private readonly audit: AuditService,
@@ -57,7 +62,7 @@ export class ReviewDecisionsService {
    * A credential revoked outside the review is a 409, and the item records it
    * (that is committed: the item needs no decision any more).
    */
-  async decide(ctx: RequestContext, campaignId: string, itemId: string, input: DecisionInput): Promise<ReviewItemView> {
+  async decide(ctx: RequestContext, campaignId: string, itemId: string, input: DecisionInput): Promise<ReviewItemDto> {
     if (input.decision === 'reduce' && !input.scopes) {
       throw InvalidInputError.field('scopes', 'is required for reduce: the scopes to keep');
     }
@@ -65,9 +70,9 @@ export class ReviewDecisionsService {
       throw InvalidInputError.field('scopes', 'is only allowed with decision reduce');
     }
     const result = await this.dataSource.transaction(async (em) => {
-      const campaign = await em.findOne(CampaignEntity, { where: { id: campaignId }, lock: { mode: 'pessimistic_read' } });
+      const campaign = await this.campaigns.lockForDecision(em, campaignId);
       if (!campaign) throw new NotFoundError('campaign', campaignId);
-      const item = await em.findOne(ReviewItemEntity, { where: { id: itemId, campaignId }, lock: { mode: 'pessimistic_write' } });
+      const item = await this.items.lockForDecision(em, campaignId, itemId);
       if (!item) throw new NotFoundError('review item', itemId);
       assertOwnerAccess(ctx.actor, item.ownerId, 'review item');
       if (campaign.status !== 'open') throw new CampaignClosedError(campaignId);
@@ -77,7 +82,7 @@ export class ReviewDecisionsService {
       const now = this.clock.now();
       if (credential.status === 'revoked') {
         Object.assign(item, { status: 'decided', outcome: 'revoked_elsewhere', scopesAfter: [], resolvedAt: now });
-        await em.update(ReviewItemEntity, { id: itemId }, { status: item.status, outcome: item.outcome, scopesAfter: [], resolvedAt: now });
+        await this.items.saveResolution(em, item);
         await this.audit.record(em, ctx, {
           action: 'review.revoked_elsewhere',
           targetType: 'review_item',
@@ -86,9 +91,7 @@ export class ReviewDecisionsService {
         });
         return { conflict: new CredentialRevokedElsewhereError(item.credentialId) };
       }
-      if (credential.status !== 'active') {
-        throw new ConflictError('CREDENTIAL_NOT_ACTIVE', `Credential ${item.credentialId} is ${credential.status}.`);
-      }
+      if (credential.status !== 'active') throw new CredentialNotActiveError(credential.status);
 
       const review = { campaignId, itemId };
       let scopesAfter = credential.scopes;
@@ -115,16 +118,7 @@ export class ReviewDecisionsService {
         scopesAfter,
         resolvedAt: now,
       });
-      await em.update(ReviewItemEntity, { id: itemId }, {
-        status: item.status,
-        decision: item.decision,
-        decidedBy: item.decidedBy,
-        decidedAt: now,
-        comment: item.comment,
-        outcome: item.outcome,
-        scopesAfter,
-        resolvedAt: now,
-      });
+      await this.items.saveResolution(em, item);
       await this.audit.record(em, ctx, {
         action: 'review.decided',
         targetType: 'review_item',
@@ -153,20 +147,20 @@ export class ReviewDecisionsService {
    * expired items are then part of what it attests). The attestation carries
    * the SHA-256 of the canonical list of those decisions.
    */
-  async signOff(ctx: RequestContext, campaignId: string, statement: string | undefined): Promise<SignoffView> {
+  async signOff(ctx: RequestContext, campaignId: string, statement: string | undefined): Promise<SignoffDto> {
     const ownerId = ctx.actor.ownerId;
     if (ctx.actor.role !== 'owner' || !ownerId) {
       throw new ForbiddenError('OWNER_ONLY', 'Only an owner token signs off its own decisions.');
     }
     try {
       return await this.dataSource.transaction(async (em) => {
-        const campaign = await em.findOne(CampaignEntity, { where: { id: campaignId }, lock: { mode: 'pessimistic_read' } });
+        const campaign = await this.campaigns.lockForDecision(em, campaignId);
         if (!campaign) throw new NotFoundError('campaign', campaignId);
-        const items = await em.find(ReviewItemEntity, { where: { campaignId, ownerId }, order: { id: 'ASC' } });
+        const items = await this.items.ofOwner(em, campaignId, ownerId);
         if (items.length === 0) throw new NothingToSignOffError();
         const pending = items.filter((i) => i.status === 'pending').length;
         if (pending > 0) throw new ItemsPendingError(pending);
-        if (await em.exists(CampaignSignoffEntity, { where: { campaignId, ownerId } })) throw new AlreadySignedOffError();
+        if (await this.campaigns.signoffExists(em, campaignId, ownerId)) throw new AlreadySignedOffError();
 
         const signoff: CampaignSignoffEntity = {
           id: this.random.uuid(),
@@ -178,7 +172,7 @@ export class ReviewDecisionsService {
           itemCount: items.length,
           decisionsSha256: decisionsSha256(items.map(toAttestedDecision)),
         };
-        await em.insert(CampaignSignoffEntity, signoff);
+        await this.campaigns.insertSignoff(em, signoff);
         await this.audit.record(em, ctx, {
           action: 'campaign.signed_off',
           targetType: 'campaign',
@@ -200,8 +194,7 @@ export class ReviewDecisionsService {
   }
 
   /** The sign-offs of a campaign, by owner id. */
-  async signoffs(campaignId: string): Promise<SignoffView[]> {
-    const rows = await this.dataSource.getRepository(CampaignSignoffEntity).find({ where: { campaignId }, order: { ownerId: 'ASC' } });
-    return rows.map(toSignoffView);
+  async signoffs(campaignId: string): Promise<SignoffDto[]> {
+    return (await this.campaigns.signoffsOf(campaignId)).map(toSignoffView);
   }
 }

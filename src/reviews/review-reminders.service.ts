@@ -6,17 +6,13 @@ import { systemContext } from '../auth/actor';
 import { Clock, DAY_MS } from '../common/clock/clock';
 import { tryAdvisoryXactLock } from '../common/db/advisory-lock';
 import { AppConfig } from '../config/app-config';
-import { EventOutbox } from '../gateways/event-outbox.service';
+import { EventOutboxService } from '../gateways/event-outbox.service';
 import { OwnersService } from '../inventory/owners.service';
+import { CampaignsRepository } from './campaigns.repository';
 import { CampaignEntity } from './entities/campaign.entity';
 import { ReviewReminderEntity } from './entities/review-reminder.entity';
 import { OVERDUE_REMINDER_DAYS, REMINDER_DAYS_BEFORE, reminderStage } from './reminder-stage';
-
-interface OwnerToRemind {
-  owner_id: string;
-  total: string;
-  pending: string;
-}
+import { ReviewRemindersRepository } from './review-reminders.repository';
 
 /**
  * Chases owners without anyone having to remember: `review.reminder` events
@@ -31,7 +27,9 @@ interface OwnerToRemind {
 export class ReviewRemindersService {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
-    private readonly outbox: EventOutbox,
+    private readonly campaigns: CampaignsRepository,
+    private readonly reminders: ReviewRemindersRepository,
+    private readonly outbox: EventOutboxService,
     private readonly owners: OwnersService,
     private readonly audit: AuditService,
     private readonly clock: Clock,
@@ -42,15 +40,10 @@ export class ReviewRemindersService {
   async sendDue(): Promise<number> {
     if (!this.config.notify) return 0;
     const now = this.clock.now();
-    const campaigns = await this.dataSource
-      .getRepository(CampaignEntity)
-      .createQueryBuilder('c')
-      .where('c.due_at <= :latest AND c.due_at > :earliest', {
-        latest: new Date(now.getTime() + Math.max(...REMINDER_DAYS_BEFORE) * DAY_MS),
-        earliest: new Date(now.getTime() - OVERDUE_REMINDER_DAYS * DAY_MS),
-      })
-      .orderBy('c.due_at', 'ASC')
-      .getMany();
+    const campaigns = await this.campaigns.dueBetween(
+      new Date(now.getTime() - OVERDUE_REMINDER_DAYS * DAY_MS),
+      new Date(now.getTime() + Math.max(...REMINDER_DAYS_BEFORE) * DAY_MS),
+    );
     let sent = 0;
     for (const campaign of campaigns) {
       const stage = reminderStage(campaign.dueAt, now);
@@ -65,21 +58,12 @@ export class ReviewRemindersService {
     const ctx = systemContext('reviews', `review-reminder:${campaign.id}:${stage}`);
     return this.dataSource.transaction(async (em) => {
       if (!(await tryAdvisoryXactLock(em, `agent-credentials:review-reminders:${campaign.id}`))) return 0;
-      const owners: OwnerToRemind[] = await em.query(
-        `SELECT i.owner_id, count(*) AS total, count(*) FILTER (WHERE i.status = 'pending') AS pending
-           FROM review_items i
-          WHERE i.campaign_id = $1
-            AND NOT EXISTS (SELECT 1 FROM campaign_signoffs s WHERE s.campaign_id = $1 AND s.owner_id = i.owner_id)
-            AND NOT EXISTS (SELECT 1 FROM review_reminders r WHERE r.campaign_id = $1 AND r.owner_id = i.owner_id AND r.stage = $2)
-          GROUP BY i.owner_id
-          ORDER BY i.owner_id`,
-        [campaign.id, stage],
-      );
+      const owners = await this.reminders.ownersToRemind(em, campaign.id, stage);
       if (owners.length === 0) return 0;
       const now = this.clock.now();
       const rows: ReviewReminderEntity[] = [];
       for (const row of owners) {
-        const owner = await this.owners.get(ctx.actor, row.owner_id);
+        const owner = await this.owners.get(ctx.actor, row.ownerId);
         const event = await this.outbox.publish(em, {
           type: 'review.reminder',
           credentialId: null,
@@ -95,14 +79,14 @@ export class ReviewRemindersService {
             ownerId: owner.id,
             ownerName: owner.name,
             ownerEmail: owner.email,
-            itemCount: Number(row.total),
-            pendingCount: Number(row.pending),
+            itemCount: row.itemCount,
+            pendingCount: row.pendingCount,
             signedOff: false,
           },
         });
-        rows.push({ campaignId: campaign.id, ownerId: row.owner_id, stage, eventId: event.eventId, sentAt: now });
+        rows.push({ campaignId: campaign.id, ownerId: row.ownerId, stage, eventId: event.eventId, sentAt: now });
       }
-      await em.insert(ReviewReminderEntity, rows);
+      await this.reminders.insert(em, rows);
       await this.audit.record(em, ctx, {
         action: 'campaign.reminders_sent',
         targetType: 'campaign',

@@ -1,103 +1,16 @@
 import type { CampaignScheduleEntity } from './entities/campaign-schedule.entity';
 import type { CampaignSignoffEntity } from './entities/campaign-signoff.entity';
-import type { CampaignEntity, CampaignStatus, CloseReason, ExpiryAction } from './entities/campaign.entity';
-import type { ReviewDecision, ReviewItemEntity, ReviewItemStatus, ReviewOutcome } from './entities/review-item.entity';
+import type { CampaignEntity } from './entities/campaign.entity';
+import type { ReviewItemEntity } from './entities/review-item.entity';
 import type { AttestedDecision } from './decisions-digest';
 import type { RiskFlag } from './risk-flags';
 import { periodStart, currentPeriod } from './schedule-period';
+import type { CampaignDto, ScheduleDto } from './dto/campaign.dto';
+import type { ReviewItemDto, SignoffDto } from './dto/review-item.dto';
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
-export interface CampaignView {
-  id: string;
-  name: string;
-  status: CampaignStatus;
-  environment: string | null;
-  ownerIds: string[] | null;
-  onExpiry: ExpiryAction;
-  dueAt: string;
-  itemCount: number;
-  scheduleId: string | null;
-  schedulePeriod: number | null;
-  openedBy: string;
-  openedAt: string;
-  closedAt: string | null;
-  closedBy: string | null;
-  closeReason: CloseReason | null;
-  createdAt: string;
-}
-
-export interface OwnerProgress {
-  ownerId: string;
-  total: number;
-  decided: number;
-  expired: number;
-  pending: number;
-  signedOffAt: string | null;
-  decisionsSha256: string | null;
-}
-
-export interface CampaignProgress extends CampaignView {
-  decidedCount: number;
-  expiredCount: number;
-  pendingCount: number;
-  owners: OwnerProgress[];
-}
-
-export interface ReviewItemView {
-  id: string;
-  campaignId: string;
-  credentialId: string;
-  ownerId: string;
-  status: ReviewItemStatus;
-  decision: ReviewDecision | null;
-  decidedBy: string | null;
-  decidedAt: string | null;
-  comment: string | null;
-  riskFlags: RiskFlag[];
-  snapshot: {
-    scopes: string[];
-    rateLimit: { requests: number; perSeconds: number };
-    ipAllowlist: string[];
-    environment: string;
-    lastUsedAt: string | null;
-    lastRotatedAt: string | null;
-    nextRotationAt: string | null;
-    clientId: string;
-    agentId: string;
-    agentName: string;
-  };
-  outcome: ReviewOutcome | null;
-  scopesAfter: string[] | null;
-  resolvedAt: string | null;
-  createdAt: string;
-}
-
-export interface SignoffView {
-  campaignId: string;
-  ownerId: string;
-  signedBy: string;
-  signedAt: string;
-  statement: string;
-  itemCount: number;
-  decisionsSha256: string;
-}
-
-export interface ScheduleView {
-  id: string;
-  name: string;
-  everyDays: number;
-  environment: string | null;
-  ownerIds: string[] | null;
-  dueInDays: number;
-  onExpiry: ExpiryAction;
-  startsAt: string;
-  nextPeriodAt: string;
-  createdBy: string;
-  createdAt: string;
-}
-
-export function toCampaignView(c: CampaignEntity): CampaignView {
+export function toCampaignView(c: CampaignEntity): CampaignDto {
   return {
     id: c.id,
     name: c.name,
@@ -118,7 +31,7 @@ export function toCampaignView(c: CampaignEntity): CampaignView {
   };
 }
 
-export function toItemView(i: ReviewItemEntity): ReviewItemView {
+export function toItemView(i: ReviewItemEntity): ReviewItemDto {
   return {
     id: i.id,
     campaignId: i.campaignId,
@@ -165,7 +78,7 @@ export function toAttestedDecision(i: ReviewItemEntity): AttestedDecision {
   };
 }
 
-export function toSignoffView(s: CampaignSignoffEntity): SignoffView {
+export function toSignoffView(s: CampaignSignoffEntity): SignoffDto {
   return {
     campaignId: s.campaignId,
     ownerId: s.ownerId,
@@ -177,7 +90,7 @@ export function toSignoffView(s: CampaignSignoffEntity): SignoffView {
   };
 }
 
-export function toScheduleView(s: CampaignScheduleEntity, now: Date): ScheduleView {
+export function toScheduleView(s: CampaignScheduleEntity, now: Date): ScheduleDto {
   const period = currentPeriod(s.startsAt, s.everyDays, now);
   return {
     id: s.id,

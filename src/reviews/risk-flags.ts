@@ -2,8 +2,8 @@
  * Risk flags of a review item, computed once when its campaign opens, in SQL,
  * so 100,000 credentials are flagged inside the one INSERT ... SELECT that
  * snapshots them. Each flag is a SQL predicate over the columns of the
- * inventory's review source (see CredentialsService.reviewSource); `c` is that
- * source's alias.
+ * inventory's credential_review_source view
+ * (migrations/1795463000000-CredentialReadViews.ts); `c` is its alias.
  */
 export const RISK_FLAGS = [
   'delete_scope',

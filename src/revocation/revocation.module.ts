@@ -9,6 +9,7 @@ import { RevocationCredentialEntity } from './entities/revocation-credential.ent
 import { RevocationEntity } from './entities/revocation.entity';
 import { RevocationController } from './revocation.controller';
 import { RevocationService } from './revocation.service';
+import { RevocationsRepository } from './revocations.repository';
 import { SecretDestructionProcessor } from './secret-destruction.processor';
 import { SecretDestructionService } from './secret-destruction.service';
 import { SecretDestructionsRepository } from './secret-destructions.repository';
@@ -23,7 +24,7 @@ import { SecretDestructionsRepository } from './secret-destructions.repository';
     RotationModule,
   ],
   controllers: [RevocationController],
-  providers: [RevocationService, SecretDestructionService, SecretDestructionsRepository, SecretDestructionProcessor],
+  providers: [RevocationService, RevocationsRepository, SecretDestructionService, SecretDestructionsRepository, SecretDestructionProcessor],
   exports: [RevocationService, SecretDestructionService],
 })
 export class RevocationModule {}

@@ -3,33 +3,30 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { AuditEntry, AuditService } from '../audit/audit.service';
-import { Actor, canReadAll, RequestContext } from '../auth/actor';
+import { Actor, assertMayRespond, assertOwnerRead, RequestContext } from '../auth/actor';
 import { Clock } from '../common/clock/clock';
 import { chunks } from '../common/collections/chunks';
-import { ConflictError, ForbiddenError, NotFoundError } from '../common/errors/domain-error';
+import { NotFoundError } from '../common/errors/domain-error';
 import { RandomSource } from '../common/random/random-source';
 import { DeliveriesService, DeliveryView } from '../gateways/deliveries.service';
-import { EventOutbox } from '../gateways/event-outbox.service';
+import { EventOutboxService } from '../gateways/event-outbox.service';
 import { AgentsService } from '../inventory/agents.service';
-import { credentialEventData, CredentialsService, targetOf } from '../inventory/credentials.service';
-import { RevocationCredentialEntity, SecretDestructionStatus } from './entities/revocation-credential.entity';
+import { targetOf } from '../inventory/credential-secrets.service';
+import { credentialEventData } from '../inventory/credential-views';
+import type { Credential } from '../inventory/credential';
+import { CredentialsService } from '../inventory/credentials.service';
+import { CredentialRevokedError } from '../inventory/inventory-errors';
 import { RevocationEntity } from './entities/revocation.entity';
+import { RevocationsRepository } from './revocations.repository';
 import { RotationsService } from '../rotation/rotations.service';
 import { SecretDestructionService } from './secret-destruction.service';
-
-type LockedCredential = Awaited<ReturnType<CredentialsService['lockForChange']>>;
-
-/** What the revoke endpoints answer (202 the first time, 200 with the same body on a repeat). */
-export interface RevocationSummary {
-  revocationId: string;
-  credentialIds: string[];
-  revokedAt: string;
-}
+import type { GatewayPropagationDto, RevocationAcceptedDto, RevocationDto } from './dto/revocation.dto';
 
 export interface RevokeOutcome {
   /** False when the credential (or agent) was already revoked: the summary is the earlier revocation's. */
   created: boolean;
-  revocation: RevocationSummary;
+  /** What the revoke endpoints answer (202 the first time, 200 with the same body on a repeat). */
+  revocation: RevocationAcceptedDto;
   /**
    * Whether the reason held the secret of a credential it revokes (a version
    * still valid: current, newly published, or in its grace period): a
@@ -39,36 +36,6 @@ export interface RevokeOutcome {
 }
 
 export type PropagationStatus = 'propagating' | 'complete' | 'failed';
-
-export interface GatewayPropagation {
-  gatewayId: string;
-  /** delivered once every event of this revocation reached it; failed if any gave up; pending otherwise. */
-  status: 'pending' | 'delivered' | 'failed';
-  attempts: number;
-  deliveredAt: string | null;
-  lastError: string | null;
-  lastStatusCode: number | null;
-  deliveryIds: string[];
-}
-
-export interface SecretDestructionView {
-  credentialId: string;
-  status: SecretDestructionStatus;
-  attempts: number;
-  lastError: string | null;
-  destroyedAt: string | null;
-}
-
-export interface RevocationView extends RevocationSummary {
-  id: string;
-  agentId: string | null;
-  ownerId: string | null;
-  reason: string;
-  actor: Actor;
-  status: PropagationStatus;
-  deliveries: GatewayPropagation[];
-  secrets: SecretDestructionView[];
-}
 
 export const MAX_WAIT_SECONDS = 30;
 /** Credentials one step of a large revocation locks and revokes. */
@@ -84,9 +51,10 @@ const REVOKE_CHUNK = 1000;
 export class RevocationService {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly repository: RevocationsRepository,
     private readonly credentials: CredentialsService,
     private readonly agents: AgentsService,
-    private readonly outbox: EventOutbox,
+    private readonly outbox: EventOutboxService,
     private readonly deliveries: DeliveriesService,
     private readonly destruction: SecretDestructionService,
     private readonly audit: AuditService,
@@ -99,7 +67,7 @@ export class RevocationService {
   async revokeCredential(ctx: RequestContext, credentialId: string, reason: string): Promise<RevokeOutcome> {
     return this.dataSource.transaction(async (em) => {
       const credential = await this.credentials.lockForChange(em, credentialId);
-      assertMayRevoke(ctx.actor, credential.ownerId, 'credential');
+      assertMayRespond(ctx.actor, credential.ownerId, 'revoke', 'credential');
       const leaked = await this.secretsInReason(em, ctx, [credential]);
       if (credential.status === 'revoked') {
         return { created: false, revocation: await this.summaryOfCredential(em, credentialId), reasonContainedSecret: leaked.size > 0 };
@@ -117,9 +85,9 @@ export class RevocationService {
   async revokeAgent(ctx: RequestContext, agentId: string, reason: string): Promise<RevokeOutcome> {
     return this.dataSource.transaction(async (em) => {
       const agent = await this.agents.lockForChange(em, agentId);
-      assertMayRevoke(ctx.actor, agent.ownerId, 'agent');
+      assertMayRespond(ctx.actor, agent.ownerId, 'revoke', 'agent');
       if (agent.status === 'decommissioned') {
-        const earlier = await em.findOne(RevocationEntity, { where: { agentId }, order: { createdAt: 'DESC' } });
+        const earlier = await this.repository.latestOfAgent(em, agentId);
         if (earlier) {
           const revocation = await this.summaryOf(em, earlier);
           const revoked = ctx.redactions?.length ? await this.credentials.lockManyForChange(em, revocation.credentialIds) : [];
@@ -149,7 +117,7 @@ export class RevocationService {
    * it redacted from `reason`, against the hashes of each credential's valid
    * versions. No query unless something was redacted.
    */
-  private async secretsInReason(em: EntityManager, ctx: RequestContext, credentials: LockedCredential[]): Promise<Set<string>> {
+  private async secretsInReason(em: EntityManager, ctx: RequestContext, credentials: Credential[]): Promise<Set<string>> {
     const pasted = new Set((ctx.redactions ?? []).filter((r) => r.field === 'reason').map((r) => r.sha256));
     if (pasted.size === 0 || credentials.length === 0) return new Set();
     const valid = await this.rotations.validSecretSha256s(em, credentials, this.clock.now());
@@ -163,7 +131,7 @@ export class RevocationService {
    * those already revoked are skipped. Returns null when none was left to
    * revoke. Appends the `credential.revoked` audit events itself.
    */
-  async revokeInTransaction(em: EntityManager, ctx: RequestContext, credentialIds: string[], reason: string): Promise<RevocationSummary | null> {
+  async revokeInTransaction(em: EntityManager, ctx: RequestContext, credentialIds: string[], reason: string): Promise<RevocationAcceptedDto | null> {
     // A thousand at a time (a campaign's expiry may revoke a hundred thousand): each chunk is locked, revoked,
     // published and audited before the next is read, so memory stays flat. Chunks follow id order, as locks must.
     const ids = [...new Set(credentialIds.map((id) => id.toLowerCase()))].sort();
@@ -187,7 +155,7 @@ export class RevocationService {
     }
     if (!revocation) return null;
     if (owners.size > 1 && revocation.ownerId !== null) {
-      await em.query('UPDATE revocations SET owner_id = NULL WHERE id = $1', [revocation.id]);
+      await this.repository.clearOwner(em, revocation.id);
     }
     return { revocationId: revocation.id, credentialIds: revoked, revokedAt: now.toISOString() };
   }
@@ -196,12 +164,10 @@ export class RevocationService {
    * `GET /v1/revocations/:id`. With `waitSeconds`, holds the answer until no
    * delivery is pending any more (each acknowledged or given up) or the time is up.
    */
-  async get(actor: Actor, id: string, waitSeconds = 0): Promise<RevocationView> {
-    const revocation = await this.dataSource.getRepository(RevocationEntity).findOne({ where: { id } });
+  async get(actor: Actor, id: string, waitSeconds = 0): Promise<RevocationDto> {
+    const revocation = await this.repository.findById(id);
     if (!revocation) throw new NotFoundError('revocation', id);
-    if (!canReadAll(actor) && (actor.role !== 'owner' || revocation.ownerId === null || actor.ownerId !== revocation.ownerId)) {
-      throw new ForbiddenError('OWNER_MISMATCH', "This token may not read another owner's revocation.");
-    }
+    assertOwnerRead(actor, revocation.ownerId, 'revocation');
     const waitMs = Math.min(Math.max(waitSeconds, 0), MAX_WAIT_SECONDS) * 1000;
     const started = performance.now();
     let pause = 10;
@@ -217,11 +183,11 @@ export class RevocationService {
   private async revokeLocked(
     em: EntityManager,
     ctx: RequestContext,
-    credentials: LockedCredential[],
+    credentials: Credential[],
     reason: string,
     agent: { agentId: string; ownerId: string } | null,
     leaked: Set<string>,
-  ): Promise<{ summary: RevocationSummary; audit: AuditEntry[] }> {
+  ): Promise<{ summary: RevocationAcceptedDto; audit: AuditEntry[] }> {
     const now = this.clock.now();
     const owners = new Set(credentials.map((c) => c.ownerId));
     const revocation = this.newRevocation(ctx, reason, agent?.agentId ?? null, agent?.ownerId ?? (owners.size === 1 ? [...owners][0] : null), now);
@@ -253,7 +219,7 @@ export class RevocationService {
    * call waits on every round trip) and schedules their secrets' destruction.
    * Returns their audit entries, for the caller to append.
    */
-  private async revokeChunk(em: EntityManager, revocation: RevocationEntity, credentials: LockedCredential[], withRevocation: boolean): Promise<AuditEntry[]> {
+  private async revokeChunk(em: EntityManager, revocation: RevocationEntity, credentials: Credential[], withRevocation: boolean): Promise<AuditEntry[]> {
     const { reason, revokedAt: now } = revocation;
     const revokedAt = now.toISOString();
     const previousStatus = new Map(credentials.map((c) => [c.id, c.status]));
@@ -271,31 +237,9 @@ export class RevocationService {
       credentialId: credential.id,
       eventId: events[i].eventId,
       secretStore: credential.secretStore,
-      secretTarget: JSON.stringify(targetOf(credential)),
+      secretTarget: targetOf(credential),
     }));
-    const insertRows = `INSERT INTO revocation_credentials (credential_id, revocation_id, event_id, secret_store, secret_target,
-                                                      secret_status, secret_attempts, secret_next_attempt_at)
-       SELECT c.credential_id, $1, c.event_id, c.secret_store, c.secret_target, 'pending', 0, $2
-         FROM unnest($3::uuid[], $4::uuid[], $5::text[], $6::jsonb[]) AS c(credential_id, event_id, secret_store, secret_target)`;
-    const rowParams = [
-      revocation.id,
-      now,
-      rows.map((r) => r.credentialId),
-      rows.map((r) => r.eventId),
-      rows.map((r) => r.secretStore),
-      rows.map((r) => r.secretTarget),
-    ];
-    if (withRevocation) {
-      await em.query(
-        `WITH revocation AS (
-           INSERT INTO revocations (id, agent_id, owner_id, reason, actor, request_id, revoked_at, created_at)
-           VALUES ($1, $7, $8, $9, $10, $11, $2, $2))
-         ${insertRows}`,
-        [...rowParams, revocation.agentId, revocation.ownerId, reason, JSON.stringify(revocation.actor), revocation.requestId],
-      );
-    } else {
-      await em.query(insertRows, rowParams);
-    }
+    await this.repository.insertRevoked(em, revocation, rows, withRevocation);
     this.destruction.scheduleAfterCommit(
       em,
       rows.map((r) => ({ revocationId: revocation.id, credentialId: r.credentialId })),
@@ -308,22 +252,21 @@ export class RevocationService {
     }));
   }
 
-  private async summaryOfCredential(em: EntityManager, credentialId: string): Promise<RevocationSummary> {
-    const row = await em.findOne(RevocationCredentialEntity, { where: { credentialId } });
-    const revocation = row && (await em.findOne(RevocationEntity, { where: { id: row.revocationId } }));
-    if (!revocation) throw new ConflictError('CREDENTIAL_REVOKED', 'This credential is revoked, but no revocation record names it.');
+  private async summaryOfCredential(em: EntityManager, credentialId: string): Promise<RevocationAcceptedDto> {
+    const row = await this.repository.credentialRow(em, credentialId);
+    const revocation = row && (await this.repository.findIn(em, row.revocationId));
+    // A revoked credential without its revocation's record: nothing to answer with but the state itself.
+    if (!revocation) throw new CredentialRevokedError();
     return this.summaryOf(em, revocation);
   }
 
-  private async summaryOf(em: EntityManager, revocation: RevocationEntity): Promise<RevocationSummary> {
-    const rows = await em.find(RevocationCredentialEntity, { where: { revocationId: revocation.id }, order: { credentialId: 'ASC' } });
+  private async summaryOf(em: EntityManager, revocation: RevocationEntity): Promise<RevocationAcceptedDto> {
+    const rows = await this.repository.credentialsOf(revocation.id, em);
     return { revocationId: revocation.id, credentialIds: rows.map((r) => r.credentialId), revokedAt: revocation.revokedAt.toISOString() };
   }
 
-  private async view(revocation: RevocationEntity): Promise<RevocationView> {
-    const rows = await this.dataSource
-      .getRepository(RevocationCredentialEntity)
-      .find({ where: { revocationId: revocation.id }, order: { credentialId: 'ASC' } });
+  private async view(revocation: RevocationEntity): Promise<RevocationDto> {
+    const rows = await this.repository.credentialsOf(revocation.id);
     const deliveries = byGateway(await this.deliveries.forEvents(rows.map((r) => r.eventId)));
     return {
       id: revocation.id,
@@ -347,15 +290,8 @@ export class RevocationService {
   }
 }
 
-/** Responders and admins revoke anything; an owner only its own; auditors never reach here (route roles). */
-function assertMayRevoke(actor: Actor, ownerId: string, what: string): void {
-  if (actor.role === 'admin' || actor.role === 'responder' || actor.role === 'system') return;
-  if (actor.role === 'owner' && actor.ownerId === ownerId) return;
-  throw new ForbiddenError('OWNER_MISMATCH', `This token may not revoke another owner's ${what}.`);
-}
-
 /** One entry per gateway, over the revocation's events (one per credential). */
-function byGateway(deliveries: DeliveryView[]): GatewayPropagation[] {
+function byGateway(deliveries: DeliveryView[]): GatewayPropagationDto[] {
   const groups = new Map<string, DeliveryView[]>();
   for (const d of deliveries) {
     const key = d.gatewayId ?? d.target;
@@ -377,7 +313,7 @@ function byGateway(deliveries: DeliveryView[]): GatewayPropagation[] {
   });
 }
 
-function propagationStatus(deliveries: GatewayPropagation[]): PropagationStatus {
+function propagationStatus(deliveries: GatewayPropagationDto[]): PropagationStatus {
   if (deliveries.some((d) => d.status === 'pending')) return 'propagating';
   return deliveries.some((d) => d.status === 'failed') ? 'failed' : 'complete';
 }

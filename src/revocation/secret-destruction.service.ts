@@ -1,16 +1,15 @@
 import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { JobsOptions } from 'bullmq';
-import { DataSource, EntityManager, In } from 'typeorm';
-import { AuditService } from '../audit/audit.service';
+import { DataSource, EntityManager } from 'typeorm';
+import { AuditEntry, AuditService } from '../audit/audit.service';
 import { systemContext } from '../auth/actor';
 import { Clock } from '../common/clock/clock';
 import type { DueCursor, DueJob, DueWork } from '../common/jobs/due-work';
 import { JobQueues } from '../common/jobs/job-queues';
 import { JobSweeper, JobSweepResult } from '../common/jobs/job-sweeper';
-import { AfterCommit } from '../gateways/after-commit';
+import { AfterCommit } from '../common/db/after-commit';
 import { SecretStoreRegistry } from '../secret-stores/secret-store.registry';
-import { RevocationCredentialEntity } from './entities/revocation-credential.entity';
 import {
   RevocationQueue,
   secretDestructionBackoffMs,
@@ -97,8 +96,7 @@ export class SecretDestructionService implements DueWork, OnModuleInit {
 
   private async destroyBatch(credentialIds: string[], requestId: string): Promise<Map<string, DestructionOutcome>> {
     const outcomes = new Map<string, DestructionOutcome>();
-    const repo = this.dataSource.getRepository(RevocationCredentialEntity);
-    const rows = await repo.find({ where: { credentialId: In(credentialIds), secretStatus: 'pending' } });
+    const rows = await this.repository.pendingOf(credentialIds);
     const attempts = await Promise.all(
       rows.map(async (row) => {
         try {
@@ -112,14 +110,7 @@ export class SecretDestructionService implements DueWork, OnModuleInit {
     for (const { row, error } of attempts.filter((a) => a.error)) {
       const failures = row.secretAttempts + 1;
       const message = error!.message;
-      await repo.update(
-        { credentialId: row.credentialId, secretStatus: 'pending' },
-        {
-          secretAttempts: failures,
-          secretLastError: message,
-          secretNextAttemptAt: new Date(this.clock.now().getTime() + secretDestructionBackoffMs(failures)),
-        },
-      );
+      await this.repository.recordFailure(row.credentialId, failures, message, new Date(this.clock.now().getTime() + secretDestructionBackoffMs(failures)));
       outcomes.set(row.credentialId, 'retrying');
       this.logger.warn(
         { credentialId: row.credentialId, store: row.secretStore, attempts: failures, err: message },
@@ -130,20 +121,12 @@ export class SecretDestructionService implements DueWork, OnModuleInit {
     if (destroyed.length === 0) return outcomes;
     await this.dataSource.transaction(async (em) => {
       const now = this.clock.now();
-      const updated: Array<{ credential_id: string; revocation_id: string; secret_store: string; secret_attempts: number }> = (
-        await em.query(
-          `UPDATE revocation_credentials
-              SET secret_status = 'destroyed', secret_destroyed_at = $2, secret_attempts = secret_attempts + 1, secret_last_error = NULL
-            WHERE credential_id = ANY($1::uuid[]) AND secret_status = 'pending'
-            RETURNING credential_id, revocation_id, secret_store, secret_attempts`,
-          [destroyed, now],
-        )
-      )[0];
+      const updated = await this.repository.markDestroyed(em, destroyed, now);
       for (const row of updated) outcomes.set(row.credential_id, 'destroyed');
       await this.audit.record(
         em,
         systemContext('secret-destruction', requestId),
-        ...updated.map((row) => ({
+        ...updated.map((row): AuditEntry => ({
           action: 'credential.secret_destroyed',
           targetType: 'credential',
           targetId: row.credential_id,

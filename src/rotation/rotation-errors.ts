@@ -10,18 +10,6 @@ export class RotationInProgressError extends ConflictError {
   }
 }
 
-export class CredentialRevokedError extends ConflictError {
-  constructor() {
-    super('CREDENTIAL_REVOKED', 'This credential is revoked; a revoked credential never rotates.');
-  }
-}
-
-export class CredentialNotActiveError extends ConflictError {
-  constructor(status: string) {
-    super('CREDENTIAL_NOT_ACTIVE', `This credential is ${status}; only an active credential rotates.`);
-  }
-}
-
 export class RotationNotFailedError extends ConflictError {
   constructor(status: string) {
     super('ROTATION_NOT_FAILED', `This rotation is ${status}; only a failed rotation can be retried.`);

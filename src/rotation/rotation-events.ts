@@ -1,10 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
-import { EventOutbox } from '../gateways/event-outbox.service';
-import { credentialEventData, CredentialsService } from '../inventory/credentials.service';
+import { EventOutboxService } from '../gateways/event-outbox.service';
+import { credentialEventData } from '../inventory/credential-views';
+import type { Credential } from '../inventory/credential';
 import type { RotationEntity } from './entities/rotation.entity';
 
-type LockedCredential = Awaited<ReturnType<CredentialsService['lockForChange']>>;
 type RotatedRotation = Pick<RotationEntity, 'id' | 'fromVersion' | 'toVersion' | 'immediate'>;
 type RotatedVersion = { newSecretSha256: string; newSecretRef: string; graceEndsAt: Date };
 
@@ -17,15 +17,15 @@ type RotatedVersion = { newSecretSha256: string; newSecretRef: string; graceEnds
  */
 @Injectable()
 export class RotationEvents {
-  constructor(private readonly outbox: EventOutbox) {}
+  constructor(private readonly outbox: EventOutboxService) {}
 
   /** A new version exists; both it and the previous one are valid until `graceEndsAt`. */
-  async rotated(em: EntityManager, credential: LockedCredential, rotation: RotatedRotation, version: RotatedVersion): Promise<void> {
+  async rotated(em: EntityManager, credential: Credential, rotation: RotatedRotation, version: RotatedVersion): Promise<void> {
     await this.rotatedMany(em, [{ credential, rotation, version }]);
   }
 
   /** `rotated` for several credentials, in one round trip. */
-  async rotatedMany(em: EntityManager, items: Array<{ credential: LockedCredential; rotation: RotatedRotation; version: RotatedVersion }>): Promise<void> {
+  async rotatedMany(em: EntityManager, items: Array<{ credential: Credential; rotation: RotatedRotation; version: RotatedVersion }>): Promise<void> {
     if (items.length === 0) return;
     await this.outbox.publishMany(
       em,
@@ -48,7 +48,7 @@ export class RotationEvents {
   }
 
   /** The previous versions are destroyed: no longer valid anywhere. In one round trip. */
-  async versionRetiredMany(em: EntityManager, items: Array<{ credential: LockedCredential; rotation: Pick<RotationEntity, 'id' | 'fromVersion'> }>): Promise<void> {
+  async versionRetiredMany(em: EntityManager, items: Array<{ credential: Credential; rotation: Pick<RotationEntity, 'id' | 'fromVersion'> }>): Promise<void> {
     if (items.length === 0) return;
     await this.outbox.publishMany(
       em,
@@ -64,7 +64,7 @@ export class RotationEvents {
   /** The rotation gave up; the credential keeps its current version (the one in `data`). */
   async failed(
     em: EntityManager,
-    credential: LockedCredential,
+    credential: Credential,
     rotation: Pick<RotationEntity, 'id' | 'fromVersion' | 'toVersion' | 'step'>,
     failure: { attempts: number; error: string },
   ): Promise<void> {

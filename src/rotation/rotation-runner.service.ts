@@ -5,10 +5,11 @@ import { DataSource } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
 import { RequestContext, systemContext } from '../auth/actor';
 import { Clock } from '../common/clock/clock';
-import { RandomSource } from '../common/random/random-source';
+import { RandomSource, randomUnit } from '../common/random/random-source';
 import { AppConfig } from '../config/app-config';
 import { formatSecret, SECRET_RANDOM_BYTES } from '../inventory/credential-secret';
-import { CredentialsService, sha256 } from '../inventory/credentials.service';
+import { sha256 } from '../inventory/credential-secrets.service';
+import { CredentialsService } from '../inventory/credentials.service';
 import {
   SecretStore,
   SecretVersionConflictError,
@@ -21,7 +22,7 @@ import { RotationEvents } from './rotation-events';
 import { CredentialMoved, RevokedDuringRotation, StepAlreadyTaken, VerificationMismatch } from './rotation-errors';
 import { RotationMetrics } from './rotation-metrics';
 import { expectedVersionId, rotationBackoffMs } from './rotation-policy';
-import { PromoteResult, PublishResult, RotationSteps } from './rotation-steps.service';
+import { PromoteResult, PublishResult, RotationStepsService } from './rotation-steps.service';
 import { RotationsRepository } from './rotations.repository';
 
 /** What one run of a rotate job came to; the processor turns it into BullMQ's terms. */
@@ -43,7 +44,7 @@ const MAX_STEPS_PER_RUN = 8;
  * The rotation step machine (DESIGN.md "Rotation, step by step"). Each step
  * does its external work first (idempotently: the store write is keyed by
  * the rotation id and version), then records its outcome and moves `step` in
- * one transaction with the credential row locked (RotationSteps, which
+ * one transaction with the credential row locked (RotationStepsService, which
  * group-commits the steps of concurrent jobs), so a crash anywhere resumes at
  * the recorded step and no step is recorded twice:
  *
@@ -62,8 +63,8 @@ const MAX_STEPS_PER_RUN = 8;
  * the version it wrote.
  */
 @Injectable()
-export class RotationRunner {
-  private readonly logger = new Logger(RotationRunner.name);
+export class RotationRunnerService {
+  private readonly logger = new Logger(RotationRunnerService.name);
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -71,7 +72,7 @@ export class RotationRunner {
     private readonly credentials: CredentialsService,
     private readonly stores: SecretStoreRegistry,
     private readonly events: RotationEvents,
-    private readonly steps: RotationSteps,
+    private readonly steps: RotationStepsService,
     private readonly audit: AuditService,
     private readonly metrics: RotationMetrics,
     private readonly clock: Clock,
@@ -262,7 +263,7 @@ export class RotationRunner {
 
   private backoff(failures: number): number {
     const { retryBaseMs, retryMaxMs } = this.config.rotation;
-    return rotationBackoffMs(failures, retryBaseMs, retryMaxMs, this.random.int(0, 1_000_000) / 1_000_000);
+    return rotationBackoffMs(failures, retryBaseMs, retryMaxMs, randomUnit(this.random));
   }
 }
 

@@ -6,6 +6,7 @@ import { RequestContext, systemContext } from '../auth/actor';
 import { Clock, HOUR_MS } from '../common/clock/clock';
 import { RandomSource } from '../common/random/random-source';
 import { AfterCommit } from '../common/db/after-commit';
+import type { Credential } from '../inventory/credential';
 import { CredentialsService } from '../inventory/credentials.service';
 import { RotationEntity } from './entities/rotation.entity';
 import { GroupCommit } from '../common/db/group-commit';
@@ -13,7 +14,6 @@ import { RotationEvents } from './rotation-events';
 import { RotationQueue } from './rotation-queue';
 import { PublishedOutcome, RotationRef, RotationsRepository } from './rotations.repository';
 
-type LockedCredential = Awaited<ReturnType<CredentialsService['lockForChange']>>;
 
 /** Why a step was not recorded for a rotation: its credential was revoked, it is not where the rotation started, or another run recorded it first. */
 export type StepRefusal = { kind: 'revoked' } | { kind: 'moved'; reason: string } | { kind: 'raced' };
@@ -47,7 +47,7 @@ const MAX_BATCH = 64;
  * recorded by another run never stops the others.
  */
 @Injectable()
-export class RotationSteps {
+export class RotationStepsService {
   private readonly loads = new GroupCommit<string, RotationEntity | null>((ids) => this.loadMany(ids), 256);
   private readonly publishes = new GroupCommit<PublishItem, PublishResult>((items) => this.publishMany(items), MAX_BATCH);
   private readonly verifications = new GroupCommit<string, boolean>((ids) => this.verifyMany(ids), MAX_BATCH);
@@ -270,7 +270,7 @@ export class RotationSteps {
     });
   }
 
-  private async lock(em: EntityManager, items: Array<{ rotation: RotationEntity }>): Promise<Map<string, LockedCredential>> {
+  private async lock(em: EntityManager, items: Array<{ rotation: RotationEntity }>): Promise<Map<string, Credential>> {
     const credentials = await this.credentials.lockManyForChange(
       em,
       items.map((i) => i.rotation.credentialId),
@@ -285,7 +285,7 @@ export class RotationSteps {
 }
 
 /** Checked under the credential's row lock before a step is recorded. */
-function refusalOf(credential: LockedCredential | undefined, rotation: RotationEntity): StepRefusal | null {
+function refusalOf(credential: Credential | undefined, rotation: RotationEntity): StepRefusal | null {
   if (!credential) return { kind: 'moved', reason: 'the credential no longer exists' };
   if (credential.status === 'revoked') return { kind: 'revoked' };
   if (credential.status !== 'active') return { kind: 'moved', reason: `it is ${credential.status}` };

@@ -2,13 +2,13 @@ import { Injectable, Optional } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { PeriodicSweep } from '../common/jobs/periodic-sweep';
 import { AppConfig } from '../config/app-config';
-import { RotationSweeper } from './rotation-sweeper.service';
+import { RotationSweeperService } from './rotation-sweeper.service';
 
 /** Runs the rotation sweep every ROTATION_SWEEP_INTERVAL_MS in processes with the scheduler role. */
 @Injectable()
 export class RotationSweepCron extends PeriodicSweep {
   constructor(
-    private readonly sweeper: RotationSweeper,
+    private readonly sweeper: RotationSweeperService,
     config: AppConfig,
     @Optional() scheduler?: SchedulerRegistry,
   ) {

@@ -1,7 +1,7 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { AuditService } from '../audit/audit.service';
+import { AuditEntry, AuditService } from '../audit/audit.service';
 import { systemContext } from '../auth/actor';
 import { Clock } from '../common/clock/clock';
 import { tryAdvisoryXactLock } from '../common/db/advisory-lock';
@@ -9,7 +9,6 @@ import type { DueWork } from '../common/jobs/due-work';
 import { JobSweeper } from '../common/jobs/job-sweeper';
 import { AppConfig } from '../config/app-config';
 import { AfterCommit } from '../common/db/after-commit';
-import { CredentialsService } from '../inventory/credentials.service';
 import { RotationMetrics } from './rotation-metrics';
 import { RotationQueue } from './rotation-queue';
 import { RotationsRepository } from './rotations.repository';
@@ -50,7 +49,7 @@ export interface RotationSweepResult {
  * rotation sweep.
  */
 @Injectable()
-export class RotationSweeper implements OnModuleInit {
+export class RotationSweeperService implements OnModuleInit {
   /** Running rotations untouched for ROTATION_STALE_AFTER_MS (long enough for the enqueue after their commit). */
   private readonly running: DueWork = {
     name: 'rotations',
@@ -73,7 +72,6 @@ export class RotationSweeper implements OnModuleInit {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly repository: RotationsRepository,
-    private readonly credentials: CredentialsService,
     private readonly queue: RotationQueue,
     private readonly jobSweeper: JobSweeper,
     private readonly afterCommit: AfterCommit,
@@ -110,12 +108,12 @@ export class RotationSweeper implements OnModuleInit {
       if (!(await tryAdvisoryXactLock(em, LOCK))) return null;
       const now = this.clock.now();
       const ctx = systemContext(SCHEDULER, `sweep:${now.toISOString()}`);
-      const started = await this.repository.createDue(em, this.credentials.dueForRotationSource(now, 1), limit, now, ctx.actor.tokenId);
+      const started = await this.repository.createDue(em, limit, now, ctx.actor.tokenId);
       if (started.length === 0) return 0;
       await this.audit.record(
         em,
         ctx,
-        ...started.map((r) => ({
+        ...started.map((r): AuditEntry => ({
           action: 'rotation.scheduled',
           targetType: 'credential',
           targetId: r.credentialId,

@@ -8,10 +8,10 @@ import { RotationEntity } from './entities/rotation.entity';
 import { RotationEvents } from './rotation-events';
 import { RotationMetrics } from './rotation-metrics';
 import { RotationQueue } from './rotation-queue';
-import { RotationRunner } from './rotation-runner.service';
-import { RotationSteps } from './rotation-steps.service';
+import { RotationRunnerService } from './rotation-runner.service';
+import { RotationStepsService } from './rotation-steps.service';
 import { RotationSweepCron } from './rotation-sweep.cron';
-import { RotationSweeper } from './rotation-sweeper.service';
+import { RotationSweeperService } from './rotation-sweeper.service';
 import { RotationProcessor } from './rotation.processor';
 import { RotationsController } from './rotations.controller';
 import { RotationsRepository } from './rotations.repository';
@@ -29,13 +29,13 @@ import { RotationsService } from './rotations.service';
     RotationQueue,
     RotationEvents,
     RotationMetrics,
-    RotationSteps,
-    RotationRunner,
+    RotationStepsService,
+    RotationRunnerService,
     RotationsService,
-    RotationSweeper,
+    RotationSweeperService,
     RotationProcessor,
     RotationSweepCron,
   ],
-  exports: [RotationsService, RotationSweeper, RotationRunner],
+  exports: [RotationsService, RotationSweeperService, RotationRunnerService],
 })
 export class RotationModule {}

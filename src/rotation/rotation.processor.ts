@@ -4,7 +4,7 @@ import { JobQueues } from '../common/jobs/job-queues';
 import { AppConfig } from '../config/app-config';
 import { SecretStoreRegistry } from '../secret-stores/secret-store.registry';
 import { RetireJob, RetryLaterError, RotateJob, RotationJobData, RotationJobName, rotationQueueName } from './rotation-jobs';
-import { RotationRunner } from './rotation-runner.service';
+import { RotationRunnerService } from './rotation-runner.service';
 
 /**
  * The rotation workers: one per configured store, each with that store's
@@ -16,7 +16,7 @@ import { RotationRunner } from './rotation-runner.service';
 export class RotationProcessor implements OnModuleInit {
   constructor(
     private readonly jobs: JobQueues,
-    private readonly runner: RotationRunner,
+    private readonly runner: RotationRunnerService,
     private readonly stores: SecretStoreRegistry,
     private readonly config: AppConfig,
   ) {}

@@ -58,38 +58,33 @@ export class RotationsRepository {
   }
 
   /**
-   * Creates a rotation for each due credential that has none for its next
-   * version, up to `limit`, in one statement. `due` is the inventory's SQL of
-   * due credentials (placeholders from $1); conflicts (a rotation created
-   * meanwhile by another replica or a person) are skipped, never an error.
+   * Creates a rotation for each credential due by `at` that has none for its
+   * next version, up to `limit`, in one statement over the inventory's
+   * credential_rotation_schedule view (migrations/1795463000000-CredentialReadViews.ts);
+   * conflicts (a rotation created meanwhile by another replica or a person)
+   * are skipped, never an error.
    */
-  async createDue(
-    em: EntityManager,
-    due: { sql: string; params: unknown[] },
-    limit: number,
-    at: Date,
-    requestedBy: string,
-  ): Promise<RotationRef[]> {
-    const n = due.params.length;
+  async createDue(em: EntityManager, limit: number, at: Date, requestedBy: string): Promise<RotationRef[]> {
     return em.query(
       `WITH due AS (
          SELECT c.credential_id, c.agent_id, c.owner_id, c.environment, c.secret_store, c.secret_version, c.secret_version_id,
                 c.secret_sha256
-           FROM (${due.sql}) c
-          WHERE NOT EXISTS (SELECT 1 FROM rotations r WHERE r.credential_id = c.credential_id AND r.to_version = c.secret_version + 1)
+           FROM credential_rotation_schedule c
+          WHERE c.next_rotation_at <= $2
+            AND NOT EXISTS (SELECT 1 FROM rotations r WHERE r.credential_id = c.credential_id AND r.to_version = c.secret_version + 1)
           ORDER BY c.next_rotation_at
-          LIMIT $${n + 1})
+          LIMIT $1)
        INSERT INTO rotations (id, credential_id, owner_id, secret_store, secret_target, trigger, immediate, reason, requested_by,
                               step, status, from_version, from_version_id, from_secret_sha256, to_version, attempts,
                               next_attempt_at, started_at, created_at, updated_at)
        SELECT gen_random_uuid(), credential_id, owner_id, secret_store,
               jsonb_build_object('credentialId', credential_id, 'agentId', agent_id, 'ownerId', owner_id, 'environment', environment),
-              'scheduled', false, NULL, $${n + 3}, 'pending', 'running', secret_version, secret_version_id, secret_sha256,
-              secret_version + 1, 0, $${n + 2}, $${n + 2}, $${n + 2}, $${n + 2}
+              'scheduled', false, NULL, $3, 'pending', 'running', secret_version, secret_version_id, secret_sha256,
+              secret_version + 1, 0, $2, $2, $2, $2
          FROM due
        ON CONFLICT DO NOTHING
        RETURNING ${REF_COLUMNS}`,
-      [...due.params, limit, at, requestedBy],
+      [limit, at, requestedBy],
     );
   }
 

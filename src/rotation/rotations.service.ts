@@ -2,46 +2,26 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
-import { Actor, assertOwnerRead, RequestContext } from '../auth/actor';
+import { Actor, assertMayRespond, assertOwnerRead, RequestContext } from '../auth/actor';
 import { Clock, HOUR_MS } from '../common/clock/clock';
 import { isUniqueViolation } from '../common/db/pg-errors';
-import { ForbiddenError, NotFoundError } from '../common/errors/domain-error';
+import { NotFoundError } from '../common/errors/domain-error';
 import { Page } from '../common/pagination/pagination';
 import { RandomSource } from '../common/random/random-source';
 import { AfterCommit } from '../common/db/after-commit';
-import { CredentialsService, targetOf } from '../inventory/credentials.service';
-import { RotationEntity, RotationStatus, RotationStep, RotationTrigger } from './entities/rotation.entity';
-import { CredentialNotActiveError, CredentialRevokedError, RotationInProgressError, RotationNotFailedError } from './rotation-errors';
+import { targetOf } from '../inventory/credential-secrets.service';
+import type { Credential } from '../inventory/credential';
+import { CredentialsService } from '../inventory/credentials.service';
+import { RotationEntity, RotationStatus } from './entities/rotation.entity';
+import { CredentialNotActiveError, CredentialRevokedError } from '../inventory/inventory-errors';
+import { RotationInProgressError, RotationNotFailedError } from './rotation-errors';
 import { RotationEvents } from './rotation-events';
 import { RotationMetrics } from './rotation-metrics';
 import { RotationQueue } from './rotation-queue';
 import { refOf } from './rotation-steps.service';
 import { RotationsRepository } from './rotations.repository';
+import type { RotationDto } from './dto/rotation.dto';
 
-type LockedCredential = Awaited<ReturnType<CredentialsService['lockForChange']>>;
-
-export interface RotationView {
-  id: string;
-  credentialId: string;
-  step: RotationStep;
-  status: RotationStatus;
-  trigger: RotationTrigger;
-  immediate: boolean;
-  reason: string | null;
-  requestedBy: string;
-  secretStore: string;
-  fromVersion: number;
-  toVersion: number;
-  attempts: number;
-  error: string | null;
-  startedAt: string;
-  publishedAt: string | null;
-  completedAt: string | null;
-  failedAt: string | null;
-  graceEndsAt: string | null;
-  retiredAt: string | null;
-  nextAttemptAt: string | null;
-}
 
 export interface RotateRequest {
   reason?: string;
@@ -57,7 +37,7 @@ export interface RotationListQuery {
 /**
  * Rotations people ask for: a manual or emergency rotation of one credential,
  * the retry of a failed one, and the history and dead-letter lists. The
- * worker runs them (RotationRunner); this only records and enqueues.
+ * worker runs them (RotationRunnerService); this only records and enqueues.
  */
 @Injectable()
 export class RotationsService {
@@ -85,7 +65,7 @@ export class RotationsService {
     try {
       return await this.dataSource.transaction(async (em) => {
         const credential = await this.credentials.lockForChange(em, credentialId);
-        assertMayRotate(ctx.actor, credential.ownerId);
+        assertMayRespond(ctx.actor, credential.ownerId, 'rotate', 'credential');
         if (credential.status === 'revoked') throw new CredentialRevokedError();
         if (credential.status !== 'active') throw new CredentialNotActiveError(credential.status);
         const running = await this.repository.runningOf(em, credentialId);
@@ -164,7 +144,7 @@ export class RotationsService {
   }
 
   /** `POST /v1/rotations/:id/retry`: a failed rotation runs again from the step it reached. */
-  async retry(ctx: RequestContext, rotationId: string): Promise<RotationView> {
+  async retry(ctx: RequestContext, rotationId: string): Promise<RotationDto> {
     const found = await this.repository.find(rotationId);
     if (!found) throw new NotFoundError('rotation', rotationId);
     try {
@@ -193,7 +173,7 @@ export class RotationsService {
     }
   }
 
-  async get(actor: Actor, rotationId: string): Promise<RotationView> {
+  async get(actor: Actor, rotationId: string): Promise<RotationDto> {
     const rotation = await this.repository.find(rotationId);
     if (!rotation) throw new NotFoundError('rotation', rotationId);
     assertOwnerRead(actor, rotation.ownerId, 'rotation');
@@ -201,14 +181,14 @@ export class RotationsService {
   }
 
   /** `GET /v1/credentials/:id/rotations`, newest first. */
-  async history(actor: Actor, credentialId: string, query: { limit?: number; cursor?: string }): Promise<Page<RotationView>> {
+  async history(actor: Actor, credentialId: string, query: { limit?: number; cursor?: string }): Promise<Page<RotationDto>> {
     await this.credentials.get(actor, credentialId); // 404 for an unknown credential, 403 for another owner's
     const page = await this.repository.list({ ...query, credentialId });
     return { items: page.items.map(toRotationView), nextCursor: page.nextCursor };
   }
 
   /** `GET /v1/rotations?status=failed`: the dead letters (or any status), newest first. */
-  async list(query: RotationListQuery): Promise<Page<RotationView>> {
+  async list(query: RotationListQuery): Promise<Page<RotationDto>> {
     const page = await this.repository.list(query);
     return { items: page.items.map(toRotationView), nextCursor: page.nextCursor };
   }
@@ -221,7 +201,7 @@ export class RotationsService {
    */
   private async reopen(
     em: EntityManager,
-    credential: LockedCredential,
+    credential: Credential,
     rotation: RotationEntity,
     changes: Partial<Pick<RotationEntity, 'immediate' | 'reason' | 'requestedBy' | 'trigger'>>,
   ): Promise<RotationEntity> {
@@ -252,14 +232,7 @@ export class RotationsService {
   }
 }
 
-/** Admins and responders rotate anything; an owner only its own credentials (auditors never reach here: route roles). */
-function assertMayRotate(actor: Actor, ownerId: string): void {
-  if (actor.role === 'admin' || actor.role === 'responder' || actor.role === 'system') return;
-  if (actor.role === 'owner' && actor.ownerId === ownerId) return;
-  throw new ForbiddenError('OWNER_MISMATCH', "This token may not rotate another owner's credential.");
-}
-
-export function toRotationView(rotation: RotationEntity): RotationView {
+export function toRotationView(rotation: RotationEntity): RotationDto {
   const iso = (d: Date | null) => (d ? new Date(d).toISOString() : null);
   return {
     id: rotation.id,

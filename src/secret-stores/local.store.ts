@@ -3,10 +3,10 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { Clock } from '../common/clock/clock';
-import { SealedValue, SecretBox, WrongKeyError } from '../common/crypto/secret-box';
+import { SecretBox, WrongKeyError } from '../common/crypto/secret-box';
 import { GroupCommit } from '../common/db/group-commit';
 import { AppConfig } from '../config/app-config';
-import { LocalSecretVersionEntity } from './entities/local-secret-version.entity';
+import { LocalSecretVersionsRepository, NewVersion, SealedRow, VersionKey } from './local-secret-versions.repository';
 import {
   SecretStore,
   SecretStoreUnavailableError,
@@ -16,29 +16,6 @@ import {
   StoredSecretVersion,
   WriteSecretVersion,
 } from './secret-store';
-
-/** A version's address in the embedded store. */
-interface VersionKey {
-  credentialId: string;
-  version: number;
-}
-
-interface NewVersion extends VersionKey {
-  requestToken: string;
-  sealed: SealedValue;
-  state: 'current' | 'pending';
-  createdAt: Date;
-}
-
-/** What opening a version needs, as plain SQL returns it. */
-interface SealedRow {
-  credential_id: string;
-  version: number;
-  key_fingerprint: string;
-  nonce: Buffer | null;
-  ciphertext: Buffer | null;
-  auth_tag: Buffer | null;
-}
 
 /** Writes, reads or promotions one statement carries at most. */
 const BATCH = 64;
@@ -62,13 +39,17 @@ export class LocalSecretStore extends SecretStore {
   private readonly promotions = new GroupCommit<VersionKey, boolean>((keys) => this.promoteMany(keys), BATCH);
   private readonly deletions = new GroupCommit<string, void>((credentialIds) => this.deleteMany(credentialIds), BATCH);
 
+  private readonly versions: LocalSecretVersionsRepository;
+
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    @InjectDataSource() dataSource: DataSource,
     private readonly clock: Clock,
     config: AppConfig,
   ) {
     super();
     this.box = new SecretBox(config.secretStores.local.key);
+    // The adapter's own table: its repository is part of it, not a provider other code could reach.
+    this.versions = new LocalSecretVersionsRepository(dataSource);
   }
 
   async writeVersion(input: WriteSecretVersion): Promise<StoredSecretVersion> {
@@ -108,17 +89,7 @@ export class LocalSecretStore extends SecretStore {
   }
 
   async destroyVersion(target: SecretTarget, versionId: string): Promise<void> {
-    await this.guard(() =>
-      this.dataSource
-        .createQueryBuilder()
-        .update(LocalSecretVersionEntity)
-        .set({ nonce: null, ciphertext: null, authTag: null, destroyedAt: this.clock.now() })
-        .where('credential_id = :id AND version = :version AND destroyed_at IS NULL', {
-          id: target.credentialId,
-          version: parseVersion(versionId),
-        })
-        .execute(),
-    );
+    await this.guard(() => this.versions.destroy({ credentialId: target.credentialId, version: parseVersion(versionId) }, this.clock.now()));
   }
 
   async deleteAll(target: SecretTarget): Promise<void> {
@@ -126,7 +97,7 @@ export class LocalSecretStore extends SecretStore {
   }
 
   async checkHealth(): Promise<void> {
-    await this.guard(() => this.dataSource.query('SELECT 1 FROM local_secret_versions LIMIT 1'));
+    await this.guard(() => this.versions.ping());
   }
 
   private refOf(target: SecretTarget): string {
@@ -145,40 +116,14 @@ export class LocalSecretStore extends SecretStore {
   private async insertMany(items: NewVersion[]): Promise<boolean[]> {
     const first = firstOfEach(items, keyOf);
     const rows = [...first.values()].map((i) => items[i]);
-    const inserted: VersionKey[] = await this.dataSource.query(
-      `INSERT INTO local_secret_versions
-         (credential_id, version, request_token, key_fingerprint, nonce, ciphertext, auth_tag, state, created_at)
-       SELECT credential_id, version, request_token, key_fingerprint,
-              decode(nonce, 'hex'), decode(ciphertext, 'hex'), decode(auth_tag, 'hex'), state, created_at
-         FROM unnest($1::uuid[], $2::int[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::timestamptz[])
-              AS i(credential_id, version, request_token, key_fingerprint, nonce, ciphertext, auth_tag, state, created_at)
-       ON CONFLICT (credential_id, version) DO NOTHING
-       RETURNING credential_id AS "credentialId", version`,
-      [
-        rows.map((r) => r.credentialId),
-        rows.map((r) => r.version),
-        rows.map((r) => r.requestToken),
-        rows.map((r) => r.sealed.keyFingerprint),
-        rows.map((r) => r.sealed.nonce.toString('hex')),
-        rows.map((r) => r.sealed.ciphertext.toString('hex')),
-        rows.map((r) => r.sealed.authTag.toString('hex')),
-        rows.map((r) => r.state),
-        rows.map((r) => r.createdAt),
-      ],
-    );
+    const inserted = await this.versions.insert(rows);
     const done = new Set(inserted.map(keyOf));
     return items.map((item, i) => first.get(keyOf(item)) === i && done.has(keyOf(item)));
   }
 
   /** One SELECT for the batch, by primary key. */
   private async findMany(keys: VersionKey[]): Promise<Array<SealedRow | null>> {
-    const rows: SealedRow[] = await this.dataSource.query(
-      `SELECT v.credential_id, v.version, v.key_fingerprint, v.nonce, v.ciphertext, v.auth_tag
-         FROM local_secret_versions v
-         JOIN unnest($1::uuid[], $2::int[]) AS k(credential_id, version) ON k.credential_id = v.credential_id AND k.version = v.version
-        WHERE v.credential_id = ANY ($1::uuid[])`,
-      [keys.map((k) => k.credentialId), keys.map((k) => k.version)],
-    );
+    const rows = await this.versions.findMany(keys);
     const found = new Map(rows.map((row) => [keyOf({ credentialId: row.credential_id, version: row.version }), row]));
     return keys.map((k) => found.get(keyOf(k)) ?? null);
   }
@@ -192,22 +137,7 @@ export class LocalSecretStore extends SecretStore {
   private async promoteMany(keys: VersionKey[]): Promise<boolean[]> {
     const first = firstOfEach(keys, (k) => k.credentialId);
     const batch = [...first.values()].map((i) => keys[i]);
-    const changed: VersionKey[] = await this.dataSource.query(
-      `WITH ready AS (
-         SELECT v.credential_id, v.version
-           FROM local_secret_versions v
-           JOIN unnest($1::uuid[], $2::int[]) AS k(credential_id, version) ON k.credential_id = v.credential_id AND k.version = v.version
-          WHERE v.credential_id = ANY ($1::uuid[]) AND v.ciphertext IS NOT NULL),
-       changed AS (
-         UPDATE local_secret_versions l
-            SET state = CASE WHEN l.version = ready.version THEN 'current' ELSE 'previous' END
-           FROM ready
-          WHERE l.credential_id = ANY ($1::uuid[]) AND l.credential_id = ready.credential_id
-            AND (l.version = ready.version OR l.state = 'current')
-          RETURNING l.credential_id, l.version)
-       SELECT credential_id AS "credentialId", version FROM changed`,
-      [batch.map((k) => k.credentialId), batch.map((k) => k.version)],
-    );
+    const changed = await this.versions.promote(batch);
     const promoted = new Set(changed.map(keyOf));
     const results: boolean[] = [];
     for (const [i, key] of keys.entries()) {
@@ -222,7 +152,7 @@ export class LocalSecretStore extends SecretStore {
    * committing once per credential.
    */
   private async deleteMany(credentialIds: string[]): Promise<void[]> {
-    await this.dataSource.query('DELETE FROM local_secret_versions WHERE credential_id = ANY ($1::uuid[])', [[...new Set(credentialIds)]]);
+    await this.versions.deleteOf([...new Set(credentialIds)]);
     return credentialIds.map(() => undefined);
   }
 

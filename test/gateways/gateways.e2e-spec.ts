@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
-import { EventOutbox } from '../../src/gateways/event-outbox.service';
+import { EventOutboxService as EventOutbox } from '../../src/gateways/event-outbox.service';
 import { Fixtures } from '../support/fixtures';
 import { eventually, GatewayReceiver } from '../support/gateway-receiver';
 import { startTestApp, TestApp } from '../support/test-app';

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { AuditChainer } from '../../src/audit/audit-chainer.service';
+import { AuditChainerService as AuditChainer } from '../../src/audit/audit-chainer.service';
 import { containsSecretShaped } from '../../src/common/secrets/secret-shape';
 import { apiDocument, ApiDocument, ApiRoute, fillPath, listRoutes, writeRoutes } from '../support/api-routes';
 import { databaseText, expectProblem, tableCounts } from '../support/problem';

@@ -2,7 +2,7 @@ import type { Job } from 'bullmq';
 import type { DeliveryJob } from '../../src/gateways/delivery-jobs';
 import { DeliveryProcessor } from '../../src/gateways/delivery.processor';
 import { SecretDestructionService } from '../../src/revocation/secret-destruction.service';
-import { RotationRunner } from '../../src/rotation/rotation-runner.service';
+import { RotationRunnerService as RotationRunner } from '../../src/rotation/rotation-runner.service';
 import { credentialRows, expectStoreServesCurrent, liveVersions } from '../rotation/rotation-helpers';
 import { Fixtures } from '../support/fixtures';
 import { GatewayReceiver } from '../support/gateway-receiver';

@@ -1,4 +1,4 @@
-import { CampaignSweep, SweepResult } from '../../src/reviews/campaign-sweep.service';
+import { CampaignSweepService as CampaignSweep, SweepResult } from '../../src/reviews/campaign-sweep.service';
 import { Fixtures } from '../support/fixtures';
 import type { TestApp } from '../support/test-app';
 

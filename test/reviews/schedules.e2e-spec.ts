@@ -1,5 +1,5 @@
 import { SchedulerRegistry } from '@nestjs/schedule';
-import { REVIEW_SWEEP_INTERVAL } from '../../src/reviews/reviews.cron';
+import { REVIEW_SWEEP_INTERVAL } from '../../src/reviews/review-sweep.cron';
 import { Fixtures } from '../support/fixtures';
 import { startTestApp, TestApp } from '../support/test-app';
 import { DAY, ReviewHelpers } from './review-helpers';

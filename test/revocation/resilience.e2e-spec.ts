@@ -1,5 +1,5 @@
 import { Webhook } from 'standardwebhooks';
-import { OutboxSweeper } from '../../src/gateways/outbox-sweeper.service';
+import { OutboxSweeperService as OutboxSweeper } from '../../src/gateways/outbox-sweeper.service';
 import { ChildApp } from '../support/child-app';
 import { Fixtures } from '../support/fixtures';
 import { eventually, GatewayReceiver } from '../support/gateway-receiver';

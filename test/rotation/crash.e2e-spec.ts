@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { OutboxSweeper } from '../../src/gateways/outbox-sweeper.service';
+import { OutboxSweeperService as OutboxSweeper } from '../../src/gateways/outbox-sweeper.service';
 import { VaultDouble } from '../doubles/vault-double';
 import { Fixtures } from '../support/fixtures';
 import { eventually, GatewayReceiver } from '../support/gateway-receiver';

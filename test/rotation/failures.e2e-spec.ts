@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RotationQueue } from '../../src/rotation/rotation-queue';
-import { RotationRunner } from '../../src/rotation/rotation-runner.service';
+import { RotationRunnerService as RotationRunner } from '../../src/rotation/rotation-runner.service';
 import { SecretStoreRegistry } from '../../src/secret-stores/secret-store.registry';
 import { AwsSecretsManagerDouble } from '../doubles/aws-secrets-manager-double';
 import { resetStoreDoubles, storeDoublesEnv } from '../doubles/store-doubles-env';

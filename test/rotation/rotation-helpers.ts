@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { DataSource } from 'typeorm';
-import { RotationSweeper, RotationSweepResult } from '../../src/rotation/rotation-sweeper.service';
+import { RotationSweeperService as RotationSweeper, RotationSweepResult } from '../../src/rotation/rotation-sweeper.service';
 import type { SecretTarget } from '../../src/secret-stores/secret-store';
 import { SecretStoreRegistry } from '../../src/secret-stores/secret-store.registry';
 import type { AwsSecretsManagerDouble } from '../doubles/aws-secrets-manager-double';

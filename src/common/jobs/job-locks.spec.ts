@@ -1,4 +1,4 @@
-import { loadConfig } from '../../config/app-config';
+import { loadConfig } from '../../config/load-config';
 import { jobLockOptions, MAX_STALLED_COUNT } from './job-locks';
 
 const valid = { ADMIN_TOKEN: 'a'.repeat(32), LOCAL_STORE_KEY: Buffer.alloc(32, 7).toString('base64') };

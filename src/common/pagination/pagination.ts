@@ -77,6 +77,11 @@ export function toPage<R, T>(rows: R[], limit: number, cursorOf: (row: R) => str
   };
 }
 
+/** The same page with each item mapped (a repository's rows to a service's views). */
+export function mapPage<R, T>(page: Page<R>, map: (row: R) => T): Page<T> {
+  return { items: page.items.map(map), nextCursor: page.nextCursor };
+}
+
 export class PageResponseDto {
   @ApiProperty({ type: String, nullable: true, description: 'Pass as ?cursor= for the next page; null on the last page' })
   nextCursor!: string | null;

@@ -8,6 +8,11 @@ export abstract class RandomSource {
   abstract int(min: number, max: number): number;
 }
 
+/** A draw in [0, 1) with a millionth's resolution: the jitter of retries and rotation schedules. */
+export function randomUnit(random: RandomSource): number {
+  return random.int(0, 1_000_000) / 1_000_000;
+}
+
 export class CryptoRandomSource extends RandomSource {
   bytes(size: number): Buffer {
     return randomBytes(size);

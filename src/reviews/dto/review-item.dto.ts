@@ -105,7 +105,7 @@ export class MyReviewPageDto extends PageResponseDto {
   @ApiProperty({ type: [MyReviewItemDto] }) items!: MyReviewItemDto[];
 }
 
-export class SignOffDto {
+export class CreateSignoffDto {
   @ApiPropertyOptional({ maxLength: 2000, description: 'What the owner attests; a standard statement when omitted' })
   @FreeText()
   @IsOptional()

@@ -2,7 +2,7 @@ import { Injectable, Optional } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { PeriodicSweep } from '../common/jobs/periodic-sweep';
 import { AppConfig } from '../config/app-config';
-import { CampaignSweep } from './campaign-sweep.service';
+import { CampaignSweepService } from './campaign-sweep.service';
 
 export const REVIEW_SWEEP_INTERVAL = 'review-sweep';
 
@@ -10,7 +10,7 @@ export const REVIEW_SWEEP_INTERVAL = 'review-sweep';
 @Injectable()
 export class ReviewSweepCron extends PeriodicSweep {
   constructor(
-    private readonly sweep: CampaignSweep,
+    private readonly sweep: CampaignSweepService,
     config: AppConfig,
     @Optional() scheduler?: SchedulerRegistry,
   ) {

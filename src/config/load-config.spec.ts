@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig } from './app-config';
+import { ConfigError, loadConfig } from './load-config';
 
 const key = Buffer.alloc(32, 7).toString('base64');
 const valid = { ADMIN_TOKEN: 'a'.repeat(32), LOCAL_STORE_KEY: key };

@@ -1,0 +1,45 @@
+/**
+ * Every action the audit log records, by what it is about. `AuditEntry.action`
+ * takes only these, so a misspelt action fails the build instead of writing
+ * an event no query finds. Add a new action here with the state change that
+ * records it.
+ */
+export type AuditAction =
+  | 'owner.created'
+  | 'owner.updated'
+  | 'product.created'
+  | 'agent.created'
+  | 'agent.updated'
+  | 'agent.decommissioned'
+  | 'token.created'
+  | 'token.revoked'
+  | 'credential.created'
+  | 'credential.updated'
+  | 'credential.change_requested'
+  | 'credential.change_approved'
+  | 'credential.change_rejected'
+  | 'credential.approved'
+  | 'credential.rejected'
+  | 'credential.claimed'
+  | 'credential.revoked'
+  | 'credential.secret_destroyed'
+  | 'credential.rotated'
+  | 'credential.version_retired'
+  | 'rotation.requested'
+  | 'rotation.retried'
+  | 'rotation.scheduled'
+  | 'rotation.published'
+  | 'rotation.failed'
+  | 'rotation.cancelled'
+  | 'gateway.created'
+  | 'gateway.enabled'
+  | 'gateway.disabled'
+  | 'gateway.signing_secret_rotated'
+  | 'delivery.retried'
+  | 'campaign.opened'
+  | 'campaign.closed'
+  | 'campaign.signed_off'
+  | 'campaign.reminders_sent'
+  | 'campaign_schedule.created'
+  | 'review.decided'
+  | 'review.revoked_elsewhere';
