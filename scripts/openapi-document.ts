@@ -6,7 +6,7 @@ import type { OpenAPIObject } from '@nestjs/swagger';
 import { createApiDocument } from '../src/api-document';
 import { AppModule } from '../src/app.module';
 import { createFastifyAdapter, NEST_APP_OPTIONS } from '../src/app.setup';
-import { loadConfig } from '../src/config/app-config';
+import { loadConfig } from '../src/config/load-config';
 
 /**
  * The OpenAPI document the app serves at /docs-json, built without Postgres or
