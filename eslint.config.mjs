@@ -1,4 +1,6 @@
 import js from '@eslint/js';
+import prettier from 'eslint-config-prettier';
+import simpleImportSort from 'eslint-plugin-simple-import-sort';
 import tseslint from 'typescript-eslint';
 
 /**
@@ -41,7 +43,12 @@ export default tseslint.config(
     },
   },
   {
-    // STYLE.md: nothing but config/ reads the environment, and time comes from the Clock.
+    // Imports in one order everywhere (`eslint --fix` sorts them), so diffs show only real changes.
+    plugins: { 'simple-import-sort': simpleImportSort },
+    rules: { 'simple-import-sort/imports': 'off', 'simple-import-sort/exports': 'off' },
+  },
+  {
+    // Nothing but config/ reads the environment, and time comes from the injected Clock (src/common/clock/clock.ts).
     files: ['src/**/*.ts'],
     ignores: ['src/config/**', 'src/main.ts'],
     rules: {
@@ -71,4 +78,6 @@ export default tseslint.config(
     files: ['test/**/*.ts', 'bench/**/*.ts', 'migrations/**/*.ts'],
     rules: { 'no-console': 'off' },
   },
+  // Formatting is Prettier's (`npm run format`; `prettier --check` in `npm run lint`): no eslint rule argues with it.
+  prettier,
 );
