@@ -11,7 +11,9 @@
  * and the peak RSS after it (`rss_peak_after_close`).
  */
 import { randomBytes } from 'node:crypto';
+
 import { Client } from 'pg';
+
 import { figure, freshDatabase, REDIS_URL, seedInventory, startService } from './support';
 
 const CREDENTIALS = Number(process.env.BENCH_CREDENTIALS ?? 100_000);
@@ -68,7 +70,10 @@ async function main(): Promise<void> {
     figure('rss_peak', service.peakRssMb(), 'MB');
 
     const closing = performance.now();
-    const closed = await fetch(`${service.baseUrl}/v1/campaigns/${campaign.id}/close`, { method: 'POST', headers: { authorization: headers.authorization } });
+    const closed = await fetch(`${service.baseUrl}/v1/campaigns/${campaign.id}/close`, {
+      method: 'POST',
+      headers: { authorization: headers.authorization },
+    });
     const closeSeconds = (performance.now() - closing) / 1000;
     const progress = (await closed.json()) as { expiredCount: number };
     if (closed.status !== 200 || progress.expiredCount !== CREDENTIALS) {

@@ -17,7 +17,9 @@
  *   (`floor_db_*`), measured in the same run.
  */
 import { randomBytes } from 'node:crypto';
+
 import autocannon from 'autocannon';
+
 import { KeptAliveGetter } from './kept-alive-getter';
 import {
   cpuDelta,
@@ -125,7 +127,10 @@ async function main(): Promise<void> {
     const floor = await startBareServer({ '/list': sampleList, '/get': sampleGet });
     const floorClient = new KeptAliveGetter(floor.baseUrl);
     try {
-      for (const [name, rate] of [['list', LIST_RATE], ['get', GET_RATE]] as const) {
+      for (const [name, rate] of [
+        ['list', LIST_RATE],
+        ['get', GET_RATE],
+      ] as const) {
         const result = await steadyLoad(rate, DURATION_S, () => floorClient.get(`/${name}`));
         if (result.failed > 0) throw new Error(`${result.failed} of ${result.sent} floor ${name} requests failed`);
         figure(`floor_${name}_p50`, percentile(result.latenciesMs, 50), 'ms');

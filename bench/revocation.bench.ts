@@ -33,7 +33,9 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+
 import { Client } from 'pg';
+
 import { runMigrations } from '../src/common/db/run-migrations';
 import { ChildApp } from '../test/support/child-app';
 import { deleteRedisPrefix } from '../test/support/redis-prefix';
@@ -153,7 +155,10 @@ async function main(): Promise<void> {
       await api(base, adminToken, 'POST', '/v1/gateways', { name: `bench-gw-${i}`, url: urls[i], environments: ['production'] });
     }
     const owner = await api(base, adminToken, 'POST', '/v1/owners', { name: 'bench', email: `bench-${prefix}@example.com`, kind: 'team' });
-    const product = await api(base, adminToken, 'POST', '/v1/products', { name: `bench-${prefix.replace(/_/g, '-')}`, operations: ['read', 'write'] });
+    const product = await api(base, adminToken, 'POST', '/v1/products', {
+      name: `bench-${prefix.replace(/_/g, '-')}`,
+      operations: ['read', 'write'],
+    });
     const agent = await api(base, adminToken, 'POST', '/v1/agents', { name: 'bench-agent', ownerId: owner.id });
     const credentialIds: string[] = [];
     process.stderr.write(`issuing ${REVOCATIONS} credentials\n`);
@@ -190,14 +195,23 @@ async function main(): Promise<void> {
         const signature = `v1,${createHmac('sha256', floorKey).update(`${id}.${ts}.${body}`).digest('base64')}`;
         let t0 = performance.now();
         await new Promise<void>((resolve, reject) => {
-          const req = http.request(floorUrl, {
-            method: 'POST',
-            agent: floorAgent,
-            headers: { 'content-type': 'application/json', 'webhook-id': id, 'webhook-timestamp': String(ts), 'webhook-signature': signature },
-          }, (res) => {
-            res.resume();
-            res.on('end', resolve);
-          });
+          const req = http.request(
+            floorUrl,
+            {
+              method: 'POST',
+              agent: floorAgent,
+              headers: {
+                'content-type': 'application/json',
+                'webhook-id': id,
+                'webhook-timestamp': String(ts),
+                'webhook-signature': signature,
+              },
+            },
+            (res) => {
+              res.resume();
+              res.on('end', resolve);
+            },
+          );
           req.on('error', reject);
           req.end(body);
         });
@@ -253,13 +267,19 @@ async function main(): Promise<void> {
     // Where the time goes, from the service's own metrics.
     const metrics = await (await fetch(`${base}/metrics`)).text();
     const metric = (pattern: RegExp) => Number(pattern.exec(metrics)?.[1] ?? NaN);
-    const revokeSum = metric(/http_request_duration_seconds_sum\{method="POST",route="\/v1\/credentials\/:id\/revoke",status_code="202"\} ([\d.e+-]+)/);
-    const revokeCount = metric(/http_request_duration_seconds_count\{method="POST",route="\/v1\/credentials\/:id\/revoke",status_code="202"\} ([\d.e+-]+)/);
+    const revokeSum = metric(
+      /http_request_duration_seconds_sum\{method="POST",route="\/v1\/credentials\/:id\/revoke",status_code="202"\} ([\d.e+-]+)/,
+    );
+    const revokeCount = metric(
+      /http_request_duration_seconds_count\{method="POST",route="\/v1\/credentials\/:id\/revoke",status_code="202"\} ([\d.e+-]+)/,
+    );
     print('server_revoke_mean', (revokeSum / revokeCount) * 1000);
     let ackSum = 0;
     let ackCount = 0;
-    for (const m of metrics.matchAll(/webhook_ack_latency_seconds_sum\{event_type="credential.revoked",[^}]*\} ([\d.e+-]+)/g)) ackSum += Number(m[1]);
-    for (const m of metrics.matchAll(/webhook_ack_latency_seconds_count\{event_type="credential.revoked",[^}]*\} ([\d.e+-]+)/g)) ackCount += Number(m[1]);
+    for (const m of metrics.matchAll(/webhook_ack_latency_seconds_sum\{event_type="credential.revoked",[^}]*\} ([\d.e+-]+)/g))
+      ackSum += Number(m[1]);
+    for (const m of metrics.matchAll(/webhook_ack_latency_seconds_count\{event_type="credential.revoked",[^}]*\} ([\d.e+-]+)/g))
+      ackCount += Number(m[1]);
     print('server_commit_to_ack_mean', (ackSum / ackCount) * 1000);
     print('service_cpu_per_revocation', (machine.service / REVOCATIONS) * 1000);
     print('service_cpu_share', (machine.service / (elapsed / 1000)) * 100, '%');

@@ -36,8 +36,10 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+
 import { Logger } from '@nestjs/common';
 import { Client } from 'pg';
+
 import { SystemClock } from '../src/common/clock/clock';
 import { VaultSecretStore } from '../src/secret-stores/vault.store';
 import { deleteRedisPrefix } from '../test/support/redis-prefix';
@@ -51,7 +53,11 @@ const AGENTS = 100;
 /** In flight while seeding Vault, as bench:stores' vault_write_per_s_c32. */
 const FLOOR_CONCURRENCY = 32;
 
-async function seed(client: Client, store: 'local' | 'vault', count: number): Promise<Array<{ id: string; agentId: string; ownerId: string }>> {
+async function seed(
+  client: Client,
+  store: 'local' | 'vault',
+  count: number,
+): Promise<Array<{ id: string; agentId: string; ownerId: string }>> {
   const now = new Date();
   const owner = randomUUID();
   await client.query(`INSERT INTO owners (id, name, email, kind, created_at, updated_at) VALUES ($1, $2, $3, 'team', $4, $4)`, [
@@ -218,7 +224,6 @@ async function receivers(n: number): Promise<http.Server[]> {
   );
 }
 
-
 async function main(): Promise<void> {
   Logger.overrideLogger(['error']);
   const redisPrefix = `bench_rot_${randomBytes(4).toString('hex')}`;
@@ -258,7 +263,11 @@ async function main(): Promise<void> {
       const res = await fetch(`${service.baseUrl}/v1/gateways`, {
         method: 'POST',
         headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ name: `bench-${i}`, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/events`, environments: ['production'] }),
+        body: JSON.stringify({
+          name: `bench-${i}`,
+          url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/events`,
+          environments: ['production'],
+        }),
       });
       if (res.status !== 201) throw new Error(`gateway: HTTP ${res.status}`);
     }
@@ -279,7 +288,14 @@ async function main(): Promise<void> {
     figure('rotations_per_s_local', localRate, '/s');
     figure('rotations_per_s_vault', vaultRate, '/s');
     figure('rotation_p99', histogramP99(metrics, 'rotation_run_seconds') * 1000, 'ms');
-    figure('rotation_p99_due_to_promoted', percentile(rows.map((r) => Number(r.ms)), 99), 'ms');
+    figure(
+      'rotation_p99_due_to_promoted',
+      percentile(
+        rows.map((r) => Number(r.ms)),
+        99,
+      ),
+      'ms',
+    );
     figure('vault_write_per_s', vaultWrites.perSecond, '/s');
     figure('vault_share_of_floor', (100 * vaultRate) / vaultWrites.perSecond, '%');
     // CPU per operation: the floor's writes and the rotations both spend theirs in one Node process

@@ -13,8 +13,10 @@
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
+
 import { Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+
 import { SystemClock } from '../src/common/clock/clock';
 import { dataSourceOptions } from '../src/common/db/data-source-options';
 import type { AppConfig } from '../src/config/app-config';

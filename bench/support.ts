@@ -3,7 +3,9 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { openSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+
 import { Client } from 'pg';
+
 import { TOKEN_BY_SHA256 } from '../src/auth/tokens.repository';
 import { runMigrations } from '../src/common/db/run-migrations';
 import { CREDENTIAL_BY_ID } from '../src/inventory/credentials.repository';
@@ -105,11 +107,7 @@ export interface SteadyLoadResult {
  * whatever the previous ones are doing (autocannon's rate limit sends each
  * second's quota in a burst, which measures its own queue, not the service).
  */
-export async function steadyLoad(
-  rate: number,
-  durationS: number,
-  send: () => Promise<number>,
-): Promise<SteadyLoadResult> {
+export async function steadyLoad(rate: number, durationS: number, send: () => Promise<number>): Promise<SteadyLoadResult> {
   const total = Math.round(rate * durationS);
   const intervalMs = 1000 / rate;
   const latenciesMs: number[] = [];

@@ -22,7 +22,9 @@ export class JobSweepIndexes1795462400000 implements MigrationInterface {
     await queryRunner.query(`DROP INDEX "public"."rotations_running_idx"`);
     await queryRunner.query(`CREATE INDEX "rotations_running_idx" ON "rotations" ("updated_at", "id") WHERE status = 'running'`);
     await queryRunner.query(`DROP INDEX "public"."rotations_retire_due_idx"`);
-    await queryRunner.query(`CREATE INDEX "rotations_retire_due_idx" ON "rotations" ("grace_ends_at", "id") WHERE status = 'completed' AND retired_at IS NULL`);
+    await queryRunner.query(
+      `CREATE INDEX "rotations_retire_due_idx" ON "rotations" ("grace_ends_at", "id") WHERE status = 'completed' AND retired_at IS NULL`,
+    );
     await queryRunner.query(`DROP INDEX "public"."revocation_credentials_secret_pending_idx"`);
     await queryRunner.query(
       `CREATE INDEX "revocation_credentials_secret_pending_idx" ON "revocation_credentials" ("secret_next_attempt_at", "credential_id") WHERE secret_status = 'pending'`,
@@ -31,9 +33,13 @@ export class JobSweepIndexes1795462400000 implements MigrationInterface {
 
   public async down(queryRunner: QueryRunner): Promise<void> {
     await queryRunner.query(`DROP INDEX "public"."revocation_credentials_secret_pending_idx"`);
-    await queryRunner.query(`CREATE INDEX "revocation_credentials_secret_pending_idx" ON "revocation_credentials" ("secret_next_attempt_at") WHERE secret_status = 'pending'`);
+    await queryRunner.query(
+      `CREATE INDEX "revocation_credentials_secret_pending_idx" ON "revocation_credentials" ("secret_next_attempt_at") WHERE secret_status = 'pending'`,
+    );
     await queryRunner.query(`DROP INDEX "public"."rotations_retire_due_idx"`);
-    await queryRunner.query(`CREATE INDEX "rotations_retire_due_idx" ON "rotations" ("grace_ends_at") WHERE status = 'completed' AND retired_at IS NULL`);
+    await queryRunner.query(
+      `CREATE INDEX "rotations_retire_due_idx" ON "rotations" ("grace_ends_at") WHERE status = 'completed' AND retired_at IS NULL`,
+    );
     await queryRunner.query(`DROP INDEX "public"."rotations_running_idx"`);
     await queryRunner.query(`CREATE INDEX "rotations_running_idx" ON "rotations" ("updated_at") WHERE status = 'running'`);
     await queryRunner.query(`DROP INDEX "public"."deliveries_pending_due_idx"`);

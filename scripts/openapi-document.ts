@@ -1,8 +1,11 @@
 import 'reflect-metadata';
+
 import { writeFileSync } from 'node:fs';
+
 import { NestFactory } from '@nestjs/core';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { OpenAPIObject } from '@nestjs/swagger';
+
 import { createApiDocument } from '../src/api-document';
 import { AppModule } from '../src/app.module';
 import { createFastifyAdapter, NEST_APP_OPTIONS } from '../src/app.setup';
@@ -21,7 +24,10 @@ import { loadConfig } from '../src/config/load-config';
  * generate a client: `npx ts-node --transpile-only scripts/openapi-document.ts openapi.json`.
  */
 export async function buildOfflineApiDocument(): Promise<OpenAPIObject> {
-  const config = loadConfig({ ADMIN_TOKEN: 'openapi-document-placeholder-token-0000', LOCAL_STORE_KEY: Buffer.alloc(32).toString('base64') });
+  const config = loadConfig({
+    ADMIN_TOKEN: 'openapi-document-placeholder-token-0000',
+    LOCAL_STORE_KEY: Buffer.alloc(32).toString('base64'),
+  });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.register(config), createFastifyAdapter(config), {
     ...NEST_APP_OPTIONS,
     preview: true,

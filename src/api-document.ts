@@ -79,7 +79,12 @@ function typeNullableReferences(node: unknown): void {
   if (node === null || typeof node !== 'object') return;
   const schema = node as Record<string, unknown>;
   const references = schema.allOf ?? schema.oneOf ?? schema.anyOf;
-  if (schema.nullable === true && schema.type === undefined && Array.isArray(references) && references.every((r: { $ref?: unknown }) => r.$ref)) {
+  if (
+    schema.nullable === true &&
+    schema.type === undefined &&
+    Array.isArray(references) &&
+    references.every((r: { $ref?: unknown }) => r.$ref)
+  ) {
     schema.type = 'object';
   }
   Object.values(schema).forEach(typeNullableReferences);

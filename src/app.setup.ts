@@ -1,16 +1,18 @@
 import type { IncomingMessage } from 'node:http';
+
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
-import type { FastifyReply, FastifyRequest } from 'fastify';
 import { SwaggerModule } from '@nestjs/swagger';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Logger } from 'nestjs-pino';
+
 import { createApiDocument } from './api-document';
 import { answerClientError } from './common/http/client-error';
 import { installJsonBodyParser } from './common/http/json-body';
 import { sendProblem } from './common/http/problem.filter';
-import { StrictValidationPipe } from './common/http/validation';
 import { requestIdFor } from './common/http/request-id';
-import type { AppConfig } from './config/app-config';
+import { StrictValidationPipe } from './common/http/validation';
 import { MetricsService } from './common/metrics/metrics.service';
+import type { AppConfig } from './config/app-config';
 
 /**
  * Options for NestFactory.create / createNestApplication. Nest's own body

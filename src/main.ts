@@ -1,14 +1,16 @@
 import 'reflect-metadata';
+
 import { NestFactory } from '@nestjs/core';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+
 import { AppModule } from './app.module';
 import { configureApp, createFastifyAdapter, NEST_APP_OPTIONS } from './app.setup';
 import { ensureDatabase } from './common/db/ensure-database';
 import { runMigrations } from './common/db/run-migrations';
 import { ShutdownSequence } from './common/shutdown/shutdown-sequence';
 import type { GeneratedDevSecrets } from './config/app-config';
-import { ConfigError, loadConfig, localSecretsFilePath, needsDevSecrets } from './config/load-config';
 import { loadOrCreateDevSecrets } from './config/dev-secrets';
+import { ConfigError, loadConfig, localSecretsFilePath, needsDevSecrets } from './config/load-config';
 
 /**
  * Startup: validate configuration (one line on error), create the database if
@@ -35,11 +37,7 @@ async function bootstrap(): Promise<void> {
     if (applied.length) process.stderr.write(`Applied migrations: ${applied.join(', ')}\n`);
   }
 
-  const app = await NestFactory.create<NestFastifyApplication>(
-    AppModule.register(config),
-    createFastifyAdapter(config),
-    NEST_APP_OPTIONS,
-  );
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.register(config), createFastifyAdapter(config), NEST_APP_OPTIONS);
   configureApp(app);
   stopOnSignals(app, config.shutdown.timeoutMs);
   if (config.roles.includes('api')) {
@@ -88,7 +86,10 @@ bootstrap().catch((error: unknown) => {
     process.stderr.write(`Configuration error: ${error.message}\n`);
   } else {
     const code = (error as { code?: string }).code;
-    const message = code === 'ECONNREFUSED' ? `cannot reach a dependency (${(error as Error).message}); is PostgreSQL/Redis running?` : (error as Error).message;
+    const message =
+      code === 'ECONNREFUSED'
+        ? `cannot reach a dependency (${(error as Error).message}); is PostgreSQL/Redis running?`
+        : (error as Error).message;
     process.stderr.write(`Startup failed: ${message}\n`);
   }
   process.exit(1);

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
+
 import type { RouteOptions } from 'fastify';
+
 import { buildOfflineApiDocument } from '../scripts/openapi-document';
 import { startTestApp, TestApp } from './support/test-app';
 
@@ -104,7 +106,10 @@ describe('the OpenAPI document', () => {
     for (const { key, path, method, operation } of operations()) {
       const needsToken = operation.security?.some((requirement) => 'bearer' in requirement) ?? false;
       // Without a token: a route that needs one refuses before it reads anything (ids need not exist).
-      const res = await t.http.request(method.toUpperCase(), path.replace(/\{\w+\}/g, () => randomUUID()));
+      const res = await t.http.request(
+        method.toUpperCase(),
+        path.replace(/\{\w+\}/g, () => randomUUID()),
+      );
       expect([key, res.headers.get('x-request-id')]).toEqual([key, expect.stringMatching(/\S/)]);
       if (needsToken) {
         expect([key, res.status]).toEqual([key, 401]);

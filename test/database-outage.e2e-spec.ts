@@ -1,12 +1,13 @@
 import { Client } from 'pg';
+
+import { TEST_PG_URL } from './support/env';
 import { Fixtures } from './support/fixtures';
 import { eventually } from './support/gateway-receiver';
 import type { HttpResult } from './support/http';
-import { TEST_PG_URL } from './support/env';
 import { expectProblem } from './support/problem';
 import { TcpProxy } from './support/tcp-proxy';
-import { createTestDatabase } from './support/test-db';
 import { startTestApp, TestApp } from './support/test-app';
+import { createTestDatabase } from './support/test-db';
 
 /**
  * While Postgres cannot be reached, the API answers 503 problem+json with
@@ -52,9 +53,15 @@ describe('database outage', () => {
     ['GET /v1/owners', () => t.http.get('/v1/owners', t.adminToken)],
     ['GET /v1/credentials/:id', () => t.http.get(`/v1/credentials/${credentialId}`, t.adminToken)],
     ['GET /v1/audit-events', () => t.http.get('/v1/audit-events', t.adminToken)],
-    ['POST /v1/owners', () => t.http.post('/v1/owners', { name: 'during outage', email: 'outage@example.com', kind: 'team' }, t.adminToken)],
+    [
+      'POST /v1/owners',
+      () => t.http.post('/v1/owners', { name: 'during outage', email: 'outage@example.com', kind: 'team' }, t.adminToken),
+    ],
     ['PATCH /v1/agents/:id', () => t.http.patch(`/v1/agents/${agent.id}`, { description: 'during outage' }, t.adminToken)],
-    ['POST /v1/credentials/:id/revoke', () => t.http.post(`/v1/credentials/${credentialId}/revoke`, { reason: 'during outage' }, t.adminToken)],
+    [
+      'POST /v1/credentials/:id/revoke',
+      () => t.http.post(`/v1/credentials/${credentialId}/revoke`, { reason: 'during outage' }, t.adminToken),
+    ],
     ['GET /v1/agents (owner token)', () => t.http.get('/v1/agents', ownerToken)],
   ];
 

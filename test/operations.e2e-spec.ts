@@ -74,19 +74,49 @@ describe('operations endpoints', () => {
 
     const schemas = doc.body.components.schemas as Record<string, { properties: Record<string, unknown>; required?: string[] }>;
     const credentialFields = [
-      'id', 'clientId', 'agentId', 'ownerId', 'type', 'environment', 'scopes', 'rateLimit', 'ipAllowlist', 'secretStore', 'secretRef',
-      'secretVersion', 'status', 'rotationIntervalDays', 'gracePeriodHours', 'lastRotatedAt', 'nextRotationAt', 'lastUsedAt',
-      'createdAt', 'revokedAt', 'revokedReason',
+      'id',
+      'clientId',
+      'agentId',
+      'ownerId',
+      'type',
+      'environment',
+      'scopes',
+      'rateLimit',
+      'ipAllowlist',
+      'secretStore',
+      'secretRef',
+      'secretVersion',
+      'status',
+      'rotationIntervalDays',
+      'gracePeriodHours',
+      'lastRotatedAt',
+      'nextRotationAt',
+      'lastUsedAt',
+      'createdAt',
+      'revokedAt',
+      'revokedReason',
     ];
     expect(Object.keys(schemas.CredentialDto.properties)).toEqual(expect.arrayContaining(credentialFields));
     expect(Object.keys(schemas.CreateCredentialDto.properties).sort()).toEqual(
-      ['agentId', 'type', 'environment', 'scopes', 'rateLimit', 'ipAllowlist', 'secretStore', 'rotationIntervalDays', 'gracePeriodHours'].sort(),
+      [
+        'agentId',
+        'type',
+        'environment',
+        'scopes',
+        'rateLimit',
+        'ipAllowlist',
+        'secretStore',
+        'rotationIntervalDays',
+        'gracePeriodHours',
+      ].sort(),
     );
     expect(schemas.CreateCredentialDto.required).toEqual(expect.arrayContaining(['agentId', 'type', 'environment', 'scopes', 'rateLimit']));
     expect(Object.keys(schemas.AuditEventDto.properties).sort()).toEqual(
       ['id', 'seq', 'at', 'actor', 'action', 'targetType', 'targetId', 'requestId', 'data', 'hash', 'prevHash'].sort(),
     );
-    expect(Object.keys(schemas.ChainVerificationDto.properties)).toEqual(expect.arrayContaining(['count', 'firstBrokenSeq', 'headHash', 'valid']));
+    expect(Object.keys(schemas.ChainVerificationDto.properties)).toEqual(
+      expect.arrayContaining(['count', 'firstBrokenSeq', 'headHash', 'valid']),
+    );
     expect(Object.keys(schemas.CreatedTokenDto.properties)).toEqual(expect.arrayContaining(['id', 'name', 'role', 'ownerId', 'token']));
     expect(doc.body.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
 

@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
+
 import { Client } from 'pg';
+
 import { ChildApp, freePort } from './support/child-app';
 import { TEST_PG_URL, TEST_REDIS_URL } from './support/env';
-import { FrozenProxy } from './support/frozen-proxy';
 import { Fixtures } from './support/fixtures';
+import { FrozenProxy } from './support/frozen-proxy';
 import { eventually, GatewayReceiver } from './support/gateway-receiver';
 import { Http } from './support/http';
 import { PrivateRedis } from './support/private-redis';
@@ -63,7 +65,11 @@ async function startService(env: Record<string, string>, pgPort?: number): Promi
 }
 
 async function registerGateway(s: Service, receiver: GatewayReceiver): Promise<void> {
-  const res = await s.http.post('/v1/gateways', { name: `gw-${randomBytes(3).toString('hex')}`, url: receiver.url, environments: ['production'] }, s.adminToken);
+  const res = await s.http.post(
+    '/v1/gateways',
+    { name: `gw-${randomBytes(3).toString('hex')}`, url: receiver.url, environments: ['production'] },
+    s.adminToken,
+  );
   expect(res.status).toBe(201);
 }
 
@@ -105,7 +111,9 @@ describe('SIGTERM while Redis is unreachable', () => {
     expect(stopped!.code).toBe(1);
     const lines = shutdownLines(s.app);
     expect(lines).toHaveLength(1);
-    expect(JSON.parse(lines[0]).msg).toMatch(/^shutdown: abandoned http requests \(1\), redis workers \(\d+\), redis connections \(\d+\) after \d+ ms$/);
+    expect(JSON.parse(lines[0]).msg).toMatch(
+      /^shutdown: abandoned http requests \(1\), redis workers \(\d+\), redis connections \(\d+\) after \d+ ms$/,
+    );
     expect(await held).toMatchObject({ message: 'fetch failed' }); // the held request was cut, not answered
     expect(receiver.received).toHaveLength(0);
   }, 120_000);
@@ -127,7 +135,11 @@ describe('SIGTERM while Redis is unreachable', () => {
       await eventually(() => arrived >= 1, 30_000, 'the revocation to reach the gateway');
 
       await redis.stop();
-      await eventually(async () => (await s.http.get('/health/ready')).body.checks.redis.status === 'down', 10_000, 'readiness to see Redis gone');
+      await eventually(
+        async () => (await s.http.get('/health/ready')).body.checks.redis.status === 'down',
+        10_000,
+        'readiness to see Redis gone',
+      );
       await revokeOne(s, agent.id, `${product.name}:write`);
 
       const stopped = await s.app.terminate(15_000);

@@ -3,7 +3,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
 import { Client } from 'pg';
+
 import { databaseUrl, TEST_PG_URL, TEST_REDIS_URL } from './support/env';
 import { deleteRedisPrefix } from './support/test-app';
 import { dropTestDatabase } from './support/test-db';
@@ -51,7 +53,13 @@ describe('starting the service on a fresh machine', () => {
   const prefix = `t_${randomBytes(5).toString('hex')}`;
   const dir = mkdtempSync(join(tmpdir(), 'agc-start-'));
   const secretsFile = join(dir, '.local', 'dev-secrets.json');
-  const base = { DATABASE_URL: databaseUrl(database), REDIS_URL: TEST_REDIS_URL, REDIS_PREFIX: prefix, PORT: '0', LOCAL_SECRETS_FILE: secretsFile };
+  const base = {
+    DATABASE_URL: databaseUrl(database),
+    REDIS_URL: TEST_REDIS_URL,
+    REDIS_PREFIX: prefix,
+    PORT: '0',
+    LOCAL_SECRETS_FILE: secretsFile,
+  };
 
   afterAll(async () => {
     await dropTestDatabase(database);

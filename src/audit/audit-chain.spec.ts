@@ -1,4 +1,4 @@
-import { assertNoSecretValues, chainHash, ChainedEvent, GENESIS_HASH } from './audit-chain';
+import { assertNoSecretValues, ChainedEvent, chainHash, GENESIS_HASH } from './audit-chain';
 
 const event: ChainedEvent = {
   id: '5c7c3a58-2f66-4d2f-9a55-4f2c3f0a9b11',

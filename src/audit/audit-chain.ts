@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
+
 import canonicalize from 'canonicalize';
+
 import type { Actor } from '../auth/actor';
 import { containsSecretShaped, SecretValueRefusedError } from '../common/secrets/secret-shape';
 
@@ -38,7 +40,9 @@ export function canonicalEvent(event: ChainedEvent): string {
 
 /** `sha256(prevHash + canonical event)`, hex. The database's audit_append computes the same. */
 export function chainHash(prevHash: string, event: ChainedEvent): string {
-  return createHash('sha256').update(prevHash + canonicalEvent(event), 'utf8').digest('hex');
+  return createHash('sha256')
+    .update(prevHash + canonicalEvent(event), 'utf8')
+    .digest('hex');
 }
 
 /**

@@ -1,12 +1,13 @@
 import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+
 import { Clock } from '../common/clock/clock';
 import { tryAdvisoryXactLock } from '../common/db/advisory-lock';
 import { ShutdownParticipant, ShutdownPhase, ShutdownStep } from '../common/shutdown/shutdown-step';
 import { AppConfig } from '../config/app-config';
-import { chainHash, ChainedEvent, GENESIS_HASH } from './audit-chain';
 import { AuditEventRow, AuditRepository } from './audit.repository';
+import { ChainedEvent, chainHash, GENESIS_HASH } from './audit-chain';
 
 const CHAIN_LOCK = 'agent-credentials:audit-chain';
 const BATCH = 1000;

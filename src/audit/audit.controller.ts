@@ -1,5 +1,6 @@
 import { Controller, Get, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+
 import { Roles } from '../auth/decorators';
 import { ApiAuthenticatedProblems, ApiOp, ApiProblems } from '../common/http/api-docs';
 import { AuditService } from './audit.service';

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
+
 import { SqlParams } from '../common/db/sql-params';
 import type { ChainedEvent } from './audit-chain';
 

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
+
 import type { RequestContext } from '../auth/actor';
 import { Clock } from '../common/clock/clock';
 import { chunks } from '../common/collections/chunks';
@@ -7,10 +8,10 @@ import { AfterCommit } from '../common/db/after-commit';
 import { InvalidInputError } from '../common/errors/domain-error';
 import { DEFAULT_PAGE_SIZE, Page } from '../common/pagination/pagination';
 import { RandomSource } from '../common/random/random-source';
+import { AuditRepository, LinkedEventRow } from './audit.repository';
 import type { AuditAction } from './audit-actions';
 import { assertNoSecretValues, chainHash, GENESIS_HASH } from './audit-chain';
 import { AuditChainerService, chainedEventOf } from './audit-chainer.service';
-import { AuditRepository, LinkedEventRow } from './audit.repository';
 import type { AuditEventDto, ChainVerificationDto } from './dto/audit.dto';
 
 export interface AuditEntry {

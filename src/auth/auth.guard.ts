@@ -1,5 +1,6 @@
 import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
+
 import { ForbiddenError, UnauthenticatedError } from '../common/errors/domain-error';
 import type { Role } from './actor';
 import { AuthenticatedRequest, PUBLIC_METADATA, ROLES_METADATA } from './decorators';

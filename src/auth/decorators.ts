@@ -1,5 +1,6 @@
 import { createParamDecorator, ExecutionContext, SetMetadata } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
+
 import { redactionsOf } from '../common/http/free-text';
 import type { Actor, RequestContext, Role } from './actor';
 

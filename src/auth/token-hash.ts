@@ -12,4 +12,3 @@ export function sha256Hex(value: string): string {
 export function digestsEqual(a: Buffer, b: Buffer): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
-

@@ -1,5 +1,6 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+
 import { ApiAuthenticatedProblems, ApiOp, ApiProblems } from '../common/http/api-docs';
 import { UuidPipe } from '../common/http/uuid.pipe';
 import { PageQueryDto } from '../common/pagination/pagination';

@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
-import { PreparedStatement, preparedQuery } from '../common/db/prepared-query';
+
+import { preparedQuery, PreparedStatement } from '../common/db/prepared-query';
 import { fetchTimePage, Page } from '../common/pagination/pagination';
 import type { Actor, Role } from './actor';
 import { ApiTokenEntity } from './entities/api-token.entity';

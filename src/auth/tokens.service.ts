@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+
 import { AuditService } from '../audit/audit.service';
 import { Clock } from '../common/clock/clock';
 import { InvalidInputError, NotFoundError } from '../common/errors/domain-error';
@@ -9,10 +10,10 @@ import { RandomSource } from '../common/random/random-source';
 import { AppConfig } from '../config/app-config';
 import { OwnersService } from '../inventory/owners.service';
 import { Actor, BOOTSTRAP_ADMIN_TOKEN_ID, RequestContext, Role } from './actor';
+import type { TokenDto } from './dto/token.dto';
 import { ApiTokenEntity } from './entities/api-token.entity';
 import { digestsEqual, sha256, sha256Hex } from './token-hash';
 import { TokensRepository } from './tokens.repository';
-import type { TokenDto } from './dto/token.dto';
 
 export const API_TOKEN_PREFIX = 'agt_';
 
@@ -89,7 +90,12 @@ export class TokensService {
       if (row.revokedAt) return;
       row.revokedAt = this.clock.now();
       await this.repository.markRevoked(em, id, row.revokedAt);
-      await this.audit.record(em, ctx, { action: 'token.revoked', targetType: 'token', targetId: id, data: { name: row.name, role: row.role } });
+      await this.audit.record(em, ctx, {
+        action: 'token.revoked',
+        targetType: 'token',
+        targetId: id,
+        data: { name: row.name, role: row.role },
+      });
     });
   }
 }

@@ -1,5 +1,6 @@
 import { Global, Module } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
+
 import { Clock, SystemClock } from './clock/clock';
 import { AfterCommit } from './db/after-commit';
 import { MetricsService } from './metrics/metrics.service';

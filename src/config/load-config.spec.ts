@@ -62,12 +62,18 @@ describe('loadConfig', () => {
 
   it('allows gateways on private networks and loopback by default; loopback follows private networks unless set', () => {
     expect(loadConfig(valid).gateways).toMatchObject({ allowPrivateNetworks: true, allowLoopback: true });
-    expect(loadConfig({ ...valid, GATEWAY_ALLOW_PRIVATE_NETWORKS: 'false' }).gateways).toMatchObject({ allowPrivateNetworks: false, allowLoopback: false });
+    expect(loadConfig({ ...valid, GATEWAY_ALLOW_PRIVATE_NETWORKS: 'false' }).gateways).toMatchObject({
+      allowPrivateNetworks: false,
+      allowLoopback: false,
+    });
     expect(loadConfig({ ...valid, GATEWAY_ALLOW_PRIVATE_NETWORKS: 'false', GATEWAY_ALLOW_LOOPBACK: 'true' }).gateways).toMatchObject({
       allowPrivateNetworks: false,
       allowLoopback: true,
     });
-    expect(loadConfig({ ...valid, GATEWAY_ALLOW_LOOPBACK: 'false' }).gateways).toMatchObject({ allowPrivateNetworks: true, allowLoopback: false });
+    expect(loadConfig({ ...valid, GATEWAY_ALLOW_LOOPBACK: 'false' }).gateways).toMatchObject({
+      allowPrivateNetworks: true,
+      allowLoopback: false,
+    });
     expect(errorOf({ ...valid, GATEWAY_ALLOW_LOOPBACK: 'nope' })).toContain('GATEWAY_ALLOW_LOOPBACK must be true or false');
   });
 });

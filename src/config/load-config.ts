@@ -1,4 +1,5 @@
 import { z } from 'zod';
+
 import { AppConfig, GeneratedDevSecrets, PROCESS_ROLES, RawEnv, RemoteStoreCalls, SECRET_STORE_NAMES } from './app-config';
 
 /**
@@ -6,9 +7,7 @@ import { AppConfig, GeneratedDevSecrets, PROCESS_ROLES, RawEnv, RemoteStoreCalls
  * failing with one line per problem that names the variable and what to do.
  */
 
-const booleanString = z
-  .enum(['true', 'false', '1', '0'], { message: 'must be true or false' })
-  .transform((v) => v === 'true' || v === '1');
+const booleanString = z.enum(['true', 'false', '1', '0'], { message: 'must be true or false' }).transform((v) => v === 'true' || v === '1');
 
 const optionalString = z
   .string()
@@ -28,10 +27,9 @@ function urlWithProtocols(protocols: string[]) {
   );
 }
 
-const base64Key32 = z.string().refine(
-  (value) => /^[A-Za-z0-9+/]+={0,2}$/.test(value) && Buffer.from(value, 'base64').length === 32,
-  { message: 'must be base64 of exactly 32 random bytes (e.g. `openssl rand -base64 32`)' },
-);
+const base64Key32 = z.string().refine((value) => /^[A-Za-z0-9+/]+={0,2}$/.test(value) && Buffer.from(value, 'base64').length === 32, {
+  message: 'must be base64 of exactly 32 random bytes (e.g. `openssl rand -base64 32`)',
+});
 
 const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
@@ -62,7 +60,10 @@ const durationList = z.string().transform((value, ctx) => {
 /** Host names, optionally `*.`-prefixed for every subdomain; stored lower-case. */
 const hostList = optionalString.transform((value, ctx) => {
   if (value === undefined) return null;
-  const hosts = value.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean);
+  const hosts = value
+    .split(',')
+    .map((h) => h.trim().toLowerCase())
+    .filter(Boolean);
   const hostPattern = /^(\*\.)?([a-z0-9]([a-z0-9-]*[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$|^[0-9a-f:]+$/;
   if (hosts.length === 0 || hosts.some((h) => !hostPattern.test(h))) {
     ctx.addIssue({
@@ -85,9 +86,7 @@ const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   HOST: z.string().min(1).default('127.0.0.1'),
   PORT: intInRange(0, 65535).default(3000),
-  DATABASE_URL: urlWithProtocols(['postgres:', 'postgresql:']).default(
-    'postgres://postgres@127.0.0.1:5432/credentials',
-  ),
+  DATABASE_URL: urlWithProtocols(['postgres:', 'postgresql:']).default('postgres://postgres@127.0.0.1:5432/credentials'),
   DATABASE_POOL_SIZE: intInRange(1, 200).default(10),
   MIGRATIONS_RUN: booleanString.default('true'),
   REDIS_URL: urlWithProtocols(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
@@ -95,9 +94,7 @@ const envSchema = z.object({
     .string()
     .regex(/^[A-Za-z0-9_.-]{1,64}$/, { message: 'must be 1-64 letters, digits, _ . or -' })
     .default('agc'),
-  ADMIN_TOKEN: optionalString.pipe(
-    z.string().min(32, { message: 'must be at least 32 characters' }).optional(),
-  ),
+  ADMIN_TOKEN: optionalString.pipe(z.string().min(32, { message: 'must be at least 32 characters' }).optional()),
   LOCAL_STORE_KEY: optionalString.pipe(base64Key32.optional()),
   SECRET_STORE_DEFAULT: z.enum(SECRET_STORE_NAMES).default('local'),
   VAULT_ADDR: optionalString.pipe(urlWithProtocols(['http:', 'https:']).optional()),
@@ -122,7 +119,12 @@ const envSchema = z.object({
   ROLES: z
     .string()
     .default('api,worker,scheduler')
-    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    )
     .pipe(
       z
         .array(z.enum(PROCESS_ROLES, { message: `each role must be one of ${PROCESS_ROLES.join(', ')}` }))
@@ -218,7 +220,9 @@ export function loadConfig(env: RawEnv, devSecrets?: GeneratedDevSecrets): AppCo
   }
   let aws: AppConfig['secretStores']['aws'];
   if (Boolean(e.AWS_ACCESS_KEY_ID) !== Boolean(e.AWS_SECRET_ACCESS_KEY)) {
-    throw new ConfigError('AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set together (or neither, to use the default AWS credential chain)');
+    throw new ConfigError(
+      'AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set together (or neither, to use the default AWS credential chain)',
+    );
   }
   if (e.AWS_REGION) {
     aws = {

@@ -1,5 +1,6 @@
 import { Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+
 import type { RequestContext } from '../auth/actor';
 import { Ctx, Roles } from '../auth/decorators';
 import { ApiAuthenticatedProblems, ApiOp, ApiProblems } from '../common/http/api-docs';
@@ -25,7 +26,10 @@ export class DeliveriesController {
 
   @Post(':id/retry')
   @ApiOp('retryDelivery', 'Retry a failed delivery')
-  @ApiProblems(400, 403, 404, { status: 409, description: 'The delivery has not failed, its gateway is disabled, or a later event superseded it' })
+  @ApiProblems(400, 403, 404, {
+    status: 409,
+    description: 'The delivery has not failed, its gateway is disabled, or a later event superseded it',
+  })
   @Roles('admin')
   @HttpCode(200)
   @ApiOkResponse({ type: DeliveryDto, description: 'A failed delivery starts over with a fresh retry schedule' })

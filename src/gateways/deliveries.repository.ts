@@ -1,9 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager, In } from 'typeorm';
-import type { DeliveryRef } from './delivery-jobs';
+
 import { GroupCommit } from '../common/db/group-commit';
 import { fetchTimePage, Page } from '../common/pagination/pagination';
+import type { DeliveryRef } from './delivery-jobs';
 import { DeliveryEntity, DeliveryStatus, DeliveryTarget } from './entities/delivery.entity';
 import type { GatewayStatus, SealedSigningSecret } from './entities/gateway.entity';
 
@@ -245,7 +246,9 @@ export class DeliveriesRepository {
 
   /** The deliveries of some events, in event order, then by gateway. */
   forEvents(eventIds: string[]): Promise<DeliveryEntity[]> {
-    return this.dataSource.getRepository(DeliveryEntity).find({ where: { eventId: In(eventIds) }, order: { eventSeq: 'ASC', gatewayId: 'ASC' } });
+    return this.dataSource
+      .getRepository(DeliveryEntity)
+      .find({ where: { eventId: In(eventIds) }, order: { eventSeq: 'ASC', gatewayId: 'ASC' } });
   }
 
   lockForChange(em: EntityManager, id: string): Promise<DeliveryEntity | null> {
@@ -253,7 +256,10 @@ export class DeliveriesRepository {
   }
 
   /** Whether a later event of the same credential has been written for the same target (gateway or notification). */
-  async laterEventExists(em: EntityManager, delivery: Pick<DeliveryEntity, 'gatewayId' | 'target' | 'credentialId' | 'eventSeq'>): Promise<boolean> {
+  async laterEventExists(
+    em: EntityManager,
+    delivery: Pick<DeliveryEntity, 'gatewayId' | 'target' | 'credentialId' | 'eventSeq'>,
+  ): Promise<boolean> {
     const later: unknown[] = await em.query(
       `SELECT 1 FROM deliveries WHERE gateway_id IS NOT DISTINCT FROM $1 AND target = $2 AND credential_id = $3 AND event_seq > $4 LIMIT 1`,
       [delivery.gatewayId, delivery.target, delivery.credentialId, delivery.eventSeq],

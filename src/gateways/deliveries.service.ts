@@ -1,12 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+
 import { AuditService } from '../audit/audit.service';
 import type { RequestContext } from '../auth/actor';
 import { Clock } from '../common/clock/clock';
+import { AfterCommit } from '../common/db/after-commit';
 import { ConflictError, NotFoundError } from '../common/errors/domain-error';
 import { mapPage, Page } from '../common/pagination/pagination';
-import { AfterCommit } from '../common/db/after-commit';
 import { DeliveriesRepository } from './deliveries.repository';
 import { DeliveryQueue } from './delivery-queue';
 import type { DeliveryDto } from './dto/gateway.dto';
@@ -71,7 +72,10 @@ export class DeliveriesService {
       }
       if (delivery.credentialId) {
         if (await this.repository.laterEventExists(em, delivery)) {
-          throw new ConflictError('DELIVERY_SUPERSEDED', 'A later event of this credential was already sent to this target; it carries the current state.');
+          throw new ConflictError(
+            'DELIVERY_SUPERSEDED',
+            'A later event of this credential was already sent to this target; it carries the current state.',
+          );
         }
       }
       const now = this.clock.now();

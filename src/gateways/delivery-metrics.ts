@@ -1,8 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { Counter, Gauge, Histogram } from 'prom-client';
+
 import { Clock } from '../common/clock/clock';
-import { DeliveriesRepository } from './deliveries.repository';
 import { MetricsService } from '../common/metrics/metrics.service';
+import { DeliveriesRepository } from './deliveries.repository';
 
 type AttemptResult = '2xx' | '3xx' | '4xx' | '5xx' | 'timeout' | 'error' | 'refused';
 type Outcome = 'delivered' | 'retrying' | 'failed';

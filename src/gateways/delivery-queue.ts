@@ -1,11 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import type { JobsOptions } from 'bullmq';
+
 import { Clock } from '../common/clock/clock';
 import type { DueJob } from '../common/jobs/due-work';
 import { JobQueues } from '../common/jobs/job-queues';
 import { JobSweeper } from '../common/jobs/job-sweeper';
 import { DeliveriesRepository } from './deliveries.repository';
-import { DeliveryJob, DeliveryJobName, deliveryJobId, DeliveryRef, GatewayQueue } from './delivery-jobs';
+import { DeliveryJob, deliveryJobId, DeliveryJobName, DeliveryRef, GatewayQueue } from './delivery-jobs';
 
 const WEEK_SECONDS = 7 * 24 * 3600;
 

@@ -1,5 +1,6 @@
 import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import type { Job } from 'bullmq';
+
 import { Clock } from '../common/clock/clock';
 import { JobQueues } from '../common/jobs/job-queues';
 import { RandomSource, randomUnit } from '../common/random/random-source';
@@ -104,12 +105,21 @@ export class DeliveryProcessor implements OnModuleInit {
     await this.record(job, delivery, 'notification', at, result);
   }
 
-  private async record(job: Job<DeliveryJob>, delivery: DeliveryForAttempt, gatewayName: string, at: Date, result: WebhookResult): Promise<void> {
+  private async record(
+    job: Job<DeliveryJob>,
+    delivery: DeliveryForAttempt,
+    gatewayName: string,
+    at: Date,
+    result: WebhookResult,
+  ): Promise<void> {
     if (result.kind === 'refused') {
       // Nothing was sent. Retrying would only knock again where webhooks must not go: fail it now, saying why
       // (POST /v1/deliveries/:id/retry sends it again once the gateway's URL or DNS is fixed).
       this.metrics.attempt(delivery.eventType, gatewayName, 'refused');
-      this.logger.warn({ gatewayId: delivery.gatewayId, deliveryId: delivery.id, err: result.reason }, 'delivery refused: forbidden destination');
+      this.logger.warn(
+        { gatewayId: delivery.gatewayId, deliveryId: delivery.id, err: result.reason },
+        'delivery refused: forbidden destination',
+      );
       await this.finishFailed(delivery, `destination refused: ${result.reason}`);
       return;
     }
@@ -124,7 +134,8 @@ export class DeliveryProcessor implements OnModuleInit {
       this.metrics.acknowledged(delivery.eventType, gatewayName, (now.getTime() - new Date(delivery.eventCreatedAt).getTime()) / 1000);
       await this.handOver(next);
       // It answers again after failing: what waits on a backoff for it can go now.
-      if (delivery.retryStep > 0 && delivery.gatewayId) await this.queue.promote(await this.repository.wakeWaiting(delivery.gatewayId, now));
+      if (delivery.retryStep > 0 && delivery.gatewayId)
+        await this.queue.promote(await this.repository.wakeWaiting(delivery.gatewayId, now));
       return;
     }
 
@@ -146,13 +157,25 @@ export class DeliveryProcessor implements OnModuleInit {
       retryAfterMs: retryAfter,
     });
     if (!decision.retry) {
-      const next = await this.repository.markFailed(delivery.id, at, { at, statusCode, error }, `gave up after the retry schedule: ${error}`);
+      const next = await this.repository.markFailed(
+        delivery.id,
+        at,
+        { at, statusCode, error },
+        `gave up after the retry schedule: ${error}`,
+      );
       this.metrics.outcome(delivery.eventType, gatewayName, 'failed');
       this.logger.warn({ gatewayId: delivery.gatewayId, deliveryId: delivery.id, err: error }, 'delivery failed for good');
       await this.handOver(next);
       return;
     }
-    if (await this.repository.recordRetry(delivery.id, delivery.retryStep, { at, statusCode, error }, new Date(at.getTime() + decision.delayMs))) {
+    if (
+      await this.repository.recordRetry(
+        delivery.id,
+        delivery.retryStep,
+        { at, statusCode, error },
+        new Date(at.getTime() + decision.delayMs),
+      )
+    ) {
       this.metrics.outcome(delivery.eventType, gatewayName, 'retrying');
     }
     throw new RetryLaterError(decision.delayMs, `delivery ${delivery.id}: ${error}`);

@@ -1,12 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
+
 import { Clock } from '../common/clock/clock';
+import { AfterCommit } from '../common/db/after-commit';
 import { RandomSource } from '../common/random/random-source';
 import { containsSecretShaped, SecretValueRefusedError } from '../common/secrets/secret-shape';
 import { AppConfig } from '../config/app-config';
-import { AfterCommit } from '../common/db/after-commit';
-import { DeliveryQueue } from './delivery-queue';
 import type { DeliveryRef } from './delivery-jobs';
+import { DeliveryQueue } from './delivery-queue';
 import type { EventType } from './entities/outbox-event.entity';
 import { NewOutboxEvent, OutboxEventsRepository } from './outbox-events.repository';
 

@@ -1,4 +1,4 @@
-import { addressProblem, AddressPolicy, classifyAddress, embeddedIPv4, hostProblem, parseAddress } from './gateway-address';
+import { AddressPolicy, addressProblem, classifyAddress, embeddedIPv4, hostProblem, parseAddress } from './gateway-address';
 
 const kind = (address: string) => classifyAddress(parseAddress(address)!);
 const OPEN: AddressPolicy = { allowPrivateNetworks: true, allowLoopback: true };
@@ -62,7 +62,9 @@ describe('gateway address classification', () => {
     }
     expect(addressProblem(parseAddress('10.0.0.1')!, OPEN)).toBeNull();
     expect(addressProblem(parseAddress('127.0.0.1')!, OPEN)).toBeNull();
-    expect(addressProblem(parseAddress('10.0.0.1')!, CLOSED)).toMatch(/private network address, and GATEWAY_ALLOW_PRIVATE_NETWORKS is false/);
+    expect(addressProblem(parseAddress('10.0.0.1')!, CLOSED)).toMatch(
+      /private network address, and GATEWAY_ALLOW_PRIVATE_NETWORKS is false/,
+    );
     expect(addressProblem(parseAddress('::ffff:192.168.0.1')!, CLOSED)).toMatch(/GATEWAY_ALLOW_PRIVATE_NETWORKS/);
     expect(addressProblem(parseAddress('127.0.0.1')!, CLOSED)).toMatch(/loopback address, and GATEWAY_ALLOW_LOOPBACK is false/);
     expect(addressProblem(parseAddress('127.0.0.1')!, { allowPrivateNetworks: false, allowLoopback: true })).toBeNull();

@@ -22,11 +22,15 @@ describe('gateway URLs', () => {
   });
 
   it('refuses link-local and cloud metadata hosts always, even when the allowlist names them', () => {
-    expect(gatewayUrlProblem('http://169.254.169.254/latest/meta-data/', null)).toBe('host 169.254.169.254 is a link-local address (where cloud metadata services live)');
+    expect(gatewayUrlProblem('http://169.254.169.254/latest/meta-data/', null)).toBe(
+      'host 169.254.169.254 is a link-local address (where cloud metadata services live)',
+    );
     expect(gatewayUrlProblem('http://[::ffff:169.254.169.254]/', null)).toMatch(/^host \[::ffff:a9fe:a9fe\] is a link-local address/);
     expect(gatewayUrlProblem('http://0xa9fea9fe/', null)).toMatch(/^host 169.254.169.254 is a link-local address/);
     expect(gatewayUrlProblem('http://[fd00:ec2::254]/', null)).toBe('host [fd00:ec2::254] is a cloud metadata address');
-    expect(gatewayUrlProblem('http://metadata.google.internal/computeMetadata/v1/', null)).toBe('host metadata.google.internal is a cloud metadata host name');
+    expect(gatewayUrlProblem('http://metadata.google.internal/computeMetadata/v1/', null)).toBe(
+      'host metadata.google.internal is a cloud metadata host name',
+    );
     expect(gatewayUrlProblem('http://0.0.0.0:8080/', null)).toMatch(/unspecified address/);
     expect(gatewayUrlProblem('http://169.254.169.254/', ['169.254.169.254'])).toMatch(/link-local/);
   });

@@ -29,5 +29,7 @@ export function gatewayUrlProblem(value: string, allowlist: string[] | null, pol
 
 export function hostAllowed(hostname: string, allowlist: string[]): boolean {
   const host = hostname.toLowerCase().replace(/^\[(.*)\]$/, '$1');
-  return allowlist.some((entry) => (entry.startsWith('*.') ? host.endsWith(entry.slice(1)) && host.length > entry.length - 1 : host === entry));
+  return allowlist.some((entry) =>
+    entry.startsWith('*.') ? host.endsWith(entry.slice(1)) && host.length > entry.length - 1 : host === entry,
+  );
 }

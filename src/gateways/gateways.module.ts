@@ -1,12 +1,13 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+
 import { AuditModule } from '../audit/audit.module';
 import { DeliveriesController } from './deliveries.controller';
 import { DeliveriesRepository } from './deliveries.repository';
 import { DeliveriesService } from './deliveries.service';
+import { DeliveryProcessor } from './delivery.processor';
 import { DeliveryMetrics } from './delivery-metrics';
 import { DeliveryQueue } from './delivery-queue';
-import { DeliveryProcessor } from './delivery.processor';
 import { DeliveryEntity } from './entities/delivery.entity';
 import { GatewayEntity } from './entities/gateway.entity';
 import { OutboxEventEntity } from './entities/outbox-event.entity';

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
+
 import { updateFields } from '../common/db/update-fields';
 import { fetchTimePage, Page } from '../common/pagination/pagination';
 import { GatewayEntity } from './entities/gateway.entity';
@@ -29,7 +30,11 @@ export class GatewaysRepository {
   /** A rotated signing secret, with the previous one and the end of its overlap. */
   async saveSigningSecrets(em: EntityManager, gateway: GatewayEntity): Promise<void> {
     await updateFields(em, GatewayEntity, gateway, [
-      'signingSecret', 'previousSigningSecret', 'previousSigningSecretExpiresAt', 'signingSecretRotatedAt', 'updatedAt',
+      'signingSecret',
+      'previousSigningSecret',
+      'previousSigningSecretExpiresAt',
+      'signingSecretRotatedAt',
+      'updatedAt',
     ]);
   }
 

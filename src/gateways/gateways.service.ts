@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
+
 import { AuditService } from '../audit/audit.service';
 import { RequestContext, systemContext } from '../auth/actor';
 import { Clock, HOUR_MS } from '../common/clock/clock';
@@ -11,11 +12,11 @@ import { mapPage, Page } from '../common/pagination/pagination';
 import { RandomSource } from '../common/random/random-source';
 import { AppConfig } from '../config/app-config';
 import { DeliveriesRepository } from './deliveries.repository';
+import type { GatewayDto } from './dto/gateway.dto';
 import { GatewayEntity, GatewayEnvironment, SealedSigningSecret } from './entities/gateway.entity';
 import { gatewayUrlProblem } from './gateway-url';
 import { GatewaysRepository } from './gateways.repository';
 import { formatSigningSecret, SIGNING_SECRET_BYTES, signingKeyOf } from './webhook-signature';
-import type { GatewayDto } from './dto/gateway.dto';
 
 /** After a rotation the previous signing key keeps signing this long, so gateways can switch over. */
 export const SIGNING_SECRET_OVERLAP_MS = 24 * HOUR_MS;

@@ -1,4 +1,5 @@
 import { lookup } from 'node:dns/promises';
+
 import { Injectable } from '@nestjs/common';
 
 export interface ResolvedAddress {

@@ -1,10 +1,12 @@
 import type { LookupAddress, LookupOptions } from 'node:dns';
 import http from 'node:http';
 import https from 'node:https';
+
 import { Injectable } from '@nestjs/common';
+
 import { ShutdownParticipant, ShutdownPhase, ShutdownStep } from '../common/shutdown/shutdown-step';
 import { AppConfig } from '../config/app-config';
-import { addressProblem, AddressPolicy, parseAddress } from './gateway-address';
+import { AddressPolicy, addressProblem, parseAddress } from './gateway-address';
 import { HostResolver, ResolvedAddress } from './host-resolver';
 import { WebhookRequest, WebhookResult, WebhookSender } from './webhook-sender';
 
@@ -95,7 +97,11 @@ export class HttpWebhookSender extends WebhookSender implements ShutdownParticip
           callback(Object.assign(new Error(`${hostname} has no usable address`), { code: 'ENOTFOUND' }), '');
           return;
         }
-        if (options.all) callback(null, usable.map((a: ResolvedAddress): LookupAddress => ({ address: a.address, family: a.family })));
+        if (options.all)
+          callback(
+            null,
+            usable.map((a: ResolvedAddress): LookupAddress => ({ address: a.address, family: a.family })),
+          );
         else callback(null, usable[0].address, usable[0].family);
       },
       (error: NodeJS.ErrnoException) => callback(error, ''),
@@ -140,7 +146,12 @@ export class HttpWebhookSender extends WebhookSender implements ShutdownParticip
       }, request.timeoutMs);
       req.on('error', (error: NodeJS.ErrnoException) => {
         if (error instanceof DestinationRefusedError) finish({ kind: 'refused', reason: error.message });
-        else finish({ kind: 'error', message: error.code ? `${error.code}: ${error.message}` : error.message, reusedSocket: req.reusedSocket });
+        else
+          finish({
+            kind: 'error',
+            message: error.code ? `${error.code}: ${error.message}` : error.message,
+            reusedSocket: req.reusedSocket,
+          });
       });
       req.end(body);
     });

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
+
 import type { EventType } from './entities/outbox-event.entity';
 
 /** An event as the outbox writes it; `payload` is the webhook body's JSON. */

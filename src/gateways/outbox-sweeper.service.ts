@@ -1,5 +1,6 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
+
 import type { DueCursor, DueWork } from '../common/jobs/due-work';
 import { JobSweeper, JobSweepResult } from '../common/jobs/job-sweeper';
 import { DeliveriesRepository } from './deliveries.repository';

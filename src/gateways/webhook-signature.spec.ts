@@ -1,4 +1,5 @@
 import { Webhook } from 'standardwebhooks';
+
 import { formatSigningSecret, signatureHeader, signingKeyOf, webhookHeaders } from './webhook-signature';
 
 describe('webhook signatures', () => {

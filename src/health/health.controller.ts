@@ -1,11 +1,12 @@
 import { Controller, Get, Header, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiProduces, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
+
 import { Public } from '../auth/decorators';
 import { ApiOp } from '../common/http/api-docs';
+import { MetricsService } from '../common/metrics/metrics.service';
 import { LivenessDto, ReadinessDto } from './dto/health.dto';
 import { HealthService, Readiness } from './health.service';
-import { MetricsService } from '../common/metrics/metrics.service';
 
 @ApiTags('operations')
 // No token: `security: []` says so to clients and linters alike.

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+
 import { SecretStoresModule } from '../secret-stores/secret-stores.module';
 import { HealthController } from './health.controller';
 import { HealthService } from './health.service';

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+
 import { pingDatabase } from '../common/db/ping';
 import { JobQueues } from '../common/jobs/job-queues';
 import { SecretStoreRegistry } from '../secret-stores/secret-store.registry';

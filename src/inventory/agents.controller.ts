@@ -1,5 +1,6 @@
 import { Body, Controller, Get, Param, Patch, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+
 import type { RequestContext } from '../auth/actor';
 import { Ctx, Roles } from '../auth/decorators';
 import { ApiAuthenticatedProblems, ApiOp, ApiProblems } from '../common/http/api-docs';
@@ -43,7 +44,14 @@ export class AgentsController {
 
   @Patch(':id')
   @ApiOp('updateAgent', 'Change an agent')
-  @ApiProblems(400, 403, 404, { status: 409, description: 'The agent is decommissioned, or its owner has another agent with this name' }, 413, 415)
+  @ApiProblems(
+    400,
+    403,
+    404,
+    { status: 409, description: 'The agent is decommissioned, or its owner has another agent with this name' },
+    413,
+    415,
+  )
   @Roles('admin', 'owner')
   @ApiOkResponse({ type: AgentDto })
   update(@Ctx() ctx: RequestContext, @Param('id', UuidPipe) id: string, @Body() body: UpdateAgentDto): Promise<AgentDto> {

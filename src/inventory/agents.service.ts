@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
+
 import { AuditService } from '../audit/audit.service';
 import { Actor, assertOwnerAccess, assertOwnerRead, RequestContext, scopedOwnerFilter } from '../auth/actor';
 import { Clock } from '../common/clock/clock';
@@ -9,10 +10,10 @@ import { InvalidInputError, NotFoundError } from '../common/errors/domain-error'
 import { mapPage, Page } from '../common/pagination/pagination';
 import { RandomSource } from '../common/random/random-source';
 import { AgentsRepository } from './agents.repository';
+import type { AgentDto } from './dto/agent.dto';
 import { AgentEntity, AgentStatus } from './entities/agent.entity';
 import { AgentDecommissionedError, AgentNameTakenError } from './inventory-errors';
 import { OwnersService } from './owners.service';
-import type { AgentDto } from './dto/agent.dto';
 
 @Injectable()
 export class AgentsService {

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+
 import { AuditService } from '../audit/audit.service';
 import { RequestContext } from '../auth/actor';
 import { Clock } from '../common/clock/clock';
@@ -9,14 +10,14 @@ import { RandomSource, randomUnit } from '../common/random/random-source';
 import { EventOutboxService } from '../gateways/event-outbox.service';
 import { SecretStore } from '../secret-stores/secret-store';
 import { SecretStoreRegistry } from '../secret-stores/secret-store.registry';
-import { applyChanges } from './credential-state';
-import { assertNotRequester, assertNotRevoked } from './inventory-errors';
+import type { Credential } from './credential';
 import { CredentialSecretsService } from './credential-secrets.service';
+import { applyChanges } from './credential-state';
 import { credentialTermsEvent, describeCredential, toCredentialView } from './credential-views';
 import { CredentialsRepository } from './credentials.repository';
-import type { CredentialDto } from './dto/credential.dto';
 import { CredentialsService } from './credentials.service';
-import type { Credential } from './credential';
+import type { CredentialDto } from './dto/credential.dto';
+import { assertNotRequester, assertNotRevoked } from './inventory-errors';
 
 /**
  * The second-person workflow: a credential issued with a delete/admin scope
@@ -128,5 +129,4 @@ export class CredentialApprovalsService {
       throw new ConflictError('NOTHING_TO_REJECT', 'This credential has nothing awaiting approval.');
     });
   }
-
 }

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+
 import { formatSecret, isWellFormedSecret } from './credential-secret';
 
 describe('credential secrets', () => {

@@ -1,5 +1,7 @@
 import { crc32 } from 'node:zlib';
+
 import basex from 'base-x';
+
 import type { Environment } from './entities/credential.entity';
 
 const BASE62 = basex('0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz');

@@ -1,11 +1,13 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+
 import { Injectable, Logger } from '@nestjs/common';
+
 import { DependencyUnavailableError } from '../common/errors/domain-error';
 import { RandomSource, randomUnit } from '../common/random/random-source';
 import { SecretStore, SecretTarget } from '../secret-stores/secret-store';
 import { SecretStoreRegistry } from '../secret-stores/secret-store.registry';
-import { formatSecret, SECRET_RANDOM_BYTES } from './credential-secret';
 import type { Credential } from './credential';
+import { formatSecret, SECRET_RANDOM_BYTES } from './credential-secret';
 import { nextRotationAt } from './rotation-schedule';
 
 /**

@@ -1,6 +1,7 @@
 import { Body, Controller, Get, HttpCode, Param, Patch, Post, Query, Res } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
+
 import type { RequestContext } from '../auth/actor';
 import { Ctx, Roles } from '../auth/decorators';
 import { ApiAuthenticatedProblems, ApiOp, ApiProblems } from '../common/http/api-docs';
@@ -101,7 +102,10 @@ export class CredentialsController {
 
   @Post(':id/claim')
   @ApiOp('claimCredentialSecret', "Claim the secret of a credential's current version (the requester, once per version)")
-  @ApiProblems(400, 403, 404, { status: 409, description: 'The secret of this version was claimed already, or the credential is not active' })
+  @ApiProblems(400, 403, 404, {
+    status: 409,
+    description: 'The secret of this version was claimed already, or the credential is not active',
+  })
   @Roles('admin', 'owner')
   @HttpCode(200)
   @ApiOkResponse({ type: ClaimedSecretDto, description: 'Once per version, by the requester' })

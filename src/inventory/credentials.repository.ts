@@ -1,8 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
+
 import { chunks } from '../common/collections/chunks';
-import { PreparedStatement, preparedQuery } from '../common/db/prepared-query';
+import { preparedQuery, PreparedStatement } from '../common/db/prepared-query';
 import { SqlParams } from '../common/db/sql-params';
 import { updateFields } from '../common/db/update-fields';
 import { decodeTimeCursor, DEFAULT_PAGE_SIZE, encodeTimeCursor, Page, toPage } from '../common/pagination/pagination';
@@ -18,10 +19,36 @@ import { CredentialEntity, CredentialStatus, Environment, PendingCredentialChang
  * the SQL cannot drift from the entity.
  */
 const PROPERTIES = [
-  'id', 'clientId', 'agentId', 'ownerId', 'type', 'environment', 'scopes', 'rateLimitRequests', 'rateLimitPerSeconds',
-  'ipAllowlist', 'secretStore', 'secretRef', 'secretVersion', 'secretVersionId', 'secretSha256', 'secretDeliveredVersion',
-  'status', 'rotationIntervalDays', 'gracePeriodHours', 'lastRotatedAt', 'nextRotationAt', 'lastUsedAt', 'requestedBy',
-  'approvedBy', 'approvedAt', 'pendingChange', 'createdAt', 'updatedAt', 'revokedAt', 'revokedReason',
+  'id',
+  'clientId',
+  'agentId',
+  'ownerId',
+  'type',
+  'environment',
+  'scopes',
+  'rateLimitRequests',
+  'rateLimitPerSeconds',
+  'ipAllowlist',
+  'secretStore',
+  'secretRef',
+  'secretVersion',
+  'secretVersionId',
+  'secretSha256',
+  'secretDeliveredVersion',
+  'status',
+  'rotationIntervalDays',
+  'gracePeriodHours',
+  'lastRotatedAt',
+  'nextRotationAt',
+  'lastUsedAt',
+  'requestedBy',
+  'approvedBy',
+  'approvedAt',
+  'pendingChange',
+  'createdAt',
+  'updatedAt',
+  'revokedAt',
+  'revokedReason',
 ] as const satisfies ReadonlyArray<keyof Credential>;
 
 /** Fails the build, naming it, if a property of Credential is missing from PROPERTIES. */
@@ -81,7 +108,12 @@ export class CredentialsRepository {
   /** New credentials, in one INSERT. */
   async insert(em: EntityManager, credentials: Credential[]): Promise<void> {
     const params = new SqlParams();
-    const rows = credentials.map((credential) => `(${rowValues(credential).map((value) => params.add(value)).join(', ')})`);
+    const rows = credentials.map(
+      (credential) =>
+        `(${rowValues(credential)
+          .map((value) => params.add(value))
+          .join(', ')})`,
+    );
     await em.query(`INSERT INTO credentials (${INSERT_COLUMNS}) VALUES ${rows.join(', ')}`, params.values);
   }
 
@@ -179,8 +211,15 @@ export class CredentialsRepository {
   /** The policy a change may touch (scopes, rate limit, allowlist, rotation policy), and the pending change. */
   async saveChanges(em: EntityManager, credential: Credential): Promise<void> {
     await updateFields(em, CredentialEntity, credential, [
-      'scopes', 'rateLimitRequests', 'rateLimitPerSeconds', 'ipAllowlist', 'rotationIntervalDays', 'gracePeriodHours',
-      'nextRotationAt', 'pendingChange', 'updatedAt',
+      'scopes',
+      'rateLimitRequests',
+      'rateLimitPerSeconds',
+      'ipAllowlist',
+      'rotationIntervalDays',
+      'gracePeriodHours',
+      'nextRotationAt',
+      'pendingChange',
+      'updatedAt',
     ]);
   }
 
@@ -192,7 +231,15 @@ export class CredentialsRepository {
   /** An approved credential: active, with its first secret's place in the store. */
   async saveApproved(em: EntityManager, credential: Credential): Promise<void> {
     await updateFields(em, CredentialEntity, credential, [
-      'status', 'approvedBy', 'approvedAt', 'secretRef', 'secretVersion', 'secretVersionId', 'secretSha256', 'nextRotationAt', 'updatedAt',
+      'status',
+      'approvedBy',
+      'approvedAt',
+      'secretRef',
+      'secretVersion',
+      'secretVersionId',
+      'secretSha256',
+      'nextRotationAt',
+      'updatedAt',
     ]);
   }
 

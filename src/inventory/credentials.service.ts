@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
+
 import { AuditService } from '../audit/audit.service';
 import { Actor, assertOwnerAccess, assertOwnerRead, RequestContext, scopedOwnerFilter } from '../auth/actor';
 import { Clock } from '../common/clock/clock';
@@ -14,13 +15,13 @@ import { AppConfig } from '../config/app-config';
 import { EventOutboxService } from '../gateways/event-outbox.service';
 import { SecretStoreRegistry } from '../secret-stores/secret-store.registry';
 import { AgentsService } from './agents.service';
-import { applyChanges, CredentialChanges, newCredential, strictSubsetProblem } from './credential-state';
-import { AgentDecommissionedError, assertActive, assertNotRevoked } from './inventory-errors';
+import type { Credential } from './credential';
 import { CredentialSecretsService } from './credential-secrets.service';
+import { applyChanges, CredentialChanges, newCredential, strictSubsetProblem } from './credential-state';
 import { credentialTermsEvent, describeCredential, toCredentialView } from './credential-views';
 import { CredentialListFilter, CredentialsRepository, RotatedVersion } from './credentials.repository';
 import { ClaimedSecretDto, CreateCredentialDto, CredentialDto, IssuedCredentialDto } from './dto/credential.dto';
-import type { Credential } from './credential';
+import { AgentDecommissionedError, assertActive, assertNotRevoked } from './inventory-errors';
 import { checkIpAllowlist } from './ip-allowlist';
 import { ProductsService } from './products.service';
 import { nextRotationAt } from './rotation-schedule';
@@ -151,7 +152,12 @@ export class CredentialsService {
           em,
           items.map(({ ctx, credential }) => ({
             ctx,
-            entry: { action: 'credential.created', targetType: 'credential', targetId: credential.id, data: describeCredential(credential) },
+            entry: {
+              action: 'credential.created',
+              targetType: 'credential',
+              targetId: credential.id,
+              data: describeCredential(credential),
+            },
           })),
         );
       });
@@ -183,7 +189,10 @@ export class CredentialsService {
    */
   async update(ctx: RequestContext, id: string, changes: CredentialChanges): Promise<{ credential: CredentialDto; pending: boolean }> {
     if (Object.values(changes).every((v) => v === undefined)) {
-      throw InvalidInputError.field('body', 'must change at least one of scopes, rateLimit, ipAllowlist, rotationIntervalDays, gracePeriodHours');
+      throw InvalidInputError.field(
+        'body',
+        'must change at least one of scopes, rateLimit, ipAllowlist, rotationIntervalDays, gracePeriodHours',
+      );
     }
     const normalized: CredentialChanges = { ...changes, ipAllowlist: await this.checkPolicy(changes) };
 
@@ -313,7 +322,14 @@ export class CredentialsService {
   async markRevoked(em: EntityManager, credentials: Credential[], at: Date, reason: string): Promise<void> {
     for (const credential of credentials) assertNotRevoked(credential);
     for (const credential of credentials) {
-      Object.assign(credential, { status: 'revoked', revokedAt: at, revokedReason: reason, pendingChange: null, nextRotationAt: null, updatedAt: at });
+      Object.assign(credential, {
+        status: 'revoked',
+        revokedAt: at,
+        revokedReason: reason,
+        pendingChange: null,
+        nextRotationAt: null,
+        updatedAt: at,
+      });
     }
     await this.repository.markRevoked(
       em,
@@ -348,7 +364,8 @@ export class CredentialsService {
       nextRotationAt: nextRotationAt(now, credential.rotationIntervalDays, randomUnit(this.random)),
     }));
     const updated = await this.repository.applyRotatedVersions(em, versions, now);
-    if (updated !== changes.length) throw new Error(`applied ${updated} of ${changes.length} rotated versions; the credentials were not locked`);
+    if (updated !== changes.length)
+      throw new Error(`applied ${updated} of ${changes.length} rotated versions; the credentials were not locked`);
     return changes.map((c, i) => ({
       ...c.credential,
       secretVersion: c.toVersion,
@@ -377,7 +394,11 @@ export class CredentialsService {
    * the catalog, the allowlist, the interval against the configured maximum);
    * returns the allowlist normalized, when one was given.
    */
-  private async checkPolicy(policy: { scopes?: string[]; ipAllowlist?: string[]; rotationIntervalDays?: number }): Promise<string[] | undefined> {
+  private async checkPolicy(policy: {
+    scopes?: string[];
+    ipAllowlist?: string[];
+    rotationIntervalDays?: number;
+  }): Promise<string[] | undefined> {
     const errors: FieldError[] = [];
     if (policy.scopes) errors.push(...checkScopes(policy.scopes, await this.products.catalogFor(productsOf(policy.scopes))));
     const allowlist = policy.ipAllowlist ? checkIpAllowlist(policy.ipAllowlist) : undefined;
@@ -388,5 +409,4 @@ export class CredentialsService {
     if (errors.length) throw new InvalidInputError(errors);
     return allowlist?.normalized;
   }
-
 }

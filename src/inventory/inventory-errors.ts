@@ -1,5 +1,5 @@
-import { ConflictError, ForbiddenError } from '../common/errors/domain-error';
 import type { Actor } from '../auth/actor';
+import { ConflictError, ForbiddenError } from '../common/errors/domain-error';
 import type { Credential } from './credential';
 
 /** The inventory's domain errors, each defined once; other modules raise the credential ones through these too. */

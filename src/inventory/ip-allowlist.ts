@@ -1,4 +1,5 @@
 import ipaddr from 'ipaddr.js';
+
 import type { FieldError } from '../common/errors/domain-error';
 
 /**
@@ -41,8 +42,7 @@ function parseCidr(entry: string): { cidr: string } | { error: string } {
     return { error: example };
   }
   const [ip, prefix] = parsed;
-  const network =
-    ip.kind() === 'ipv4' ? ipaddr.IPv4.networkAddressFromCIDR(entry) : ipaddr.IPv6.networkAddressFromCIDR(entry);
+  const network = ip.kind() === 'ipv4' ? ipaddr.IPv4.networkAddressFromCIDR(entry) : ipaddr.IPv6.networkAddressFromCIDR(entry);
   if (network.toString() !== ip.toString()) {
     return { error: `has host bits set; the network is ${network.toString()}/${prefix}` };
   }

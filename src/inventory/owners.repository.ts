@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
+
 import { fetchTimePage, Page } from '../common/pagination/pagination';
 import { OwnerEntity } from './entities/owner.entity';
 

@@ -1,18 +1,19 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+
 import { AuditService } from '../audit/audit.service';
 import { Actor, assertOwnerRead, canReadAll, RequestContext } from '../auth/actor';
 import { Clock } from '../common/clock/clock';
 import { definedOnly } from '../common/collections/defined-only';
+import { isUniqueViolation } from '../common/db/pg-errors';
 import { NotFoundError } from '../common/errors/domain-error';
 import { mapPage, Page } from '../common/pagination/pagination';
 import { RandomSource } from '../common/random/random-source';
+import type { OwnerDto } from './dto/owner.dto';
 import { OwnerEntity, OwnerKind } from './entities/owner.entity';
 import { OwnerEmailTakenError } from './inventory-errors';
 import { OwnersRepository } from './owners.repository';
-import { isUniqueViolation } from '../common/db/pg-errors';
-import type { OwnerDto } from './dto/owner.dto';
 
 @Injectable()
 export class OwnersService {

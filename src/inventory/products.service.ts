@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+
 import { AuditService } from '../audit/audit.service';
 import type { RequestContext } from '../auth/actor';
 import { Clock } from '../common/clock/clock';
@@ -8,9 +9,9 @@ import { isUniqueViolation } from '../common/db/pg-errors';
 import { ConflictError, NotFoundError } from '../common/errors/domain-error';
 import { mapPage, Page } from '../common/pagination/pagination';
 import { RandomSource } from '../common/random/random-source';
+import type { ProductDto } from './dto/product.dto';
 import { Operation, OPERATIONS, ProductEntity } from './entities/product.entity';
 import { ProductsRepository } from './products.repository';
-import type { ProductDto } from './dto/product.dto';
 
 @Injectable()
 export class ProductsService {

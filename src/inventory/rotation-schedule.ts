@@ -13,4 +13,3 @@ export function nextRotationAt(from: Date, intervalDays: number, randomUnit: num
   const jitter = Math.floor(interval * JITTER_SHARE * Math.min(Math.max(randomUnit, 0), 1));
   return new Date(from.getTime() + interval - jitter);
 }
-

@@ -37,9 +37,7 @@ describe('checkScopes', () => {
   });
 
   it('finds privileged scopes that a change adds', () => {
-    expect(addedPrivilegedScopes(['payments:delete'], ['payments:delete', 'payments:admin', 'payments:write'])).toEqual([
-      'payments:admin',
-    ]);
+    expect(addedPrivilegedScopes(['payments:delete'], ['payments:delete', 'payments:admin', 'payments:write'])).toEqual(['payments:admin']);
     expect(addedPrivilegedScopes(['payments:delete', 'payments:read'], ['payments:read'])).toEqual([]);
   });
 });

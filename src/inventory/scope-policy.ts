@@ -1,5 +1,5 @@
 import type { FieldError } from '../common/errors/domain-error';
-import { OPERATIONS, Operation, PRIVILEGED_OPERATIONS } from './entities/product.entity';
+import { Operation, OPERATIONS, PRIVILEGED_OPERATIONS } from './entities/product.entity';
 
 export const PRODUCT_NAME_PATTERN = /^[a-z][a-z0-9-]{1,62}$/;
 const SCOPE_PATTERN = /^([a-z][a-z0-9-]{1,62}):([a-z]+)$/;

@@ -1,8 +1,10 @@
 import { Readable } from 'node:stream';
+
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { stringify } from 'csv-stringify';
 import { DataSource } from 'typeorm';
+
 import { CampaignReportRepository, REPORT_COLUMNS } from './campaign-report.repository';
 import { CampaignsService } from './campaigns.service';
 import { neutraliseCell } from './csv-cell';

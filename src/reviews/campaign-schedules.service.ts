@@ -1,6 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+
 import { AuditService } from '../audit/audit.service';
 import { RequestContext, systemContext } from '../auth/actor';
 import { Clock } from '../common/clock/clock';
@@ -8,13 +9,13 @@ import { tryAdvisoryXactLock } from '../common/db/advisory-lock';
 import { isUniqueViolation } from '../common/db/pg-errors';
 import { mapPage, Page } from '../common/pagination/pagination';
 import { RandomSource } from '../common/random/random-source';
-import { CampaignScope, CampaignsService, DEFAULT_DUE_IN_DAYS, DEFAULT_ON_EXPIRY } from './campaigns.service';
 import { CampaignSchedulesRepository } from './campaign-schedules.repository';
 import { CampaignsRepository } from './campaigns.repository';
-import { CampaignScheduleEntity } from './entities/campaign-schedule.entity';
-import { ExpiryAction } from './entities/campaign.entity';
-import { toScheduleView } from './review-views';
+import { CampaignScope, CampaignsService, DEFAULT_DUE_IN_DAYS, DEFAULT_ON_EXPIRY } from './campaigns.service';
 import type { ScheduleDto } from './dto/campaign.dto';
+import { ExpiryAction } from './entities/campaign.entity';
+import { CampaignScheduleEntity } from './entities/campaign-schedule.entity';
+import { toScheduleView } from './review-views';
 import { currentPeriod } from './schedule-period';
 
 export interface CreateScheduleInput extends CampaignScope {

@@ -1,4 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
+
 import { systemContext } from '../auth/actor';
 import { Clock } from '../common/clock/clock';
 import { CampaignSchedulesService } from './campaign-schedules.service';

@@ -1,5 +1,6 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query, StreamableFile } from '@nestjs/common';
 import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiProduces, ApiTags } from '@nestjs/swagger';
+
 import type { RequestContext } from '../auth/actor';
 import { Ctx, Roles } from '../auth/decorators';
 import { ApiAuthenticatedProblems, ApiJsonOrCsvOkResponse, ApiOp, ApiOptionalBody, ApiProblems } from '../common/http/api-docs';
@@ -60,7 +61,14 @@ export class CampaignsController {
 
   @Post(':id/items/:itemId/decision')
   @ApiOp('decideReviewItem', 'Decide a review item (carried out at once)')
-  @ApiProblems(400, 403, 404, { status: 409, description: 'The campaign is closed, the item is decided, or its credential was revoked or is not active' }, 413, 415)
+  @ApiProblems(
+    400,
+    403,
+    404,
+    { status: 409, description: 'The campaign is closed, the item is decided, or its credential was revoked or is not active' },
+    413,
+    415,
+  )
   @Roles('admin', 'owner')
   @HttpCode(200)
   @ApiOkResponse({ type: ReviewItemDto, description: 'Decided and carried out' })
@@ -76,7 +84,14 @@ export class CampaignsController {
   @Post(':id/signoff')
   @ApiOptionalBody()
   @ApiOp('signOffCampaign', "Sign off the caller's decisions in a campaign")
-  @ApiProblems(400, 403, 404, { status: 409, description: 'An item of the caller is pending, the caller has no items, or it signed off already' }, 413, 415)
+  @ApiProblems(
+    400,
+    403,
+    404,
+    { status: 409, description: 'An item of the caller is pending, the caller has no items, or it signed off already' },
+    413,
+    415,
+  )
   @Roles('owner')
   @ApiCreatedResponse({ type: SignoffDto })
   signOff(@Ctx() ctx: RequestContext, @Param('id', UuidPipe) id: string, @Body() body: CreateSignoffDto): Promise<SignoffDto> {

@@ -1,10 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
+
 import { updateFields } from '../common/db/update-fields';
 import { fetchTimePage, Page } from '../common/pagination/pagination';
-import { CampaignSignoffEntity } from './entities/campaign-signoff.entity';
 import { CampaignEntity, CampaignStatus } from './entities/campaign.entity';
+import { CampaignSignoffEntity } from './entities/campaign-signoff.entity';
 
 /** The campaigns table and the owners' sign-offs of each campaign (campaign_signoffs), one method per purpose. */
 @Injectable()

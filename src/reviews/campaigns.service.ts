@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
+
 import { AuditService } from '../audit/audit.service';
 import { Actor, canReadAll, RequestContext, scopedOwnerFilter } from '../auth/actor';
 import { Clock, DAY_MS } from '../common/clock/clock';
@@ -12,14 +13,14 @@ import { OwnersService } from '../inventory/owners.service';
 import { RevocationService } from '../revocation/revocation.service';
 import { RotationsService } from '../rotation/rotations.service';
 import { CampaignsRepository } from './campaigns.repository';
-import { CampaignEntity, CampaignStatus, CloseReason, ExpiryAction } from './entities/campaign.entity';
-import { ReviewItemStatus } from './entities/review-item.entity';
-import { ReviewItemsRepository } from './review-items.repository';
-import { CampaignClosedError } from './review-errors';
-import { ReviewMetrics } from './review-metrics';
-import { toCampaignView, toItemView } from './review-views';
 import type { CampaignDto, CampaignProgressDto, OwnerProgressDto } from './dto/campaign.dto';
 import type { MyReviewItemDto, ReviewItemDto } from './dto/review-item.dto';
+import { CampaignEntity, CampaignStatus, CloseReason, ExpiryAction } from './entities/campaign.entity';
+import { ReviewItemStatus } from './entities/review-item.entity';
+import { CampaignClosedError } from './review-errors';
+import { ReviewItemsRepository } from './review-items.repository';
+import { ReviewMetrics } from './review-metrics';
+import { toCampaignView, toItemView } from './review-views';
 
 export interface CampaignScope {
   environment?: 'sandbox' | 'production' | null;
@@ -259,12 +260,7 @@ export class CampaignsService {
       if (campaign.onExpiry === 'revoke') {
         const pending = await this.reviewItems.pendingCredentialIds(em, id);
         const revocation = pending.length
-          ? await this.revocation.revokeInTransaction(
-              em,
-              ctx,
-              pending,
-              `Access review "${campaign.name}" (${id}) expired undecided`,
-            )
+          ? await this.revocation.revokeInTransaction(em, ctx, pending, `Access review "${campaign.name}" (${id}) expired undecided`)
           : null;
         revocationId = revocation?.revocationId ?? null;
         revokedCount = revocation?.credentialIds.length ?? 0;

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+
 import { AttestedDecision, canonicalDecisions, decisionsSha256 } from './decisions-digest';
 
 const decision = (itemId: string, extra: Partial<AttestedDecision> = {}): AttestedDecision => ({

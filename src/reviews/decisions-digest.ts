@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+
 import canonicalize from 'canonicalize';
 
 /** One item as an owner attests to it in a sign-off. */

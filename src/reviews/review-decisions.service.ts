@@ -1,20 +1,21 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+
 import { AuditService } from '../audit/audit.service';
 import { assertOwnerAccess, RequestContext } from '../auth/actor';
-import { isUniqueViolation } from '../common/db/pg-errors';
 import { Clock } from '../common/clock/clock';
+import { isUniqueViolation } from '../common/db/pg-errors';
 import { ForbiddenError, InvalidInputError, NotFoundError } from '../common/errors/domain-error';
 import { RandomSource } from '../common/random/random-source';
 import { CredentialsService } from '../inventory/credentials.service';
 import { CredentialNotActiveError } from '../inventory/inventory-errors';
 import { RevocationService } from '../revocation/revocation.service';
-import { decisionsSha256 } from './decisions-digest';
-import { CampaignSignoffEntity } from './entities/campaign-signoff.entity';
 import { CampaignsRepository } from './campaigns.repository';
+import { decisionsSha256 } from './decisions-digest';
+import type { ReviewItemDto, SignoffDto } from './dto/review-item.dto';
+import { CampaignSignoffEntity } from './entities/campaign-signoff.entity';
 import { ReviewDecision, ReviewOutcome } from './entities/review-item.entity';
-import { ReviewItemsRepository } from './review-items.repository';
 import {
   AlreadySignedOffError,
   CampaignClosedError,
@@ -23,9 +24,9 @@ import {
   ItemsPendingError,
   NothingToSignOffError,
 } from './review-errors';
+import { ReviewItemsRepository } from './review-items.repository';
 import { ReviewMetrics } from './review-metrics';
 import { toAttestedDecision, toItemView, toSignoffView } from './review-views';
-import type { ReviewItemDto, SignoffDto } from './dto/review-item.dto';
 
 export interface DecisionInput {
   decision: ReviewDecision;

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
+
 import { SqlParams } from '../common/db/sql-params';
 import { updateFields } from '../common/db/update-fields';
 import { fetchTimePage, Page } from '../common/pagination/pagination';
@@ -76,8 +77,17 @@ export class ReviewItemsRepository {
   }
 
   /** A campaign's items, newest first, by owner and status if asked. */
-  list(query: { campaignId: string; ownerId?: string; status?: ReviewItemStatus; limit?: number; cursor?: string }): Promise<Page<ReviewItemEntity>> {
-    const qb = this.dataSource.getRepository(ReviewItemEntity).createQueryBuilder('i').where('i.campaign_id = :campaignId', { campaignId: query.campaignId });
+  list(query: {
+    campaignId: string;
+    ownerId?: string;
+    status?: ReviewItemStatus;
+    limit?: number;
+    cursor?: string;
+  }): Promise<Page<ReviewItemEntity>> {
+    const qb = this.dataSource
+      .getRepository(ReviewItemEntity)
+      .createQueryBuilder('i')
+      .where('i.campaign_id = :campaignId', { campaignId: query.campaignId });
     if (query.ownerId) qb.andWhere('i.owner_id = :ownerId', { ownerId: query.ownerId });
     if (query.status) qb.andWhere('i.status = :status', { status: query.status });
     return fetchTimePage(qb, 'i', query, (row) => row);
@@ -149,7 +159,16 @@ export class ReviewItemsRepository {
 
   /** Records how an item was resolved (decided, or found revoked elsewhere). */
   async saveResolution(em: EntityManager, item: ReviewItemEntity): Promise<void> {
-    await updateFields(em, ReviewItemEntity, item, ['status', 'decision', 'decidedBy', 'decidedAt', 'comment', 'outcome', 'scopesAfter', 'resolvedAt']);
+    await updateFields(em, ReviewItemEntity, item, [
+      'status',
+      'decision',
+      'decidedBy',
+      'decidedAt',
+      'comment',
+      'outcome',
+      'scopesAfter',
+      'resolvedAt',
+    ]);
   }
 
   /** An owner's items of a campaign, by id (what a sign-off attests). */

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Counter, Histogram } from 'prom-client';
+
 import { MetricsService } from '../common/metrics/metrics.service';
 
 /** Review metrics on the application's registry: how long opening takes, and what owners decide. */

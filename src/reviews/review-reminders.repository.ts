@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
+
 import { ReviewReminderEntity } from './entities/review-reminder.entity';
 
 /** An owner of a campaign who has not signed off and has not had this stage's reminder. */

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+
 import { AuditService } from '../audit/audit.service';
 import { systemContext } from '../auth/actor';
 import { Clock, DAY_MS } from '../common/clock/clock';

@@ -1,12 +1,12 @@
-import type { CampaignScheduleEntity } from './entities/campaign-schedule.entity';
-import type { CampaignSignoffEntity } from './entities/campaign-signoff.entity';
-import type { CampaignEntity } from './entities/campaign.entity';
-import type { ReviewItemEntity } from './entities/review-item.entity';
 import type { AttestedDecision } from './decisions-digest';
-import type { RiskFlag } from './risk-flags';
-import { periodStart, currentPeriod } from './schedule-period';
 import type { CampaignDto, ScheduleDto } from './dto/campaign.dto';
 import type { ReviewItemDto, SignoffDto } from './dto/review-item.dto';
+import type { CampaignEntity } from './entities/campaign.entity';
+import type { CampaignScheduleEntity } from './entities/campaign-schedule.entity';
+import type { CampaignSignoffEntity } from './entities/campaign-signoff.entity';
+import type { ReviewItemEntity } from './entities/review-item.entity';
+import type { RiskFlag } from './risk-flags';
+import { currentPeriod, periodStart } from './schedule-period';
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+
 import { AuditModule } from '../audit/audit.module';
 import { GatewaysModule } from '../gateways/gateways.module';
 import { InventoryModule } from '../inventory/inventory.module';
@@ -14,9 +15,9 @@ import { CampaignSweepService } from './campaign-sweep.service';
 import { CampaignsController } from './campaigns.controller';
 import { CampaignsRepository } from './campaigns.repository';
 import { CampaignsService } from './campaigns.service';
+import { CampaignEntity } from './entities/campaign.entity';
 import { CampaignScheduleEntity } from './entities/campaign-schedule.entity';
 import { CampaignSignoffEntity } from './entities/campaign-signoff.entity';
-import { CampaignEntity } from './entities/campaign.entity';
 import { ReviewItemEntity } from './entities/review-item.entity';
 import { ReviewReminderEntity } from './entities/review-reminder.entity';
 import { ReviewDecisionsService } from './review-decisions.service';

@@ -1,6 +1,7 @@
 import { Body, Controller, Get, Param, Post, Query, Res } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiBearerAuth, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
+
 import type { RequestContext } from '../auth/actor';
 import { Ctx, Roles } from '../auth/decorators';
 import { ApiAuthenticatedProblems, ApiOp, ApiProblems } from '../common/http/api-docs';

@@ -1,7 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
+
 import { AuditEntry, AuditService } from '../audit/audit.service';
 import { Actor, assertMayRespond, assertOwnerRead, RequestContext } from '../auth/actor';
 import { Clock } from '../common/clock/clock';
@@ -11,16 +13,16 @@ import { RandomSource } from '../common/random/random-source';
 import { DeliveriesService, DeliveryView } from '../gateways/deliveries.service';
 import { EventOutboxService } from '../gateways/event-outbox.service';
 import { AgentsService } from '../inventory/agents.service';
+import type { Credential } from '../inventory/credential';
 import { targetOf } from '../inventory/credential-secrets.service';
 import { credentialEventData } from '../inventory/credential-views';
-import type { Credential } from '../inventory/credential';
 import { CredentialsService } from '../inventory/credentials.service';
 import { CredentialRevokedError } from '../inventory/inventory-errors';
+import { RotationsService } from '../rotation/rotations.service';
+import type { GatewayPropagationDto, RevocationAcceptedDto, RevocationDto } from './dto/revocation.dto';
 import { RevocationEntity } from './entities/revocation.entity';
 import { RevocationsRepository } from './revocations.repository';
-import { RotationsService } from '../rotation/rotations.service';
 import { SecretDestructionService } from './secret-destruction.service';
-import type { GatewayPropagationDto, RevocationAcceptedDto, RevocationDto } from './dto/revocation.dto';
 
 export interface RevokeOutcome {
   /** False when the credential (or agent) was already revoked: the summary is the earlier revocation's. */
@@ -131,7 +133,12 @@ export class RevocationService {
    * those already revoked are skipped. Returns null when none was left to
    * revoke. Appends the `credential.revoked` audit events itself.
    */
-  async revokeInTransaction(em: EntityManager, ctx: RequestContext, credentialIds: string[], reason: string): Promise<RevocationAcceptedDto | null> {
+  async revokeInTransaction(
+    em: EntityManager,
+    ctx: RequestContext,
+    credentialIds: string[],
+    reason: string,
+  ): Promise<RevocationAcceptedDto | null> {
     // A thousand at a time (a campaign's expiry may revoke a hundred thousand): each chunk is locked, revoked,
     // published and audited before the next is read, so memory stays flat. Chunks follow id order, as locks must.
     const ids = [...new Set(credentialIds.map((id) => id.toLowerCase()))].sort();
@@ -143,7 +150,10 @@ export class RevocationService {
       const locked = await this.credentials.lockManyForChange(em, chunk);
       if (locked.length < chunk.length) {
         const found = new Set(locked.map((c) => c.id));
-        throw new NotFoundError('credential', chunk.find((id) => !found.has(id))!);
+        throw new NotFoundError(
+          'credential',
+          chunk.find((id) => !found.has(id))!,
+        );
       }
       const toRevoke = locked.filter((c) => c.status !== 'revoked');
       if (toRevoke.length === 0) continue;
@@ -190,7 +200,13 @@ export class RevocationService {
   ): Promise<{ summary: RevocationAcceptedDto; audit: AuditEntry[] }> {
     const now = this.clock.now();
     const owners = new Set(credentials.map((c) => c.ownerId));
-    const revocation = this.newRevocation(ctx, reason, agent?.agentId ?? null, agent?.ownerId ?? (owners.size === 1 ? [...owners][0] : null), now);
+    const revocation = this.newRevocation(
+      ctx,
+      reason,
+      agent?.agentId ?? null,
+      agent?.ownerId ?? (owners.size === 1 ? [...owners][0] : null),
+      now,
+    );
     const audit = await this.revokeChunk(em, revocation, credentials, true);
     if (ctx.redactions?.some((r) => r.field === 'reason')) {
       // The reason had a secret-shaped value redacted: each event says whether it was this credential's own secret.
@@ -219,7 +235,12 @@ export class RevocationService {
    * call waits on every round trip) and schedules their secrets' destruction.
    * Returns their audit entries, for the caller to append.
    */
-  private async revokeChunk(em: EntityManager, revocation: RevocationEntity, credentials: Credential[], withRevocation: boolean): Promise<AuditEntry[]> {
+  private async revokeChunk(
+    em: EntityManager,
+    revocation: RevocationEntity,
+    credentials: Credential[],
+    withRevocation: boolean,
+  ): Promise<AuditEntry[]> {
     const { reason, revokedAt: now } = revocation;
     const revokedAt = now.toISOString();
     const previousStatus = new Map(credentials.map((c) => [c.id, c.status]));
@@ -298,9 +319,19 @@ function byGateway(deliveries: DeliveryView[]): GatewayPropagationDto[] {
     groups.set(key, [...(groups.get(key) ?? []), d]);
   }
   return [...groups.entries()].map(([gatewayId, items]) => {
-    const status = items.some((d) => d.status === 'failed') ? 'failed' : items.some((d) => d.status === 'pending') ? 'pending' : 'delivered';
+    const status = items.some((d) => d.status === 'failed')
+      ? 'failed'
+      : items.some((d) => d.status === 'pending')
+        ? 'pending'
+        : 'delivered';
     const unfinished = items.find((d) => d.status !== 'delivered' && d.lastError) ?? items.find((d) => d.lastError);
-    const deliveredAt = status === 'delivered' ? items.map((d) => d.deliveredAt!).sort().at(-1)! : null;
+    const deliveredAt =
+      status === 'delivered'
+        ? items
+            .map((d) => d.deliveredAt!)
+            .sort()
+            .at(-1)!
+        : null;
     return {
       gatewayId,
       status,

@@ -1,9 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
+
 import type { SecretTarget } from '../secret-stores/secret-store';
-import { RevocationCredentialEntity } from './entities/revocation-credential.entity';
 import { RevocationEntity } from './entities/revocation.entity';
+import { RevocationCredentialEntity } from './entities/revocation-credential.entity';
 
 /** A credential a revocation revokes: its `credential.revoked` event and where its secret lives (to destroy it). */
 export interface RevokedCredentialRow {
@@ -46,7 +47,12 @@ export class RevocationsRepository {
    * pending, due at once), and with `withRevocation` the revocation itself, in
    * the same statement: a revoke call waits on every round trip.
    */
-  async insertRevoked(em: EntityManager, revocation: RevocationEntity, rows: RevokedCredentialRow[], withRevocation: boolean): Promise<void> {
+  async insertRevoked(
+    em: EntityManager,
+    revocation: RevocationEntity,
+    rows: RevokedCredentialRow[],
+    withRevocation: boolean,
+  ): Promise<void> {
     const insertRows = `INSERT INTO revocation_credentials (credential_id, revocation_id, event_id, secret_store, secret_target,
                                                       secret_status, secret_attempts, secret_next_attempt_at)
        SELECT c.credential_id, $1, c.event_id, c.secret_store, c.secret_target, 'pending', 0, $2

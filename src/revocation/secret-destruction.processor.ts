@@ -1,7 +1,8 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
+
 import { JobQueues } from '../common/jobs/job-queues';
-import { RevocationQueue, SecretDestructionJob } from './secret-destruction-jobs';
 import { SecretDestructionService } from './secret-destruction.service';
+import { RevocationQueue, SecretDestructionJob } from './secret-destruction-jobs';
 
 @Injectable()
 export class SecretDestructionProcessor implements OnModuleInit {

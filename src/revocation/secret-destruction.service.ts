@@ -2,13 +2,14 @@ import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import type { JobsOptions } from 'bullmq';
 import { DataSource, EntityManager } from 'typeorm';
+
 import { AuditEntry, AuditService } from '../audit/audit.service';
 import { systemContext } from '../auth/actor';
 import { Clock } from '../common/clock/clock';
+import { AfterCommit } from '../common/db/after-commit';
 import type { DueCursor, DueJob, DueWork } from '../common/jobs/due-work';
 import { JobQueues } from '../common/jobs/job-queues';
 import { JobSweeper, JobSweepResult } from '../common/jobs/job-sweeper';
-import { AfterCommit } from '../common/db/after-commit';
 import { SecretStoreRegistry } from '../secret-stores/secret-store.registry';
 import {
   RevocationQueue,
@@ -110,7 +111,12 @@ export class SecretDestructionService implements DueWork, OnModuleInit {
     for (const { row, error } of attempts.filter((a) => a.error)) {
       const failures = row.secretAttempts + 1;
       const message = error!.message;
-      await this.repository.recordFailure(row.credentialId, failures, message, new Date(this.clock.now().getTime() + secretDestructionBackoffMs(failures)));
+      await this.repository.recordFailure(
+        row.credentialId,
+        failures,
+        message,
+        new Date(this.clock.now().getTime() + secretDestructionBackoffMs(failures)),
+      );
       outcomes.set(row.credentialId, 'retrying');
       this.logger.warn(
         { credentialId: row.credentialId, store: row.secretStore, attempts: failures, err: message },
@@ -149,7 +155,12 @@ export class SecretDestructionService implements DueWork, OnModuleInit {
   }
 
   private jobOf(data: SecretDestructionJob): DueJob<SecretDestructionJob> {
-    return { queue: RevocationQueue.SecretDestruction, name: SecretDestructionJobName.Destroy, data, opts: { ...JOB_OPTIONS, jobId: secretDestructionJobId(data) } };
+    return {
+      queue: RevocationQueue.SecretDestruction,
+      name: SecretDestructionJobName.Destroy,
+      data,
+      opts: { ...JOB_OPTIONS, jobId: secretDestructionJobId(data) },
+    };
   }
 
   private async enqueue(jobs: SecretDestructionJob[]): Promise<void> {

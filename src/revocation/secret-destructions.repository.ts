@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager, In } from 'typeorm';
+
 import { RevocationCredentialEntity } from './entities/revocation-credential.entity';
 import type { SecretDestructionJob } from './secret-destruction-jobs';
 
@@ -16,14 +17,19 @@ export class SecretDestructionsRepository {
 
   /** The destructions of these credentials that are still pending. */
   pendingOf(credentialIds: string[]): Promise<RevocationCredentialEntity[]> {
-    return this.dataSource.getRepository(RevocationCredentialEntity).find({ where: { credentialId: In(credentialIds), secretStatus: 'pending' } });
+    return this.dataSource
+      .getRepository(RevocationCredentialEntity)
+      .find({ where: { credentialId: In(credentialIds), secretStatus: 'pending' } });
   }
 
   /** A failed attempt, if the destruction is still pending: how many so far, the error, and when to try next. */
   async recordFailure(credentialId: string, attempts: number, error: string, nextAttemptAt: Date): Promise<void> {
     await this.dataSource
       .getRepository(RevocationCredentialEntity)
-      .update({ credentialId, secretStatus: 'pending' }, { secretAttempts: attempts, secretLastError: error, secretNextAttemptAt: nextAttemptAt });
+      .update(
+        { credentialId, secretStatus: 'pending' },
+        { secretAttempts: attempts, secretLastError: error, secretNextAttemptAt: nextAttemptAt },
+      );
   }
 
   /** Destructions the stores confirmed, each only if still pending; returns those it recorded. */

@@ -5,7 +5,9 @@ export class RotationInProgressError extends ConflictError {
   constructor(rotationId?: string) {
     super(
       'ROTATION_IN_PROGRESS',
-      rotationId ? `Rotation ${rotationId} of this credential is running; wait for it to finish.` : 'A rotation of this credential is running; wait for it to finish.',
+      rotationId
+        ? `Rotation ${rotationId} of this credential is running; wait for it to finish.`
+        : 'A rotation of this credential is running; wait for it to finish.',
     );
   }
 }

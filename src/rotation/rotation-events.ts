@@ -1,8 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
+
 import { EventOutboxService } from '../gateways/event-outbox.service';
-import { credentialEventData } from '../inventory/credential-views';
 import type { Credential } from '../inventory/credential';
+import { credentialEventData } from '../inventory/credential-views';
 import type { RotationEntity } from './entities/rotation.entity';
 
 type RotatedRotation = Pick<RotationEntity, 'id' | 'fromVersion' | 'toVersion' | 'immediate'>;
@@ -25,7 +26,10 @@ export class RotationEvents {
   }
 
   /** `rotated` for several credentials, in one round trip. */
-  async rotatedMany(em: EntityManager, items: Array<{ credential: Credential; rotation: RotatedRotation; version: RotatedVersion }>): Promise<void> {
+  async rotatedMany(
+    em: EntityManager,
+    items: Array<{ credential: Credential; rotation: RotatedRotation; version: RotatedVersion }>,
+  ): Promise<void> {
     if (items.length === 0) return;
     await this.outbox.publishMany(
       em,
@@ -48,7 +52,10 @@ export class RotationEvents {
   }
 
   /** The previous versions are destroyed: no longer valid anywhere. In one round trip. */
-  async versionRetiredMany(em: EntityManager, items: Array<{ credential: Credential; rotation: Pick<RotationEntity, 'id' | 'fromVersion'> }>): Promise<void> {
+  async versionRetiredMany(
+    em: EntityManager,
+    items: Array<{ credential: Credential; rotation: Pick<RotationEntity, 'id' | 'fromVersion'> }>,
+  ): Promise<void> {
     if (items.length === 0) return;
     await this.outbox.publishMany(
       em,

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Counter, Gauge, Histogram } from 'prom-client';
+
 import { MetricsService } from '../common/metrics/metrics.service';
 import type { RotationStep, RotationTrigger } from './entities/rotation.entity';
 import { RotationsRepository } from './rotations.repository';

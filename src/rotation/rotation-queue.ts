@@ -1,19 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import type { JobsOptions, Queue } from 'bullmq';
+
 import { Clock } from '../common/clock/clock';
 import type { DueJob } from '../common/jobs/due-work';
 import { JobQueues } from '../common/jobs/job-queues';
 import { JobSweeper } from '../common/jobs/job-sweeper';
 import type { SecretStoreName } from '../config/app-config';
-import {
-  retireJobId,
-  RetireJob,
-  rotateJobId,
-  RotateJob,
-  RotationJobData,
-  RotationJobName,
-  rotationQueueName,
-} from './rotation-jobs';
+import { RetireJob, retireJobId, RotateJob, rotateJobId, RotationJobData, RotationJobName, rotationQueueName } from './rotation-jobs';
 import type { RotationRef } from './rotations.repository';
 
 const WEEK_SECONDS = 7 * 24 * 3600;
@@ -108,7 +101,9 @@ export class RotationQueue {
    * finished one is added again. Returns how many were promoted or added.
    */
   async ensureRetirementsNow(refs: RotationRef[]): Promise<number> {
-    const { added, promoted } = await this.sweeper.ensure(refs.map((ref) => ({ ...this.retireJob({ ...ref, graceEndsAt: null }), runNow: true })));
+    const { added, promoted } = await this.sweeper.ensure(
+      refs.map((ref) => ({ ...this.retireJob({ ...ref, graceEndsAt: null }), runNow: true })),
+    );
     return added + promoted;
   }
 

@@ -1,7 +1,9 @@
 import { timingSafeEqual } from 'node:crypto';
+
 import { Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+
 import { AuditService } from '../audit/audit.service';
 import { RequestContext, systemContext } from '../auth/actor';
 import { Clock } from '../common/clock/clock';
@@ -18,8 +20,8 @@ import {
 } from '../secret-stores/secret-store';
 import { SecretStoreRegistry } from '../secret-stores/secret-store.registry';
 import { RotationEntity } from './entities/rotation.entity';
-import { RotationEvents } from './rotation-events';
 import { CredentialMoved, RevokedDuringRotation, StepAlreadyTaken, VerificationMismatch } from './rotation-errors';
+import { RotationEvents } from './rotation-events';
 import { RotationMetrics } from './rotation-metrics';
 import { expectedVersionId, rotationBackoffMs } from './rotation-policy';
 import { PromoteResult, PublishResult, RotationStepsService } from './rotation-steps.service';
@@ -141,7 +143,10 @@ export class RotationRunnerService {
    * answers with a conflict and that secret is adopted, so the version is
    * written once, with one secret, whatever the number of runs.
    */
-  private async writePending(rotation: RotationEntity, store: SecretStore): Promise<{ versionId: string; ref: string | null; sha256: string }> {
+  private async writePending(
+    rotation: RotationEntity,
+    store: SecretStore,
+  ): Promise<{ versionId: string; ref: string | null; sha256: string }> {
     const target = rotation.secretTarget;
     const secret = formatSecret(target.environment, this.random.bytes(SECRET_RANDOM_BYTES));
     try {
@@ -170,7 +175,11 @@ export class RotationRunnerService {
     const at = this.clock.now();
     Object.assign(rotation, { step: 'promoted', status: 'completed', completedAt: at, error: null });
     this.metrics.completed(rotation.secretStore, (at.getTime() - rotation.startedAt.getTime()) / 1000);
-    if (result.earlier) this.logger.log({ credentialId: rotation.credentialId, earlier: result.earlier }, 'immediate rotation: retiring every earlier version now');
+    if (result.earlier)
+      this.logger.log(
+        { credentialId: rotation.credentialId, earlier: result.earlier },
+        'immediate rotation: retiring every earlier version now',
+      );
   }
 
   // ---- failure -------------------------------------------------------------
@@ -189,7 +198,10 @@ export class RotationRunnerService {
     const delayMs = this.backoff(attempts);
     const at = this.clock.now();
     await this.repository.recordRetry(rotation.id, attempts, message, new Date(at.getTime() + delayMs), at);
-    this.logger.warn({ rotationId: rotation.id, credentialId: rotation.credentialId, step: rotation.step, attempts, err: message }, 'rotation step failed; will retry');
+    this.logger.warn(
+      { rotationId: rotation.id, credentialId: rotation.credentialId, step: rotation.step, attempts, err: message },
+      'rotation step failed; will retry',
+    );
     return { kind: 'retry', delayMs, error: message };
   }
 
@@ -208,7 +220,14 @@ export class RotationRunnerService {
         action: 'rotation.failed',
         targetType: 'credential',
         targetId: rotation.credentialId,
-        data: { rotationId: rotation.id, step: rotation.step, attempts, error: message, fromVersion: rotation.fromVersion, toVersion: rotation.toVersion },
+        data: {
+          rotationId: rotation.id,
+          step: rotation.step,
+          attempts,
+          error: message,
+          fromVersion: rotation.fromVersion,
+          toVersion: rotation.toVersion,
+        },
       });
       return true;
     });

@@ -1,19 +1,19 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
+
 import { AuditEntry, AuditService } from '../audit/audit.service';
 import { RequestContext, systemContext } from '../auth/actor';
 import { Clock, HOUR_MS } from '../common/clock/clock';
-import { RandomSource } from '../common/random/random-source';
 import { AfterCommit } from '../common/db/after-commit';
+import { GroupCommit } from '../common/db/group-commit';
+import { RandomSource } from '../common/random/random-source';
 import type { Credential } from '../inventory/credential';
 import { CredentialsService } from '../inventory/credentials.service';
 import { RotationEntity } from './entities/rotation.entity';
-import { GroupCommit } from '../common/db/group-commit';
 import { RotationEvents } from './rotation-events';
 import { RotationQueue } from './rotation-queue';
 import { PublishedOutcome, RotationRef, RotationsRepository } from './rotations.repository';
-
 
 /** Why a step was not recorded for a rotation: its credential was revoked, it is not where the rotation started, or another run recorded it first. */
 export type StepRefusal = { kind: 'revoked' } | { kind: 'moved'; reason: string } | { kind: 'raced' };

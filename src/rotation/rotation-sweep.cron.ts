@@ -1,5 +1,6 @@
 import { Injectable, Optional } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
+
 import { PeriodicSweep } from '../common/jobs/periodic-sweep';
 import { AppConfig } from '../config/app-config';
 import { RotationSweeperService } from './rotation-sweeper.service';

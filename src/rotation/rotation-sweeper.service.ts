@@ -1,14 +1,15 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+
 import { AuditEntry, AuditService } from '../audit/audit.service';
 import { systemContext } from '../auth/actor';
 import { Clock } from '../common/clock/clock';
 import { tryAdvisoryXactLock } from '../common/db/advisory-lock';
+import { AfterCommit } from '../common/db/after-commit';
 import type { DueWork } from '../common/jobs/due-work';
 import { JobSweeper } from '../common/jobs/job-sweeper';
 import { AppConfig } from '../config/app-config';
-import { AfterCommit } from '../common/db/after-commit';
 import { RotationMetrics } from './rotation-metrics';
 import { RotationQueue } from './rotation-queue';
 import { RotationsRepository } from './rotations.repository';
@@ -56,7 +57,10 @@ export class RotationSweeperService implements OnModuleInit {
     duePage: async (em, now, after, limit) => {
       const staleBefore = new Date(now.getTime() - this.config.rotation.staleAfterMs);
       const refs = await this.repository.staleRunning(em, staleBefore, now, after, limit);
-      return refs.map((ref) => ({ cursor: { at: ref.updatedAt, id: ref.id }, job: this.queue.rotateJob(ref, { scheduled: ref.trigger === 'scheduled' }) }));
+      return refs.map((ref) => ({
+        cursor: { at: ref.updatedAt, id: ref.id },
+        job: this.queue.rotateJob(ref, { scheduled: ref.trigger === 'scheduled' }),
+      }));
     },
   };
 
@@ -65,7 +69,10 @@ export class RotationSweeperService implements OnModuleInit {
     name: 'retirements',
     duePage: async (em, now, after, limit) => {
       const refs = await this.repository.dueRetirements(em, now, after, limit);
-      return refs.map((ref) => ({ cursor: { at: ref.graceEndsAt!, id: ref.id }, job: { ...this.queue.retireJob({ ...ref, graceEndsAt: null }), runNow: true } }));
+      return refs.map((ref) => ({
+        cursor: { at: ref.graceEndsAt!, id: ref.id },
+        job: { ...this.queue.retireJob({ ...ref, graceEndsAt: null }), runNow: true },
+      }));
     },
   };
 

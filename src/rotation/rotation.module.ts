@@ -1,10 +1,12 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+
 import { AuditModule } from '../audit/audit.module';
 import { GatewaysModule } from '../gateways/gateways.module';
 import { InventoryModule } from '../inventory/inventory.module';
 import { SecretStoresModule } from '../secret-stores/secret-stores.module';
 import { RotationEntity } from './entities/rotation.entity';
+import { RotationProcessor } from './rotation.processor';
 import { RotationEvents } from './rotation-events';
 import { RotationMetrics } from './rotation-metrics';
 import { RotationQueue } from './rotation-queue';
@@ -12,7 +14,6 @@ import { RotationRunnerService } from './rotation-runner.service';
 import { RotationStepsService } from './rotation-steps.service';
 import { RotationSweepCron } from './rotation-sweep.cron';
 import { RotationSweeperService } from './rotation-sweeper.service';
-import { RotationProcessor } from './rotation.processor';
 import { RotationsController } from './rotations.controller';
 import { RotationsRepository } from './rotations.repository';
 import { RotationsService } from './rotations.service';

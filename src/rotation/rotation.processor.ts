@@ -1,5 +1,6 @@
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { Job, UnrecoverableError } from 'bullmq';
+
 import { JobQueues } from '../common/jobs/job-queues';
 import { AppConfig } from '../config/app-config';
 import { SecretStoreRegistry } from '../secret-stores/secret-store.registry';

@@ -1,5 +1,6 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiBearerAuth, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+
 import type { RequestContext } from '../auth/actor';
 import { Ctx, Roles } from '../auth/decorators';
 import { ApiAuthenticatedProblems, ApiOp, ApiOptionalBody, ApiProblems } from '../common/http/api-docs';
@@ -18,11 +19,25 @@ export class RotationsController {
   @Post('credentials/:id/rotate')
   @ApiOptionalBody()
   @ApiOp('rotateCredential', "Rotate a credential's secret")
-  @ApiProblems(400, 403, 404, { status: 409, description: 'The credential is revoked or not active, or a rotation of it is running' }, 413, 415)
+  @ApiProblems(
+    400,
+    403,
+    404,
+    { status: 409, description: 'The credential is revoked or not active, or a rotation of it is running' },
+    413,
+    415,
+  )
   @Roles('admin', 'responder', 'owner')
   @HttpCode(202)
-  @ApiAcceptedResponse({ type: RotationAcceptedDto, description: 'Started (or a failed rotation of the credential resumed); a worker runs it' })
-  async rotate(@Ctx() ctx: RequestContext, @Param('id', UuidPipe) id: string, @Body() body: RotateCredentialDto): Promise<RotationAcceptedDto> {
+  @ApiAcceptedResponse({
+    type: RotationAcceptedDto,
+    description: 'Started (or a failed rotation of the credential resumed); a worker runs it',
+  })
+  async rotate(
+    @Ctx() ctx: RequestContext,
+    @Param('id', UuidPipe) id: string,
+    @Body() body: RotateCredentialDto,
+  ): Promise<RotationAcceptedDto> {
     const { rotationId } = await this.rotations.requestRotation(ctx, id, body ?? {});
     return { rotationId };
   }
@@ -56,7 +71,10 @@ export class RotationsController {
 
   @Post('rotations/:id/retry')
   @ApiOp('retryRotation', 'Resume a failed rotation from the step it reached')
-  @ApiProblems(400, 403, 404, { status: 409, description: 'The rotation has not failed, another rotation of the credential is running, or the credential is revoked or not active' })
+  @ApiProblems(400, 403, 404, {
+    status: 409,
+    description: 'The rotation has not failed, another rotation of the credential is running, or the credential is revoked or not active',
+  })
   @Roles('admin', 'responder')
   @HttpCode(202)
   @ApiAcceptedResponse({ type: RotationDto, description: 'Running again from the step it reached' })

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager, In } from 'typeorm';
+
 import { fetchTimePage, Page } from '../common/pagination/pagination';
 import type { SecretStoreName } from '../config/app-config';
 import { RotationEntity, RotationStatus, RotationTrigger } from './entities/rotation.entity';
@@ -95,7 +96,11 @@ export class RotationsRepository {
    * version until its grace period ends. The current version is the
    * credential's own `secret_sha256`.
    */
-  async validVersionSha256s(em: EntityManager, credentialIds: string[], at: Date): Promise<Array<{ credentialId: string; sha256: string }>> {
+  async validVersionSha256s(
+    em: EntityManager,
+    credentialIds: string[],
+    at: Date,
+  ): Promise<Array<{ credentialId: string; sha256: string }>> {
     if (credentialIds.length === 0) return [];
     return em.query(
       `SELECT credential_id AS "credentialId", new_secret_sha256 AS sha256
@@ -149,17 +154,13 @@ export class RotationsRepository {
         : from === 'verified'
           ? `step = 'promoted', status = 'completed', completed_at = $2, error = NULL`
           : `step = 'retired', retired_at = $2`;
-    const where =
-      from === 'promoted' ? `status = 'completed' AND retired_at IS NULL` : `step = '${from}' AND status = 'running'`;
+    const where = from === 'promoted' ? `status = 'completed' AND retired_at IS NULL` : `step = '${from}' AND status = 'running'`;
     const [rows]: [Array<{ id: string }>, number] = await em.query(
       `UPDATE rotations SET ${set}, updated_at = $2 WHERE id = ANY ($1::uuid[]) AND ${where} RETURNING id`,
       [ids, at],
     );
     return new Set(rows.map((r) => r.id));
   }
-
-
-
 
   /**
    * An immediate rotation retires every non-current version: the grace of
@@ -176,7 +177,6 @@ export class RotationsRepository {
       .then((result: [RotationRef[], number]) => result[0]);
   }
 
-
   /** A failed try that will be tried again at `nextAttemptAt`. */
   async recordRetry(id: string, attempts: number, error: string, nextAttemptAt: Date, at: Date): Promise<boolean> {
     const result = await this.dataSource.manager.update(
@@ -189,7 +189,11 @@ export class RotationsRepository {
 
   /** Out of tries, or stopped by a revocation: `failed`, at the step it reached. */
   async markFailed(em: EntityManager, id: string, attempts: number, error: string, at: Date): Promise<boolean> {
-    const result = await em.update(RotationEntity, { id, status: 'running' }, { status: 'failed', attempts, error, failedAt: at, updatedAt: at });
+    const result = await em.update(
+      RotationEntity,
+      { id, status: 'running' },
+      { status: 'failed', attempts, error, failedAt: at, updatedAt: at },
+    );
     return (result.affected ?? 0) > 0;
   }
 

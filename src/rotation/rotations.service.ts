@@ -1,27 +1,27 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
+
 import { AuditService } from '../audit/audit.service';
 import { Actor, assertMayRespond, assertOwnerRead, RequestContext } from '../auth/actor';
 import { Clock, HOUR_MS } from '../common/clock/clock';
+import { AfterCommit } from '../common/db/after-commit';
 import { isUniqueViolation } from '../common/db/pg-errors';
 import { NotFoundError } from '../common/errors/domain-error';
 import { Page } from '../common/pagination/pagination';
 import { RandomSource } from '../common/random/random-source';
-import { AfterCommit } from '../common/db/after-commit';
-import { targetOf } from '../inventory/credential-secrets.service';
 import type { Credential } from '../inventory/credential';
+import { targetOf } from '../inventory/credential-secrets.service';
 import { CredentialsService } from '../inventory/credentials.service';
-import { RotationEntity, RotationStatus } from './entities/rotation.entity';
 import { CredentialNotActiveError, CredentialRevokedError } from '../inventory/inventory-errors';
+import type { RotationDto } from './dto/rotation.dto';
+import { RotationEntity, RotationStatus } from './entities/rotation.entity';
 import { RotationInProgressError, RotationNotFailedError } from './rotation-errors';
 import { RotationEvents } from './rotation-events';
 import { RotationMetrics } from './rotation-metrics';
 import { RotationQueue } from './rotation-queue';
 import { refOf } from './rotation-steps.service';
 import { RotationsRepository } from './rotations.repository';
-import type { RotationDto } from './dto/rotation.dto';
-
 
 export interface RotateRequest {
   reason?: string;
@@ -61,7 +61,11 @@ export class RotationsService {
    * (Vault versions are consecutive, so it cannot be skipped): it is resumed
    * as this request, with its `immediate` and reason, rather than a new one.
    */
-  async requestRotation(ctx: RequestContext, credentialId: string, input: RotateRequest): Promise<{ rotationId: string; resumed: boolean }> {
+  async requestRotation(
+    ctx: RequestContext,
+    credentialId: string,
+    input: RotateRequest,
+  ): Promise<{ rotationId: string; resumed: boolean }> {
     try {
       return await this.dataSource.transaction(async (em) => {
         const credential = await this.credentials.lockForChange(em, credentialId);
@@ -77,7 +81,12 @@ export class RotationsService {
         const now = this.clock.now();
         let rotation: RotationEntity;
         if (failed) {
-          rotation = await this.reopen(em, credential, failed, { immediate: immediate || failed.immediate, reason, requestedBy: ctx.actor.tokenId, trigger: 'manual' });
+          rotation = await this.reopen(em, credential, failed, {
+            immediate: immediate || failed.immediate,
+            reason,
+            requestedBy: ctx.actor.tokenId,
+            trigger: 'manual',
+          });
         } else {
           rotation = {
             id: this.random.uuid(),
@@ -116,7 +125,14 @@ export class RotationsService {
           action: 'rotation.requested',
           targetType: 'credential',
           targetId: credentialId,
-          data: { rotationId: rotation.id, immediate: rotation.immediate, reason, fromVersion: rotation.fromVersion, toVersion, ...(failed ? { resumedFailedRotation: true } : {}) },
+          data: {
+            rotationId: rotation.id,
+            immediate: rotation.immediate,
+            reason,
+            fromVersion: rotation.fromVersion,
+            toVersion,
+            ...(failed ? { resumedFailedRotation: true } : {}),
+          },
         });
         const ref = refOf(rotation);
         this.afterCommit.run(em, async () => {
@@ -137,7 +153,11 @@ export class RotationsService {
    * beside it (a published new version, a replaced one in its grace period).
    * For recognising a credential's own secret by hash, in the caller's transaction.
    */
-  async validSecretSha256s(em: EntityManager, credentials: Array<{ id: string; secretSha256: string | null }>, at: Date): Promise<Map<string, Set<string>>> {
+  async validSecretSha256s(
+    em: EntityManager,
+    credentials: Array<{ id: string; secretSha256: string | null }>,
+    at: Date,
+  ): Promise<Map<string, Set<string>>> {
     const valid = new Map(credentials.map((c) => [c.id, new Set(c.secretSha256 ? [c.secretSha256] : [])]));
     for (const row of await this.repository.validVersionSha256s(em, [...valid.keys()], at)) valid.get(row.credentialId)?.add(row.sha256);
     return valid;
@@ -209,7 +229,8 @@ export class RotationsService {
     const immediate = changes.immediate ?? rotation.immediate;
     const announced = rotation.step === 'published' || rotation.step === 'verified';
     const graceEndsAt = announced ? new Date(at.getTime() + (immediate ? 0 : credential.gracePeriodHours * HOUR_MS)) : rotation.graceEndsAt;
-    if (!(await this.repository.reopen(em, rotation.id, { ...changes, graceEndsAt }, at))) throw new RotationNotFailedError(rotation.status);
+    if (!(await this.repository.reopen(em, rotation.id, { ...changes, graceEndsAt }, at)))
+      throw new RotationNotFailedError(rotation.status);
     const reopened: RotationEntity = {
       ...rotation,
       ...changes,

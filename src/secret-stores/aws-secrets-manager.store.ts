@@ -1,4 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
+
 import {
   CreateSecretCommand,
   DeleteSecretCommand,
@@ -11,6 +12,7 @@ import {
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { Logger } from '@nestjs/common';
+
 import { ShutdownParticipant, ShutdownPhase, ShutdownStep } from '../common/shutdown/shutdown-step';
 import type { AppConfig } from '../config/app-config';
 import { callWithRetries, FailureVerdict, safeCode, transportFailure } from './remote-call';
@@ -135,11 +137,18 @@ export class AwsSecretsManagerStore extends SecretStore implements ShutdownParti
         const current = versionWith(stages, CURRENT);
         if (current !== versionId) {
           await this.client.send(
-            new UpdateSecretVersionStageCommand({ SecretId: name, VersionStage: CURRENT, MoveToVersionId: versionId, RemoveFromVersionId: current }),
+            new UpdateSecretVersionStageCommand({
+              SecretId: name,
+              VersionStage: CURRENT,
+              MoveToVersionId: versionId,
+              RemoveFromVersionId: current,
+            }),
           );
         }
         if (labels.includes(PENDING)) {
-          await this.client.send(new UpdateSecretVersionStageCommand({ SecretId: name, VersionStage: PENDING, RemoveFromVersionId: versionId }));
+          await this.client.send(
+            new UpdateSecretVersionStageCommand({ SecretId: name, VersionStage: PENDING, RemoveFromVersionId: versionId }),
+          );
         }
       }),
     );
@@ -157,7 +166,9 @@ export class AwsSecretsManagerStore extends SecretStore implements ShutdownParti
           throw new SecretVersionIsCurrentError(this.name, versionId);
         }
         for (const label of labels) {
-          await this.client.send(new UpdateSecretVersionStageCommand({ SecretId: name, VersionStage: label, RemoveFromVersionId: versionId }));
+          await this.client.send(
+            new UpdateSecretVersionStageCommand({ SecretId: name, VersionStage: label, RemoveFromVersionId: versionId }),
+          );
         }
       }),
     );
@@ -184,8 +195,11 @@ export class AwsSecretsManagerStore extends SecretStore implements ShutdownParti
 
   /** A cheap read: one page of at most one secret. */
   async checkHealth(): Promise<void> {
-    await callWithRetries(this.name, { ...this.options, maxAttempts: 1 }, (e) => this.judge(e), () =>
-      this.client.send(new ListSecretsCommand({ MaxResults: 1 })),
+    await callWithRetries(
+      this.name,
+      { ...this.options, maxAttempts: 1 },
+      (e) => this.judge(e),
+      () => this.client.send(new ListSecretsCommand({ MaxResults: 1 })),
     );
   }
 
@@ -245,14 +259,22 @@ export class AwsSecretsManagerStore extends SecretStore implements ShutdownParti
   }
 
   private call<T>(operation: () => Promise<T>): Promise<T> {
-    return callWithRetries(this.name, this.options, (e) => this.judge(e), operation, (attempt, verdict) =>
-      this.logger.warn({ store: this.name, attempt, problem: verdict.detail }, 'retrying a Secrets Manager call'),
+    return callWithRetries(
+      this.name,
+      this.options,
+      (e) => this.judge(e),
+      operation,
+      (attempt, verdict) => this.logger.warn({ store: this.name, attempt, problem: verdict.detail }, 'retrying a Secrets Manager call'),
     );
   }
 
   /** Maps a failure to a 503 detail; null for our own domain errors, which pass through. */
   private judge(error: unknown): FailureVerdict | null {
-    if (error instanceof SecretVersionNotFoundError || error instanceof SecretVersionConflictError || error instanceof SecretVersionIsCurrentError) {
+    if (
+      error instanceof SecretVersionNotFoundError ||
+      error instanceof SecretVersionConflictError ||
+      error instanceof SecretVersionIsCurrentError
+    ) {
       return null;
     }
     const status = (error as { $metadata?: { httpStatusCode?: unknown } } | null)?.$metadata?.httpStatusCode;

@@ -1,4 +1,5 @@
 import type { DataSource } from 'typeorm';
+
 import type { SealedValue } from '../common/crypto/secret-box';
 import { LocalSecretVersionEntity } from './entities/local-secret-version.entity';
 

@@ -1,7 +1,9 @@
 import { timingSafeEqual } from 'node:crypto';
+
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+
 import { Clock } from '../common/clock/clock';
 import { SecretBox, WrongKeyError } from '../common/crypto/secret-box';
 import { GroupCommit } from '../common/db/group-commit';
@@ -89,7 +91,9 @@ export class LocalSecretStore extends SecretStore {
   }
 
   async destroyVersion(target: SecretTarget, versionId: string): Promise<void> {
-    await this.guard(() => this.versions.destroy({ credentialId: target.credentialId, version: parseVersion(versionId) }, this.clock.now()));
+    await this.guard(() =>
+      this.versions.destroy({ credentialId: target.credentialId, version: parseVersion(versionId) }, this.clock.now()),
+    );
   }
 
   async deleteAll(target: SecretTarget): Promise<void> {

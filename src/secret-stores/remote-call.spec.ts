@@ -29,15 +29,27 @@ describe('callWithRetries', () => {
 
   it('does not retry what the judge calls final, and passes domain errors through untouched', async () => {
     let calls = 0;
-    const final = await callWithRetries('vault', policy, () => ({ retryable: false, detail: 'sealed' }), async () => {
-      calls++;
-      throw new Error('x');
-    }).catch((e: unknown) => e as Error);
+    const final = await callWithRetries(
+      'vault',
+      policy,
+      () => ({ retryable: false, detail: 'sealed' }),
+      async () => {
+        calls++;
+        throw new Error('x');
+      },
+    ).catch((e: unknown) => e as Error);
     expect(calls).toBe(1);
     expect(final.message).toBe('Secret store vault is unavailable: sealed');
 
     const notFound = new SecretVersionNotFoundError('vault', '2');
-    await expect(callWithRetries('vault', policy, () => null, async () => Promise.reject(notFound))).rejects.toBe(notFound);
+    await expect(
+      callWithRetries(
+        'vault',
+        policy,
+        () => null,
+        async () => Promise.reject(notFound),
+      ),
+    ).rejects.toBe(notFound);
   });
 });
 
@@ -62,8 +74,9 @@ describe('transportFailure', () => {
       detail: 'unreachable (connection dropped)',
     });
     // The AWS SDK wraps a dropped socket as a TimeoutError.
-    expect(transportFailure(Object.assign(new Error('AWS SDK error wrapper for TimeoutError: socket hang up'), { name: 'TimeoutError' }), 500))
-      .toEqual({ retryable: true, detail: 'unreachable (connection dropped)' });
+    expect(
+      transportFailure(Object.assign(new Error('AWS SDK error wrapper for TimeoutError: socket hang up'), { name: 'TimeoutError' }), 500),
+    ).toEqual({ retryable: true, detail: 'unreachable (connection dropped)' });
     expect(transportFailure(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' }), 500)?.detail).toBe(
       'unreachable (ECONNREFUSED)',
     );

@@ -87,6 +87,10 @@ export class SecretVersionConflictError extends DomainError {
 /** A store that cannot destroy the version its consumers read now (Secrets Manager's AWSCURRENT). */
 export class SecretVersionIsCurrentError extends DomainError {
   constructor(store: SecretStoreName, versionId: string) {
-    super('conflict', 'SECRET_VERSION_CURRENT', `Version ${versionId} is the current version in store ${store}; promote another version first.`);
+    super(
+      'conflict',
+      'SECRET_VERSION_CURRENT',
+      `Version ${versionId} is the current version in store ${store}; promote another version first.`,
+    );
   }
 }

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+
 import { Clock } from '../common/clock/clock';
 import { AppConfig } from '../config/app-config';
 import { LocalSecretVersionEntity } from './entities/local-secret-version.entity';

@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
 import type NodeVault from 'node-vault';
+
 import { Clock } from '../common/clock/clock';
 
 export interface VaultLogin {

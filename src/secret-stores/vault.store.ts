@@ -1,9 +1,11 @@
 import { timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
+
 import { Logger } from '@nestjs/common';
-import nodeVault from 'node-vault';
 import type NodeVault from 'node-vault';
+import nodeVault from 'node-vault';
+
 import { Clock } from '../common/clock/clock';
 import { ShutdownParticipant, ShutdownPhase, ShutdownStep } from '../common/shutdown/shutdown-step';
 import type { AppConfig } from '../config/app-config';
@@ -70,11 +72,7 @@ export class VaultSecretStore extends SecretStore implements ShutdownParticipant
       noCustomHTTPVerbs: true,
       requestOptions: { timeout: options.timeoutMs, httpAgent: this.agents.http, httpsAgent: this.agents.https },
     });
-    this.tokens = new VaultTokenKeeper(
-      this.client,
-      { token: options.token, roleId: options.roleId, secretId: options.secretId },
-      clock,
-    );
+    this.tokens = new VaultTokenKeeper(this.client, { token: options.token, roleId: options.roleId, secretId: options.secretId }, clock);
   }
 
   async writeVersion(input: WriteSecretVersion): Promise<StoredSecretVersion> {
@@ -135,12 +133,17 @@ export class VaultSecretStore extends SecretStore implements ShutdownParticipant
   }
 
   async checkHealth(): Promise<void> {
-    await callWithRetries(this.name, { ...this.options, maxAttempts: 1 }, (e) => this.judge(e), async () => {
-      // node-vault resolves sys/health with the body whatever the status (sealed is 503).
-      const health = (await this.client.health()) as { initialized?: boolean; sealed?: boolean };
-      if (health?.sealed === true) throw new VaultHealthError('sealed');
-      if (health?.initialized !== true) throw new VaultHealthError('not initialised or not answering sys/health');
-    });
+    await callWithRetries(
+      this.name,
+      { ...this.options, maxAttempts: 1 },
+      (e) => this.judge(e),
+      async () => {
+        // node-vault resolves sys/health with the body whatever the status (sealed is 503).
+        const health = (await this.client.health()) as { initialized?: boolean; sealed?: boolean };
+        if (health?.sealed === true) throw new VaultHealthError('sealed');
+        if (health?.initialized !== true) throw new VaultHealthError('not initialised or not answering sys/health');
+      },
+    );
   }
 
   /** Stops token renewal and closes the connections to Vault. */

@@ -53,11 +53,15 @@ describe('audit log', () => {
 
   it('filters by actor, action and time, newest first, with a cursor', async () => {
     const auditorToken = await f.token('admin');
-    for (let i = 0; i < 4; i++) await t.http.post('/v1/owners', { name: `o${i}`, email: `filter${i}@example.com`, kind: 'person' }, auditorToken.token);
+    for (let i = 0; i < 4; i++)
+      await t.http.post('/v1/owners', { name: `o${i}`, email: `filter${i}@example.com`, kind: 'person' }, auditorToken.token);
     const mine = await t.http.get(`/v1/audit-events?actor=${auditorToken.id}&action=owner.created&limit=3`, f.admin);
     expect(mine.body.items).toHaveLength(3);
     expect(mine.body.items.map((e: any) => e.data.name)).toEqual(['o3', 'o2', 'o1']);
-    const rest = await t.http.get(`/v1/audit-events?actor=${auditorToken.id}&action=owner.created&limit=3&cursor=${mine.body.nextCursor}`, f.admin);
+    const rest = await t.http.get(
+      `/v1/audit-events?actor=${auditorToken.id}&action=owner.created&limit=3&cursor=${mine.body.nextCursor}`,
+      f.admin,
+    );
     expect(rest.body.items.map((e: any) => e.data.name)).toEqual(['o0']);
     expect(rest.body.nextCursor).toBeNull();
     const seqs = mine.body.items.map((e: any) => e.seq);
@@ -88,7 +92,9 @@ describe('audit log', () => {
   });
 
   it('refuses UPDATE, DELETE and TRUNCATE of events and links through the trigger', async () => {
-    await expect(t.dataSource.query("UPDATE audit_events SET action = 'forged' WHERE created_seq = 1")).rejects.toThrow(/audit_events is append-only/);
+    await expect(t.dataSource.query("UPDATE audit_events SET action = 'forged' WHERE created_seq = 1")).rejects.toThrow(
+      /audit_events is append-only/,
+    );
     await expect(t.dataSource.query('DELETE FROM audit_events WHERE created_seq = 1')).rejects.toThrow(/append-only/);
     await expect(t.dataSource.query('TRUNCATE audit_events CASCADE')).rejects.toThrow(/append-only/);
     await expect(t.dataSource.query("UPDATE audit_chain SET hash = 'f' WHERE seq = 1")).rejects.toThrow(/audit_chain is append-only/);

@@ -60,7 +60,11 @@ describe('authorization: route × role', () => {
     },
     {
       name: 'POST /v1/owners',
-      request: async (c) => ({ method: 'POST', path: '/v1/owners', body: { name: 'o', email: `${c}-${Math.random()}@example.com`, kind: 'person' } }),
+      request: async (c) => ({
+        method: 'POST',
+        path: '/v1/owners',
+        body: { name: 'o', email: `${c}-${Math.random()}@example.com`, kind: 'person' },
+      }),
       expect: { admin: 201 },
       otherwise: 403,
     },
@@ -79,12 +83,21 @@ describe('authorization: route × role', () => {
     },
     {
       name: 'POST /v1/products',
-      request: async (c) => ({ method: 'POST', path: '/v1/products', body: { name: `p-${c.toLowerCase()}-${Date.now() % 100000}`, operations: ['read'] } }),
+      request: async (c) => ({
+        method: 'POST',
+        path: '/v1/products',
+        body: { name: `p-${c.toLowerCase()}-${Date.now() % 100000}`, operations: ['read'] },
+      }),
       expect: { admin: 201 },
       otherwise: 403,
     },
     { name: 'GET /v1/products', request: async () => ({ method: 'GET', path: '/v1/products' }), expect: {}, otherwise: 200 },
-    { name: 'GET /v1/products/:id', request: async () => ({ method: 'GET', path: `/v1/products/${product.id}` }), expect: {}, otherwise: 200 },
+    {
+      name: 'GET /v1/products/:id',
+      request: async () => ({ method: 'GET', path: `/v1/products/${product.id}` }),
+      expect: {},
+      otherwise: 200,
+    },
     {
       name: 'POST /v1/agents',
       request: async (c) => ({ method: 'POST', path: '/v1/agents', body: { name: `agent-${c}-${Math.random()}`, ownerId: ownerA.id } }),
@@ -109,7 +122,13 @@ describe('authorization: route × role', () => {
       request: async () => ({
         method: 'POST',
         path: '/v1/credentials',
-        body: { agentId: agentA.id, type: 'api_key', environment: 'sandbox', scopes: [`${product.name}:read`], rateLimit: { requests: 1, perSeconds: 1 } },
+        body: {
+          agentId: agentA.id,
+          type: 'api_key',
+          environment: 'sandbox',
+          scopes: [`${product.name}:read`],
+          rateLimit: { requests: 1, perSeconds: 1 },
+        },
       }),
       expect: { admin: 201, ownerA: 201 },
       otherwise: 403,
@@ -129,7 +148,11 @@ describe('authorization: route × role', () => {
     },
     {
       name: 'PATCH /v1/credentials/:id',
-      request: async () => ({ method: 'PATCH', path: `/v1/credentials/${(await activeCredentialOfA()).id}`, body: { gracePeriodHours: 3 } }),
+      request: async () => ({
+        method: 'PATCH',
+        path: `/v1/credentials/${(await activeCredentialOfA()).id}`,
+        body: { gracePeriodHours: 3 },
+      }),
       expect: { admin: 200, ownerA: 200 },
       otherwise: 403,
     },
@@ -160,7 +183,11 @@ describe('authorization: route × role', () => {
     // Rotation: a fresh credential of owner A per caller, so one caller's running rotation never answers another's 409.
     {
       name: 'POST /v1/credentials/:id/rotate',
-      request: async () => ({ method: 'POST', path: `/v1/credentials/${(await activeCredentialOfA()).id}/rotate`, body: { reason: 'roles' } }),
+      request: async () => ({
+        method: 'POST',
+        path: `/v1/credentials/${(await activeCredentialOfA()).id}/rotate`,
+        body: { reason: 'roles' },
+      }),
       expect: { admin: 202, responder: 202, ownerA: 202 },
       otherwise: 403,
     },
@@ -170,7 +197,12 @@ describe('authorization: route × role', () => {
       expect: { ownerB: 403 },
       otherwise: 200,
     },
-    { name: 'GET /v1/rotations', request: async () => ({ method: 'GET', path: '/v1/rotations?status=failed' }), expect: { admin: 200, responder: 200, auditor: 200 }, otherwise: 403 },
+    {
+      name: 'GET /v1/rotations',
+      request: async () => ({ method: 'GET', path: '/v1/rotations?status=failed' }),
+      expect: { admin: 200, responder: 200, auditor: 200 },
+      otherwise: 403,
+    },
     {
       name: 'GET /v1/rotations/:id',
       request: async () => ({ method: 'GET', path: `/v1/rotations/${(await rotationOfA()).rotationId}` }),
@@ -184,7 +216,12 @@ describe('authorization: route × role', () => {
       expect: { admin: 409, responder: 409 },
       otherwise: 403,
     },
-    { name: 'GET /v1/audit-events', request: async () => ({ method: 'GET', path: '/v1/audit-events' }), expect: { admin: 200, auditor: 200 }, otherwise: 403 },
+    {
+      name: 'GET /v1/audit-events',
+      request: async () => ({ method: 'GET', path: '/v1/audit-events' }),
+      expect: { admin: 200, auditor: 200 },
+      otherwise: 403,
+    },
     {
       name: 'GET /v1/audit-events/verify',
       request: async () => ({ method: 'GET', path: '/v1/audit-events/verify' }),
@@ -255,7 +292,12 @@ describe('authorization: route × role', () => {
       expect: { admin: 200, auditor: 200 },
       otherwise: 403,
     },
-    { name: 'GET /v1/reviews/mine', request: async () => ({ method: 'GET', path: '/v1/reviews/mine' }), expect: { ownerA: 200, ownerB: 200 }, otherwise: 403 },
+    {
+      name: 'GET /v1/reviews/mine',
+      request: async () => ({ method: 'GET', path: '/v1/reviews/mine' }),
+      expect: { ownerA: 200, ownerB: 200 },
+      otherwise: 403,
+    },
   ];
 
   beforeAll(async () => {
@@ -330,7 +372,13 @@ describe('authorization: route × role', () => {
       expect(agentB.ownerId).toBe(ownerB.id);
       const cred = await t.http.post(
         '/v1/credentials',
-        { agentId: agentA.id, type: 'api_key', environment: 'sandbox', scopes: [`${product.name}:read`], rateLimit: { requests: 1, perSeconds: 1 } },
+        {
+          agentId: agentA.id,
+          type: 'api_key',
+          environment: 'sandbox',
+          scopes: [`${product.name}:read`],
+          rateLimit: { requests: 1, perSeconds: 1 },
+        },
         tokens.ownerB.token,
       );
       expect(cred.status).toBe(403);

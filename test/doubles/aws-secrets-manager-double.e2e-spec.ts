@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+
 import {
   CreateSecretCommand,
   DeleteSecretCommand,
@@ -12,6 +13,7 @@ import {
   TagResourceCommand,
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
+
 import { AwsSecretsManagerDouble } from './aws-secrets-manager-double';
 
 /**
@@ -91,14 +93,18 @@ describe('AWS Secrets Manager double (PROTOCOLS.md, through the AWS SDK v3)', ()
       const id = name();
       await sm.send(new CreateSecretCommand({ Name: id, ClientRequestToken: randomUUID(), SecretString: 'v1' }));
       const token = randomUUID();
-      await sm.send(new PutSecretValueCommand({ SecretId: id, ClientRequestToken: token, SecretString: 'v2', VersionStages: ['AWSPENDING'] }));
+      await sm.send(
+        new PutSecretValueCommand({ SecretId: id, ClientRequestToken: token, SecretString: 'v2', VersionStages: ['AWSPENDING'] }),
+      );
       const retried = await sm.send(
         new PutSecretValueCommand({ SecretId: id, ClientRequestToken: token, SecretString: 'v2', VersionStages: ['AWSPENDING'] }),
       );
       expect(retried.VersionId).toBe(token);
       const listed = await sm.send(new ListSecretVersionIdsCommand({ SecretId: id, IncludeDeprecated: true }));
       expect(listed.Versions).toHaveLength(2);
-      const conflict = await failure(sm.send(new PutSecretValueCommand({ SecretId: id, ClientRequestToken: token, SecretString: 'other' })));
+      const conflict = await failure(
+        sm.send(new PutSecretValueCommand({ SecretId: id, ClientRequestToken: token, SecretString: 'other' })),
+      );
       expect(conflict).toMatchObject({ name: 'ResourceExistsException', status: 400 });
     });
   });
@@ -200,7 +206,9 @@ describe('AWS Secrets Manager double (PROTOCOLS.md, through the AWS SDK v3)', ()
     it('validates DeleteSecret parameters (InvalidParameterException)', async () => {
       const id = name();
       await sm.send(new CreateSecretCommand({ Name: id, SecretString: 'v1' }));
-      const both = await failure(sm.send(new DeleteSecretCommand({ SecretId: id, ForceDeleteWithoutRecovery: true, RecoveryWindowInDays: 7 })));
+      const both = await failure(
+        sm.send(new DeleteSecretCommand({ SecretId: id, ForceDeleteWithoutRecovery: true, RecoveryWindowInDays: 7 })),
+      );
       expect(both.name).toBe('InvalidParameterException');
       expect((await failure(sm.send(new DeleteSecretCommand({ SecretId: id, RecoveryWindowInDays: 3 })))).name).toBe(
         'InvalidParameterException',
@@ -232,7 +240,11 @@ describe('AWS Secrets Manager double (PROTOCOLS.md, through the AWS SDK v3)', ()
       expect(((await unsigned.json()) as { __type: string }).__type).toBe('MissingAuthenticationTokenException');
       const unknown = await fetch(aws.url, {
         method: 'POST',
-        headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'secretsmanager.Nope', authorization: 'AWS4-HMAC-SHA256 x' },
+        headers: {
+          'content-type': 'application/x-amz-json-1.1',
+          'x-amz-target': 'secretsmanager.Nope',
+          authorization: 'AWS4-HMAC-SHA256 x',
+        },
         body: '{}',
       });
       expect(((await unknown.json()) as { __type: string }).__type).toBe('UnknownOperationException');

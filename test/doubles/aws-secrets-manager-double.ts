@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+
 import { DoubleResponse, FaultStatus, HttpDouble, RecordedCall } from './http-double';
 
 /**
@@ -211,16 +212,26 @@ export class AwsSecretsManagerDouble extends HttpDouble {
     let id: string | undefined;
     if (versionId !== undefined) {
       if (!secret.versions.has(versionId)) {
-        throw new AwsError('ResourceNotFoundException', `Secrets Manager can't find the specified secret value for VersionId: ${versionId}`);
+        throw new AwsError(
+          'ResourceNotFoundException',
+          `Secrets Manager can't find the specified secret value for VersionId: ${versionId}`,
+        );
       }
       id = versionId;
       if (stage !== undefined && !secret.versions.get(id)!.stages.has(stage)) {
-        throw new AwsError('ResourceNotFoundException', `Secrets Manager can't find the specified secret value for staging label: ${stage}`);
+        throw new AwsError(
+          'ResourceNotFoundException',
+          `Secrets Manager can't find the specified secret value for staging label: ${stage}`,
+        );
       }
     } else {
       const label = stage ?? 'AWSCURRENT';
       id = this.holder(secret, label);
-      if (!id) throw new AwsError('ResourceNotFoundException', `Secrets Manager can't find the specified secret value for staging label: ${label}`);
+      if (!id)
+        throw new AwsError(
+          'ResourceNotFoundException',
+          `Secrets Manager can't find the specified secret value for staging label: ${label}`,
+        );
     }
     const version = secret.versions.get(id)!;
     return {

@@ -1,4 +1,5 @@
 import nodeVault from 'node-vault';
+
 import { VaultDouble } from './vault-double';
 
 /**

@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+
 import { DoubleResponse, FaultStatus, HttpDouble, RecordedCall } from './http-double';
 
 /**
@@ -300,7 +301,7 @@ export class VaultDouble extends HttpDouble {
 
   private renew(info: TokenInfo, body: Record<string, unknown>): DoubleResponse {
     if (!info.renewable) return errors(400, ['lease is not renewable']);
-    const increment = typeof body.increment === 'number' ? body.increment : parseDuration(body.increment) ?? info.creationTtl;
+    const increment = typeof body.increment === 'number' ? body.increment : (parseDuration(body.increment) ?? info.creationTtl);
     const now = this.now();
     let ttl = increment;
     const warnings: string[] = [];

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
+
 import { DataSource } from 'typeorm';
+
 import { dataSourceOptions } from '../../src/common/db/data-source-options';
 import { DeliveriesRepository } from '../../src/gateways/deliveries.repository';
 import { createTestDatabase, dropTestDatabase } from '../support/test-db';
@@ -56,7 +58,9 @@ describe('delivery chains: an event published while the previous delivery finish
    * takes its snapshot, then waits for the lock), commits a later event while
    * it waits, then lets it go.
    */
-  async function raceFinish(finish: (firstId: string) => Promise<{ id: string } | null>): Promise<{ next: { id: string } | null; laterId: string }> {
+  async function raceFinish(
+    finish: (firstId: string) => Promise<{ id: string } | null>,
+  ): Promise<{ next: { id: string } | null; laterId: string }> {
     const credentialId = randomUUID();
     const firstId = await publish(dataSource, credentialId, 'credential.issued');
     const holder = dataSource.createQueryRunner();
@@ -88,7 +92,9 @@ describe('delivery chains: an event published while the previous delivery finish
   }
 
   it('an acknowledgement hands over the delivery published while it was in flight', async () => {
-    const { next, laterId } = await raceFinish((firstId) => repository.markDelivered(firstId, { at: new Date(), statusCode: 204, error: null }));
+    const { next, laterId } = await raceFinish((firstId) =>
+      repository.markDelivered(firstId, { at: new Date(), statusCode: 204, error: null }),
+    );
     expect(next?.id).toBe(laterId);
   });
 

@@ -61,7 +61,9 @@ describe('gateway destinations with the default settings', () => {
       const res = await t.http.post('/v1/gateways', { name: 'metadata', url, environments: ['production'] }, t.adminToken);
       expect([url, res.status]).toEqual([url, 400]);
       expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-      expect(res.body.errors).toEqual([{ field: 'url', message: expect.stringMatching(/^host .* is (a|an) .*(link-local|metadata|unspecified|multicast)/) }]);
+      expect(res.body.errors).toEqual([
+        { field: 'url', message: expect.stringMatching(/^host .* is (a|an) .*(link-local|metadata|unspecified|multicast)/) },
+      ]);
     }
     expect(await countGateways(t)).toBe(0);
   });
@@ -72,7 +74,11 @@ describe('gateway destinations with the default settings', () => {
     const port = new URL(receiver.url).port;
     // No real DNS knows this name: the delivery can only arrive through the checked answer.
     resolver.answer('gw.internal.test', ['127.0.0.1']);
-    const res = await t.http.post('/v1/gateways', { name: 'internal', url: `http://gw.internal.test:${port}/events`, environments: ['production'] }, t.adminToken);
+    const res = await t.http.post(
+      '/v1/gateways',
+      { name: 'internal', url: `http://gw.internal.test:${port}/events`, environments: ['production'] },
+      t.adminToken,
+    );
     expect(res.status).toBe(201);
 
     const { product, agent } = await f.world();
@@ -89,8 +95,16 @@ describe('gateway destinations with the default settings', () => {
     // Registered while the name looks harmless; by the time events go, it points at the metadata service.
     resolver.answer('rebind.test', ['127.0.0.1']);
     resolver.answer('mixed.test', ['127.0.0.1', '::ffff:169.254.169.254']);
-    const rebind = await t.http.post('/v1/gateways', { name: 'rebind', url: `http://rebind.test:${port}/events`, environments: ['production'] }, t.adminToken);
-    const mixed = await t.http.post('/v1/gateways', { name: 'mixed', url: `http://mixed.test:${port}/events`, environments: ['production'] }, t.adminToken);
+    const rebind = await t.http.post(
+      '/v1/gateways',
+      { name: 'rebind', url: `http://rebind.test:${port}/events`, environments: ['production'] },
+      t.adminToken,
+    );
+    const mixed = await t.http.post(
+      '/v1/gateways',
+      { name: 'mixed', url: `http://mixed.test:${port}/events`, environments: ['production'] },
+      t.adminToken,
+    );
     expect([rebind.status, mixed.status]).toEqual([201, 201]);
     resolver.answer('rebind.test', ['169.254.169.254']);
 
@@ -146,7 +160,10 @@ describe('gateway destinations with private networks switched off', () => {
   const receivers: GatewayReceiver[] = [];
 
   beforeAll(async () => {
-    t = await startTestApp({ env: { GATEWAY_ALLOW_PRIVATE_NETWORKS: 'false' }, overrides: [{ provide: HostResolver, useValue: resolver }] });
+    t = await startTestApp({
+      env: { GATEWAY_ALLOW_PRIVATE_NETWORKS: 'false' },
+      overrides: [{ provide: HostResolver, useValue: resolver }],
+    });
     f = new Fixtures(t);
   });
 
@@ -156,7 +173,13 @@ describe('gateway destinations with private networks switched off', () => {
   });
 
   it('refuses private and loopback URLs at registration, and names resolving there at send time', async () => {
-    for (const url of ['http://10.0.0.5/hooks', 'http://192.168.1.10/hooks', 'http://[fd12::1]/hooks', 'http://127.0.0.1:8080/hooks', 'http://localhost:8080/hooks']) {
+    for (const url of [
+      'http://10.0.0.5/hooks',
+      'http://192.168.1.10/hooks',
+      'http://[fd12::1]/hooks',
+      'http://127.0.0.1:8080/hooks',
+      'http://localhost:8080/hooks',
+    ]) {
       const res = await t.http.post('/v1/gateways', { name: 'internal', url, environments: ['production'] }, t.adminToken);
       expect([url, res.status, res.body.errors?.[0]?.field]).toEqual([url, 400, 'url']);
     }
@@ -165,15 +188,25 @@ describe('gateway destinations with private networks switched off', () => {
     const receiver = await GatewayReceiver.start();
     receivers.push(receiver);
     resolver.answer('gw.corp.test', ['127.0.0.1']);
-    const res = await t.http.post('/v1/gateways', { name: 'corp', url: `http://gw.corp.test:${new URL(receiver.url).port}/events`, environments: ['production'] }, t.adminToken);
+    const res = await t.http.post(
+      '/v1/gateways',
+      { name: 'corp', url: `http://gw.corp.test:${new URL(receiver.url).port}/events`, environments: ['production'] },
+      t.adminToken,
+    );
     expect(res.status).toBe(201);
     const { product, agent } = await f.world();
     await f.credential(agent.id, [`${product.name}:read`]);
-    const [delivery] = await eventually(async () => {
-      const items = (await t.http.get(`/v1/gateways/${res.body.gateway.id}/deliveries`, t.adminToken)).body.items;
-      return items.length && items[0].status === 'failed' ? items : null;
-    }, 10_000, 'the delivery to fail');
-    expect(delivery.lastError).toBe('destination refused: gw.corp.test resolves to 127.0.0.1, a loopback address, and GATEWAY_ALLOW_LOOPBACK is false');
+    const [delivery] = await eventually(
+      async () => {
+        const items = (await t.http.get(`/v1/gateways/${res.body.gateway.id}/deliveries`, t.adminToken)).body.items;
+        return items.length && items[0].status === 'failed' ? items : null;
+      },
+      10_000,
+      'the delivery to fail',
+    );
+    expect(delivery.lastError).toBe(
+      'destination refused: gw.corp.test resolves to 127.0.0.1, a loopback address, and GATEWAY_ALLOW_LOOPBACK is false',
+    );
     expect(receiver.received).toHaveLength(0);
   });
 });

@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
+
 import { Webhook } from 'standardwebhooks';
+
 import { EventOutboxService as EventOutbox } from '../../src/gateways/event-outbox.service';
 import { Fixtures } from '../support/fixtures';
 import { eventually, GatewayReceiver } from '../support/gateway-receiver';
@@ -44,7 +46,11 @@ describe('gateways and signed event delivery', () => {
   }
 
   async function gateway(r: GatewayReceiver, environments = ['production']): Promise<{ id: string; secret: string }> {
-    const res = await t.http.post('/v1/gateways', { name: `gw-${receivers.indexOf(r)}-${Math.random().toString(36).slice(2, 8)}`, url: r.url, environments }, t.adminToken);
+    const res = await t.http.post(
+      '/v1/gateways',
+      { name: `gw-${receivers.indexOf(r)}-${Math.random().toString(36).slice(2, 8)}`, url: r.url, environments },
+      t.adminToken,
+    );
     expect(res.status).toBe(201);
     return { id: res.body.gateway.id, secret: res.body.signingSecret };
   }
@@ -112,12 +118,24 @@ describe('gateways and signed event delivery', () => {
       responder: await f.token('responder'),
       auditor: await f.token('auditor'),
     };
-    const created = await t.http.post('/v1/gateways', { name: 'roles-gw', url: 'https://gw.example.com/', environments: ['sandbox'] }, t.adminToken);
+    const created = await t.http.post(
+      '/v1/gateways',
+      { name: 'roles-gw', url: 'https://gw.example.com/', environments: ['sandbox'] },
+      t.adminToken,
+    );
     const id = created.body.gateway.id;
     for (const role of ['responder', 'auditor'] as const) {
       expect((await t.http.get('/v1/gateways', tokens[role].token)).status).toBe(200);
       expect((await t.http.get(`/v1/gateways/${id}/deliveries`, tokens[role].token)).status).toBe(200);
-      expect((await t.http.post('/v1/gateways', { name: `x-${role}`, url: 'https://gw.example.com/', environments: ['sandbox'] }, tokens[role].token)).status).toBe(403);
+      expect(
+        (
+          await t.http.post(
+            '/v1/gateways',
+            { name: `x-${role}`, url: 'https://gw.example.com/', environments: ['sandbox'] },
+            tokens[role].token,
+          )
+        ).status,
+      ).toBe(403);
       expect((await t.http.post(`/v1/gateways/${id}/rotate-signing-secret`, {}, tokens[role].token)).status).toBe(403);
     }
     expect((await t.http.get('/v1/gateways', tokens.owner.token)).status).toBe(403);
@@ -154,10 +172,14 @@ describe('gateways and signed event delivery', () => {
         secretSha256: createHash('sha256').update(issuedSecrets.at(-1)!).digest('hex'),
       }),
     });
-    const delivery = await eventually(async () => {
-      const d = (await deliveriesOf(prodGw.id)).find((x) => x.credentialId === credential.id);
-      return d?.status === 'delivered' ? d : null;
-    }, 5000, 'delivery recorded');
+    const delivery = await eventually(
+      async () => {
+        const d = (await deliveriesOf(prodGw.id)).find((x) => x.credentialId === credential.id);
+        return d?.status === 'delivered' ? d : null;
+      },
+      5000,
+      'delivery recorded',
+    );
     expect(issued.headers['webhook-id']).toBe(delivery.eventId);
     expect(delivery).toMatchObject({ eventType: 'credential.issued', status: 'delivered', attempts: 1, lastStatusCode: 204 });
 
@@ -173,7 +195,11 @@ describe('gateways and signed event delivery', () => {
     const approved = await t.http.post(`/v1/credentials/${pending.credential.id}/approve`, {}, approver.token);
     expect(approved.status).toBe(200);
     await prod.waitFor((r) => r.events('credential.issued', pending.credential.id).length === 1, 10_000, 'issued on approval');
-    const change = await t.http.patch(`/v1/credentials/${credential.id}`, { scopes: [`${product.name}:read`, `${product.name}:admin`] }, t.adminToken);
+    const change = await t.http.patch(
+      `/v1/credentials/${credential.id}`,
+      { scopes: [`${product.name}:read`, `${product.name}:admin`] },
+      t.adminToken,
+    );
     expect(change.status).toBe(202);
     expect((await t.http.post(`/v1/credentials/${credential.id}/approve`, {}, approver.token)).status).toBe(200);
     await prod.waitFor((r) => r.events('credential.updated', credential.id).length === 2, 10_000, 'updated on change approval');
@@ -233,7 +259,11 @@ describe('gateways and signed event delivery', () => {
     await t.http.patch(`/v1/credentials/${credential.id}`, { rateLimit: { requests: 202, perSeconds: 1 } }, t.adminToken);
     await r.waitFor((x) => x.received.length >= 2, 5000, 'two failed attempts');
     down = false;
-    await r.waitFor((x) => x.acknowledged().filter((a) => a.json.data.credentialId === credential.id).length === 3, 10_000, 'all three events');
+    await r.waitFor(
+      (x) => x.acknowledged().filter((a) => a.json.data.credentialId === credential.id).length === 3,
+      10_000,
+      'all three events',
+    );
 
     const mine = r.received.filter((x) => x.json.data.credentialId === credential.id);
     // Nothing later overtook the first event: every attempt before its acknowledgement was the issued event.
@@ -252,11 +282,15 @@ describe('gateways and signed event delivery', () => {
     expect(issued.status).toBe('delivered');
   });
 
-  it('publishes several events in one call: each delivered once, one credential\'s events in the order given', async () => {
+  it("publishes several events in one call: each delivered once, one credential's events in the order given", async () => {
     const r = await receiver();
     await gateway(r);
     const [a, b] = [await issue(), await issue()];
-    await r.waitFor((x) => x.acknowledged().filter((w) => [a.id, b.id].includes(w.json.data.credentialId)).length === 2, 5000, 'the issued events');
+    await r.waitFor(
+      (x) => x.acknowledged().filter((w) => [a.id, b.id].includes(w.json.data.credentialId)).length === 2,
+      5000,
+      'the issued events',
+    );
     const outbox = t.app.get(EventOutbox);
     const event = (credential: any, step: number) => ({
       type: 'credential.updated' as const,
@@ -264,7 +298,9 @@ describe('gateways and signed event delivery', () => {
       environment: 'production' as const,
       data: { credentialId: credential.id, step },
     });
-    const published = await t.dataSource.transaction((em) => outbox.publishMany(em, [event(a, 1), event(b, 1), event(a, 2), event(a, 3), event(b, 2)]));
+    const published = await t.dataSource.transaction((em) =>
+      outbox.publishMany(em, [event(a, 1), event(b, 1), event(a, 2), event(a, 3), event(b, 2)]),
+    );
     expect(published).toHaveLength(5);
     expect(new Set(published.map((p) => p.eventId)).size).toBe(5);
     for (const p of published) expect(p.deliveryIds.length).toBeGreaterThanOrEqual(1);
@@ -274,8 +310,12 @@ describe('gateways and signed event delivery', () => {
     await r.waitFor((x) => updates(x, a).length === 3 && updates(x, b).length === 2, 5000, 'the five updates');
     expect(updates(r, a).map((w) => w.json.data.step)).toEqual([1, 2, 3]);
     expect(updates(r, b).map((w) => w.json.data.step)).toEqual([1, 2]);
-    const seqs: Array<{ seq: string }> = await t.dataSource.query('SELECT seq FROM outbox_events WHERE id = ANY ($1) ORDER BY seq', [published.map((p) => p.eventId)]);
-    const order = await Promise.all(published.map(async (p) => (await t.dataSource.query('SELECT seq FROM outbox_events WHERE id = $1', [p.eventId]))[0].seq));
+    const seqs: Array<{ seq: string }> = await t.dataSource.query('SELECT seq FROM outbox_events WHERE id = ANY ($1) ORDER BY seq', [
+      published.map((p) => p.eventId),
+    ]);
+    const order = await Promise.all(
+      published.map(async (p) => (await t.dataSource.query('SELECT seq FROM outbox_events WHERE id = $1', [p.eventId]))[0].seq),
+    );
     expect(order).toEqual(seqs.map((row) => row.seq));
   });
 
@@ -283,7 +323,11 @@ describe('gateways and signed event delivery', () => {
     const r = await receiver(() => ({ status: 410 }));
     const gw = await gateway(r);
     const credential = await issue();
-    await eventually(async () => (await t.http.get(`/v1/gateways/${gw.id}`, t.adminToken)).body.status === 'disabled', 10_000, 'gateway disabled');
+    await eventually(
+      async () => (await t.http.get(`/v1/gateways/${gw.id}`, t.adminToken)).body.status === 'disabled',
+      10_000,
+      'gateway disabled',
+    );
     const [delivery] = await deliveriesOf(gw.id);
     expect(delivery).toMatchObject({ status: 'failed', lastStatusCode: 410, credentialId: credential.id });
     const audit = await t.http.get(`/v1/audit-events?action=gateway.disabled&targetId=${gw.id}`, t.adminToken);
@@ -302,10 +346,14 @@ describe('gateways and signed event delivery', () => {
     const r = await receiver((_req, n) => (n === 0 ? { status: 200, delayMs: 1200 } : { status: 200 }));
     const gw = await gateway(r);
     const credential = await issue();
-    const delivery = await eventually(async () => {
-      const d = (await deliveriesOf(gw.id)).find((x) => x.credentialId === credential.id);
-      return d?.status === 'delivered' ? d : null;
-    }, 10_000, 'delivered after a timeout');
+    const delivery = await eventually(
+      async () => {
+        const d = (await deliveriesOf(gw.id)).find((x) => x.credentialId === credential.id);
+        return d?.status === 'delivered' ? d : null;
+      },
+      10_000,
+      'delivered after a timeout',
+    );
     expect(delivery.attempts).toBe(2);
     await r.waitFor((x) => x.received.length === 2, 5000, 'the slow answer');
     expect(new Set(r.received.map((x) => x.headers['webhook-id']))).toEqual(new Set([delivery.eventId]));
@@ -316,10 +364,14 @@ describe('gateways and signed event delivery', () => {
     const r = await receiver(() => ({ status: 307, headers: { location: target.url } }));
     const gw = await gateway(r, ['sandbox']);
     await issue({ environment: 'sandbox' });
-    const delivery = await eventually(async () => {
-      const d = (await deliveriesOf(gw.id))[0];
-      return d?.attempts >= 2 ? d : null;
-    }, 10_000, 'two redirected attempts');
+    const delivery = await eventually(
+      async () => {
+        const d = (await deliveriesOf(gw.id))[0];
+        return d?.attempts >= 2 ? d : null;
+      },
+      10_000,
+      'two redirected attempts',
+    );
     expect(delivery.lastStatusCode).toBe(307);
     expect(target.received).toHaveLength(0);
     r.respondWith(() => ({ status: 204 }));
@@ -342,13 +394,21 @@ describe('gateways and signed event delivery', () => {
     const retried = await t.http.post(`/v1/deliveries/${failed.id}/retry`, {}, t.adminToken);
     expect(retried.status).toBe(200);
     expect(retried.body.status).toBe('pending');
-    await eventually(async () => (await deliveriesOf(gw.id)).find((d) => d.id === failed.id)?.status === 'delivered', 10_000, 'redelivered');
+    await eventually(
+      async () => (await deliveriesOf(gw.id)).find((d) => d.id === failed.id)?.status === 'delivered',
+      10_000,
+      'redelivered',
+    );
     expect((await t.http.post(`/v1/deliveries/${failed.id}/retry`, {}, t.adminToken)).status).toBe(409);
 
     // An older event is never re-sent after a newer one of the same credential reached the gateway.
     r.respondWith(() => ({ status: 500 }));
     const second = await issue();
-    const stale = await eventually(async () => (await deliveriesOf(gw.id, 'failed')).find((d) => d.credentialId === second.id), 10_000, 'second failure');
+    const stale = await eventually(
+      async () => (await deliveriesOf(gw.id, 'failed')).find((d) => d.credentialId === second.id),
+      10_000,
+      'second failure',
+    );
     r.respondWith(() => ({ status: 204 }));
     await t.http.patch(`/v1/credentials/${second.id}`, { rateLimit: { requests: 5, perSeconds: 5 } }, t.adminToken);
     await r.waitFor((x) => x.events('credential.updated', second.id).length === 1);
@@ -382,7 +442,12 @@ describe('GATEWAY_URL_ALLOWLIST', () => {
       expect(res.status).toBe(400);
       expect(res.body.errors).toEqual([{ field: 'url', message: expect.stringContaining('GATEWAY_URL_ALLOWLIST') }]);
     }
-    expect((await t.http.post('/v1/gateways', { name: 'a', url: 'https://gw.example.com/x', environments: ['sandbox'] }, t.adminToken)).status).toBe(201);
-    expect((await t.http.post('/v1/gateways', { name: 'b', url: 'https://eu.gateways.example.com/x', environments: ['sandbox'] }, t.adminToken)).status).toBe(201);
+    expect(
+      (await t.http.post('/v1/gateways', { name: 'a', url: 'https://gw.example.com/x', environments: ['sandbox'] }, t.adminToken)).status,
+    ).toBe(201);
+    expect(
+      (await t.http.post('/v1/gateways', { name: 'b', url: 'https://eu.gateways.example.com/x', environments: ['sandbox'] }, t.adminToken))
+        .status,
+    ).toBe(201);
   });
 });

@@ -136,7 +136,9 @@ describe('bad input', () => {
   it('malformed JSON, empty JSON, wrong content type, too large, unknown route', async () => {
     const before = await counts();
     const json = { 'content-type': 'application/json' };
-    expectProblem(await t.http.request('POST', '/v1/owners', undefined, { token: f.admin, headers: json, raw: '{"name": "x",' }), 400, ['body']);
+    expectProblem(await t.http.request('POST', '/v1/owners', undefined, { token: f.admin, headers: json, raw: '{"name": "x",' }), 400, [
+      'body',
+    ]);
     expectProblem(await t.http.request('POST', '/v1/owners', undefined, { token: f.admin, headers: json, raw: '' }), 400, ['body']);
     expectProblem(
       await t.http.request('POST', '/v1/owners', undefined, { token: f.admin, headers: { 'content-type': 'text/plain' }, raw: 'name=x' }),
@@ -168,10 +170,7 @@ describe('bad input', () => {
     const product = await f.product();
     const before = await counts();
     expectProblem(await t.http.post('/v1/products', { name: product.name, operations: ['read'] }, f.admin), 409);
-    expectProblem(
-      await t.http.post('/v1/owners', { name: 'dup', email: world.owner.email.toUpperCase(), kind: 'team' }, f.admin),
-      409,
-    );
+    expectProblem(await t.http.post('/v1/owners', { name: 'dup', email: world.owner.email.toUpperCase(), kind: 'team' }, f.admin), 409);
     expectProblem(await t.http.post('/v1/agents', { name: world.agent.name, ownerId: world.owner.id }, f.admin), 409);
     expect(await counts()).toEqual(before);
   });

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+
 import { isWellFormedSecret } from '../../src/inventory/credential-secret';
 import { Fixtures } from '../support/fixtures';
 import { startTestApp, TestApp } from '../support/test-app';
@@ -79,10 +80,21 @@ describe('credentials', () => {
       const requests = Array.from({ length: 12 }, (_, i) => ({ token: i % 2 ? owner.token : f.admin, requestId: `issue-together-${i}` }));
       const answers = await Promise.all(
         requests.map(({ token, requestId }) =>
-          t.http.request('POST', '/v1/credentials', { agentId: world.agent.id, type: 'api_key', environment: 'production', scopes: [`${p}:read`], rateLimit: { requests: 5, perSeconds: 1 } }, {
-            token,
-            headers: { 'x-request-id': requestId },
-          }),
+          t.http.request(
+            'POST',
+            '/v1/credentials',
+            {
+              agentId: world.agent.id,
+              type: 'api_key',
+              environment: 'production',
+              scopes: [`${p}:read`],
+              rateLimit: { requests: 5, perSeconds: 1 },
+            },
+            {
+              token,
+              headers: { 'x-request-id': requestId },
+            },
+          ),
         ),
       );
       expect(answers.map((a) => a.status)).toEqual(requests.map(() => 201));
@@ -103,7 +115,10 @@ describe('credentials', () => {
         expect(byCredential.get(ids[i])).toMatchObject({ request_id: r.requestId, role: r.token === f.admin ? 'admin' : 'owner' });
         if (r.token === owner.token) expect(byCredential.get(ids[i])).toMatchObject({ token_id: owner.id });
       });
-      const outbox = await t.dataSource.query(`SELECT credential_id FROM outbox_events WHERE type = 'credential.issued' AND credential_id = ANY ($1)`, [ids]);
+      const outbox = await t.dataSource.query(
+        `SELECT credential_id FROM outbox_events WHERE type = 'credential.issued' AND credential_id = ANY ($1)`,
+        [ids],
+      );
       expect(outbox).toHaveLength(ids.length);
     });
 
@@ -119,7 +134,13 @@ describe('credentials', () => {
         END $$;
         CREATE TRIGGER refuse_doomed_agent BEFORE INSERT ON credentials FOR EACH ROW EXECUTE FUNCTION refuse_doomed_agent();`);
       try {
-        const body = (agentId: string) => ({ agentId, type: 'api_key', environment: 'production', scopes: [`${p}:read`], rateLimit: { requests: 5, perSeconds: 1 } });
+        const body = (agentId: string) => ({
+          agentId,
+          type: 'api_key',
+          environment: 'production',
+          scopes: [`${p}:read`],
+          rateLimit: { requests: 5, perSeconds: 1 },
+        });
         const agents = [world.agent.id, doomed.id, world.agent.id, world.agent.id, doomed.id, world.agent.id];
         const answers = await Promise.all(agents.map((agentId) => t.http.post('/v1/credentials', body(agentId), f.admin)));
         expect(answers.map((a) => a.status)).toEqual(agents.map((id) => (id === doomed.id ? 500 : 201)));
@@ -134,7 +155,10 @@ describe('credentials', () => {
             WHERE NOT EXISTS (SELECT 1 FROM credentials c WHERE c.id = v.credential_id)`,
         );
         expect(secrets[0].n).toBe(0);
-        const audited = await t.dataSource.query(`SELECT count(*)::int AS n FROM audit_events WHERE action = 'credential.created' AND target_id = ANY ($1)`, [ids]);
+        const audited = await t.dataSource.query(
+          `SELECT count(*)::int AS n FROM audit_events WHERE action = 'credential.created' AND target_id = ANY ($1)`,
+          [ids],
+        );
         expect(audited[0].n).toBe(4);
       } finally {
         await t.dataSource.query('DROP TRIGGER refuse_doomed_agent ON credentials; DROP FUNCTION refuse_doomed_agent();');
@@ -153,7 +177,13 @@ describe('credentials', () => {
       await t.dataSource.query("UPDATE agents SET status = 'decommissioned' WHERE id = $1", [agent.id]);
       const r = await t.http.post(
         '/v1/credentials',
-        { agentId: agent.id, type: 'api_key', environment: 'sandbox', scopes: [`${world.product.name}:read`], rateLimit: { requests: 1, perSeconds: 1 } },
+        {
+          agentId: agent.id,
+          type: 'api_key',
+          environment: 'sandbox',
+          scopes: [`${world.product.name}:read`],
+          rateLimit: { requests: 1, perSeconds: 1 },
+        },
         f.admin,
       );
       expect(r.status).toBe(409);
@@ -168,7 +198,12 @@ describe('credentials', () => {
       const requested = await f.credential(world.agent.id, [`${world.product.name}:read`, `${world.product.name}:delete`], {}, owner.token);
       expect(requested.status).toBe(202);
       expect(requested.secret).toBeUndefined();
-      expect(requested.credential).toMatchObject({ status: 'pending_approval', secretRef: null, secretVersion: null, requestedBy: owner.id });
+      expect(requested.credential).toMatchObject({
+        status: 'pending_approval',
+        secretRef: null,
+        secretVersion: null,
+        requestedBy: owner.id,
+      });
       const id = requested.credential.id;
       expect(await t.dataSource.query('SELECT 1 FROM local_secret_versions WHERE credential_id = $1', [id])).toHaveLength(0);
 
@@ -268,7 +303,12 @@ describe('credentials', () => {
         f.admin,
       );
       expect(r.status).toBe(200);
-      expect(r.body).toMatchObject({ scopes: [`${p}:read`], ipAllowlist: ['192.168.0.0/16'], rotationIntervalDays: 7, gracePeriodHours: 0 });
+      expect(r.body).toMatchObject({
+        scopes: [`${p}:read`],
+        ipAllowlist: ['192.168.0.0/16'],
+        rotationIntervalDays: 7,
+        gracePeriodHours: 0,
+      });
       const due = new Date(r.body.nextRotationAt).getTime() - new Date(credential.createdAt).getTime();
       expect(due).toBeLessThanOrEqual(7 * DAY);
       expect(due).toBeGreaterThanOrEqual(7 * DAY * 0.99);
@@ -288,7 +328,9 @@ describe('credentials', () => {
       const agent = await f.agent(owner.id);
       const ids: string[] = [];
       for (let i = 0; i < 7; i++) {
-        const { credential } = await f.credential(agent.id, [`${world.product.name}:read`], { environment: i % 2 ? 'sandbox' : 'production' });
+        const { credential } = await f.credential(agent.id, [`${world.product.name}:read`], {
+          environment: i % 2 ? 'sandbox' : 'production',
+        });
         ids.push(credential.id);
         t.clock.advance(1000);
       }

@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+
 import type { ApiParameter, ApiRoute, Schema } from '../support/api-routes';
 
 /** What the generators know of the world: real ids and values that pass validation, to get past the first check. */
@@ -30,7 +31,14 @@ export const hostileCursor: fc.Arbitrary<string> = fc.oneof(
   fc
     .tuple(
       fc.oneof(
-        fc.constantFrom('+275760-09-13T00:00:00.000Z', '-271821-04-20T00:00:00.000Z', '0000-01-01T00:00:00.000Z', '+010000-01-01T00:00:00.000Z', '2020-02-30T00:00:00.000Z', 'garbage'),
+        fc.constantFrom(
+          '+275760-09-13T00:00:00.000Z',
+          '-271821-04-20T00:00:00.000Z',
+          '0000-01-01T00:00:00.000Z',
+          '+010000-01-01T00:00:00.000Z',
+          '2020-02-30T00:00:00.000Z',
+          'garbage',
+        ),
         fc.integer().map((n) => new Date(n * 1000).toString()),
         fc.double(),
       ),
@@ -47,7 +55,22 @@ export const hostileString: fc.Arbitrary<string> = fc.oneof(
   fc.string({ maxLength: 40 }),
   fc.string({ unit: 'grapheme', maxLength: 20 }),
   fc.string({ unit: 'binary', maxLength: 20 }),
-  fc.constantFrom('', ' ', '\u0000', 'a\u0000b', '\ud800', 'x\udfff', '\udbff\udbff', '😀', '%00', '__proto__', 'constructor', "'; DROP TABLE owners; --", '{{7*7}}', '\u202e'),
+  fc.constantFrom(
+    '',
+    ' ',
+    '\u0000',
+    'a\u0000b',
+    '\ud800',
+    'x\udfff',
+    '\udbff\udbff',
+    '😀',
+    '%00',
+    '__proto__',
+    'constructor',
+    "'; DROP TABLE owners; --",
+    '{{7*7}}',
+    '\u202e',
+  ),
   fc.integer({ min: 1, max: 5000 }).map((n) => 'x'.repeat(n)),
   secretShaped,
 );
@@ -68,14 +91,23 @@ export const hostileValue: fc.Arbitrary<unknown> = fc.letrec<{ value: unknown }>
 })).value;
 
 /** A value the schema describes, often valid, sometimes at or past its edges. */
-export function schemaValue(schema: Schema | undefined, name: string, hints: Hints, resolve: (s: Schema | undefined) => Schema | undefined): fc.Arbitrary<unknown> {
+export function schemaValue(
+  schema: Schema | undefined,
+  name: string,
+  hints: Hints,
+  resolve: (s: Schema | undefined) => Schema | undefined,
+): fc.Arbitrary<unknown> {
   const s = resolve(schema) ?? {};
   const hinted = hints.byName[name];
   const options: Array<fc.Arbitrary<unknown>> = hinted?.length ? [fc.constantFrom(...hinted)] : [];
   if (s.enum?.length) options.push(fc.constantFrom(...s.enum));
   else if (s.format === 'uuid') options.push(fc.constantFrom(...hints.ids), fc.uuid());
   else if (s.format === 'date-time') {
-    options.push(fc.date({ min: new Date('1000-01-01T00:00:00Z'), max: new Date('9999-12-31T00:00:00Z'), noInvalidDate: true }).map((d) => d.toISOString()));
+    options.push(
+      fc
+        .date({ min: new Date('1000-01-01T00:00:00Z'), max: new Date('9999-12-31T00:00:00Z'), noInvalidDate: true })
+        .map((d) => d.toISOString()),
+    );
   } else if (s.type === 'number' || s.type === 'integer') {
     const min = s.minimum ?? -1000;
     const max = s.maximum ?? 1000;
@@ -95,7 +127,11 @@ export function schemaValue(schema: Schema | undefined, name: string, hints: Hin
 }
 
 /** An object of the schema's shape: any subset of its properties, sometimes an unknown one too. */
-export function objectFor(schema: Schema, hints: Hints, resolve: (s: Schema | undefined) => Schema | undefined): fc.Arbitrary<Record<string, unknown>> {
+export function objectFor(
+  schema: Schema,
+  hints: Hints,
+  resolve: (s: Schema | undefined) => Schema | undefined,
+): fc.Arbitrary<Record<string, unknown>> {
   const model: Record<string, fc.Arbitrary<unknown>> = {};
   for (const [name, property] of Object.entries(schema.properties ?? {})) model[name] = schemaValue(property, name, hints, resolve);
   return fc
@@ -104,7 +140,11 @@ export function objectFor(schema: Schema, hints: Hints, resolve: (s: Schema | un
 }
 
 /** What a request to a write route sends as its body: JSON text (usually an object of the route's shape). */
-export function bodyFor(route: ApiRoute, hints: Hints, resolve: (s: Schema | undefined) => Schema | undefined): fc.Arbitrary<string | undefined> {
+export function bodyFor(
+  route: ApiRoute,
+  hints: Hints,
+  resolve: (s: Schema | undefined) => Schema | undefined,
+): fc.Arbitrary<string | undefined> {
   const shaped = route.body ? objectFor(route.body, hints, resolve) : fc.dictionary(hostileString, hostileValue, { maxKeys: 3 });
   return fc.oneof(
     { arbitrary: shaped.map((body) => JSON.stringify(body)), weight: 8 },
@@ -119,7 +159,9 @@ export function encodeQueryValue(value: string): string {
   return value.replace(/[^]/gu, (c) => {
     if (c.length === 1 && c.charCodeAt(0) >= 0xd800 && c.charCodeAt(0) <= 0xdfff) {
       const code = c.charCodeAt(0);
-      return [0xe0 | (code >> 12), 0x80 | ((code >> 6) & 0x3f), 0x80 | (code & 0x3f)].map((b) => `%${b.toString(16).toUpperCase()}`).join('');
+      return [0xe0 | (code >> 12), 0x80 | ((code >> 6) & 0x3f), 0x80 | (code & 0x3f)]
+        .map((b) => `%${b.toString(16).toUpperCase()}`)
+        .join('');
     }
     return encodeURIComponent(c);
   });
@@ -129,13 +171,22 @@ export function encodeQueryValue(value: string): string {
 export function queryFor(route: ApiRoute, hints: Hints, resolve: (s: Schema | undefined) => Schema | undefined): fc.Arbitrary<string> {
   const parameters = route.parameters.filter((p): p is ApiParameter => p.in === 'query');
   const valueOf = (p: ApiParameter): fc.Arbitrary<string> => {
-    const plausible = schemaValue(p.schema, p.name, hints, resolve).map((v) => (typeof v === 'string' ? v : JSON.stringify(v) ?? ''));
+    const plausible = schemaValue(p.schema, p.name, hints, resolve).map((v) => (typeof v === 'string' ? v : (JSON.stringify(v) ?? '')));
     const hostile = p.name === 'cursor' ? fc.oneof(hostileCursor, hostileString) : hostileString;
-    return fc.oneof({ arbitrary: plausible, weight: 2 }, { arbitrary: hostile, weight: 2 }, { arbitrary: fc.constantFrom('%00', 'a%00b', '%ED%A0%80', '%FF', '%'), weight: 1 });
+    return fc.oneof(
+      { arbitrary: plausible, weight: 2 },
+      { arbitrary: hostile, weight: 2 },
+      { arbitrary: fc.constantFrom('%00', 'a%00b', '%ED%A0%80', '%FF', '%'), weight: 1 },
+    );
   };
   const pairs = fc.array(
     fc.oneof(
-      { arbitrary: parameters.length ? fc.constantFrom(...parameters).chain((p) => valueOf(p).map((v) => [p.name, v] as const)) : fc.constant(['limit', '1'] as const), weight: 6 },
+      {
+        arbitrary: parameters.length
+          ? fc.constantFrom(...parameters).chain((p) => valueOf(p).map((v) => [p.name, v] as const))
+          : fc.constant(['limit', '1'] as const),
+        weight: 6,
+      },
       { arbitrary: fc.tuple(hostileString, hostileString), weight: 1 },
     ),
     { maxLength: 5 },

@@ -1,11 +1,12 @@
 import fc from 'fast-check';
+
 import { AuditChainerService as AuditChainer } from '../../src/audit/audit-chainer.service';
 import { containsSecretShaped } from '../../src/common/secrets/secret-shape';
-import { apiDocument, ApiDocument, ApiRoute, fillPath, listRoutes, writeRoutes } from '../support/api-routes';
+import { ApiDocument, apiDocument, ApiRoute, fillPath, listRoutes, writeRoutes } from '../support/api-routes';
 import { databaseText, expectProblem, tableCounts } from '../support/problem';
 import { buildRouteWorld, RouteWorld } from '../support/route-world';
 import { startTestApp, TestApp } from '../support/test-app';
-import { bodyFor, encodeQueryValue, hostileString, Hints, queryFor } from './arbitraries';
+import { bodyFor, encodeQueryValue, Hints, hostileString, queryFor } from './arbitraries';
 
 /**
  * Property-based tests of the HTTP boundary: generated bodies (plausible, and
@@ -76,7 +77,11 @@ describe('property: no input makes the HTTP boundary fail', () => {
   }
 
   const tokenFor = (): fc.Arbitrary<string> =>
-    fc.oneof({ arbitrary: fc.constant(t.adminToken), weight: 5 }, { arbitrary: fc.constant(world.ownerToken), weight: 2 }, { arbitrary: fc.constant(`agt_${'u'.repeat(43)}`), weight: 1 });
+    fc.oneof(
+      { arbitrary: fc.constant(t.adminToken), weight: 5 },
+      { arbitrary: fc.constant(world.ownerToken), weight: 2 },
+      { arbitrary: fc.constant(`agt_${'u'.repeat(43)}`), weight: 1 },
+    );
 
   async function request(route: ApiRoute, path: string, query: string, body: string | undefined, token: string): Promise<void> {
     const before = await settledCounts();
@@ -114,7 +119,9 @@ describe('property: no input makes the HTTP boundary fail', () => {
       expect(routes.length).toBeGreaterThanOrEqual(20);
       for (const route of routes) {
         await fc.assert(
-          fc.asyncProperty(pathFor(route), bodyFor(route, hints, doc.resolve), tokenFor(), async (path, body, token) => request(route, path, '', body, token)),
+          fc.asyncProperty(pathFor(route), bodyFor(route, hints, doc.resolve), tokenFor(), async (path, body, token) =>
+            request(route, path, '', body, token),
+          ),
           options(),
         );
       }
@@ -129,7 +136,9 @@ describe('property: no input makes the HTTP boundary fail', () => {
       expect(routes.length).toBeGreaterThanOrEqual(15);
       for (const route of routes) {
         await fc.assert(
-          fc.asyncProperty(pathFor(route), queryFor(route, hints, doc.resolve), tokenFor(), async (path, query, token) => request(route, path, query, undefined, token)),
+          fc.asyncProperty(pathFor(route), queryFor(route, hints, doc.resolve), tokenFor(), async (path, query, token) =>
+            request(route, path, query, undefined, token),
+          ),
           options(),
         );
       }

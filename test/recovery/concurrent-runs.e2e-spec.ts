@@ -1,6 +1,7 @@
 import type { Job } from 'bullmq';
-import type { DeliveryJob } from '../../src/gateways/delivery-jobs';
+
 import { DeliveryProcessor } from '../../src/gateways/delivery.processor';
+import type { DeliveryJob } from '../../src/gateways/delivery-jobs';
 import { SecretDestructionService } from '../../src/revocation/secret-destruction.service';
 import { RotationRunnerService as RotationRunner } from '../../src/rotation/rotation-runner.service';
 import { credentialRows, expectStoreServesCurrent, liveVersions } from '../rotation/rotation-helpers';
@@ -56,7 +57,11 @@ describe('two runs of the same work at once', () => {
     return row;
   };
   const deliveryRow = async (id: string) =>
-    (await a.dataSource.query('SELECT status, attempts, retry_step FROM deliveries WHERE id = $1', [id]))[0] as { status: string; attempts: number; retry_step: number };
+    (await a.dataSource.query('SELECT status, attempts, retry_step FROM deliveries WHERE id = $1', [id]))[0] as {
+      status: string;
+      attempts: number;
+      retry_step: number;
+    };
   const runDeliveryTwice = (deliveryId: string) => {
     const job = { id: `twice:${deliveryId}`, data: { deliveryId } } as unknown as Job<DeliveryJob>;
     return Promise.allSettled([a.app.get(DeliveryProcessor).process(job), b.app.get(DeliveryProcessor).process(job)]);
@@ -96,10 +101,15 @@ describe('two runs of the same work at once', () => {
       b.app.get(SecretDestructionService).destroy(credential.id, 'run-b'),
     ]);
     expect(outcomes.sort()).toEqual(['destroyed', 'skipped']);
-    const [row] = await a.dataSource.query('SELECT secret_status, secret_attempts FROM revocation_credentials WHERE credential_id = $1', [credential.id]);
+    const [row] = await a.dataSource.query('SELECT secret_status, secret_attempts FROM revocation_credentials WHERE credential_id = $1', [
+      credential.id,
+    ]);
     expect(row).toEqual({ secret_status: 'destroyed', secret_attempts: 1 });
     expect(await auditCount(credential.id, 'credential.secret_destroyed')).toBe(1);
-    const left = await a.dataSource.query('SELECT count(*)::int AS n FROM local_secret_versions WHERE credential_id = $1 AND ciphertext IS NOT NULL', [credential.id]);
+    const left = await a.dataSource.query(
+      'SELECT count(*)::int AS n FROM local_secret_versions WHERE credential_id = $1 AND ciphertext IS NOT NULL',
+      [credential.id],
+    );
     expect(left[0].n).toBe(0);
   });
 
@@ -118,10 +128,12 @@ describe('two runs of the same work at once', () => {
     expect(row).toMatchObject({ status: 'active', secret_version: 2 });
     await expectStoreServesCurrent(a, [row]);
     expect((await liveVersions(a, row, {})).filter((v) => v.id === '2')).toEqual([{ id: '2', current: true, sha256: row.secret_sha256 }]);
-    for (const action of ['rotation.published', 'credential.rotated']) expect({ action, n: await auditCount(credential.id, action) }).toEqual({ action, n: 1 });
-    const events = await a.dataSource.query(`SELECT count(*)::int AS n FROM outbox_events WHERE credential_id = $1 AND type = 'credential.rotated'`, [
-      credential.id,
-    ]);
+    for (const action of ['rotation.published', 'credential.rotated'])
+      expect({ action, n: await auditCount(credential.id, action) }).toEqual({ action, n: 1 });
+    const events = await a.dataSource.query(
+      `SELECT count(*)::int AS n FROM outbox_events WHERE credential_id = $1 AND type = 'credential.rotated'`,
+      [credential.id],
+    );
     expect(events[0].n).toBe(1);
   });
 });

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
+
 import { Worker } from 'bullmq';
+
 import type { DueCursor, DueJob, DueWork } from '../../src/common/jobs/due-work';
 import { JobQueues } from '../../src/common/jobs/job-queues';
 import { JobSweeper } from '../../src/common/jobs/job-sweeper';
@@ -29,7 +31,13 @@ class ArrayWork implements DueWork {
 }
 
 function jobOf(id: string, runNow = false): DueJob {
-  return { queue: QUEUE, name: 'noop', data: { id }, opts: { jobId: `noop:test:${id}`, removeOnComplete: false, removeOnFail: false }, runNow };
+  return {
+    queue: QUEUE,
+    name: 'noop',
+    data: { id },
+    opts: { jobId: `noop:test:${id}`, removeOnComplete: false, removeOnFail: false },
+    runNow,
+  };
 }
 
 /**
@@ -50,12 +58,22 @@ describe('the job sweep', () => {
   const queue = () => t.app.get(JobQueues).queue(QUEUE);
 
   it('adds missing jobs, replaces finished ones, runs now the delayed ones due now, and leaves live ones alone', async () => {
-    const ids = { missing: randomUUID(), completed: randomUUID(), failed: randomUUID(), waiting: randomUUID(), dueNow: randomUUID(), delayed: randomUUID() };
+    const ids = {
+      missing: randomUUID(),
+      completed: randomUUID(),
+      failed: randomUUID(),
+      waiting: randomUUID(),
+      dueNow: randomUUID(),
+      delayed: randomUUID(),
+    };
     // Finished jobs, taken and finished by hand the way a worker would.
     const connection = createRedis(t.env.REDIS_URL!);
     const worker = new Worker(QUEUE, null, { connection, prefix: t.redisPrefix });
     try {
-      for (const [id, outcome] of [[ids.completed, 'completed'], [ids.failed, 'failed']] as const) {
+      for (const [id, outcome] of [
+        [ids.completed, 'completed'],
+        [ids.failed, 'failed'],
+      ] as const) {
         await queue().add('noop', { id }, jobOf(id).opts);
         const job = (await worker.getNextJob('token'))!;
         expect(job.id).toBe(`noop:test:${id}`);
@@ -83,8 +101,17 @@ describe('the job sweep', () => {
     const work = new ArrayWork(Object.entries(ids).map(([kind, id]) => ({ at: now, id, runNow: kind === 'dueNow' })));
     expect(await sweeper.sweep(work)).toEqual({ ran: true, checked: 6, requeued: 3, promoted: 1 });
 
-    const states = Object.fromEntries(await Promise.all(Object.entries(ids).map(async ([kind, id]) => [kind, await queue().getJobState(`noop:test:${id}`)])));
-    expect(states).toEqual({ missing: 'waiting', completed: 'waiting', failed: 'waiting', waiting: 'waiting', dueNow: 'waiting', delayed: 'delayed' });
+    const states = Object.fromEntries(
+      await Promise.all(Object.entries(ids).map(async ([kind, id]) => [kind, await queue().getJobState(`noop:test:${id}`)])),
+    );
+    expect(states).toEqual({
+      missing: 'waiting',
+      completed: 'waiting',
+      failed: 'waiting',
+      waiting: 'waiting',
+      dueNow: 'waiting',
+      delayed: 'delayed',
+    });
     expect((await queue().getJob(`noop:test:${ids.waiting}`))!.timestamp).toBe(waitingBefore);
     // Nothing left to do.
     expect(await sweeper.sweep(work)).toEqual({ ran: true, checked: 6, requeued: 0, promoted: 0 });

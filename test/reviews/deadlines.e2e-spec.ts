@@ -20,7 +20,9 @@ describe('review deadlines', () => {
     f = new Fixtures(t);
     h = new ReviewHelpers(t, f);
     gateway = await GatewayReceiver.start();
-    expect((await t.http.post('/v1/gateways', { name: 'gw-deadlines', url: gateway.url, environments: ['production'] }, f.admin)).status).toBe(201);
+    expect(
+      (await t.http.post('/v1/gateways', { name: 'gw-deadlines', url: gateway.url, environments: ['production'] }, f.admin)).status,
+    ).toBe(201);
     product = await f.product();
   });
   afterAll(async () => {
@@ -100,7 +102,11 @@ describe('review deadlines', () => {
     await h.sweep();
     const items = await h.items(campaign.id);
     expect(items.find((i) => i.credentialId === creds[0].id)).toMatchObject({ status: 'decided', outcome: 'kept' });
-    expect(items.find((i) => i.credentialId === creds[1].id)).toMatchObject({ status: 'expired', outcome: 'revoked_on_expiry', scopesAfter: [] });
+    expect(items.find((i) => i.credentialId === creds[1].id)).toMatchObject({
+      status: 'expired',
+      outcome: 'revoked_on_expiry',
+      scopesAfter: [],
+    });
     expect(items.find((i) => i.credentialId === creds[2].id)).toMatchObject({ status: 'expired', outcome: 'revoked_elsewhere' });
     expect((await h.credential(creds[0].id)).status).toBe('active');
     const revoked = await h.credential(creds[1].id);
@@ -169,7 +175,10 @@ describe('review deadlines', () => {
     );
     expect(lastOne).toEqual({ status: 'revoked', owner_id: null, agent_id: null });
 
-    const [{ revoked }] = await t.dataSource.query(`SELECT count(*)::int AS revoked FROM credentials WHERE owner_id = $1 AND status = 'revoked'`, [owner.id]);
+    const [{ revoked }] = await t.dataSource.query(
+      `SELECT count(*)::int AS revoked FROM credentials WHERE owner_id = $1 AND status = 'revoked'`,
+      [owner.id],
+    );
     expect(revoked).toBe(1050);
     const revocations = await t.dataSource.query(
       `SELECT revocation_id, count(*)::int AS n FROM revocation_credentials rc JOIN credentials c ON c.id = rc.credential_id
@@ -177,7 +186,9 @@ describe('review deadlines', () => {
       [owner.id],
     );
     expect(revocations).toEqual([{ revocation_id: expect.any(String), n: 1050 }]);
-    const [{ same }] = await t.dataSource.query('SELECT count(*)::int AS same FROM revocation_credentials WHERE revocation_id = $1', [revocations[0].revocation_id]);
+    const [{ same }] = await t.dataSource.query('SELECT count(*)::int AS same FROM revocation_credentials WHERE revocation_id = $1', [
+      revocations[0].revocation_id,
+    ]);
     expect(same).toBe(1051);
     const [{ events, distinct }] = await t.dataSource.query(
       `SELECT count(*)::int AS events, count(DISTINCT e.credential_id)::int AS distinct FROM outbox_events e JOIN credentials c ON c.id = e.credential_id

@@ -45,7 +45,11 @@ describe('review decisions and sign-off', () => {
     }
     cred.ofB = (await f.credential(agentB.id, scopes('read'))).credential;
     // A change adding a delete scope waits for approval; a review reduce must drop it.
-    const patch = await t.http.patch(`/v1/credentials/${cred.withPendingChange.id}`, { scopes: scopes('read', 'write', 'delete') }, f.admin);
+    const patch = await t.http.patch(
+      `/v1/credentials/${cred.withPendingChange.id}`,
+      { scopes: scopes('read', 'write', 'delete') },
+      f.admin,
+    );
     expect(patch.status).toBe(202);
     campaign = await h.open({ name: 'decisions', ownerIds: [ownerA.id, ownerB.id] });
     for (const [name, c] of Object.entries(cred)) item[name] = await h.itemOf(campaign.id, c.id);

@@ -1,5 +1,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
+
 import { Webhook } from 'standardwebhooks';
+
 import { Fixtures } from '../support/fixtures';
 import { GatewayReceiver } from '../support/gateway-receiver';
 import { startTestApp, TestApp } from '../support/test-app';
@@ -25,11 +27,19 @@ describe('review reminders', () => {
     notifier = await GatewayReceiver.start();
     const env = { NOTIFY_WEBHOOK_URL: notifier.url, NOTIFY_WEBHOOK_SECRET: secret };
     t = await startTestApp({ env });
-    second = await startTestApp({ roles: 'api', database: t.database, env: { ...env, ADMIN_TOKEN: t.adminToken, REDIS_PREFIX: t.redisPrefix } });
+    second = await startTestApp({
+      roles: 'api',
+      database: t.database,
+      env: { ...env, ADMIN_TOKEN: t.adminToken, REDIS_PREFIX: t.redisPrefix },
+    });
     f = new Fixtures(t);
     h = new ReviewHelpers(t, f);
     const product = await f.product();
-    for (const [key, count] of [['a', 2], ['b', 1], ['c', 1]] as const) {
+    for (const [key, count] of [
+      ['a', 2],
+      ['b', 1],
+      ['c', 1],
+    ] as const) {
       const owner = await f.owner();
       const agent = await f.agent(owner.id);
       const creds = [];
@@ -48,7 +58,10 @@ describe('review reminders', () => {
   const dueAt = () => new Date(campaign.dueAt).getTime();
   const reminders = (stage?: string) =>
     notifier.events('review.reminder').filter((r) => r.json.data.campaignId === campaign.id && (!stage || r.json.data.stage === stage));
-  const remindedOwners = (stage: string) => reminders(stage).map((r) => r.json.data.ownerId).sort();
+  const remindedOwners = (stage: string) =>
+    reminders(stage)
+      .map((r) => r.json.data.ownerId)
+      .sort();
   const ownerIds = (...keys: Array<'a' | 'b' | 'c'>) => keys.map((k) => owners[k].owner.id).sort();
 
   async function sweepBoth(): Promise<number> {

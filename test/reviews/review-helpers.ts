@@ -66,7 +66,8 @@ export class ReviewHelpers {
 
   /** Inventory fields the API does not set (last use, due rotation), written as the gateways' usage feed would. */
   async setCredentialColumns(id: string, columns: { lastUsedAt?: Date | null; nextRotationAt?: Date | null }): Promise<void> {
-    if (columns.lastUsedAt !== undefined) await this.t.dataSource.query('UPDATE credentials SET last_used_at = $2 WHERE id = $1', [id, columns.lastUsedAt]);
+    if (columns.lastUsedAt !== undefined)
+      await this.t.dataSource.query('UPDATE credentials SET last_used_at = $2 WHERE id = $1', [id, columns.lastUsedAt]);
     if (columns.nextRotationAt !== undefined) {
       await this.t.dataSource.query('UPDATE credentials SET next_rotation_at = $2 WHERE id = $1', [id, columns.nextRotationAt]);
     }

@@ -1,4 +1,5 @@
 import { SchedulerRegistry } from '@nestjs/schedule';
+
 import { REVIEW_SWEEP_INTERVAL } from '../../src/reviews/review-sweep.cron';
 import { Fixtures } from '../support/fixtures';
 import { startTestApp, TestApp } from '../support/test-app';
@@ -20,7 +21,14 @@ describe('campaign schedules', () => {
     t = await startTestApp({ roles: 'api,worker,scheduler', env });
     apps.push(t);
     for (let i = 0; i < 2; i++) {
-      apps.push(await startTestApp({ roles: 'api,scheduler', database: t.database, clock: undefined, env: { ...env, ADMIN_TOKEN: t.adminToken, REDIS_PREFIX: t.redisPrefix } }));
+      apps.push(
+        await startTestApp({
+          roles: 'api,scheduler',
+          database: t.database,
+          clock: undefined,
+          env: { ...env, ADMIN_TOKEN: t.adminToken, REDIS_PREFIX: t.redisPrefix },
+        }),
+      );
     }
     f = new Fixtures(t);
     h = new ReviewHelpers(t, f);
@@ -53,7 +61,11 @@ describe('campaign schedules', () => {
     const bad = await t.http.post('/v1/campaign-schedules', { name: 'x', everyDays: 0, startsAt: 'tomorrow' }, f.admin);
     expect(bad.status).toBe(400);
     expect(bad.body.errors.map((e: any) => e.field).sort()).toEqual(['everyDays', 'startsAt']);
-    const r = await t.http.post('/v1/campaign-schedules', { name: 'defaults', startsAt: new Date(t.clock.now().getTime() + 365 * DAY).toISOString() }, f.admin);
+    const r = await t.http.post(
+      '/v1/campaign-schedules',
+      { name: 'defaults', startsAt: new Date(t.clock.now().getTime() + 365 * DAY).toISOString() },
+      f.admin,
+    );
     expect(r.status).toBe(201);
     expect(r.body).toMatchObject({ everyDays: 90, dueInDays: 14, onExpiry: 'keep', environment: null, nextPeriodAt: r.body.startsAt });
     expect((await t.http.get('/v1/campaign-schedules', f.admin)).body.items.map((s: any) => s.id)).toContain(r.body.id);
@@ -62,7 +74,11 @@ describe('campaign schedules', () => {
   it('opens exactly one campaign per period across three scheduler processes', async () => {
     const start = t.clock.now();
     setClocks(start);
-    const r = await t.http.post('/v1/campaign-schedules', { name: 'monthly', everyDays: 30, dueInDays: 7, environment: 'production' }, f.admin);
+    const r = await t.http.post(
+      '/v1/campaign-schedules',
+      { name: 'monthly', everyDays: 30, dueInDays: 7, environment: 'production' },
+      f.admin,
+    );
     expect(r.status).toBe(201);
     const scheduleId = r.body.id;
 
@@ -91,6 +107,11 @@ describe('campaign schedules', () => {
     expect(opened.map((c: any) => c.name).sort()).toEqual(['monthly #1', 'monthly #2', 'monthly #4']);
     expect(opened.every((c: any) => c.openedBy === 'system:reviews' && c.environment === 'production')).toBe(true);
     // Period 0 and 1 were due after 7 days, so the sweeps closed them.
-    expect(opened.filter((c: any) => c.status === 'closed').map((c: any) => c.schedulePeriod).sort()).toEqual([0, 1]);
+    expect(
+      opened
+        .filter((c: any) => c.status === 'closed')
+        .map((c: any) => c.schedulePeriod)
+        .sort(),
+    ).toEqual([0, 1]);
   });
 });

@@ -1,4 +1,5 @@
 import { Webhook } from 'standardwebhooks';
+
 import { OutboxSweeperService as OutboxSweeper } from '../../src/gateways/outbox-sweeper.service';
 import { ChildApp } from '../support/child-app';
 import { Fixtures } from '../support/fixtures';
@@ -21,7 +22,11 @@ interface Gateway {
 async function registerGateways(t: TestApp, receivers: GatewayReceiver[]): Promise<Gateway[]> {
   const gateways: Gateway[] = [];
   for (const receiver of receivers) {
-    const res = await t.http.post('/v1/gateways', { name: `gw-${gateways.length}`, url: receiver.url, environments: ['production'] }, t.adminToken);
+    const res = await t.http.post(
+      '/v1/gateways',
+      { name: `gw-${gateways.length}`, url: receiver.url, environments: ['production'] },
+      t.adminToken,
+    );
     expect(res.status).toBe(201);
     gateways.push({ id: res.body.gateway.id, secret: res.body.signingSecret, receiver });
   }
@@ -105,7 +110,8 @@ describe('a worker killed in the middle of deliveries', () => {
     const credentialIds: string[] = [];
     for (let i = 0; i < 10; i++) credentialIds.push((await f.credential(agent.id, [`${product.name}:read`])).credential.id);
     const revocations = [];
-    for (const id of credentialIds) revocations.push((await t.http.post(`/v1/credentials/${id}/revoke`, { reason: 'drill' }, t.adminToken)).body);
+    for (const id of credentialIds)
+      revocations.push((await t.http.post(`/v1/credentials/${id}/revoke`, { reason: 'drill' }, t.adminToken)).body);
 
     const first = await startWorker();
     await eventually(() => receivers.reduce((n, r) => n + r.received.length, 0) >= 12, 60_000, 'some deliveries before the crash');
@@ -151,7 +157,8 @@ describe('Redis flushed in the middle of a propagation', () => {
     const credentialIds: string[] = [];
     for (let i = 0; i < 8; i++) credentialIds.push((await f.credential(agent.id, [`${product.name}:read`])).credential.id);
     const revocations = [];
-    for (const id of credentialIds) revocations.push((await t.http.post(`/v1/credentials/${id}/revoke`, { reason: 'drill' }, t.adminToken)).body);
+    for (const id of credentialIds)
+      revocations.push((await t.http.post(`/v1/credentials/${id}/revoke`, { reason: 'drill' }, t.adminToken)).body);
 
     // Mid-propagation: the slow gateway part-way through, the failing one waiting on backoffs.
     await receivers[0].waitFor((r) => r.received.length >= 3, 10_000, 'the slow gateway to be part-way');
@@ -160,11 +167,15 @@ describe('Redis flushed in the middle of a propagation', () => {
     down = false;
 
     const sweeper = t.app.get(OutboxSweeper);
-    await eventually(async () => {
-      await sweeper.sweep();
-      const pending = await t.dataSource.query(`SELECT count(*)::int AS n FROM deliveries WHERE status = 'pending'`);
-      return pending[0].n === 0;
-    }, 30_000, 'every delivery done after the flush');
+    await eventually(
+      async () => {
+        await sweeper.sweep();
+        const pending = await t.dataSource.query(`SELECT count(*)::int AS n FROM deliveries WHERE status = 'pending'`);
+        return pending[0].n === 0;
+      },
+      30_000,
+      'every delivery done after the flush',
+    );
     for (const r of revocations) {
       const view = await t.http.get(`/v1/revocations/${r.revocationId}`, t.adminToken);
       expect(view.body.status).toBe('complete');

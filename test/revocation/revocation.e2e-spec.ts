@@ -1,7 +1,8 @@
 import { Webhook } from 'standardwebhooks';
-import { SecretStoreRegistry } from '../../src/secret-stores/secret-store.registry';
-import { SecretStoreUnavailableError } from '../../src/secret-stores/secret-store';
+
 import { SecretDestructionService } from '../../src/revocation/secret-destruction.service';
+import { SecretStoreUnavailableError } from '../../src/secret-stores/secret-store';
+import { SecretStoreRegistry } from '../../src/secret-stores/secret-store.registry';
 import { Fixtures } from '../support/fixtures';
 import { eventually, GatewayReceiver } from '../support/gateway-receiver';
 import { startTestApp, TestApp } from '../support/test-app';
@@ -59,9 +60,18 @@ describe('revocation', () => {
 
     const res = await t.http.post(`/v1/credentials/${credential.id}/revoke`, { reason: 'key found in a public gist' }, responder.token);
     expect(res.status).toBe(202);
-    expect(res.body).toEqual({ revocationId: expect.any(String), credentialIds: [credential.id], revokedAt: expect.any(String), reasonContainedSecret: false });
+    expect(res.body).toEqual({
+      revocationId: expect.any(String),
+      credentialIds: [credential.id],
+      revokedAt: expect.any(String),
+      reasonContainedSecret: false,
+    });
     // Revoked as soon as the call returns.
-    expect(await credentialOf(credential.id)).toMatchObject({ status: 'revoked', revokedAt: res.body.revokedAt, revokedReason: 'key found in a public gist' });
+    expect(await credentialOf(credential.id)).toMatchObject({
+      status: 'revoked',
+      revokedAt: res.body.revokedAt,
+      revokedReason: 'key found in a public gist',
+    });
 
     const revocation = await t.http.get(`/v1/revocations/${res.body.revocationId}?waitSeconds=10`, responder.token);
     expect(revocation.status).toBe(200);
@@ -73,22 +83,39 @@ describe('revocation', () => {
       revokedAt: res.body.revokedAt,
       status: 'complete',
     });
-    expect(revocation.body.deliveries.map((d: any) => d.gatewayId).sort()).toEqual(production().map((g) => g.id).sort());
-    for (const d of revocation.body.deliveries) expect(d).toMatchObject({ status: 'delivered', attempts: 1, deliveredAt: expect.any(String), lastError: null });
+    expect(revocation.body.deliveries.map((d: any) => d.gatewayId).sort()).toEqual(
+      production()
+        .map((g) => g.id)
+        .sort(),
+    );
+    for (const d of revocation.body.deliveries)
+      expect(d).toMatchObject({ status: 'delivered', attempts: 1, deliveredAt: expect.any(String), lastError: null });
 
     for (const g of production()) {
       const [revoked] = g.receiver.events('credential.revoked', credential.id);
       expect(new Webhook(g.secret).verify(revoked.body, revoked.headers)).toEqual(revoked.json);
-      expect(revoked.json.data).toMatchObject({ credentialId: credential.id, reason: 'key found in a public gist', revokedAt: res.body.revokedAt, status: 'revoked' });
-      const order = g.receiver.acknowledged().filter((x) => x.json.data.credentialId === credential.id).map((x) => x.json.type);
+      expect(revoked.json.data).toMatchObject({
+        credentialId: credential.id,
+        reason: 'key found in a public gist',
+        revokedAt: res.body.revokedAt,
+        status: 'revoked',
+      });
+      const order = g.receiver
+        .acknowledged()
+        .filter((x) => x.json.data.credentialId === credential.id)
+        .map((x) => x.json.type);
       expect(order).toEqual(['credential.issued', 'credential.revoked']);
     }
     expect(gateways[3].receiver.events(undefined, credential.id)).toHaveLength(0);
 
-    await eventually(async () => {
-      const view = (await t.http.get(`/v1/revocations/${res.body.revocationId}`, t.adminToken)).body;
-      return view.secrets[0].status === 'destroyed';
-    }, 10_000, 'secret destroyed');
+    await eventually(
+      async () => {
+        const view = (await t.http.get(`/v1/revocations/${res.body.revocationId}`, t.adminToken)).body;
+        return view.secrets[0].status === 'destroyed';
+      },
+      10_000,
+      'secret destroyed',
+    );
     const left = await t.dataSource.query('SELECT count(*)::int AS n FROM local_secret_versions WHERE credential_id = $1', [credential.id]);
     expect(left[0].n).toBe(0);
     const audit = await t.http.get(`/v1/audit-events?targetId=${credential.id}`, t.adminToken);
@@ -100,7 +127,9 @@ describe('revocation', () => {
     const again = await t.http.post(`/v1/credentials/${credential.id}/revoke`, { reason: 'again' }, t.adminToken);
     expect(again.status).toBe(200);
     expect(again.body).toEqual(res.body);
-    expect((await t.http.get(`/v1/audit-events?targetId=${credential.id}&action=credential.revoked`, t.adminToken)).body.items).toHaveLength(1);
+    expect(
+      (await t.http.get(`/v1/audit-events?targetId=${credential.id}&action=credential.revoked`, t.adminToken)).body.items,
+    ).toHaveLength(1);
   });
 
   it('revokes every credential of an agent in one revocation and decommissions the agent', async () => {
@@ -135,7 +164,9 @@ describe('revocation', () => {
     const viaCredential = await t.http.post(`/v1/credentials/${live.id}/revoke`, { reason: 'again' }, t.adminToken);
     expect(viaCredential.status).toBe(200);
     expect(viaCredential.body).toEqual(res.body);
-    expect((await t.http.get(`/v1/audit-events?targetId=${agent.id}&action=agent.decommissioned`, t.adminToken)).body.items).toHaveLength(1);
+    expect((await t.http.get(`/v1/audit-events?targetId=${agent.id}&action=agent.decommissioned`, t.adminToken)).body.items).toHaveLength(
+      1,
+    );
 
     const refused = await f.credential(agent.id, [`${product.name}:read`]).catch((e: Error) => e);
     expect(String(refused)).toMatch(/409/);
@@ -218,7 +249,9 @@ describe('revocation', () => {
       expect(res.body.errors.map((e: any) => e.field)).toContain(field);
     }
     expect((await credentialOf(credential.id)).status).toBe('active');
-    expect((await t.http.post('/v1/credentials/00000000-0000-4000-8000-000000000000/revoke', { reason: 'x' }, t.adminToken)).status).toBe(404);
+    expect((await t.http.post('/v1/credentials/00000000-0000-4000-8000-000000000000/revoke', { reason: 'x' }, t.adminToken)).status).toBe(
+      404,
+    );
     expect((await t.http.post('/v1/agents/00000000-0000-4000-8000-000000000000/revoke', { reason: 'x' }, t.adminToken)).status).toBe(404);
     expect((await t.http.get('/v1/revocations/00000000-0000-4000-8000-000000000000', t.adminToken)).status).toBe(404);
     const revoked = await t.http.post(`/v1/credentials/${credential.id}/revoke`, { reason: 'x' }, t.adminToken);
@@ -232,7 +265,12 @@ describe('revocation', () => {
     const agent = await f.agent(owner.id);
     const credential = await issue(agent.id);
     // Earlier tests' destructions finish first: the outage below is for this credential only.
-    await eventually(async () => (await t.dataSource.query(`SELECT count(*)::int AS n FROM revocation_credentials WHERE secret_status = 'pending'`))[0].n === 0, 10_000, 'earlier destructions');
+    await eventually(
+      async () =>
+        (await t.dataSource.query(`SELECT count(*)::int AS n FROM revocation_credentials WHERE secret_status = 'pending'`))[0].n === 0,
+      10_000,
+      'earlier destructions',
+    );
     const store = t.app.get(SecretStoreRegistry).get('local');
     const deleteAll = store.deleteAll.bind(store);
     let outage = true;
@@ -244,28 +282,42 @@ describe('revocation', () => {
       const res = await t.http.post(`/v1/credentials/${credential.id}/revoke`, { reason: 'leak' }, t.adminToken);
       expect(res.status).toBe(202);
       expect((await credentialOf(credential.id)).status).toBe('revoked');
-      const pendingSecret = await eventually(async () => {
-        const s = (await t.http.get(`/v1/revocations/${res.body.revocationId}`, t.adminToken)).body.secrets[0];
-        return s.attempts === 1 ? s : null;
-      }, 10_000, 'a failed destruction attempt');
+      const pendingSecret = await eventually(
+        async () => {
+          const s = (await t.http.get(`/v1/revocations/${res.body.revocationId}`, t.adminToken)).body.secrets[0];
+          return s.attempts === 1 ? s : null;
+        },
+        10_000,
+        'a failed destruction attempt',
+      );
       expect(pendingSecret).toMatchObject({ status: 'pending', lastError: expect.stringContaining('connection refused') });
 
       const destruction = t.app.get(SecretDestructionService);
       expect((await destruction.sweep()).requeued).toBe(0); // not due yet
       t.clock.advance(10 * 60 * 1000);
       expect((await destruction.sweep()).requeued).toBe(1);
-      await eventually(async () => (await t.http.get(`/v1/revocations/${res.body.revocationId}`, t.adminToken)).body.secrets[0].attempts === 2, 10_000, 'second attempt');
+      await eventually(
+        async () => (await t.http.get(`/v1/revocations/${res.body.revocationId}`, t.adminToken)).body.secrets[0].attempts === 2,
+        10_000,
+        'second attempt',
+      );
 
       outage = false;
       t.clock.advance(10 * 60 * 1000);
       await destruction.sweep();
-      const done = await eventually(async () => {
-        const s = (await t.http.get(`/v1/revocations/${res.body.revocationId}`, t.adminToken)).body.secrets[0];
-        return s.status === 'destroyed' ? s : null;
-      }, 10_000, 'destroyed');
+      const done = await eventually(
+        async () => {
+          const s = (await t.http.get(`/v1/revocations/${res.body.revocationId}`, t.adminToken)).body.secrets[0];
+          return s.status === 'destroyed' ? s : null;
+        },
+        10_000,
+        'destroyed',
+      );
       expect(done).toMatchObject({ attempts: 3, lastError: null });
       expect((await credentialOf(credential.id)).status).toBe('revoked');
-      const left = await t.dataSource.query('SELECT count(*)::int AS n FROM local_secret_versions WHERE credential_id = $1', [credential.id]);
+      const left = await t.dataSource.query('SELECT count(*)::int AS n FROM local_secret_versions WHERE credential_id = $1', [
+        credential.id,
+      ]);
       expect(left[0].n).toBe(0);
     } finally {
       spy.mockRestore();
@@ -281,7 +333,8 @@ describe('revocation', () => {
     const credentials = [];
     for (let i = 0; i < 5; i++) credentials.push(await issue(agent.id));
     const revocations = [];
-    for (const c of credentials) revocations.push((await t.http.post(`/v1/credentials/${c.id}/revoke`, { reason: 'batch' }, t.adminToken)).body);
+    for (const c of credentials)
+      revocations.push((await t.http.post(`/v1/credentials/${c.id}/revoke`, { reason: 'batch' }, t.adminToken)).body);
 
     const started = performance.now();
     const waiting = await t.http.get(`/v1/revocations/${revocations[0].revocationId}?waitSeconds=1`, t.adminToken);
@@ -298,7 +351,10 @@ describe('revocation', () => {
       expect(view.body.status).toBe('complete');
     }
     for (const c of credentials) {
-      const seen = flaky.acknowledged().filter((x) => x.json.data.credentialId === c.id).map((x) => x.json.type);
+      const seen = flaky
+        .acknowledged()
+        .filter((x) => x.json.data.credentialId === c.id)
+        .map((x) => x.json.type);
       expect(seen).toEqual(['credential.issued', 'credential.revoked']);
     }
     flaky.respondWith(() => ({ status: 204 }));

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+
 import { OutboxSweeperService as OutboxSweeper } from '../../src/gateways/outbox-sweeper.service';
 import { VaultDouble } from '../doubles/vault-double';
 import { Fixtures } from '../support/fixtures';
@@ -137,7 +138,8 @@ describe('rotation survives worker crashes', () => {
     for (;;) {
       const counts = await stepCounts();
       if (counts.retired === CREDENTIALS) break;
-      if (performance.now() > deadline) throw new Error(`not every rotation finished: ${JSON.stringify(counts)}; kills: ${kills.join(' | ')}`);
+      if (performance.now() > deadline)
+        throw new Error(`not every rotation finished: ${JSON.stringify(counts)}; kills: ${kills.join(' | ')}`);
       t.clock.set(new Date());
       await sweep(t);
       await t.app.get(OutboxSweeper).sweep();
@@ -179,10 +181,14 @@ describe('rotation survives worker crashes', () => {
       expect(e.n).toBe(1);
       expect(e.hashes[0]).toBe(rows.find((r) => r.id === e.credential_id)!.secret_sha256);
     }
-    await eventually(async () => {
-      await t.app.get(OutboxSweeper).sweep(); // re-enqueues deliveries whose jobs a crash lost
-      return ids.every((id) => receiver.events('credential.rotated', id).length > 0);
-    }, 60_000, 'credential.rotated at the gateway for every credential');
+    await eventually(
+      async () => {
+        await t.app.get(OutboxSweeper).sweep(); // re-enqueues deliveries whose jobs a crash lost
+        return ids.every((id) => receiver.events('credential.rotated', id).length > 0);
+      },
+      60_000,
+      'credential.rotated at the gateway for every credential',
+    );
     for (const row of rows) {
       for (const event of receiver.events('credential.rotated', row.id)) expect(event.json.data.secretSha256).toBe(row.secret_sha256);
     }

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+
 import { RotationQueue } from '../../src/rotation/rotation-queue';
 import { RotationRunnerService as RotationRunner } from '../../src/rotation/rotation-runner.service';
 import { SecretStoreRegistry } from '../../src/secret-stores/secret-store.registry';
@@ -73,7 +74,8 @@ describe('rotation failures', () => {
 
   afterEach(() => resetStoreDoubles(vault, aws));
 
-  const issue = async (secretStore: string) => (await f.credential(world.agent.id, [`${world.product.name}:read`], { secretStore })).credential;
+  const issue = async (secretStore: string) =>
+    (await f.credential(world.agent.id, [`${world.product.name}:read`], { secretStore })).credential;
 
   it('a store outage fails the rotation with the old secret intact; a retry after recovery completes it', async () => {
     const credential = await issue('vault');
@@ -87,7 +89,12 @@ describe('rotation failures', () => {
 
     // The credential keeps its current secret, and the store still serves it.
     const [during] = await credentialRows(t.dataSource, [credential.id]);
-    expect(during).toMatchObject({ status: 'active', secret_version: 1, secret_sha256: before.secret_sha256, secret_version_id: before.secret_version_id });
+    expect(during).toMatchObject({
+      status: 'active',
+      secret_version: 1,
+      secret_sha256: before.secret_sha256,
+      secret_version_id: before.secret_version_id,
+    });
     vault.unseal();
     expect(await liveVersions(t, during, { vault })).toEqual([{ id: '1', current: true, sha256: before.secret_sha256 }]);
 
@@ -105,7 +112,9 @@ describe('rotation failures', () => {
     const responder = await f.token('responder');
     const dead = await t.http.get('/v1/rotations?status=failed&limit=500', responder.token);
     expect(dead.status).toBe(200);
-    expect(dead.body.items).toContainEqual(expect.objectContaining({ id: failed.id, credentialId: credential.id, status: 'failed', step: 'pending' }));
+    expect(dead.body.items).toContainEqual(
+      expect.objectContaining({ id: failed.id, credentialId: credential.id, status: 'failed', step: 'pending' }),
+    );
     expect(dead.body.items.every((r: any) => r.status === 'failed')).toBe(true);
     const metrics = (await t.http.get('/metrics')).text;
     expect(metrics).toMatch(/rotations_finished_total\{store="vault",outcome="failed"\} [1-9]/);
@@ -158,7 +167,12 @@ describe('rotation failures', () => {
     // The version written before the outage is the one promoted: written once.
     expect(after).toMatchObject({ secret_version: 2, secret_sha256: failed.new_secret_sha256, secret_version_id: failed.id });
     await receiver.waitFor((r) => r.events('credential.rotated', credential.id).length === 2, 10_000, 'second announcement');
-    expect(eventTypes(receiver, credential.id)).toEqual(['credential.issued', 'credential.rotated', 'rotation.failed', 'credential.rotated']);
+    expect(eventTypes(receiver, credential.id)).toEqual([
+      'credential.issued',
+      'credential.rotated',
+      'rotation.failed',
+      'credential.rotated',
+    ]);
     const [first, second] = receiver.events('credential.rotated', credential.id);
     expect(second.json.data.secretSha256).toBe(first.json.data.secretSha256);
     expect(new Date(second.json.data.graceEndsAt).getTime()).toBe(t.clock.now().getTime() + 24 * HOUR);
@@ -179,10 +193,14 @@ describe('rotation failures', () => {
         expect(stopped.error).toMatch(/^CREDENTIAL_REVOKED/);
         const [row] = await credentialRows(t.dataSource, [credential.id]);
         expect(row).toMatchObject({ status: 'revoked', secret_version: 1 });
-        const revocation = await eventually(async () => {
-          const r = await t.http.get(`/v1/revocations/${revoked.body.revocationId}?waitSeconds=10`, t.adminToken);
-          return r.body.secrets?.every((s: any) => s.status === 'destroyed') ? r : null;
-        }, 20_000, 'secret destroyed');
+        const revocation = await eventually(
+          async () => {
+            const r = await t.http.get(`/v1/revocations/${revoked.body.revocationId}?waitSeconds=10`, t.adminToken);
+            return r.body.secrets?.every((s: any) => s.status === 'destroyed') ? r : null;
+          },
+          20_000,
+          'secret destroyed',
+        );
         expect(revocation!.body.status).toBe('complete');
         // Every version of the secret is gone, the new one included (whoever destroyed it first).
         expect(await liveVersions(t, row, { vault })).toEqual([]);
@@ -212,33 +230,36 @@ describe('rotation failures', () => {
     });
     afterAll(() => api?.close());
 
-    it.each(['local', 'vault', 'aws'] as const)('%s: the next run adopts the version the crashed run wrote, and writes no other', async (secretStore) => {
-      const af = new Fixtures(api);
-      const { product, agent } = await af.world();
-      const { credential } = await af.credential(agent.id, [`${product.name}:read`], { secretStore });
-      const accepted = await api.http.post(`/v1/credentials/${credential.id}/rotate`, {}, api.adminToken);
-      expect(accepted.status).toBe(202);
-      const rotationId = accepted.body.rotationId;
-      const [row] = await credentialRows(api.dataSource, [credential.id]);
-      // The crashed run: its secret reached the store as version 2, then the process died before recording it.
-      const store = api.app.get(SecretStoreRegistry).get(secretStore);
-      const crashed = 'agk_live_' + 'C'.repeat(43) + 'rashed';
-      await store.writeVersion({ target: targetOfRow(row), version: 2, requestToken: rotationId, secret: crashed });
-      expect((await rotationsOf(api.dataSource, [credential.id]))[0]).toMatchObject({ step: 'pending', new_secret_sha256: null });
+    it.each(['local', 'vault', 'aws'] as const)(
+      '%s: the next run adopts the version the crashed run wrote, and writes no other',
+      async (secretStore) => {
+        const af = new Fixtures(api);
+        const { product, agent } = await af.world();
+        const { credential } = await af.credential(agent.id, [`${product.name}:read`], { secretStore });
+        const accepted = await api.http.post(`/v1/credentials/${credential.id}/rotate`, {}, api.adminToken);
+        expect(accepted.status).toBe(202);
+        const rotationId = accepted.body.rotationId;
+        const [row] = await credentialRows(api.dataSource, [credential.id]);
+        // The crashed run: its secret reached the store as version 2, then the process died before recording it.
+        const store = api.app.get(SecretStoreRegistry).get(secretStore);
+        const crashed = 'agk_live_' + 'C'.repeat(43) + 'rashed';
+        await store.writeVersion({ target: targetOfRow(row), version: 2, requestToken: rotationId, secret: crashed });
+        expect((await rotationsOf(api.dataSource, [credential.id]))[0]).toMatchObject({ step: 'pending', new_secret_sha256: null });
 
-      const outcome = await api.app.get(RotationRunner).rotate(rotationId, 'test-resume');
-      expect(outcome).toEqual({ kind: 'completed' });
-      const [after] = await credentialRows(api.dataSource, [credential.id]);
-      expect(after).toMatchObject({ secret_version: 2, secret_sha256: sha256(crashed) });
-      const live = await liveVersions(api, after, { vault, aws });
-      expect(live.map((v) => [v.current, v.sha256]).sort()).toEqual([
-        [false, row.secret_sha256],
-        [true, sha256(crashed)],
-      ]);
-      // Running it again changes nothing.
-      expect(await api.app.get(RotationRunner).rotate(rotationId, 'test-again')).toEqual({ kind: 'skipped' });
-      expect((await credentialRows(api.dataSource, [credential.id]))[0].secret_sha256).toBe(sha256(crashed));
-    });
+        const outcome = await api.app.get(RotationRunner).rotate(rotationId, 'test-resume');
+        expect(outcome).toEqual({ kind: 'completed' });
+        const [after] = await credentialRows(api.dataSource, [credential.id]);
+        expect(after).toMatchObject({ secret_version: 2, secret_sha256: sha256(crashed) });
+        const live = await liveVersions(api, after, { vault, aws });
+        expect(live.map((v) => [v.current, v.sha256]).sort()).toEqual([
+          [false, row.secret_sha256],
+          [true, sha256(crashed)],
+        ]);
+        // Running it again changes nothing.
+        expect(await api.app.get(RotationRunner).rotate(rotationId, 'test-again')).toEqual({ kind: 'skipped' });
+        expect((await credentialRows(api.dataSource, [credential.id]))[0].secret_sha256).toBe(sha256(crashed));
+      },
+    );
 
     it('a rotation whose job was lost (a Redis flush) is enqueued again by the sweep', async () => {
       const af = new Fixtures(api);

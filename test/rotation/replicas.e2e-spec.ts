@@ -27,7 +27,9 @@ describe('rotation with three schedulers', () => {
     const f = new Fixtures(a);
     const { product, agent } = await f.world();
     for (let i = 0; i < CREDENTIALS; i += 10) {
-      const batch = await Promise.all(Array.from({ length: Math.min(10, CREDENTIALS - i) }, () => f.credential(agent.id, [`${product.name}:read`])));
+      const batch = await Promise.all(
+        Array.from({ length: Math.min(10, CREDENTIALS - i) }, () => f.credential(agent.id, [`${product.name}:read`])),
+      );
       ids.push(...batch.map((b) => b.credential.id));
     }
     // Two more processes with the scheduler role (their sweep timers run), all three sweeping on demand too.
@@ -91,7 +93,13 @@ describe('rotation rate limit per store', () => {
     t.clock.advance(91 * DAY);
     expect((await sweep(t)).started).toBe(7);
     const completed = async () => (await rotationsOf(t.dataSource, ids)).filter((r) => r.status === 'completed').length;
-    await waitForRotations(t.dataSource, ids, (rows) => rows.filter((r) => r.status === 'completed').length >= 3, 20_000, 'three completed');
+    await waitForRotations(
+      t.dataSource,
+      ids,
+      (rows) => rows.filter((r) => r.status === 'completed').length >= 3,
+      20_000,
+      'three completed',
+    );
     const firstWindow = performance.now();
     await new Promise((r) => setTimeout(r, 1500));
     expect(await completed()).toBe(3);

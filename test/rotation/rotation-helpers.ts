@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
+
 import type { DataSource } from 'typeorm';
+
 import { RotationSweeperService as RotationSweeper, RotationSweepResult } from '../../src/rotation/rotation-sweeper.service';
 import type { SecretTarget } from '../../src/secret-stores/secret-store';
 import { SecretStoreRegistry } from '../../src/secret-stores/secret-store.registry';
@@ -69,22 +71,29 @@ export async function waitForRotations(
   timeoutMs = 30_000,
   what = 'rotations',
 ): Promise<RotationRow[]> {
-  const rows = await eventually(async () => {
-    const current = await rotationsOf(db, credentialIds);
-    return done(current) ? current : null;
-  }, timeoutMs, what);
+  const rows = await eventually(
+    async () => {
+      const current = await rotationsOf(db, credentialIds);
+      return done(current) ? current : null;
+    },
+    timeoutMs,
+    what,
+  );
   return rows!;
 }
 
-export const allCompleted = (ids: string[], perCredential = 1) => (rows: RotationRow[]) =>
-  rows.length === ids.length * perCredential && rows.every((r) => r.status === 'completed');
+export const allCompleted =
+  (ids: string[], perCredential = 1) =>
+  (rows: RotationRow[]) =>
+    rows.length === ids.length * perCredential && rows.every((r) => r.status === 'completed');
 
 /** Reads the current version of each credential from its store (through the app's adapters) and checks it against the row. */
 export async function expectStoreServesCurrent(t: TestApp, rows: CredentialRow[]): Promise<void> {
   const registry = t.app.get(SecretStoreRegistry);
   for (const row of rows) {
     const secret = await registry.get(row.secret_store).readVersion(targetOfRow(row), row.secret_version_id);
-    if (sha256(secret) !== row.secret_sha256) throw new Error(`credential ${row.id}: the store's version ${row.secret_version} does not match the row`);
+    if (sha256(secret) !== row.secret_sha256)
+      throw new Error(`credential ${row.id}: the store's version ${row.secret_version} does not match the row`);
   }
 }
 
@@ -132,5 +141,8 @@ export async function gatewayFor(t: TestApp, name = 'gw'): Promise<GatewayReceiv
 
 /** The event types a receiver acknowledged for one credential, in the order it received them. */
 export function eventTypes(receiver: GatewayReceiver, credentialId: string): string[] {
-  return receiver.acknowledged().filter((r) => r.json?.data?.credentialId === credentialId).map((r) => r.json.type);
+  return receiver
+    .acknowledged()
+    .filter((r) => r.json?.data?.credentialId === credentialId)
+    .map((r) => r.json.type);
 }

@@ -1,5 +1,5 @@
-import { SecretStoreRegistry } from '../../src/secret-stores/secret-store.registry';
 import { SecretVersionNotFoundError } from '../../src/secret-stores/secret-store';
+import { SecretStoreRegistry } from '../../src/secret-stores/secret-store.registry';
 import { AwsSecretsManagerDouble } from '../doubles/aws-secrets-manager-double';
 import { storeDoublesEnv } from '../doubles/store-doubles-env';
 import { VaultDouble } from '../doubles/vault-double';
@@ -91,7 +91,8 @@ describe('rotation', () => {
     // Sweeping again, even many times, starts nothing new: each due credential rotated once.
     for (let i = 0; i < 3; i++) expect((await sweep(t)).started).toBe(0);
     expect(await rotationsOf(t.dataSource, ids)).toHaveLength(ids.length);
-    for (const r of rotations) expect(r).toMatchObject({ step: 'promoted', status: 'completed', from_version: 1, to_version: 2, attempts: 0, error: null });
+    for (const r of rotations)
+      expect(r).toMatchObject({ step: 'promoted', status: 'completed', from_version: 1, to_version: 2, attempts: 0, error: null });
 
     const after = await credentialRows(t.dataSource, ids);
     const now = t.clock.now().getTime();
@@ -139,11 +140,19 @@ describe('rotation', () => {
     // At the end of the grace period the sweep retires every old version.
     t.clock.advance(24 * HOUR + 1000);
     expect((await sweep(t)).retiring).toBe(ids.length);
-    await waitForRotations(t.dataSource, ids, (rows) => rows.every((r) => r.step === 'retired' && r.retired_at !== null), 20_000, 'retired');
+    await waitForRotations(
+      t.dataSource,
+      ids,
+      (rows) => rows.every((r) => r.step === 'retired' && r.retired_at !== null),
+      20_000,
+      'retired',
+    );
     const registry = t.app.get(SecretStoreRegistry);
     for (const row of after) {
       const old = before.find((b) => b.id === row.id)!;
-      await expect(registry.get(row.secret_store).readVersion(targetOfRow(row), old.secret_version_id)).rejects.toBeInstanceOf(SecretVersionNotFoundError);
+      await expect(registry.get(row.secret_store).readVersion(targetOfRow(row), old.secret_version_id)).rejects.toBeInstanceOf(
+        SecretVersionNotFoundError,
+      );
       expect((await liveVersions(t, row, { vault, aws })).map((v) => v.sha256)).toEqual([row.secret_sha256]);
     }
     await receiver.waitFor((r) => ids.every((id) => r.events('credential.version_retired', id).length === 1), 15_000, 'version_retired');
@@ -175,7 +184,11 @@ describe('rotation', () => {
 
     const responder = await f.token('responder');
     t.clock.advance(60_000);
-    const leak = await t.http.post(`/v1/credentials/${credential.id}/rotate`, { immediate: true, reason: 'pasted in a ticket' }, responder.token);
+    const leak = await t.http.post(
+      `/v1/credentials/${credential.id}/rotate`,
+      { immediate: true, reason: 'pasted in a ticket' },
+      responder.token,
+    );
     expect(leak.status).toBe(202);
     // Without moving the clock: both earlier versions are retired once version 3 is promoted.
     const rows = await waitForRotations(
@@ -213,14 +226,26 @@ describe('rotation', () => {
         retiredAt: expect.any(String),
         error: null,
       }),
-      expect.objectContaining({ id: first.body.rotationId, step: 'retired', status: 'completed', fromVersion: 1, toVersion: 2, immediate: false }),
+      expect.objectContaining({
+        id: first.body.rotationId,
+        step: 'retired',
+        status: 'completed',
+        fromVersion: 1,
+        toVersion: 2,
+        immediate: false,
+      }),
     ]);
     // Immediate means no grace: the rotated event said so.
     const rotated = receiver.events('credential.rotated', credential.id);
     await receiver.waitFor((r) => r.events('credential.version_retired', credential.id).length === 2, 10_000, 'two retirements');
     expect(rotated.at(-1)!.json.data).toMatchObject({ secretVersion: 3, immediate: true });
     expect(new Date(rotated.at(-1)!.json.data.graceEndsAt).getTime()).toBeLessThanOrEqual(t.clock.now().getTime());
-    expect(receiver.events('credential.version_retired', credential.id).map((e) => e.json.data.retiredVersion).sort()).toEqual([1, 2]);
+    expect(
+      receiver
+        .events('credential.version_retired', credential.id)
+        .map((e) => e.json.data.retiredVersion)
+        .sort(),
+    ).toEqual([1, 2]);
   });
 
   it('answers 409 while a rotation of the credential runs, and accepts the next one after', async () => {
@@ -270,11 +295,13 @@ describe('rotation', () => {
     expect(missing.status).toBe(404);
     expect((await t.http.get('/v1/credentials/00000000-0000-4000-8000-000000000000/rotations', t.adminToken)).status).toBe(404);
     expect((await t.http.post('/v1/rotations/00000000-0000-4000-8000-000000000000/retry', undefined, t.adminToken)).status).toBe(404);
-    expect((await t.http.get('/v1/rotations?status=stuck', t.adminToken)).body.errors).toEqual([expect.objectContaining({ field: 'status' })]);
+    expect((await t.http.get('/v1/rotations?status=stuck', t.adminToken)).body.errors).toEqual([
+      expect.objectContaining({ field: 'status' }),
+    ]);
     expect(await rotationsOf(t.dataSource, [credential.id])).toEqual([]);
   });
 
-  it("lets an owner rotate only its own credentials and read only their history", async () => {
+  it('lets an owner rotate only its own credentials and read only their history', async () => {
     const credential = await issue();
     const other = await f.owner();
     const otherToken = await f.token('owner', other.id);
@@ -297,7 +324,10 @@ describe('rotation', () => {
     expect(secrets.length).toBeGreaterThan(5);
     // The new secrets exist only in the stores: read them all back for the check.
     const rows: Array<{ id: string }> = await t.dataSource.query(`SELECT id FROM credentials WHERE status = 'active'`);
-    const current = await credentialRows(t.dataSource, rows.map((r) => r.id));
+    const current = await credentialRows(
+      t.dataSource,
+      rows.map((r) => r.id),
+    );
     const registry = t.app.get(SecretStoreRegistry);
     const all = [...secrets];
     for (const row of current) all.push(await registry.get(row.secret_store).readVersion(targetOfRow(row), row.secret_version_id));
@@ -321,5 +351,4 @@ describe('rotation', () => {
     expect(metrics.text).toContain('rotations_failed ');
     expect(metrics.text).toContain('rotation_duration_seconds_bucket');
   });
-
 });

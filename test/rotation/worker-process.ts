@@ -2,7 +2,9 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
+
 import ts from 'typescript';
+
 import type { RawEnv } from '../../src/config/app-config';
 
 const ROOT = join(__dirname, '..', '..');
@@ -19,7 +21,14 @@ export class CompiledApp {
   static build(): CompiledApp {
     const dir = join(ROOT, '.local', `test-build-${randomBytes(4).toString('hex')}`);
     const { options } = ts.convertCompilerOptionsFromJson(
-      { module: 'commonjs', target: 'ES2022', emitDecoratorMetadata: true, experimentalDecorators: true, useDefineForClassFields: false, esModuleInterop: true },
+      {
+        module: 'commonjs',
+        target: 'ES2022',
+        emitDecoratorMetadata: true,
+        experimentalDecorators: true,
+        useDefineForClassFields: false,
+        esModuleInterop: true,
+      },
       ROOT,
     );
     for (const top of ['src', 'migrations']) {
@@ -71,7 +80,9 @@ export class WorkerProcess {
         };
         child.stdout!.on('data', onData);
         child.stderr!.on('data', onData);
-        child.once('exit', (code) => reject(new Error(`worker exited with ${code} before it was ready:\n${worker.output.slice(-20).join('\n')}`)));
+        child.once('exit', (code) =>
+          reject(new Error(`worker exited with ${code} before it was ready:\n${worker.output.slice(-20).join('\n')}`)),
+        );
         timer = setTimeout(() => reject(new Error(`worker not ready after ${timeoutMs} ms`)), timeoutMs);
       });
     } catch (error) {

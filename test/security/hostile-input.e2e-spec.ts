@@ -1,4 +1,4 @@
-import { apiDocument, ApiDocument, ApiRoute, fillPath, listRoutes, queryParameters, writeRoutes } from '../support/api-routes';
+import { ApiDocument, apiDocument, ApiRoute, fillPath, listRoutes, queryParameters, writeRoutes } from '../support/api-routes';
 import type { HttpResult } from '../support/http';
 import { expectProblem, settledTableCounts } from '../support/problem';
 import { buildRouteWorld, RouteWorld } from '../support/route-world';
@@ -79,7 +79,8 @@ describe('hostile input at the HTTP boundary', () => {
           await expectRefused(route, `${name}[1]: NUL`, `${name}[1]`, { body: { [name]: ['ok', '\u0000'] } });
         }
         const nested = Object.keys(property.properties ?? {})[0];
-        if (nested) await expectRefused(route, `${name}.${nested}: NUL`, `${name}.${nested}`, { body: { [name]: { [nested]: 'x\u0000' } } });
+        if (nested)
+          await expectRefused(route, `${name}.${nested}: NUL`, `${name}.${nested}`, { body: { [name]: { [nested]: 'x\u0000' } } });
       }
       await expectRefused(route, 'NUL in a key', 'na\u0000me', { body: { 'na\u0000me': 'x' } });
     }
@@ -104,7 +105,7 @@ describe('hostile input at the HTTP boundary', () => {
     }
   });
 
-  it('answers a URL or headers too large for Node\'s HTTP parser with a 431 problem naming headers, on a list route', async () => {
+  it("answers a URL or headers too large for Node's HTTP parser with a 431 problem naming headers, on a list route", async () => {
     // Node refuses a request line and headers over 16 KiB before Fastify sees the request.
     const res = await t.http.get(`/v1/credentials?agentId=${'x'.repeat(20_000)}`, t.adminToken);
     expectProblem(res, 431, ['headers']);
@@ -122,8 +123,13 @@ describe('hostile input at the HTTP boundary', () => {
     const uuid = '00000000-0000-4000-8000-000000000000';
     const encode = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
     const cursors = [
-      ...['+275760-09-13T00:00:00.000Z', '-271821-04-20T00:00:00.000Z', '-000001-01-01T00:00:00.000Z', '0000-01-01T00:00:00.000Z', '+010000-01-01T00:00:00.000Z']
-        .map((at) => encode([at, uuid])),
+      ...[
+        '+275760-09-13T00:00:00.000Z',
+        '-271821-04-20T00:00:00.000Z',
+        '-000001-01-01T00:00:00.000Z',
+        '0000-01-01T00:00:00.000Z',
+        '+010000-01-01T00:00:00.000Z',
+      ].map((at) => encode([at, uuid])),
       encode(['2020-02-30T00:00:00.000Z', uuid]),
       encode(['2020-W01', uuid]),
       encode([8.64e15 + 1, uuid]),
@@ -145,7 +151,9 @@ describe('hostile input at the HTTP boundary', () => {
         await expectRefused(route, `${parameter.name}=%00`, parameter.name, { query: `${parameter.name}=a%00b` });
         for (const raw of ['%ED%A0%80', '%FF', '%', '%E4%BD', '%uD800']) {
           const res = await send(route, { query: `${parameter.name}=${raw}` });
-          expect(`${route.path} ${parameter.name}=${raw}: ${res.status < 500 ? 'no 5xx' : res.text}`).toBe(`${route.path} ${parameter.name}=${raw}: no 5xx`);
+          expect(`${route.path} ${parameter.name}=${raw}: ${res.status < 500 ? 'no 5xx' : res.text}`).toBe(
+            `${route.path} ${parameter.name}=${raw}: no 5xx`,
+          );
           if (res.status >= 400) expectProblem(res, res.status);
         }
       }

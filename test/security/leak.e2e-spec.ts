@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+
 import { Fixtures } from '../support/fixtures';
 import { startTestApp, TestApp } from '../support/test-app';
 
@@ -23,7 +24,12 @@ describe('no plaintext secrets at rest or in logs', () => {
     const secondAdmin = await f.token('admin');
     tokens.push(ownerToken.token, secondAdmin.token, t.adminToken);
     for (let i = 0; i < 10; i++) {
-      const issued = await f.credential(agent.id, [`${product.name}:read`], { environment: i % 2 ? 'sandbox' : 'production' }, ownerToken.token);
+      const issued = await f.credential(
+        agent.id,
+        [`${product.name}:read`],
+        { environment: i % 2 ? 'sandbox' : 'production' },
+        ownerToken.token,
+      );
       secrets.push(issued.secret!);
     }
     for (let i = 0; i < 3; i++) {

@@ -48,7 +48,11 @@ describe('secrets pasted into requests', () => {
     t = await startTestApp({ env: { LOG_LEVEL: 'debug' } });
     f = new Fixtures(t);
     receiver = await GatewayReceiver.start();
-    const gw = await t.http.post('/v1/gateways', { name: 'gw-leaks', url: receiver.url, environments: ['production', 'sandbox'] }, t.adminToken);
+    const gw = await t.http.post(
+      '/v1/gateways',
+      { name: 'gw-leaks', url: receiver.url, environments: ['production', 'sandbox'] },
+      t.adminToken,
+    );
     expect(gw.status).toBe(201);
     pasted.push(gw.body.signingSecret);
     ({ owner, product, agent } = await f.world());
@@ -59,12 +63,17 @@ describe('secrets pasted into requests', () => {
     await receiver.close();
   });
 
-  it("revokes a credential whose reason holds its own key: 202, revoked, reasonContainedSecret true, the key redacted everywhere", async () => {
+  it('revokes a credential whose reason holds its own key: 202, revoked, reasonContainedSecret true, the key redacted everywhere', async () => {
     const { id, secret } = await issue();
     const reason = `key leaked in a public gist: ${secret} (found by the scanner)`;
     const res = await revoke(`/v1/credentials/${id}/revoke`, reason, (await f.token('responder')).token);
     expect(res.status).toBe(202);
-    expect(res.body).toEqual({ revocationId: expect.any(String), credentialIds: [id], revokedAt: expect.any(String), reasonContainedSecret: true });
+    expect(res.body).toEqual({
+      revocationId: expect.any(String),
+      credentialIds: [id],
+      revokedAt: expect.any(String),
+      reasonContainedSecret: true,
+    });
 
     const stored = `key leaked in a public gist: ${marker(secret)} (found by the scanner)`;
     expect(await credential(id)).toMatchObject({ status: 'revoked', revokedReason: stored });
@@ -127,10 +136,20 @@ describe('secrets pasted into requests', () => {
     expect(res.status).toBe(202);
     expect(res.body.reasonContainedSecret).toBe(true);
     expect([...res.body.credentialIds].sort()).toEqual([one.id, two.id].sort());
-    for (const id of [one.id, two.id]) expect(await credential(id)).toMatchObject({ status: 'revoked', revokedReason: `leaked: ${marker(two.secret)}` });
-    expect((await auditOf(two.id, 'credential.revoked'))[0].data).toMatchObject({ reasonContainedSecret: true, redactedFields: ['reason'] });
-    expect((await auditOf(one.id, 'credential.revoked'))[0].data).toMatchObject({ reasonContainedSecret: false, redactedFields: ['reason'] });
-    expect((await auditOf(a.id, 'agent.decommissioned'))[0].data).toMatchObject({ reason: `leaked: ${marker(two.secret)}`, redactedFields: ['reason'] });
+    for (const id of [one.id, two.id])
+      expect(await credential(id)).toMatchObject({ status: 'revoked', revokedReason: `leaked: ${marker(two.secret)}` });
+    expect((await auditOf(two.id, 'credential.revoked'))[0].data).toMatchObject({
+      reasonContainedSecret: true,
+      redactedFields: ['reason'],
+    });
+    expect((await auditOf(one.id, 'credential.revoked'))[0].data).toMatchObject({
+      reasonContainedSecret: false,
+      redactedFields: ['reason'],
+    });
+    expect((await auditOf(a.id, 'agent.decommissioned'))[0].data).toMatchObject({
+      reason: `leaked: ${marker(two.secret)}`,
+      redactedFields: ['reason'],
+    });
 
     const again = await revoke(`/v1/agents/${a.id}/revoke`, reason, ownerToken.token);
     expect(again.status).toBe(200);
@@ -217,7 +236,11 @@ describe('secrets pasted into requests', () => {
     expect(signed.body.statement).toBe(`I attest. ${marker(token)}`);
 
     const rotated = await issue();
-    const rotation = await t.http.post(`/v1/credentials/${rotated.id}/rotate`, { reason: `pasted ${rotated.secret}`, immediate: true }, t.adminToken);
+    const rotation = await t.http.post(
+      `/v1/credentials/${rotated.id}/rotate`,
+      { reason: `pasted ${rotated.secret}`, immediate: true },
+      t.adminToken,
+    );
     expect(rotation.status).toBe(202);
     const [requested] = await auditOf(rotated.id, 'rotation.requested');
     expect(requested.data).toMatchObject({ reason: `pasted ${marker(rotated.secret)}`, redactedFields: ['reason'] });
@@ -228,7 +251,18 @@ describe('secrets pasted into requests', () => {
     const before = await settledTableCounts(t.dataSource);
     const cases: Array<[string, string, unknown, string]> = [
       ['POST', '/v1/gateways', { name: 'gw-x', url: `https://gw.example.com/hook?token=${secret}`, environments: ['production'] }, 'url'],
-      ['POST', '/v1/credentials', { agentId: agent.id, type: 'api_key', environment: 'production', scopes: [`${product.name}:read`, `${secret}:read`], rateLimit: { requests: 1, perSeconds: 1 } }, 'scopes[1]'],
+      [
+        'POST',
+        '/v1/credentials',
+        {
+          agentId: agent.id,
+          type: 'api_key',
+          environment: 'production',
+          scopes: [`${product.name}:read`, `${secret}:read`],
+          rateLimit: { requests: 1, perSeconds: 1 },
+        },
+        'scopes[1]',
+      ],
       ['PATCH', `/v1/credentials/${id}`, { ipAllowlist: [secret] }, 'ipAllowlist[0]'],
       ['POST', '/v1/products', { name: secret, operations: ['read'] }, 'name'],
       ['POST', '/v1/tokens', { name: 'x', role: secret }, 'role'],
@@ -252,10 +286,18 @@ describe('secrets pasted into requests', () => {
 
   it('does not keep a request id shaped like a secret (it would be stored with the audit events)', async () => {
     const { id, secret } = await issue();
-    const res = await t.http.request('POST', `/v1/credentials/${id}/revoke`, { reason: 'request id test' }, { token: t.adminToken, headers: { 'x-request-id': secret } });
+    const res = await t.http.request(
+      'POST',
+      `/v1/credentials/${id}/revoke`,
+      { reason: 'request id test' },
+      { token: t.adminToken, headers: { 'x-request-id': secret } },
+    );
     expect(res.status).toBe(202);
     expect(res.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
-    const kept = await t.http.request('GET', '/v1/owners', undefined, { token: t.adminToken, headers: { 'x-request-id': 'trace-abc_123' } });
+    const kept = await t.http.request('GET', '/v1/owners', undefined, {
+      token: t.adminToken,
+      headers: { 'x-request-id': 'trace-abc_123' },
+    });
     expect(kept.headers.get('x-request-id')).toBe('trace-abc_123');
   });
 

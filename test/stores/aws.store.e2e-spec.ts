@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+
 import { AwsSecretsManagerStore, secretName } from '../../src/secret-stores/aws-secrets-manager.store';
 import {
   SecretTarget,

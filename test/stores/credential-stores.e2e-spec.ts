@@ -176,7 +176,14 @@ describe('credentials in Vault and AWS Secrets Manager (HTTP)', () => {
       const { product, agent } = await lf.world();
       const r = await local.http.post(
         '/v1/credentials',
-        { agentId: agent.id, type: 'api_key', environment: 'sandbox', scopes: [`${product.name}:read`], rateLimit: { requests: 1, perSeconds: 1 }, secretStore: store },
+        {
+          agentId: agent.id,
+          type: 'api_key',
+          environment: 'sandbox',
+          scopes: [`${product.name}:read`],
+          rateLimit: { requests: 1, perSeconds: 1 },
+          secretStore: store,
+        },
         lf.admin,
       );
       expect(r.status).toBe(400);

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
+
 import {
   DescribeSecretCommand,
   GetSecretValueCommand,
@@ -9,6 +10,7 @@ import {
 import { Logger } from '@nestjs/common';
 import nodeVault from 'node-vault';
 import { DataSource } from 'typeorm';
+
 import { Clock, SystemClock } from '../../src/common/clock/clock';
 import { dataSourceOptions } from '../../src/common/db/data-source-options';
 import type { AppConfig } from '../../src/config/app-config';

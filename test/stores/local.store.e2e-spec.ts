@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+
 import { SecretVersionConflictError, SecretVersionNotFoundError } from '../../src/secret-stores/secret-store';
 import { createTestDatabase, dropTestDatabase } from '../support/test-db';
 import { localHarness, quietStoreLogs } from './harnesses';
@@ -42,8 +43,12 @@ describe('local store: calls that share a batch', () => {
     const targets = Array.from({ length: 40 }, newTarget);
     const first = targets.map(() => newSecret());
     const second = targets.map(() => newSecret());
-    await Promise.all(targets.map((target, i) => h.store.writeVersion({ target, version: 1, requestToken: target.credentialId, secret: first[i] })));
-    await Promise.all(targets.map((target, i) => h.store.writeVersion({ target, version: 2, requestToken: randomUUID(), secret: second[i] })));
+    await Promise.all(
+      targets.map((target, i) => h.store.writeVersion({ target, version: 1, requestToken: target.credentialId, secret: first[i] })),
+    );
+    await Promise.all(
+      targets.map((target, i) => h.store.writeVersion({ target, version: 2, requestToken: randomUUID(), secret: second[i] })),
+    );
     expect(await Promise.all(targets.map((target) => h.store.readVersion(target, '1')))).toEqual(first);
     expect(await Promise.all(targets.map((target) => h.store.readVersion(target, '2')))).toEqual(second);
 

@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+
 import {
   SecretStore,
   SecretStoreUnavailableError,
@@ -63,11 +64,7 @@ async function rejection(promise: Promise<unknown>): Promise<Error> {
  * The store contract: the same tests for local, Vault and AWS Secrets Manager.
  * `makeHarness` runs once per file; every test works on credentials of its own.
  */
-export function describeStoreContract(
-  label: string,
-  capabilities: { faults: boolean },
-  makeHarness: () => Promise<StoreHarness>,
-): void {
+export function describeStoreContract(label: string, capabilities: { faults: boolean }, makeHarness: () => Promise<StoreHarness>): void {
   describe(`SecretStore contract: ${label}`, () => {
     let h: StoreHarness;
     let store: SecretStore;
@@ -189,7 +186,9 @@ export function describeStoreContract(
         await store.writeVersion({ target, version: 1, requestToken: target.credentialId, secret: newSecret() });
         const token = randomUUID();
         const secrets = Array.from({ length: 6 }, newSecret);
-        const results = await Promise.allSettled(secrets.map((secret) => store.writeVersion({ target, version: 2, requestToken: token, secret })));
+        const results = await Promise.allSettled(
+          secrets.map((secret) => store.writeVersion({ target, version: 2, requestToken: token, secret })),
+        );
         expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
         expect(await h.versionCount(target)).toBe(2);
       });
@@ -236,9 +235,7 @@ export function describeStoreContract(
       it('answers unknown credentials and versions with SecretVersionNotFoundError', async () => {
         const { target, v2 } = await rotated();
         expect(await rejection(store.readVersion(newTarget(), v2.versionId))).toBeInstanceOf(SecretVersionNotFoundError);
-        expect(await rejection(store.readVersion(target, await unknownVersionId(v2.versionId)))).toBeInstanceOf(
-          SecretVersionNotFoundError,
-        );
+        expect(await rejection(store.readVersion(target, await unknownVersionId(v2.versionId)))).toBeInstanceOf(SecretVersionNotFoundError);
         expect(await rejection(store.readVersion(target, 'not-a-version'))).toBeInstanceOf(SecretVersionNotFoundError);
       });
 
@@ -260,83 +257,87 @@ export function describeStoreContract(
     });
 
     // Faults need a double to inject them; local and the real services (integration) have no such tests.
-    if (capabilities.faults) describe('faults', () => {
+    if (capabilities.faults)
+      describe('faults', () => {
+        async function expectUnavailable(promise: Promise<unknown>, secret?: string, detail?: RegExp): Promise<void> {
+          const error = await rejection(promise);
+          expect(error).toBeInstanceOf(SecretStoreUnavailableError);
+          expect((error as SecretStoreUnavailableError).code).toBe('SECRET_STORE_UNAVAILABLE');
+          expect(error.message).toContain(`Secret store ${store.name} is unavailable`);
+          if (secret) expect(error.message).not.toContain(secret);
+          if (detail) expect(error.message).toMatch(detail);
+        }
 
-      async function expectUnavailable(promise: Promise<unknown>, secret?: string, detail?: RegExp): Promise<void> {
-        const error = await rejection(promise);
-        expect(error).toBeInstanceOf(SecretStoreUnavailableError);
-        expect((error as SecretStoreUnavailableError).code).toBe('SECRET_STORE_UNAVAILABLE');
-        expect(error.message).toContain(`Secret store ${store.name} is unavailable`);
-        if (secret) expect(error.message).not.toContain(secret);
-        if (detail) expect(error.message).toMatch(detail);
-      }
+        it('retries a transient server error and still makes exactly one version', async () => {
+          const target = newTarget();
+          const secret = newSecret();
+          faults().fail(1, 'server');
+          const stored = await store.writeVersion({ target, version: 1, requestToken: target.credentialId, secret });
+          expect(await store.readVersion(target, stored.versionId)).toBe(secret);
+          expect(await h.versionCount(target)).toBe(1);
+        });
 
-      it('retries a transient server error and still makes exactly one version', async () => {
-        const target = newTarget();
-        const secret = newSecret();
-        faults().fail(1, 'server');
-        const stored = await store.writeVersion({ target, version: 1, requestToken: target.credentialId, secret });
-        expect(await store.readVersion(target, stored.versionId)).toBe(secret);
-        expect(await h.versionCount(target)).toBe(1);
+        it('survives a lost response: the retried write adopts the version the store already made', async () => {
+          const { target, second } = await rotated();
+          const input = { target, version: 3, requestToken: randomUUID(), secret: newSecret() };
+          faults().drop(1, true);
+          const stored = await store.writeVersion(input);
+          expect(await store.readVersion(target, stored.versionId)).toBe(input.secret);
+          expect(await h.versionCount(target)).toBe(3);
+          expect(second.secret).not.toBe(input.secret);
+        });
+
+        it.each<[FaultKind, RegExp]>([
+          ['server', /HTTP 50\d/],
+          ['unavailable', /503|sealed/],
+          ['throttle', /throttl|HTTP 429/i],
+        ])('maps a persistent %s failure to SecretStoreUnavailableError naming the store, never the secret', async (kind, detail) => {
+          const target = newTarget();
+          const secret = newSecret();
+          faults().fail(50, kind);
+          await expectUnavailable(store.writeVersion({ target, version: 1, requestToken: target.credentialId, secret }), secret, detail);
+          faults().clear();
+          expect(await h.exists(target)).toBe(false);
+        });
+
+        it('maps failures of every operation, not only writes', async () => {
+          const { target, v1, v2 } = await rotated();
+          faults().fail(1000, 'server');
+          await expectUnavailable(store.readVersion(target, v1.versionId));
+          await expectUnavailable(store.promoteVersion(target, v2.versionId, v1.versionId));
+          await expectUnavailable(store.destroyVersion(target, v1.versionId));
+          await expectUnavailable(store.deleteAll(target));
+          await expectUnavailable(store.checkHealth());
+          faults().clear();
+          await store.checkHealth();
+        });
+
+        it('maps dropped connections and timeouts to SecretStoreUnavailableError', async () => {
+          const target = newTarget();
+          const secret = newSecret();
+          faults().drop(50);
+          await expectUnavailable(
+            store.writeVersion({ target, version: 1, requestToken: target.credentialId, secret }),
+            secret,
+            /unreachable/,
+          );
+          faults().clear();
+          faults().latency((h.timeoutMs ?? 1000) + 150);
+          await expectUnavailable(store.checkHealth(), undefined, /no answer within/);
+        });
+
+        it('maps an address where nothing listens to SecretStoreUnavailableError', async () => {
+          if (!h.unreachable) throw new Error(`${label} cannot make an unreachable store`);
+          const nowhere = await h.unreachable();
+          const target = newTarget();
+          await expectUnavailable(
+            nowhere.writeVersion({ target, version: 1, requestToken: target.credentialId, secret: newSecret() }),
+            undefined,
+            /ECONNREFUSED|unreachable/,
+          );
+          await expectUnavailable(nowhere.checkHealth());
+        });
       });
-
-      it('survives a lost response: the retried write adopts the version the store already made', async () => {
-        const { target, second } = await rotated();
-        const input = { target, version: 3, requestToken: randomUUID(), secret: newSecret() };
-        faults().drop(1, true);
-        const stored = await store.writeVersion(input);
-        expect(await store.readVersion(target, stored.versionId)).toBe(input.secret);
-        expect(await h.versionCount(target)).toBe(3);
-        expect(second.secret).not.toBe(input.secret);
-      });
-
-      it.each<[FaultKind, RegExp]>([
-        ['server', /HTTP 50\d/],
-        ['unavailable', /503|sealed/],
-        ['throttle', /throttl|HTTP 429/i],
-      ])('maps a persistent %s failure to SecretStoreUnavailableError naming the store, never the secret', async (kind, detail) => {
-        const target = newTarget();
-        const secret = newSecret();
-        faults().fail(50, kind);
-        await expectUnavailable(store.writeVersion({ target, version: 1, requestToken: target.credentialId, secret }), secret, detail);
-        faults().clear();
-        expect(await h.exists(target)).toBe(false);
-      });
-
-      it('maps failures of every operation, not only writes', async () => {
-        const { target, v1, v2 } = await rotated();
-        faults().fail(1000, 'server');
-        await expectUnavailable(store.readVersion(target, v1.versionId));
-        await expectUnavailable(store.promoteVersion(target, v2.versionId, v1.versionId));
-        await expectUnavailable(store.destroyVersion(target, v1.versionId));
-        await expectUnavailable(store.deleteAll(target));
-        await expectUnavailable(store.checkHealth());
-        faults().clear();
-        await store.checkHealth();
-      });
-
-      it('maps dropped connections and timeouts to SecretStoreUnavailableError', async () => {
-        const target = newTarget();
-        const secret = newSecret();
-        faults().drop(50);
-        await expectUnavailable(store.writeVersion({ target, version: 1, requestToken: target.credentialId, secret }), secret, /unreachable/);
-        faults().clear();
-        faults().latency((h.timeoutMs ?? 1000) + 150);
-        await expectUnavailable(store.checkHealth(), undefined, /no answer within/);
-      });
-
-      it('maps an address where nothing listens to SecretStoreUnavailableError', async () => {
-        if (!h.unreachable) throw new Error(`${label} cannot make an unreachable store`);
-        const nowhere = await h.unreachable();
-        const target = newTarget();
-        await expectUnavailable(
-          nowhere.writeVersion({ target, version: 1, requestToken: target.credentialId, secret: newSecret() }),
-          undefined,
-          /ECONNREFUSED|unreachable/,
-        );
-        await expectUnavailable(nowhere.checkHealth());
-      });
-    });
   });
 }
 

@@ -30,7 +30,9 @@ if (env.VAULT_ADDR) {
     }),
   );
 } else {
-  console.warn('Vault integration skipped: set VAULT_ADDR and VAULT_TOKEN (docker compose up -d vault) to run the store contract against a real Vault.');
+  console.warn(
+    'Vault integration skipped: set VAULT_ADDR and VAULT_TOKEN (docker compose up -d vault) to run the store contract against a real Vault.',
+  );
   describe('vault (real)', () => {
     it.skip('needs VAULT_ADDR and VAULT_TOKEN', () => undefined);
   });
@@ -53,4 +55,3 @@ if (env.AWS_ENDPOINT_URL) {
     it.skip('needs AWS_ENDPOINT_URL and AWS_REGION', () => undefined);
   });
 }
-

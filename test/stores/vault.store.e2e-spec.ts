@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+
 import { ManualClock } from '../../src/common/clock/clock';
 import { SecretStoreUnavailableError } from '../../src/secret-stores/secret-store';
 import { VaultSecretStore } from '../../src/secret-stores/vault.store';

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+
 import type { Http } from './http';
 
 /** A JSON schema as the OpenAPI document writes it (only what the tests read). */

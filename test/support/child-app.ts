@@ -2,6 +2,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+
 import type { RawEnv } from '../../src/config/app-config';
 
 const ROOT = join(__dirname, '..', '..');
@@ -72,7 +73,9 @@ export class ChildApp {
       };
       createInterface({ input: child.stdout! }).on('line', onLine);
       createInterface({ input: child.stderr! }).on('line', onLine);
-      child.once('exit', (code) => reject(new Error(`child app exited with ${code} before it was ready:\n${app.output.slice(-20).join('\n')}`)));
+      child.once('exit', (code) =>
+        reject(new Error(`child app exited with ${code} before it was ready:\n${app.output.slice(-20).join('\n')}`)),
+      );
     });
     let timer: NodeJS.Timeout | undefined;
     const startTimeoutMs = options.startTimeoutMs ?? 120_000;
@@ -109,7 +112,10 @@ export class ChildApp {
     const started = performance.now();
     this.child.kill('SIGTERM');
     let timer: NodeJS.Timeout | undefined;
-    const code = await Promise.race([this.exited, new Promise<'running'>((resolve) => (timer = setTimeout(() => resolve('running'), waitMs)))]);
+    const code = await Promise.race([
+      this.exited,
+      new Promise<'running'>((resolve) => (timer = setTimeout(() => resolve('running'), waitMs))),
+    ]);
     clearTimeout(timer);
     if (code === 'running') {
       await this.kill('SIGKILL');

@@ -1,11 +1,13 @@
 import { randomBytes } from 'node:crypto';
+
 import type { TestApp } from './test-app';
 
 let counter = 0;
 const unique = (prefix: string) => `${prefix}-${++counter}-${randomBytes(3).toString('hex')}`;
 
 function expectStatus(result: { status: number; text: string }, expected: number[], what: string): void {
-  if (!expected.includes(result.status)) throw new Error(`${what}: expected ${expected.join('/')} but got ${result.status}: ${result.text}`);
+  if (!expected.includes(result.status))
+    throw new Error(`${what}: expected ${expected.join('/')} but got ${result.status}: ${result.text}`);
 }
 
 /** Builds inventory through the public API, as a client would. */
@@ -42,7 +44,12 @@ export class Fixtures {
   }
 
   /** An active credential with read/write scopes; returns the credential and its one-time secret. */
-  async credential(agentId: string, scopes: string[], overrides: Record<string, unknown> = {}, token = this.admin): Promise<{ credential: any; secret?: string; status: number }> {
+  async credential(
+    agentId: string,
+    scopes: string[],
+    overrides: Record<string, unknown> = {},
+    token = this.admin,
+  ): Promise<{ credential: any; secret?: string; status: number }> {
     const r = await this.t.http.post(
       '/v1/credentials',
       {

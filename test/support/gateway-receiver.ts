@@ -66,7 +66,9 @@ export class GatewayReceiver {
 
   /** Acknowledged events of one type (and credential, if given). */
   events(type?: string, credentialId?: string): ReceivedWebhook[] {
-    return this.acknowledged().filter((r) => (!type || r.json?.type === type) && (!credentialId || r.json?.data?.credentialId === credentialId));
+    return this.acknowledged().filter(
+      (r) => (!type || r.json?.type === type) && (!credentialId || r.json?.data?.credentialId === credentialId),
+    );
   }
 
   /** Resolves once `predicate` holds for what was received; rejects after `timeoutMs`. */

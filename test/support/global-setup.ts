@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
+
 import { Client } from 'pg';
+
 import { runMigrations } from '../../src/common/db/run-migrations';
 import { databaseUrl, TEMPLATE_DB_ENV, TEST_PG_URL } from './env';
 

@@ -1,4 +1,5 @@
 import { Client } from 'pg';
+
 import { TEMPLATE_DB_ENV, TEST_PG_URL } from './env';
 
 export default async function globalTeardown(): Promise<void> {

@@ -1,5 +1,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
+
 import IORedis from 'ioredis';
+
 import { freePort } from './child-app';
 
 /**

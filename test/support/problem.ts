@@ -5,7 +5,13 @@ export function expectProblem(result: HttpResult, status: number, fields: string
   const where = `${status} expected, got ${result.status}: ${result.text.slice(0, 500)}`;
   if (result.status !== status) throw new Error(where);
   if (!(result.headers.get('content-type') ?? '').includes('application/problem+json')) throw new Error(`not problem+json: ${where}`);
-  const body = result.body as { status?: number; type?: string; title?: string; detail?: string; errors?: Array<{ field: string; message: string }> };
+  const body = result.body as {
+    status?: number;
+    type?: string;
+    title?: string;
+    detail?: string;
+    errors?: Array<{ field: string; message: string }>;
+  };
   if (body.status !== status || !body.type || !body.title || typeof body.detail !== 'string' || !Array.isArray(body.errors)) {
     throw new Error(`not a problem body: ${where}`);
   }
@@ -43,7 +49,11 @@ export async function databaseText(db: { query: (sql: string) => Promise<any[]> 
  * reads `quietMs` apart that agree. For comparing before and after requests
  * that must store nothing, in an app that is still finishing earlier work.
  */
-export async function settledTableCounts(db: { query: (sql: string) => Promise<any[]> }, quietMs = 300, timeoutMs = 20_000): Promise<Record<string, number>> {
+export async function settledTableCounts(
+  db: { query: (sql: string) => Promise<any[]> },
+  quietMs = 300,
+  timeoutMs = 20_000,
+): Promise<Record<string, number>> {
   const deadline = Date.now() + timeoutMs;
   let previous = await tableCounts(db);
   for (;;) {

@@ -1,4 +1,5 @@
 import IORedis from 'ioredis';
+
 import { TEST_REDIS_URL } from './env';
 
 /** Removes every key under a prefix: what a test file or a benchmark run leaves in the shared Redis. */

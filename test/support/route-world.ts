@@ -24,12 +24,18 @@ export async function buildRouteWorld(t: TestApp): Promise<RouteWorld> {
     if (r.status >= 300) throw new Error(`${what}: ${r.status} ${r.text}`);
     return r;
   };
-  const gateway = ok(await t.http.post('/v1/gateways', { name: 'gw-routes', url: receiver.url, environments: ['production', 'sandbox'] }, t.adminToken), 'gateway');
+  const gateway = ok(
+    await t.http.post('/v1/gateways', { name: 'gw-routes', url: receiver.url, environments: ['production', 'sandbox'] }, t.adminToken),
+    'gateway',
+  );
   const { owner, product, agent } = await f.world();
   const ownerToken = await f.token('owner', owner.id);
   const credential = await f.credential(agent.id, [`${product.name}:read`, `${product.name}:write`]);
   const revoked = await f.credential(agent.id, [`${product.name}:read`]);
-  const revocation = ok(await t.http.post(`/v1/credentials/${revoked.credential.id}/revoke`, { reason: 'route world' }, t.adminToken), 'revoke');
+  const revocation = ok(
+    await t.http.post(`/v1/credentials/${revoked.credential.id}/revoke`, { reason: 'route world' }, t.adminToken),
+    'revoke',
+  );
   const rotated = await f.credential(agent.id, [`${product.name}:read`], { environment: 'sandbox' });
   const rotation = ok(await t.http.post(`/v1/credentials/${rotated.credential.id}/rotate`, {}, t.adminToken), 'rotate');
   const campaign = ok(await t.http.post('/v1/campaigns', { name: 'route world', ownerIds: [owner.id] }, t.adminToken), 'campaign');

@@ -1,16 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
+
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
 import { DataSource } from 'typeorm';
+
 import { AppModule } from '../../src/app.module';
 import { configureApp, createFastifyAdapter, NEST_APP_OPTIONS } from '../../src/app.setup';
 import { Clock, ManualClock } from '../../src/common/clock/clock';
 import { AppConfig, RawEnv } from '../../src/config/app-config';
 import { loadConfig } from '../../src/config/load-config';
 import { TEST_REDIS_URL } from './env';
-import { deleteRedisPrefix } from './redis-prefix';
 import { Http } from './http';
+import { deleteRedisPrefix } from './redis-prefix';
 import { createTestDatabase, dropTestDatabase } from './test-db';
 
 /** Collects every log line the app writes, so tests can search them for secrets. */

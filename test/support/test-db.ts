@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
+
 import { Client } from 'pg';
+
 import { databaseUrl, TEMPLATE_DB_ENV, TEST_PG_URL } from './env';
 
 async function withAdmin<T>(fn: (client: Client) => Promise<T>): Promise<T> {

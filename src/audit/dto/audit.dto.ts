@@ -1,7 +1,8 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsOptional, IsString, MaxLength } from 'class-validator';
-import { PageQueryDto, PageResponseDto } from '../../common/pagination/pagination';
+
 import { IsTimestamp } from '../../common/http/timestamp';
+import { PageQueryDto, PageResponseDto } from '../../common/pagination/pagination';
 
 export class AuditQueryDto extends PageQueryDto {
   @ApiPropertyOptional({ description: 'Token id of the actor' })

@@ -1,8 +1,9 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsNotEmpty, IsOptional, IsString, IsUUID, MaxLength } from 'class-validator';
-import { PageResponseDto } from '../../common/pagination/pagination';
-import { ROLES, type Role } from '../actor';
+
 import { FreeText } from '../../common/http/free-text';
+import { PageResponseDto } from '../../common/pagination/pagination';
+import { type Role, ROLES } from '../actor';
 
 export class CreateTokenDto {
   @ApiProperty({ maxLength: 200, example: 'ci-pipeline' })

@@ -1,4 +1,5 @@
 import { Check, Column, Entity, Index, PrimaryColumn } from 'typeorm';
+
 import type { Role } from '../actor';
 
 /** A bearer token. Only its SHA-256 is kept; the token itself is shown once. */

@@ -6,10 +6,7 @@ import type { EntityManager } from 'typeorm';
  * others skip this round. Released at commit or rollback.
  */
 export async function tryAdvisoryXactLock(em: EntityManager, name: string): Promise<boolean> {
-  const rows: Array<{ locked: boolean }> = await em.query(
-    'SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0)) AS locked',
-    [name],
-  );
+  const rows: Array<{ locked: boolean }> = await em.query('SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0)) AS locked', [name]);
   return rows[0]?.locked === true;
 }
 

@@ -38,7 +38,9 @@ export class AfterCommit implements EntitySubscriberInterface {
     for (const hook of hooks ?? []) {
       void Promise.resolve()
         .then(hook)
-        .catch((error: unknown) => this.logger.warn({ err: (error as Error).message }, 'after-commit work failed; the sweep will retry it'));
+        .catch((error: unknown) =>
+          this.logger.warn({ err: (error as Error).message }, 'after-commit work failed; the sweep will retry it'),
+        );
     }
   }
 

@@ -1,5 +1,6 @@
 import type { DataSourceOptions } from 'typeorm';
 import { SnakeNamingStrategy } from 'typeorm-naming-strategies';
+
 import { MIGRATIONS } from '../../../migrations';
 
 /**

@@ -48,11 +48,15 @@ describe('GroupCommit', () => {
     jest.useFakeTimers();
     try {
       const batches: Array<{ items: number[]; at: number }> = [];
-      const group = new GroupCommit<number, number>(async (items) => {
-        batches.push({ items, at: jest.now() });
-        await new Promise((r) => setTimeout(r, 30));
-        return items;
-      }, 100, 40);
+      const group = new GroupCommit<number, number>(
+        async (items) => {
+          batches.push({ items, at: jest.now() });
+          await new Promise((r) => setTimeout(r, 30));
+          return items;
+        },
+        100,
+        40,
+      );
       const t0 = jest.now();
       const first = group.submit(1);
       await jest.advanceTimersByTimeAsync(10);

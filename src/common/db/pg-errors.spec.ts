@@ -23,7 +23,16 @@ describe('isDatabaseUnavailable', () => {
   });
 
   it('leaves statement errors, bad input and non-errors alone', () => {
-    for (const error of [withCode('23505'), withCode('22021', 'invalid byte sequence'), withCode('55000', 'object not in prerequisite state'), withCode('22P02'), new Error('boom'), null, 'ECONNREFUSED', 42]) {
+    for (const error of [
+      withCode('23505'),
+      withCode('22021', 'invalid byte sequence'),
+      withCode('55000', 'object not in prerequisite state'),
+      withCode('22P02'),
+      new Error('boom'),
+      null,
+      'ECONNREFUSED',
+      42,
+    ]) {
       expect(isDatabaseUnavailable(error)).toBe(false);
     }
   });

@@ -12,7 +12,11 @@ import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver';
  * Only for statements outside a transaction. Migrations run before the
  * service serves, so a cached plan never outlives the schema it was made for.
  */
-export async function preparedQuery<T extends QueryResultRow>(dataSource: DataSource, statement: PreparedStatement, values: unknown[]): Promise<T[]> {
+export async function preparedQuery<T extends QueryResultRow>(
+  dataSource: DataSource,
+  statement: PreparedStatement,
+  values: unknown[],
+): Promise<T[]> {
   const pool = (dataSource.driver as PostgresDriver).master as Pool;
   const result = await pool.query<T>({ ...statement, values });
   return result.rows;

@@ -3,13 +3,7 @@
  * status: the problem+json filter maps kinds to statuses, and jobs that call the
  * same services can branch on `code` without knowing about HTTP.
  */
-export type DomainErrorKind =
-  | 'invalid'
-  | 'unauthenticated'
-  | 'forbidden'
-  | 'not_found'
-  | 'conflict'
-  | 'unavailable';
+export type DomainErrorKind = 'invalid' | 'unauthenticated' | 'forbidden' | 'not_found' | 'conflict' | 'unavailable';
 
 export interface FieldError {
   field: string;
@@ -41,7 +35,11 @@ export class InvalidInputError extends DomainError {
 
 export class NotFoundError extends DomainError {
   constructor(resource: string, id?: string) {
-    super('not_found', `${resource.toUpperCase().replace(/[^A-Z]+/g, '_')}_NOT_FOUND`, id ? `${resource} ${id} was not found.` : `${resource} was not found.`);
+    super(
+      'not_found',
+      `${resource.toUpperCase().replace(/[^A-Z]+/g, '_')}_NOT_FOUND`,
+      id ? `${resource} ${id} was not found.` : `${resource} was not found.`,
+    );
   }
 }
 

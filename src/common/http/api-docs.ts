@@ -12,8 +12,9 @@ import {
   ApiResponse,
   getSchemaPath,
 } from '@nestjs/swagger';
-import { RETRY_AFTER_SECONDS } from './problem.filter';
+
 import { PROBLEM_CONTENT_TYPE, ProblemDetails } from './problem';
+import { RETRY_AFTER_SECONDS } from './problem.filter';
 
 /**
  * What the OpenAPI document says about errors, in one place: the schema of the
@@ -96,7 +97,11 @@ export function ApiAuthenticatedProblems(): MethodDecorator & ClassDecorator {
  * one-line summary; `more` adds a description, or `security: []` for a route
  * that takes no token.
  */
-export function ApiOp(operationId: string, summary: string, more: Omit<ApiOperationOptions, 'operationId' | 'summary'> = {}): MethodDecorator {
+export function ApiOp(
+  operationId: string,
+  summary: string,
+  more: Omit<ApiOperationOptions, 'operationId' | 'summary'> = {},
+): MethodDecorator {
   return ApiOperation({ ...more, operationId, summary });
 }
 

@@ -1,6 +1,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
-import { PROBLEM_CONTENT_TYPE, problem, ProblemDetails } from './problem';
+
+import { problem, PROBLEM_CONTENT_TYPE, ProblemDetails } from './problem';
 
 /**
  * Requests Node's HTTP parser refuses before Fastify sees them (a request line
@@ -15,7 +16,9 @@ export function clientErrorProblem(code: string | undefined): ProblemDetails {
     ]);
   }
   if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return problem(408, 'REQUEST_TIMEOUT', 'The request was not received in time.');
-  return problem(400, 'MALFORMED_REQUEST', 'The request is not well-formed HTTP.', [{ field: 'request', message: 'is not well-formed HTTP' }]);
+  return problem(400, 'MALFORMED_REQUEST', 'The request is not well-formed HTTP.', [
+    { field: 'request', message: 'is not well-formed HTTP' },
+  ]);
 }
 
 /** Fastify's `clientErrorHandler`: write the problem and close the connection. */

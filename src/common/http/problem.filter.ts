@@ -1,8 +1,9 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+
 import { isDatabaseUnavailable, isUniqueViolation } from '../db/pg-errors';
 import { DomainError, DomainErrorKind } from '../errors/domain-error';
-import { PROBLEM_CONTENT_TYPE, problem, ProblemDetails } from './problem';
+import { problem, PROBLEM_CONTENT_TYPE, ProblemDetails } from './problem';
 
 const STATUS_BY_KIND: Record<DomainErrorKind, number> = {
   invalid: 400,
@@ -75,7 +76,11 @@ export function toProblem(error: unknown): ProblemDetails {
     return problem(409, 'CONFLICT', 'The request conflicts with an existing resource.');
   }
   if (isDatabaseUnavailable(error)) {
-    return problem(503, 'DATABASE_UNAVAILABLE', 'The database cannot be reached right now; nothing was changed. Retry after the time in Retry-After.');
+    return problem(
+      503,
+      'DATABASE_UNAVAILABLE',
+      'The database cannot be reached right now; nothing was changed. Retry after the time in Retry-After.',
+    );
   }
   return problem(500, 'INTERNAL', 'Something went wrong on our side. Quote the request id when reporting it.');
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+
 import { containsSecretShaped } from '../secrets/secret-shape';
 
 /** Where the request id is kept on the raw request, for the HTTP logger. */

@@ -1,5 +1,6 @@
 import { ArgumentMetadata, Injectable, PipeTransform } from '@nestjs/common';
 import { isUUID } from 'class-validator';
+
 import { InvalidInputError } from '../errors/domain-error';
 
 /** Path ids must be UUIDs: a 400 naming the parameter, never a database error. */

@@ -1,4 +1,5 @@
 import { ArgumentMetadata, Injectable, ValidationError, ValidationPipe } from '@nestjs/common';
+
 import { FieldError, InvalidInputError } from '../errors/domain-error';
 import { containsSecretShaped, redactSecretShaped } from '../secrets/secret-shape';
 import { freeTextPropertiesOf, Redaction, redactionsOf } from './free-text';

@@ -10,7 +10,12 @@ describe('job lock settings', () => {
     expect(config.delivery.lockMs).toBe(5000);
     expect(config.rotation.jobLockMs).toBe(5000);
     expect(config.rotation.staleAfterMs).toBe(2000);
-    expect(jobLockOptions(config.jobs)).toEqual({ lockDuration: 5000, lockRenewTime: 2500, stalledInterval: 1000, maxStalledCount: MAX_STALLED_COUNT });
+    expect(jobLockOptions(config.jobs)).toEqual({
+      lockDuration: 5000,
+      lockRenewTime: 2500,
+      stalledInterval: 1000,
+      maxStalledCount: MAX_STALLED_COUNT,
+    });
   });
 
   it('let a queue override the lock, and never check less often than a lock lasts', () => {
@@ -18,7 +23,11 @@ describe('job lock settings', () => {
     expect(config.delivery.lockMs).toBe(1000);
     expect(config.rotation.jobLockMs).toBe(8000);
     expect(jobLockOptions(config.jobs)).toMatchObject({ lockDuration: 8000, lockRenewTime: 4000, stalledInterval: 3000 });
-    expect(jobLockOptions(config.jobs, config.delivery.lockMs)).toMatchObject({ lockDuration: 1000, lockRenewTime: 500, stalledInterval: 1000 });
+    expect(jobLockOptions(config.jobs, config.delivery.lockMs)).toMatchObject({
+      lockDuration: 1000,
+      lockRenewTime: 500,
+      stalledInterval: 1000,
+    });
   });
 
   it.each([

@@ -1,4 +1,5 @@
 import type { WorkerOptions } from 'bullmq';
+
 import type { AppConfig } from '../../config/app-config';
 
 /**

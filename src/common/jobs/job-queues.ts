@@ -1,9 +1,10 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { Job, Processor, Queue, Worker, WorkerOptions } from 'bullmq';
+
 import { AppConfig } from '../../config/app-config';
-import { jobLockOptions } from './job-locks';
 import { chunks } from '../collections/chunks';
 import { ShutdownParticipant, ShutdownPhase, ShutdownStep } from '../shutdown/shutdown-step';
+import { jobLockOptions } from './job-locks';
 import { createRedis, TrackedRedis } from './redis';
 
 /** Jobs one bulk add carries at most. */
@@ -66,12 +67,20 @@ export class JobQueues implements ShutdownParticipant {
   startWorker<T>(
     name: string,
     processor: Processor<T>,
-    { lockMs, ...options }: Omit<WorkerOptions, 'connection' | 'prefix' | keyof ReturnType<typeof jobLockOptions>> & { lockMs?: number } = {},
+    {
+      lockMs,
+      ...options
+    }: Omit<WorkerOptions, 'connection' | 'prefix' | keyof ReturnType<typeof jobLockOptions>> & { lockMs?: number } = {},
   ): Worker<T> | null {
     if (!this.runsWorkers) return null;
     const connection = createRedis(this.config.redis.url);
     this.workerConnections.push(connection);
-    const worker = new Worker<T>(name, processor, { ...options, ...jobLockOptions(this.config.jobs, lockMs), connection, prefix: this.prefix });
+    const worker = new Worker<T>(name, processor, {
+      ...options,
+      ...jobLockOptions(this.config.jobs, lockMs),
+      connection,
+      prefix: this.prefix,
+    });
     worker.on('error', (error) => this.logger.warn({ queue: name, err: error.message }, 'worker error'));
     worker.on('failed', (job: Job<T> | undefined, error: Error) =>
       this.logger.warn({ queue: name, jobId: job?.id, attempts: job?.attemptsMade, err: error.message }, 'job failed'),

@@ -1,5 +1,6 @@
 import { Injectable, Optional } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
+
 import { AppConfig } from '../../config/app-config';
 import { JobSweeper } from './job-sweeper';
 import { PeriodicSweep } from './periodic-sweep';

@@ -1,6 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+
 import { Clock } from '../clock/clock';
 import { chunks } from '../collections/chunks';
 import { tryAdvisoryXactLock } from '../db/advisory-lock';
@@ -111,7 +112,8 @@ export class JobSweeper {
 
   private sweepUnchecked(work: DueWork): Promise<JobSweepResult> {
     return this.dataSource.transaction(async (em) => {
-      if (!(await tryAdvisoryXactLock(em, `agent-credentials:job-sweep:${work.name}`))) return { ran: false, checked: 0, requeued: 0, promoted: 0 };
+      if (!(await tryAdvisoryXactLock(em, `agent-credentials:job-sweep:${work.name}`)))
+        return { ran: false, checked: 0, requeued: 0, promoted: 0 };
       const now = this.clock.now();
       const result: JobSweepResult = { ran: true, checked: 0, requeued: 0, promoted: 0 };
       let after = this.resumeAfter.get(work.name) ?? null;

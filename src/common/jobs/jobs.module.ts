@@ -1,4 +1,5 @@
 import { Global, Module } from '@nestjs/common';
+
 import { JobQueues } from './job-queues';
 import { JobSweepCron } from './job-sweep.cron';
 import { JobSweeper } from './job-sweeper';

@@ -1,5 +1,6 @@
 import { Logger, OnApplicationBootstrap } from '@nestjs/common';
 import type { SchedulerRegistry } from '@nestjs/schedule';
+
 import type { AppConfig } from '../../config/app-config';
 import { ShutdownParticipant, ShutdownPhase, ShutdownStep } from '../shutdown/shutdown-step';
 
@@ -42,7 +43,10 @@ export abstract class PeriodicSweep implements OnApplicationBootstrap, ShutdownP
       if (run) void this.tick();
     });
     if (!this.config.roles.includes('scheduler') || !this.scheduler) return;
-    this.scheduler.addInterval(this.name, setInterval(() => void this.tick(), this.intervalMs));
+    this.scheduler.addInterval(
+      this.name,
+      setInterval(() => void this.tick(), this.intervalMs),
+    );
   }
 
   shutdownSteps(): ShutdownStep[] {

@@ -1,7 +1,9 @@
 import type { IncomingMessage } from 'node:http';
+
 import { DynamicModule, Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
 import pino from 'pino';
+
 import type { AppConfig } from '../../config/app-config';
 import { REQUEST_ID } from '../http/request-id';
 import { censorSensitive, scrubSecrets } from './redact';
@@ -36,7 +38,10 @@ export class LoggingModule {
             formatters: { log: censorSensitive },
             hooks: {
               logMethod(args: unknown[], method: (...a: unknown[]) => void) {
-                method.apply(this, args.map((a) => (typeof a === 'string' ? scrubSecrets(a) : a)));
+                method.apply(
+                  this,
+                  args.map((a) => (typeof a === 'string' ? scrubSecrets(a) : a)),
+                );
               },
             },
             serializers: {

@@ -1,5 +1,7 @@
 import { Writable } from 'node:stream';
+
 import pino from 'pino';
+
 import { censorSensitive, isSensitiveName, REDACTED, scrubSecrets } from './redact';
 
 describe('censorSensitive', () => {
@@ -17,7 +19,16 @@ describe('censorSensitive', () => {
   });
 
   it('matches names whatever their case, dashes or underscores', () => {
-    for (const name of ['api_key', 'API-KEY', 'Authorization', 'X-Vault-Token', 'x_vault_token', 'LOCAL_STORE_KEY', 'SecretString', 'secret_id']) {
+    for (const name of [
+      'api_key',
+      'API-KEY',
+      'Authorization',
+      'X-Vault-Token',
+      'x_vault_token',
+      'LOCAL_STORE_KEY',
+      'SecretString',
+      'secret_id',
+    ]) {
       expect(isSensitiveName(name)).toBe(true);
     }
     for (const name of ['secretRef', 'secretVersion', 'tokenId', 'keep', 'monkey']) expect(isSensitiveName(name)).toBe(false);

@@ -111,5 +111,8 @@ function shallowCopy(value: object, isError: boolean): Record<string, unknown> {
 const SENSITIVE_VALUE = secretPrefixedPattern();
 
 export function scrubSecrets(text: string): string {
-  return text.replace(SENSITIVE_VALUE, (_run: string, keyPrefix?: string, whsecPrefix?: string) => `${keyPrefix ?? whsecPrefix}${REDACTED}`);
+  return text.replace(
+    SENSITIVE_VALUE,
+    (_run: string, keyPrefix?: string, whsecPrefix?: string) => `${keyPrefix ?? whsecPrefix}${REDACTED}`,
+  );
 }

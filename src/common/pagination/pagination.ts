@@ -2,6 +2,7 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
 import type { SelectQueryBuilder } from 'typeorm';
+
 import { InvalidInputError } from '../errors/domain-error';
 
 /** `?limit=&cursor=` shared by every list endpoint. */
@@ -54,7 +55,12 @@ export function decodeTimeCursor(cursor: string | undefined): TimeCursor | null 
     const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
     if (Array.isArray(value) && value.length === 2 && typeof value[0] === 'string' && typeof value[1] === 'string') {
       const createdAt = new Date(value[0]);
-      if (CURSOR_TIME_RE.test(value[0]) && !Number.isNaN(createdAt.getTime()) && createdAt.toISOString() === value[0] && UUID_RE.test(value[1])) {
+      if (
+        CURSOR_TIME_RE.test(value[0]) &&
+        !Number.isNaN(createdAt.getTime()) &&
+        createdAt.toISOString() === value[0] &&
+        UUID_RE.test(value[1])
+      ) {
         return { createdAt, id: value[1] };
       }
     }

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+
 import { containsSecretShaped, redactSecretShaped, secretPrefixedPattern } from './secret-shape';
 
 const key = 'agk_live_' + 'Ab1'.repeat(16) + 'XyZ9';
@@ -11,7 +12,14 @@ describe('secret-shaped values', () => {
     for (const s of [key, token, signing, `leaked:${key}.`, `x${token}`, 'agk_test_' + 'a'.repeat(16), 'agt_dev_' + 'b'.repeat(20)]) {
       expect([s, containsSecretShaped(s)]).toEqual([s, true]);
     }
-    for (const s of ['agt_', 'agt_short', 'the agt_ and whsec_ prefixes', 'agk_live_' + 'a'.repeat(15), 'agc_' + 'f'.repeat(32), 'agk_prod_' + 'a'.repeat(40)]) {
+    for (const s of [
+      'agt_',
+      'agt_short',
+      'the agt_ and whsec_ prefixes',
+      'agk_live_' + 'a'.repeat(15),
+      'agc_' + 'f'.repeat(32),
+      'agk_prod_' + 'a'.repeat(40),
+    ]) {
       expect([s, containsSecretShaped(s)]).toEqual([s, false]);
     }
   });

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+
 import { DomainError, FieldError } from '../errors/domain-error';
 
 /**

@@ -28,7 +28,18 @@ describe('the shutdown sequence', () => {
       5000,
       now,
     );
-    expect(events).toEqual(['start http', 'end http', 'start workers', 'start sweeps', 'end sweeps', 'end workers', 'start buffers', 'end buffers', 'start redis', 'end redis']);
+    expect(events).toEqual([
+      'start http',
+      'end http',
+      'start workers',
+      'start sweeps',
+      'end sweeps',
+      'end workers',
+      'start buffers',
+      'end buffers',
+      'start redis',
+      'end redis',
+    ]);
     expect(report.abandoned).toEqual([]);
     expect(describeShutdown(report)).toMatch(/^shutdown: complete in \d+ ms$/);
   });
@@ -90,7 +101,12 @@ describe('the shutdown sequence', () => {
   it('counts time from when the signal came, not from when the sequence started', async () => {
     const signalled = now() - 900;
     const forced: string[] = [];
-    const report = await runShutdown([{ phase: ShutdownPhase.Intake, name: 'http requests', count: 1, close: never, force: () => forced.push('http') }], 1000, now, signalled);
+    const report = await runShutdown(
+      [{ phase: ShutdownPhase.Intake, name: 'http requests', count: 1, close: never, force: () => forced.push('http') }],
+      1000,
+      now,
+      signalled,
+    );
     // The intake phase's deadline (30 % of the bound) had passed already: forced at once.
     expect(forced).toEqual(['http']);
     expect(report.elapsedMs).toBeLessThan(1000);

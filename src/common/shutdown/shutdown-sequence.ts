@@ -1,8 +1,10 @@
 import type { Server } from 'node:http';
+
 import { BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
 import { DiscoveryService, HttpAdapterHost } from '@nestjs/core';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+
 import { AppConfig } from '../../config/app-config';
 import { describeShutdown, runShutdown, ShutdownReport } from './run-shutdown';
 import { isShutdownParticipant, ShutdownPhase, ShutdownStep } from './shutdown-step';

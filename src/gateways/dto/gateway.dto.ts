@@ -1,9 +1,21 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { ArrayMaxSize, ArrayMinSize, ArrayUnique, IsArray, IsIn, IsOptional, IsString, Matches, MaxLength, MinLength } from 'class-validator';
+import {
+  ArrayMaxSize,
+  ArrayMinSize,
+  ArrayUnique,
+  IsArray,
+  IsIn,
+  IsOptional,
+  IsString,
+  Matches,
+  MaxLength,
+  MinLength,
+} from 'class-validator';
+
+import { FreeText } from '../../common/http/free-text';
 import { PageQueryDto, PageResponseDto } from '../../common/pagination/pagination';
 import { DELIVERY_STATUSES, DELIVERY_TARGETS, type DeliveryStatus, type DeliveryTarget } from '../entities/delivery.entity';
 import { GATEWAY_ENVIRONMENTS, GATEWAY_STATUSES, type GatewayEnvironment, type GatewayStatus } from '../entities/gateway.entity';
-import { FreeText } from '../../common/http/free-text';
 
 export class CreateGatewayDto {
   @ApiProperty({ example: 'kong-eu-1', maxLength: 100 })
@@ -14,7 +26,10 @@ export class CreateGatewayDto {
   @Matches(/^\S(.*\S)?$/, { message: 'must not start or end with whitespace' })
   name!: string;
 
-  @ApiProperty({ example: 'https://kong-eu-1.example.com/agent-credentials/events', description: 'http or https; redirects are never followed' })
+  @ApiProperty({
+    example: 'https://kong-eu-1.example.com/agent-credentials/events',
+    description: 'http or https; redirects are never followed',
+  })
   @IsString()
   @MaxLength(2048)
   url!: string;

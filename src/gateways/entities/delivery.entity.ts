@@ -1,4 +1,5 @@
 import { Check, Column, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn } from 'typeorm';
+
 import { GatewayEntity } from './gateway.entity';
 import { OutboxEventEntity } from './outbox-event.entity';
 

@@ -1,4 +1,5 @@
 import { ApiExtraModels, ApiProperty, ApiPropertyOptional, getSchemaPath } from '@nestjs/swagger';
+
 import type { CheckResult, Readiness } from '../health.service';
 
 /** The OpenAPI shapes of the operations endpoints (health.controller.ts). */

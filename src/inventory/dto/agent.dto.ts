@@ -1,8 +1,9 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsNotEmpty, IsOptional, IsString, IsUUID, MaxLength } from 'class-validator';
+
+import { FreeText } from '../../common/http/free-text';
 import { PageQueryDto, PageResponseDto } from '../../common/pagination/pagination';
 import { AGENT_STATUSES, type AgentStatus } from '../entities/agent.entity';
-import { FreeText } from '../../common/http/free-text';
 
 export class CreateAgentDto {
   @ApiProperty({ maxLength: 200, example: 'invoice-reconciler' })

@@ -16,17 +16,18 @@ import {
   Min,
   ValidateNested,
 } from 'class-validator';
-import { SECRET_STORE_NAMES, type SecretStoreName } from '../../config/app-config';
+
+import { IsTimestamp } from '../../common/http/timestamp';
 import { PageQueryDto, PageResponseDto } from '../../common/pagination/pagination';
+import { SECRET_STORE_NAMES, type SecretStoreName } from '../../config/app-config';
 import {
   CREDENTIAL_STATUSES,
   CREDENTIAL_TYPES,
-  ENVIRONMENTS,
   type CredentialStatus,
   type CredentialType,
   type Environment,
+  ENVIRONMENTS,
 } from '../entities/credential.entity';
-import { IsTimestamp } from '../../common/http/timestamp';
 
 export const MAX_SCOPES = 64;
 export const MAX_ALLOWLIST = 100;

@@ -1,8 +1,9 @@
 import { ApiProperty, ApiPropertyOptional, PartialType } from '@nestjs/swagger';
 import { IsEmail, IsIn, IsNotEmpty, IsString, MaxLength } from 'class-validator';
+
+import { FreeText } from '../../common/http/free-text';
 import { PageQueryDto, PageResponseDto } from '../../common/pagination/pagination';
 import { OWNER_KINDS, type OwnerKind } from '../entities/owner.entity';
-import { FreeText } from '../../common/http/free-text';
 
 export class CreateOwnerDto {
   @ApiProperty({ maxLength: 200, example: 'Payments team' })

@@ -1,7 +1,8 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { ArrayMaxSize, ArrayMinSize, ArrayUnique, IsArray, IsIn, IsString, Matches } from 'class-validator';
+
 import { PageQueryDto, PageResponseDto } from '../../common/pagination/pagination';
-import { OPERATIONS, type Operation } from '../entities/product.entity';
+import { type Operation, OPERATIONS } from '../entities/product.entity';
 import { PRODUCT_NAME_PATTERN } from '../scope-policy';
 
 export class CreateProductDto {
@@ -31,4 +32,3 @@ export class ProductDto {
 export class ProductPageDto extends PageResponseDto {
   @ApiProperty({ type: [ProductDto] }) items!: ProductDto[];
 }
-

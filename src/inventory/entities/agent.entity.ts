@@ -1,4 +1,5 @@
 import { Check, Column, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn } from 'typeorm';
+
 import { OwnerEntity } from './owner.entity';
 
 export const AGENT_STATUSES = ['active', 'decommissioned'] as const;

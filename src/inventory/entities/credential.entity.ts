@@ -1,7 +1,8 @@
 import { Check, Column, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn } from 'typeorm';
+
+import type { SecretStoreName } from '../../config/app-config';
 import { AgentEntity } from './agent.entity';
 import { OwnerEntity } from './owner.entity';
-import type { SecretStoreName } from '../../config/app-config';
 
 export const CREDENTIAL_TYPES = ['api_key', 'oauth_client'] as const;
 export type CredentialType = (typeof CREDENTIAL_TYPES)[number];
@@ -34,7 +35,10 @@ export interface PendingCredentialChange {
 @Check('credentials_rotation_interval_check', `rotation_interval_days BETWEEN 1 AND 90`)
 @Check('credentials_grace_period_check', `grace_period_hours BETWEEN 0 AND 168`)
 @Check('credentials_scopes_check', `cardinality(scopes) > 0`)
-@Check('credentials_active_has_secret_check', `status <> 'active' OR (secret_ref IS NOT NULL AND secret_version IS NOT NULL AND secret_sha256 IS NOT NULL)`)
+@Check(
+  'credentials_active_has_secret_check',
+  `status <> 'active' OR (secret_ref IS NOT NULL AND secret_version IS NOT NULL AND secret_sha256 IS NOT NULL)`,
+)
 @Index('credentials_due_idx', ['nextRotationAt'], { where: `status = 'active'` })
 @Index('credentials_owner_created_idx', ['ownerId', 'createdAt', 'id'])
 @Index('credentials_agent_created_idx', ['agentId', 'createdAt', 'id'])

@@ -13,10 +13,18 @@ import {
   MaxLength,
   Min,
 } from 'class-validator';
-import { PageQueryDto, PageResponseDto } from '../../common/pagination/pagination';
-import { CAMPAIGN_STATUSES, CLOSE_REASONS, EXPIRY_ACTIONS, type CampaignStatus, type CloseReason, type ExpiryAction } from '../entities/campaign.entity';
+
 import { FreeText } from '../../common/http/free-text';
 import { IsTimestamp } from '../../common/http/timestamp';
+import { PageQueryDto, PageResponseDto } from '../../common/pagination/pagination';
+import {
+  CAMPAIGN_STATUSES,
+  type CampaignStatus,
+  CLOSE_REASONS,
+  type CloseReason,
+  EXPIRY_ACTIONS,
+  type ExpiryAction,
+} from '../entities/campaign.entity';
 
 export const ENVIRONMENT_VALUES = ['sandbox', 'production'] as const;
 export type EnvironmentValue = (typeof ENVIRONMENT_VALUES)[number];
@@ -97,7 +105,7 @@ export class CampaignProgressDto extends CampaignDto {
   @ApiProperty() decidedCount!: number;
   @ApiProperty() expiredCount!: number;
   @ApiProperty() pendingCount!: number;
-  @ApiProperty({ type: [OwnerProgressDto], description: "An owner token sees only its own entry" }) owners!: OwnerProgressDto[];
+  @ApiProperty({ type: [OwnerProgressDto], description: 'An owner token sees only its own entry' }) owners!: OwnerProgressDto[];
 }
 
 export class CampaignPageDto extends PageResponseDto {
@@ -144,7 +152,10 @@ export class CreateScheduleDto {
   @IsIn(EXPIRY_ACTIONS)
   onExpiry?: ExpiryAction;
 
-  @ApiPropertyOptional({ format: 'date-time', description: 'When the first period starts; now by default. Period k starts at startsAt + k·everyDays.' })
+  @ApiPropertyOptional({
+    format: 'date-time',
+    description: 'When the first period starts; now by default. Period k starts at startsAt + k·everyDays.',
+  })
   @IsOptional()
   @IsTimestamp()
   startsAt?: string;
@@ -159,7 +170,8 @@ export class ScheduleDto {
   @ApiProperty() dueInDays!: number;
   @ApiProperty({ enum: EXPIRY_ACTIONS }) onExpiry!: ExpiryAction;
   @ApiProperty({ format: 'date-time' }) startsAt!: string;
-  @ApiProperty({ format: 'date-time', description: 'When the next period starts (the sweep then opens its campaign)' }) nextPeriodAt!: string;
+  @ApiProperty({ format: 'date-time', description: 'When the next period starts (the sweep then opens its campaign)' })
+  nextPeriodAt!: string;
   @ApiProperty() createdBy!: string;
   @ApiProperty({ format: 'date-time' }) createdAt!: string;
 }

@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsOptional } from 'class-validator';
+
 import { REVIEW_DECISIONS, REVIEW_ITEM_STATUSES, REVIEW_OUTCOMES } from '../entities/review-item.entity';
 import { RISK_FLAGS } from '../risk-flags';
 import { CampaignProgressDto } from './campaign.dto';
@@ -38,7 +39,8 @@ export class ReportRowDto {
   @ApiProperty({ type: String, nullable: true }) decidedAt!: string | null;
   @ApiProperty({ type: String, nullable: true }) comment!: string | null;
   @ApiProperty({ type: String, nullable: true }) resolvedAt!: string | null;
-  @ApiProperty({ type: String, nullable: true, description: "The owner's sign-off of this campaign, if any" }) ownerSignedOffAt!: string | null;
+  @ApiProperty({ type: String, nullable: true, description: "The owner's sign-off of this campaign, if any" }) ownerSignedOffAt!:
+    string | null;
   @ApiProperty({ type: String, nullable: true }) ownerSignedBy!: string | null;
   @ApiProperty({ type: String, nullable: true }) ownerDecisionsSha256!: string | null;
 }

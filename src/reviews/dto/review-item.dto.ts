@@ -1,5 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsOptional, IsString, IsUUID, MaxLength } from 'class-validator';
+
+import { FreeText } from '../../common/http/free-text';
 import { PageQueryDto, PageResponseDto } from '../../common/pagination/pagination';
 import {
   REVIEW_DECISIONS,
@@ -10,7 +12,6 @@ import {
   type ReviewOutcome,
 } from '../entities/review-item.entity';
 import { RISK_FLAGS, type RiskFlag } from '../risk-flags';
-import { FreeText } from '../../common/http/free-text';
 
 export class ItemListQueryDto extends PageQueryDto {
   @ApiPropertyOptional({ format: 'uuid', description: 'An owner token may only ask for itself' })
@@ -83,7 +84,8 @@ export class ReviewItemDto {
     enum: REVIEW_OUTCOMES,
     nullable: true,
     type: String,
-    description: 'What was carried out: the decision, the expiry action, or revoked_elsewhere when the credential had been revoked outside the review',
+    description:
+      'What was carried out: the decision, the expiry action, or revoked_elsewhere when the credential had been revoked outside the review',
   })
   outcome!: ReviewOutcome | null;
   @ApiProperty({ type: [String], nullable: true, description: 'The credential’s scopes after the outcome (empty when revoked)' })

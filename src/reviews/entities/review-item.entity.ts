@@ -1,4 +1,5 @@
 import { Check, Column, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn } from 'typeorm';
+
 import { CampaignEntity } from './campaign.entity';
 
 export const REVIEW_ITEM_STATUSES = ['pending', 'decided', 'expired'] as const;

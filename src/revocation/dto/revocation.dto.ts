@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength } from 'class-validator';
+
 import { FreeText } from '../../common/http/free-text';
 
 export class RevokeDto {
@@ -29,7 +30,12 @@ export class RevokeAnswerDto extends RevocationAcceptedDto {
 }
 
 export class WaitQueryDto {
-  @ApiPropertyOptional({ minimum: 0, maximum: 30, default: 0, description: 'Hold the answer until every delivery is done or this many seconds pass' })
+  @ApiPropertyOptional({
+    minimum: 0,
+    maximum: 30,
+    default: 0,
+    description: 'Hold the answer until every delivery is done or this many seconds pass',
+  })
   @IsOptional()
   @Type(() => Number)
   @IsInt()
@@ -47,7 +53,7 @@ export class RevocationActorDto {
 export class GatewayPropagationDto {
   @ApiProperty({ format: 'uuid' }) gatewayId!: string;
   @ApiProperty({ enum: ['pending', 'delivered', 'failed'] }) status!: 'pending' | 'delivered' | 'failed';
-  @ApiProperty({ description: 'Attempts over this revocation\'s events to this gateway' }) attempts!: number;
+  @ApiProperty({ description: "Attempts over this revocation's events to this gateway" }) attempts!: number;
   @ApiProperty({ type: String, format: 'date-time', nullable: true }) deliveredAt!: string | null;
   @ApiProperty({ type: String, nullable: true }) lastError!: string | null;
   @ApiProperty({ type: Number, nullable: true }) lastStatusCode!: number | null;

@@ -1,4 +1,5 @@
 import { Check, Column, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn } from 'typeorm';
+
 import type { SecretStoreName } from '../../config/app-config';
 import type { SecretTarget } from '../../secret-stores/secret-store';
 import { RevocationEntity } from './revocation.entity';

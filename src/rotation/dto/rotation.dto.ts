@@ -1,5 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsBoolean, IsIn, IsOptional, IsString, Matches, MaxLength, MinLength } from 'class-validator';
+
+import { FreeText } from '../../common/http/free-text';
 import { PageQueryDto, PageResponseDto } from '../../common/pagination/pagination';
 import {
   ROTATION_STATUSES,
@@ -9,7 +11,6 @@ import {
   type RotationStep,
   type RotationTrigger,
 } from '../entities/rotation.entity';
-import { FreeText } from '../../common/http/free-text';
 
 export class RotateCredentialDto {
   @ApiPropertyOptional({ example: 'key pasted into a support ticket', maxLength: 1000 })

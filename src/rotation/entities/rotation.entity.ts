@@ -1,4 +1,5 @@
 import { Check, Column, Entity, Index, PrimaryColumn } from 'typeorm';
+
 import type { SecretStoreName } from '../../config/app-config';
 import type { SecretTarget } from '../../secret-stores/secret-store';
 
@@ -41,7 +42,10 @@ export type RotationTrigger = (typeof ROTATION_TRIGGERS)[number];
   'rotations_completed_check',
   `(status = 'completed') = (step IN ('promoted', 'retired')) AND (status <> 'completed' OR completed_at IS NOT NULL)`,
 )
-@Check('rotations_published_check', `step = 'pending' OR (new_version_id IS NOT NULL AND new_secret_sha256 IS NOT NULL AND grace_ends_at IS NOT NULL)`)
+@Check(
+  'rotations_published_check',
+  `step = 'pending' OR (new_version_id IS NOT NULL AND new_secret_sha256 IS NOT NULL AND grace_ends_at IS NOT NULL)`,
+)
 @Index('rotations_credential_version_key', ['credentialId', 'toVersion'], { unique: true })
 @Index('rotations_one_running_key', ['credentialId'], { unique: true, where: `status = 'running'` })
 @Index('rotations_credential_created_idx', ['credentialId', 'createdAt', 'id'])

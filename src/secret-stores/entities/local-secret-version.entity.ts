@@ -3,7 +3,10 @@ import { Check, Column, Entity, PrimaryColumn } from 'typeorm';
 /** One version of a secret in the embedded store: AES-256-GCM ciphertext only. */
 @Entity('local_secret_versions')
 @Check('local_secret_versions_state_check', `state IN ('current', 'pending', 'previous')`)
-@Check('local_secret_versions_sealed_check', `(destroyed_at IS NULL) = (ciphertext IS NOT NULL AND nonce IS NOT NULL AND auth_tag IS NOT NULL)`)
+@Check(
+  'local_secret_versions_sealed_check',
+  `(destroyed_at IS NULL) = (ciphertext IS NOT NULL AND nonce IS NOT NULL AND auth_tag IS NOT NULL)`,
+)
 export class LocalSecretVersionEntity {
   @PrimaryColumn('uuid')
   credentialId!: string;
