@@ -18,7 +18,7 @@ const NO_SQL_OUTSIDE_REPOSITORIES = [
   },
   {
     selector: "CallExpression[callee.object.name=/^(em|manager|entityManager)$/], CallExpression[callee.object.property.name='manager']",
-    message: "An EntityManager is for passing to a repository method, not for querying here.",
+    message: 'An EntityManager is for passing to a repository method, not for querying here.',
   },
 ];
 
@@ -45,7 +45,7 @@ export default tseslint.config(
   {
     // Imports in one order everywhere (`eslint --fix` sorts them), so diffs show only real changes.
     plugins: { 'simple-import-sort': simpleImportSort },
-    rules: { 'simple-import-sort/imports': 'off', 'simple-import-sort/exports': 'off' },
+    rules: { 'simple-import-sort/imports': 'error', 'simple-import-sort/exports': 'error' },
   },
   {
     // Nothing but config/ reads the environment, and time comes from the injected Clock (src/common/clock/clock.ts).
