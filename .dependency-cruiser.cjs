@@ -4,7 +4,8 @@
  * controllers, processors or DTOs. (Reading process.env outside config/ is
  * eslint's rule: dependency-cruiser sees imports, not globals.)
  */
-const FEATURES = '(auth|audit|inventory|secret-stores|rotation|gateways|revocation|reviews|health)';
+const FEATURES =
+  '(auth|audit|inventory|secret-stores|rotation|gateways|revocation|reviews|leaks|health|console|enforcement|usage|alerts|oauth)';
 
 module.exports = {
   forbidden: [

@@ -2,6 +2,22 @@ import type { Config } from 'jest';
 
 const transform: Config['transform'] = {
   '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.jest.json' }],
+  // ESM-only dependencies Node requires natively but jest cannot (test/support/esm-to-cjs.cjs).
+  '/node_modules/content-disposition/dist/.+\\.js$': '<rootDir>/test/support/esm-to-cjs.cjs',
+};
+
+/** node_modules is not transformed, except the ESM-only packages above. */
+const transformIgnorePatterns = ['^(?!.*/node_modules/content-disposition/dist/).*/node_modules/'];
+
+/** The end-to-end project: the real app on the real Postgres and Redis (test/support/test-app.ts). `jest.soak.config.ts` runs its soak specs the same way. */
+export const e2eProject = {
+  displayName: 'e2e',
+  testEnvironment: 'node',
+  rootDir: '.',
+  testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'],
+  transform,
+  transformIgnorePatterns,
+  setupFiles: ['reflect-metadata'],
 };
 
 /**
@@ -12,11 +28,15 @@ const transform: Config['transform'] = {
 const config: Config = {
   testTimeout: 60_000,
   maxWorkers: 2,
-  // Each e2e file loads the whole app into a fresh module registry, so a worker's
-  // heap reached ~400 MB by the end of the run and its exit outlasted jest's
-  // 500 ms grace ("A worker process has failed to exit gracefully"). A worker
-  // past this size after a file is replaced before it takes the next one.
-  workerIdleMemoryLimit: '256MB',
+  // Each e2e file loads the whole app into a fresh module registry, and about
+  // 50 MB of each stays reachable, so a worker that ran every file would end
+  // past a gigabyte and its exit could outlast jest's 500 ms grace ("A worker
+  // process has failed to exit gracefully"). A worker past this size after a
+  // file is replaced before it takes the next one. Not lower: one file alone
+  // leaves ~250 MB, and a new worker (a new process, jest and ts-jest loaded
+  // again, V8's compiled code for the app's dependencies lost) costs about a
+  // second of CPU, which at 256 MB was paid after nearly every file.
+  workerIdleMemoryLimit: '1GB',
   transform,
   globalSetup: '<rootDir>/test/support/global-setup.ts',
   globalTeardown: '<rootDir>/test/support/global-teardown.ts',
@@ -28,14 +48,7 @@ const config: Config = {
       testMatch: ['<rootDir>/src/**/*.spec.ts'],
       transform,
     },
-    {
-      displayName: 'e2e',
-      testEnvironment: 'node',
-      rootDir: '.',
-      testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'],
-      transform,
-      setupFiles: ['reflect-metadata'],
-    },
+    e2eProject,
   ],
 };
 

@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 
 import { Client } from 'pg';
 
-import { figure, freshDatabase, REDIS_URL, seedInventory, startService } from './support';
+import { figure, freshDatabase, runMain, seedInventory, serviceEnv, startService } from './support';
 
 const CREDENTIALS = Number(process.env.BENCH_CREDENTIALS ?? 100_000);
 const OWNERS = 1_000;
@@ -28,16 +28,7 @@ async function main(): Promise<void> {
   figure('seed_credentials', CREDENTIALS, 'rows');
   figure('seed_s', (Date.now() - seeded) / 1000, 's');
 
-  const service = await startService({
-    DATABASE_URL: db.url,
-    REDIS_URL,
-    REDIS_PREFIX: `bench_${randomBytes(4).toString('hex')}`,
-    ADMIN_TOKEN: adminToken,
-    LOCAL_STORE_KEY: randomBytes(32).toString('base64'),
-    ROLES: 'api',
-    NODE_ENV: 'production',
-    LOG_LEVEL: 'warn',
-  });
+  const service = await startService(serviceEnv(db.url, adminToken, { ROLES: 'api', LOG_LEVEL: 'warn' }));
   const headers = { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' };
   try {
     const opening = performance.now();
@@ -92,7 +83,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error) => {
-  console.error(error);
-  process.exit(1);
-});
+runMain(main);

@@ -26,9 +26,10 @@ import {
   figure,
   freshDatabase,
   percentile,
-  REDIS_URL,
+  runMain,
   sampleCpu,
   seedInventory,
+  serviceEnv,
   startBareDbServer,
   startBareServer,
   startService,
@@ -80,15 +81,7 @@ async function main(): Promise<void> {
   figure('seed_credentials', CREDENTIALS, 'rows');
   figure('seed_s', (Date.now() - started) / 1000, 's');
 
-  const service = await startService({
-    DATABASE_URL: db.url,
-    REDIS_URL,
-    REDIS_PREFIX: `bench_${randomBytes(4).toString('hex')}`,
-    ADMIN_TOKEN: bootstrapToken,
-    LOCAL_STORE_KEY: randomBytes(32).toString('base64'),
-    ROLES: 'api',
-    NODE_ENV: 'production',
-  });
+  const service = await startService(serviceEnv(db.url, bootstrapToken, { ROLES: 'api' }));
   try {
     const created = await fetch(`${service.baseUrl}/v1/tokens`, {
       method: 'POST',
@@ -197,7 +190,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error) => {
-  console.error(error);
-  process.exit(1);
-});
+runMain(main);

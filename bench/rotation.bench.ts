@@ -32,10 +32,8 @@
  * service's Postgres pool), BENCH_GATEWAYS (0: with N,
  * N receivers get every event too), BENCH_NODE_ARGS (e.g. --cpu-prof for the service).
  */
-import { ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 
 import { Logger } from '@nestjs/common';
 import { Client } from 'pg';
@@ -43,7 +41,19 @@ import { Client } from 'pg';
 import { SystemClock } from '../src/common/clock/clock';
 import { VaultSecretStore } from '../src/secret-stores/vault.store';
 import { deleteRedisPrefix } from '../test/support/redis-prefix';
-import { cpuDelta, figure, freshDatabase, percentile, REDIS_URL, sampleCpu, startService } from './support';
+import {
+  cpuDelta,
+  figure,
+  freshDatabase,
+  percentile,
+  REDIS_URL,
+  runMain,
+  sampleCpu,
+  serviceEnv,
+  startOwnChild,
+  startService,
+  WebhookReceivers,
+} from './support';
 
 const ROTATIONS = Number(process.env.BENCH_ROTATIONS ?? 10_000);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
@@ -149,17 +159,8 @@ async function serveVaultDouble(): Promise<void> {
   process.on('SIGTERM', () => void vault.stop().then(() => process.exit(0)));
 }
 
-async function startVaultDouble(): Promise<{ child: ChildProcess; url: string; token: string }> {
-  const child = spawn(process.execPath, [...process.execArgv, __filename, '--vault-double'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const line = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (out.includes('\n')) resolve(out.split('\n')[0]);
-    });
-    child.once('exit', (code) => reject(new Error(`the Vault double exited with ${code}`)));
-  });
-  return { child, ...(JSON.parse(line) as { url: string; token: string }) };
+function startVaultDouble(): Promise<{ child: ChildProcess } & { url: string; token: string }> {
+  return startOwnChild(__filename, '--vault-double');
 }
 
 /** Makes one store's credentials due now and waits until every one is promoted; returns rotations per second. */
@@ -210,26 +211,12 @@ function histogramP99(metrics: string, name: string): number {
   return NaN;
 }
 
-async function receivers(n: number): Promise<http.Server[]> {
-  return Promise.all(
-    Array.from({ length: n }, async () => {
-      const server = http.createServer((req, res) => {
-        req.resume();
-        req.on('end', () => res.writeHead(204).end());
-      });
-      server.keepAliveTimeout = 60_000;
-      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-      return server;
-    }),
-  );
-}
-
 async function main(): Promise<void> {
   Logger.overrideLogger(['error']);
   const redisPrefix = `bench_rot_${randomBytes(4).toString('hex')}`;
   const db = await freshDatabase('agc_bench_rot');
   const vault = await startVaultDouble();
-  const gateways = await receivers(GATEWAYS);
+  const gateways = await WebhookReceivers.start(GATEWAYS);
   const client = new Client({ connectionString: db.url });
   await client.connect();
   const adminToken = `agt_bench_${randomBytes(24).toString('hex')}`;
@@ -239,33 +226,30 @@ async function main(): Promise<void> {
     const inVault = await seed(client, 'vault', ROTATIONS);
     const vaultWrites = await seedVault(vault, inVault);
 
-    service = await startService({
-      NODE_ENV: 'production',
-      DATABASE_URL: db.url,
-      DATABASE_POOL_SIZE: String(POOL),
-      REDIS_URL,
-      REDIS_PREFIX: redisPrefix,
-      ADMIN_TOKEN: adminToken,
-      LOCAL_STORE_KEY: randomBytes(32).toString('base64'),
-      VAULT_ADDR: vault.url,
-      VAULT_TOKEN: vault.token,
-      ROLES: 'api,worker,scheduler',
-      LOG_LEVEL: 'warn',
-      // A sweep drains every due batch at once, so a second's wait starts all of them; a sweep also
-      // walks every due credential (those already rotating too), so sweeping more often costs Postgres more.
-      ROTATION_SWEEP_INTERVAL_MS: '1000',
-      ROTATION_SWEEP_BATCH: '1000',
-      ROTATION_CONCURRENCY: String(CONCURRENCY),
-      ROTATION_RATE_LIMIT_LOCAL: '10000000',
-      ROTATION_RATE_LIMIT_VAULT: '10000000',
-    });
-    for (const [i, server] of gateways.entries()) {
+    service = await startService(
+      serviceEnv(db.url, adminToken, {
+        DATABASE_POOL_SIZE: String(POOL),
+        REDIS_PREFIX: redisPrefix,
+        VAULT_ADDR: vault.url,
+        VAULT_TOKEN: vault.token,
+        ROLES: 'api,worker,scheduler',
+        LOG_LEVEL: 'warn',
+        // A sweep drains every due batch at once, so a second's wait starts all of them; a sweep also
+        // walks every due credential (those already rotating too), so sweeping more often costs Postgres more.
+        ROTATION_SWEEP_INTERVAL_MS: '1000',
+        ROTATION_SWEEP_BATCH: '1000',
+        ROTATION_CONCURRENCY: String(CONCURRENCY),
+        ROTATION_RATE_LIMIT_LOCAL: '10000000',
+        ROTATION_RATE_LIMIT_VAULT: '10000000',
+      }),
+    );
+    for (const [i, url] of gateways.urls.entries()) {
       const res = await fetch(`${service.baseUrl}/v1/gateways`, {
         method: 'POST',
         headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
         body: JSON.stringify({
           name: `bench-${i}`,
-          url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/events`,
+          url,
           environments: ['production'],
         }),
       });
@@ -312,16 +296,9 @@ async function main(): Promise<void> {
     vault.child.kill('SIGTERM');
     // Retirements are still delayed for a day when the run ends: remove them with everything else.
     await deleteRedisPrefix(redisPrefix, REDIS_URL);
-    for (const server of gateways) server.close();
+    await gateways.close();
     await db.drop();
   }
 }
 
-if (process.argv.includes('--vault-double')) {
-  void serveVaultDouble();
-} else {
-  main().catch((error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  });
-}
+runMain(main, { flag: '--vault-double', serve: serveVaultDouble });

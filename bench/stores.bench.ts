@@ -11,7 +11,7 @@
  * CreateSecret; local: one INSERT); a read is one version by id.
  * BENCH_SECONDS (default 3) is the length of each measured phase.
  */
-import { ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 
 import { Logger } from '@nestjs/common';
@@ -25,7 +25,7 @@ import { LocalSecretVersionEntity } from '../src/secret-stores/entities/local-se
 import { LocalSecretStore } from '../src/secret-stores/local.store';
 import type { SecretStore, SecretTarget } from '../src/secret-stores/secret-store';
 import { VaultSecretStore } from '../src/secret-stores/vault.store';
-import { figure, freshDatabase, percentile } from './support';
+import { figure, freshDatabase, percentile, runMain, startOwnChild } from './support';
 
 const PHASE_MS = Number(process.env.BENCH_SECONDS ?? 3) * 1000;
 const WARMUP_OPS = 100;
@@ -114,17 +114,8 @@ async function serveDoubles(): Promise<void> {
   process.on('SIGTERM', () => void Promise.all([vault.stop(), aws.stop()]).then(() => process.exit(0)));
 }
 
-async function startDoubles(): Promise<{ child: ChildProcess; vault: string; vaultToken: string; aws: string }> {
-  const child = spawn(process.execPath, [...process.execArgv, __filename, '--doubles'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const line = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (out.includes('\n')) resolve(out.split('\n')[0]);
-    });
-    child.once('exit', (code) => reject(new Error(`the doubles exited with ${code}`)));
-  });
-  return { child, ...(JSON.parse(line) as { vault: string; vaultToken: string; aws: string }) };
+function startDoubles(): Promise<{ child: ChildProcess } & { vault: string; vaultToken: string; aws: string }> {
+  return startOwnChild(__filename, '--doubles');
 }
 
 async function main(): Promise<void> {
@@ -156,11 +147,4 @@ async function main(): Promise<void> {
   }
 }
 
-if (process.argv.includes('--doubles')) {
-  void serveDoubles();
-} else {
-  main().catch((error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  });
-}
+runMain(main, { flag: '--doubles', serve: serveDoubles });

@@ -1,7 +1,9 @@
 /** Shared pieces of the benchmark scripts: a database of their own, the service as a child process, figures. */
 import { ChildProcess, spawn } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { openSync, readdirSync, readFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 
 import { Client } from 'pg';
@@ -9,6 +11,7 @@ import { Client } from 'pg';
 import { TOKEN_BY_SHA256 } from '../src/auth/tokens.repository';
 import { runMigrations } from '../src/common/db/run-migrations';
 import { CREDENTIAL_BY_ID } from '../src/inventory/credentials.repository';
+import { copyCredentials as copyRows } from '../test/support/credential-copies';
 
 export const PG_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 export const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -43,6 +46,57 @@ export interface Service {
   /** Peak resident set size of the service process so far (VmHWM), in MB. */
   peakRssMb(): number;
   stop(): Promise<void>;
+}
+
+/**
+ * The service's settings for a benchmark run, as in production: its database, a
+ * Redis prefix of its own, the admin token and a fresh local store key; `env`
+ * adds to them or overrides them.
+ */
+export function serviceEnv(databaseUrl: string, adminToken: string, env: Record<string, string> = {}): Record<string, string> {
+  return {
+    NODE_ENV: 'production',
+    DATABASE_URL: databaseUrl,
+    REDIS_URL,
+    REDIS_PREFIX: `bench_${randomBytes(4).toString('hex')}`,
+    ADMIN_TOKEN: adminToken,
+    LOCAL_STORE_KEY: randomBytes(32).toString('base64'),
+    ...env,
+  };
+}
+
+/**
+ * Runs a benchmark's main; a failure is printed and the process exits 1. A
+ * script that also serves doubles in a child of its own (see startOwnChild)
+ * names the flag that child is started with and what it runs instead.
+ */
+export function runMain(main: () => Promise<void>, child?: { flag: string; serve: () => Promise<void> }): void {
+  if (child && process.argv.includes(child.flag)) {
+    void child.serve();
+    return;
+  }
+  main().catch((error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  });
+}
+
+/**
+ * Runs `script` again in a child process with `flag`, where it serves its
+ * doubles and prints one JSON line about them (their addresses); returns the
+ * child with what that line says.
+ */
+export async function startOwnChild<T extends object>(script: string, flag: string): Promise<{ child: ChildProcess } & T> {
+  const child = spawn(process.execPath, [...process.execArgv, script, flag], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const line = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('\n')) resolve(out.split('\n')[0]);
+    });
+    child.once('exit', (code) => reject(new Error(`${script} ${flag} exited with ${code}`)));
+  });
+  return { child, ...(JSON.parse(line) as T) };
 }
 
 /** The node flags `npm run start:prod` runs the service with, so benchmarks measure the same process. */
@@ -263,6 +317,11 @@ export interface ScriptServer {
 }
 
 /** Runs a server script in a node process of its own; the script prints its port on stdout once it listens. */
+/** A server written as a script, in a process of its own (the first line it prints is its port). */
+export function startScriptServerPublic(script: string, env: Record<string, string>): Promise<ScriptServer> {
+  return startScriptServer(script, env);
+}
+
 async function startScriptServer(script: string, env: Record<string, string>): Promise<ScriptServer> {
   const child = spawn(process.execPath, ['-e', script], { env, stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise<string>((resolve, reject) => {
@@ -367,4 +426,136 @@ export function cpuDelta(before: CpuSample, after: CpuSample): CpuSample {
     machineTotal: after.machineTotal - before.machineTotal,
     byPid,
   };
+}
+
+/** One event a receiver got: a body's own event, or one element of a batched body. */
+export interface ReceivedEvent {
+  id?: string;
+  type: string;
+  data: Record<string, any>;
+}
+
+/**
+ * Local webhook receivers standing in for gateways: each acknowledges at once
+ * (204) on a kept-alive connection and hands every event it got to `onEvent`
+ * with the moment it was answered; a batched body (`{"type":"batch","events":[...]}`,
+ * docs/delivery.md "Batched bodies") is handed over event by event.
+ */
+export class WebhookReceivers {
+  private constructor(
+    readonly servers: http.Server[],
+    readonly urls: string[],
+  ) {}
+
+  static async start(count: number, onEvent: (event: ReceivedEvent, receiver: number, at: number) => void = () => undefined) {
+    const servers = Array.from({ length: count }, (_, index) => {
+      const server = http.createServer((req, res) => {
+        const chunks: Buffer[] = [];
+        req.on('data', (c: Buffer) => chunks.push(c));
+        req.on('end', () => {
+          res.writeHead(204).end();
+          const at = performance.now();
+          const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as ReceivedEvent & { events?: ReceivedEvent[] };
+          for (const event of body.type === 'batch' ? body.events! : [body]) onEvent(event, index, at);
+        });
+      });
+      server.keepAliveTimeout = 60_000;
+      return server;
+    });
+    const urls = await Promise.all(
+      servers.map(async (server) => {
+        await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+        return `http://127.0.0.1:${(server.address() as AddressInfo).port}/events`;
+      }),
+    );
+    return new WebhookReceivers(servers, urls);
+  }
+
+  async close(): Promise<void> {
+    for (const server of this.servers) server.closeAllConnections();
+    await Promise.all(this.servers.map((server) => new Promise((resolve) => server.close(resolve))));
+  }
+}
+
+/** One POST signed as the service signs webhooks (Standard Webhooks, HMAC-SHA256), on `agent`'s kept-alive connections. */
+export function signedPost(agent: http.Agent, url: string, key: Buffer, body: string): Promise<void> {
+  const id = randomBytes(8).toString('hex');
+  const ts = Math.floor(Date.now() / 1000);
+  const signature = `v1,${createHmac('sha256', key).update(`${id}.${ts}.${body}`).digest('base64')}`;
+  return new Promise<void>((resolve, reject) => {
+    const req = http.request(
+      url,
+      {
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'application/json', 'webhook-id': id, 'webhook-timestamp': String(ts), 'webhook-signature': signature },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', resolve);
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** `count` signed POSTs of `body` spread over `urls`, `inFlight` at a time, from this process: seconds. */
+export async function floorSignedPosts(urls: string[], count: number, body: string, inFlight = 64): Promise<number> {
+  const key = randomBytes(32);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: inFlight });
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: Math.min(inFlight, count) }, async () => {
+      while (next < count) {
+        const n = next++;
+        await signedPost(agent, urls[n % urls.length], key, body);
+      }
+    }),
+  );
+  agent.destroy();
+  return (performance.now() - t0) / 1000;
+}
+
+/** A process's resident set now (VmRSS) or at its peak (VmHWM), in MB; 0 once it is gone. */
+export function processMemoryMb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    return Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) / 1024;
+  } catch {
+    return 0;
+  }
+}
+
+/** JSON call to the service with a bearer token; throws on a status of 300 or more. */
+export async function apiCall(baseUrl: string, token: string, method: string, path: string, body?: unknown): Promise<any> {
+  const res = await fetch(baseUrl + path, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await res.text();
+  if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${text}`);
+  return text ? JSON.parse(text) : null;
+}
+
+/** Runs `work` over `items`, `lanes` at a time, each lane taking the next item when it is done. */
+export async function inLanes<T>(items: T[], lanes: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: lanes }, async () => {
+      while (next < items.length) await work(items[next++]);
+    }),
+  );
+}
+
+/**
+ * `count` more credentials copied in SQL from one issued through the API
+ * (same agent, owner, scopes; secret references of their own, never read):
+ * an inventory to revoke in bulk without issuing it call by call.
+ */
+export async function copyCredentials(client: Client, templateId: string, count: number): Promise<void> {
+  await copyRows(client, templateId, count);
+  await client.query('VACUUM ANALYZE credentials');
 }

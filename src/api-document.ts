@@ -12,9 +12,13 @@ const TAGS: Array<[name: string, description: string]> = [
   ['rotation', 'Secret rotation and its dead letters (rotation module)'],
   ['revocation', 'Revocation of credentials and agents, pushed to gateways (revocation module)'],
   ['gateways', 'Gateways and the signed webhook deliveries they receive (gateways module)'],
+  ['enforcement', 'Key verification and forward-auth for gateways, rate limits and usage (enforcement module)'],
+  ['usage', 'Usage reported by gateways, per-call records and the usage view of a credential (usage module)'],
   ['reviews', 'Access-review campaigns, schedules and decisions (reviews module)'],
+  ['leaks', 'Leaked secrets reported by people, GitHub secret scanning and GitLab token revocation (leaks module)'],
   ['audit', 'The hash-chained audit log (audit module)'],
   ['operations', 'Liveness, readiness and metrics; no token (health module)'],
+  ['console', 'Sign-in to the web console at /console: a session cookie that stands for an API token (console module)'],
 ];
 
 /**
@@ -29,7 +33,24 @@ export function createApiDocument(app: INestApplication): OpenAPIObject {
     .setVersion('1')
     // Paths start at /v1: the server is the origin that serves this document.
     .addServer('/', 'The origin serving this document')
-    .addBearerAuth();
+    .addBearerAuth()
+    .addCookieAuth(
+      'agc_session',
+      { type: 'apiKey', in: 'cookie', description: 'Console session (POST /console/session)' },
+      'consoleSession',
+    )
+    // GitHub's secret scanning partner alerts carry no token: GitHub signs the raw body (src/leaks).
+    .addApiKey(
+      {
+        type: 'apiKey',
+        in: 'header',
+        name: 'Github-Public-Key-Signature',
+        description: 'Base64 DER ECDSA P-256 SHA-256 signature of the raw body by the key named in Github-Public-Key-Identifier',
+      },
+      'githubSignature',
+    )
+    // /v1/authz: the gateway's own token rides beside the agent's key, which takes Authorization.
+    .addApiKey({ type: 'apiKey', in: 'header', name: 'X-Gateway-Token' }, 'gatewayToken');
   for (const [name, description] of TAGS) builder.addTag(name, description);
   const config = builder.build();
   // Not open source (package.json: UNLICENSED): the owner's own terms, which have no public URL (DocumentBuilder's

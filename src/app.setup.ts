@@ -7,12 +7,15 @@ import { Logger } from 'nestjs-pino';
 
 import { createApiDocument } from './api-document';
 import { answerClientError } from './common/http/client-error';
+import { installFormBodyParser } from './common/http/form-body';
 import { installJsonBodyParser } from './common/http/json-body';
 import { sendProblem } from './common/http/problem.filter';
 import { requestIdFor } from './common/http/request-id';
 import { StrictValidationPipe } from './common/http/validation';
 import { MetricsService } from './common/metrics/metrics.service';
 import type { AppConfig } from './config/app-config';
+import { configureConsole } from './console/console-http';
+import { configureOAuthHttp } from './oauth/oauth-http';
 
 /**
  * Options for NestFactory.create / createNestApplication. Nest's own body
@@ -40,6 +43,7 @@ export function createFastifyAdapter(config: AppConfig): FastifyAdapter {
   });
   adapter.getInstance().removeContentTypeParser('text/plain');
   installJsonBodyParser(adapter.getInstance());
+  installFormBodyParser(adapter.getInstance());
   return adapter;
 }
 
@@ -60,6 +64,9 @@ export function configureApp(app: NestFastifyApplication): void {
       reply.elapsedTime / 1000,
     );
   });
+
+  configureConsole(app);
+  configureOAuthHttp(app);
 
   const document = createApiDocument(app);
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json', yamlDocumentUrl: 'docs-yaml' });

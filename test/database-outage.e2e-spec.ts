@@ -1,13 +1,13 @@
 import { Client } from 'pg';
 
+import { closeAppBehindProxy, startAppBehindProxy } from './support/app-behind-proxy';
 import { TEST_PG_URL } from './support/env';
 import { Fixtures } from './support/fixtures';
 import { eventually } from './support/gateway-receiver';
 import type { HttpResult } from './support/http';
 import { expectProblem } from './support/problem';
-import { TcpProxy } from './support/tcp-proxy';
-import { startTestApp, TestApp } from './support/test-app';
-import { createTestDatabase } from './support/test-db';
+import type { TcpProxy } from './support/tcp-proxy';
+import type { TestApp } from './support/test-app';
 
 /**
  * While Postgres cannot be reached, the API answers 503 problem+json with
@@ -27,10 +27,7 @@ describe('database outage', () => {
   let credentialId: string;
 
   beforeAll(async () => {
-    const database = await createTestDatabase();
-    const pg = new URL(TEST_PG_URL);
-    proxy = await TcpProxy.start({ host: pg.hostname, port: Number(pg.port || 5432) });
-    t = await startTestApp({ database: { name: database.name, url: proxy.through(database.url) } });
+    ({ t, proxy } = await startAppBehindProxy());
     f = new Fixtures(t);
     const world = await f.world();
     agent = world.agent;
@@ -43,9 +40,7 @@ describe('database outage', () => {
   afterAll(async () => {
     await admin.query(`ALTER DATABASE ${t.database.name} ALLOW_CONNECTIONS true`).catch(() => undefined);
     await admin.end();
-    await proxy.resume();
-    await t.close();
-    await proxy.stop();
+    await closeAppBehindProxy(t, proxy);
   });
 
   /** Requests of every kind: reads, writes, the emergency revocation, a token looked up in the database. */

@@ -73,22 +73,26 @@ describe('operations endpoints', () => {
     for (const [path, method] of expected) expect(paths[path]?.[method]).toBeDefined();
 
     const schemas = doc.body.components.schemas as Record<string, { properties: Record<string, unknown>; required?: string[] }>;
-    const credentialFields = [
-      'id',
-      'clientId',
+    /** What a client gives when issuing a credential; a credential shows these and what the service adds. */
+    const createFields = [
       'agentId',
-      'ownerId',
       'type',
       'environment',
       'scopes',
       'rateLimit',
       'ipAllowlist',
       'secretStore',
+      'rotationIntervalDays',
+      'gracePeriodHours',
+    ];
+    const credentialFields = [
+      ...createFields,
+      'id',
+      'clientId',
+      'ownerId',
       'secretRef',
       'secretVersion',
       'status',
-      'rotationIntervalDays',
-      'gracePeriodHours',
       'lastRotatedAt',
       'nextRotationAt',
       'lastUsedAt',
@@ -97,19 +101,7 @@ describe('operations endpoints', () => {
       'revokedReason',
     ];
     expect(Object.keys(schemas.CredentialDto.properties)).toEqual(expect.arrayContaining(credentialFields));
-    expect(Object.keys(schemas.CreateCredentialDto.properties).sort()).toEqual(
-      [
-        'agentId',
-        'type',
-        'environment',
-        'scopes',
-        'rateLimit',
-        'ipAllowlist',
-        'secretStore',
-        'rotationIntervalDays',
-        'gracePeriodHours',
-      ].sort(),
-    );
+    expect(Object.keys(schemas.CreateCredentialDto.properties).sort()).toEqual([...createFields].sort());
     expect(schemas.CreateCredentialDto.required).toEqual(expect.arrayContaining(['agentId', 'type', 'environment', 'scopes', 'rateLimit']));
     expect(Object.keys(schemas.AuditEventDto.properties).sort()).toEqual(
       ['id', 'seq', 'at', 'actor', 'action', 'targetType', 'targetId', 'requestId', 'data', 'hash', 'prevHash'].sort(),

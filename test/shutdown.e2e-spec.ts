@@ -87,6 +87,32 @@ function shutdownLines(app: ChildApp): string[] {
   return app.output.filter((line) => line.includes('shutdown: '));
 }
 
+/**
+ * Sends SIGTERM (waiting at most `waitMs`), checks the exit code and, when
+ * given, that it stopped within `withinMs`; returns its one shutdown log message.
+ */
+async function terminate(s: Service, waitMs: number, code: number, withinMs?: number): Promise<string> {
+  const stopped = await s.app.terminate(waitMs);
+  expect(stopped).not.toBeNull();
+  if (withinMs !== undefined) expect(stopped!.elapsedMs).toBeLessThan(withinMs);
+  expect(stopped!.code).toBe(code);
+  const lines = shutdownLines(s.app);
+  expect(lines).toHaveLength(1);
+  return JSON.parse(lines[0]).msg;
+}
+
+/** A gateway registered with the service that holds each answer `delayMs`; `arrived()` counts what reached it. */
+async function holdingGateway(s: Service, delayMs: number): Promise<{ receiver: GatewayReceiver; arrived: () => number }> {
+  let arrived = 0;
+  const receiver = await GatewayReceiver.start(() => {
+    arrived++;
+    return { status: 204, delayMs };
+  });
+  receivers.push(receiver);
+  await registerGateway(s, receiver);
+  return { receiver, arrived: () => arrived };
+}
+
 describe('SIGTERM while Redis is unreachable', () => {
   it('started with nothing on the Redis port: not ready, revokes, and stops within the bound', async () => {
     const bound = 4000;
@@ -105,14 +131,8 @@ describe('SIGTERM while Redis is unreachable', () => {
     const held = s.http.get(`/v1/revocations/${revocationId}?waitSeconds=30`, s.adminToken).catch((error: Error) => error);
     await new Promise((r) => setTimeout(r, 300));
 
-    const stopped = await s.app.terminate(bound + 5000);
-    expect(stopped).not.toBeNull();
-    expect(stopped!.elapsedMs).toBeLessThan(bound);
-    expect(stopped!.code).toBe(1);
-    const lines = shutdownLines(s.app);
-    expect(lines).toHaveLength(1);
-    expect(JSON.parse(lines[0]).msg).toMatch(
-      /^shutdown: abandoned http requests \(1\), redis workers \(\d+\), redis connections \(\d+\) after \d+ ms$/,
+    expect(await terminate(s, bound + 5000, 1, bound)).toMatch(
+      /^shutdown: abandoned http requests \(1\), redis workers \(\d+\), rate limit redis \(1\), redis connections \(\d+\) after \d+ ms$/,
     );
     expect(await held).toMatchObject({ message: 'fetch failed' }); // the held request was cut, not answered
     expect(receiver.received).toHaveLength(0);
@@ -122,17 +142,11 @@ describe('SIGTERM while Redis is unreachable', () => {
     const redis = await PrivateRedis.start();
     try {
       const s = await startService({ REDIS_URL: redis.url });
-      let arrived = 0;
       // A gateway that holds its answer: the delivery job is still active when Redis goes away.
-      const slow = await GatewayReceiver.start(() => {
-        arrived++;
-        return { status: 204, delayMs: 8000 };
-      });
-      receivers.push(slow);
-      await registerGateway(s, slow);
+      const slow = await holdingGateway(s, 8000);
       const { product, agent } = await s.fixtures.world();
       await revokeOne(s, agent.id, `${product.name}:read`);
-      await eventually(() => arrived >= 1, 30_000, 'the revocation to reach the gateway');
+      await eventually(() => slow.arrived() >= 1, 30_000, 'the revocation to reach the gateway');
 
       await redis.stop();
       await eventually(
@@ -142,13 +156,9 @@ describe('SIGTERM while Redis is unreachable', () => {
       );
       await revokeOne(s, agent.id, `${product.name}:write`);
 
-      const stopped = await s.app.terminate(15_000);
-      expect(stopped).not.toBeNull();
-      expect(stopped!.elapsedMs).toBeLessThan(10_000);
-      expect(stopped!.code).toBe(1);
-      const lines = shutdownLines(s.app);
-      expect(lines).toHaveLength(1);
-      expect(JSON.parse(lines[0]).msg).toMatch(/^shutdown: abandoned redis workers \(\d+\), redis connections \(\d+\) after \d+ ms$/);
+      expect(await terminate(s, 15_000, 1, 10_000)).toMatch(
+        /^shutdown: abandoned redis workers \(\d+\), rate limit redis \(1\), redis connections \(\d+\) after \d+ ms$/,
+      );
     } finally {
       await redis.stop();
     }
@@ -167,13 +177,10 @@ describe('SIGTERM while Postgres does not answer', () => {
       const held = s.http.get('/v1/owners', s.adminToken).catch((error: Error) => error);
       await new Promise((r) => setTimeout(r, 300));
 
-      const stopped = await s.app.terminate(bound + 5000);
-      expect(stopped).not.toBeNull();
-      expect(stopped!.elapsedMs).toBeLessThan(bound);
-      expect(stopped!.code).toBe(1);
-      const lines = shutdownLines(s.app);
-      expect(lines).toHaveLength(1);
-      expect(JSON.parse(lines[0]).msg).toMatch(/^shutdown: abandoned http requests \(1\), .*postgres pool \(1\) after \d+ ms$/);
+      // The held request is abandoned either way. The pool is listed when that request holds a connection; when
+      // it is still waiting to open one through the frozen proxy (no idle connection was left at the freeze), the
+      // pool closes without waiting for it. Which of the two happens is timing, so both are accepted.
+      expect(await terminate(s, bound + 5000, 1, bound)).toMatch(/^shutdown: abandoned http requests \(1\), .* after \d+ ms$/);
       expect(await held).toMatchObject({ message: 'fetch failed' });
     } finally {
       await proxy.close();
@@ -184,23 +191,12 @@ describe('SIGTERM while Postgres does not answer', () => {
 describe('SIGTERM with Redis and Postgres up', () => {
   it('lets the delivery in flight finish, closes everything and says so', async () => {
     const s = await startService({ REDIS_URL: TEST_REDIS_URL, LOG_LEVEL: 'info' });
-    let arrived = 0;
-    const receiver = await GatewayReceiver.start(() => {
-      arrived++;
-      return { status: 204, delayMs: 1000 };
-    });
-    receivers.push(receiver);
-    await registerGateway(s, receiver);
+    const { receiver, arrived } = await holdingGateway(s, 1000);
     const { product, agent } = await s.fixtures.world();
     await revokeOne(s, agent.id, `${product.name}:read`);
-    await eventually(() => arrived >= 1, 30_000, 'a first event to reach the gateway');
+    await eventually(() => arrived() >= 1, 30_000, 'a first event to reach the gateway');
 
-    const stopped = await s.app.terminate(15_000);
-    expect(stopped).not.toBeNull();
-    expect(stopped!.code).toBe(0);
-    const lines = shutdownLines(s.app);
-    expect(lines).toHaveLength(1);
-    expect(JSON.parse(lines[0]).msg).toMatch(/^shutdown: complete in \d+ ms$/);
+    expect(await terminate(s, 15_000, 0)).toMatch(/^shutdown: complete in \d+ ms$/);
     // The worker waited for the gateway's answer and recorded it before the pool closed.
     expect(receiver.acknowledged().length).toBeGreaterThanOrEqual(1);
     const db = new Client({ connectionString: s.databaseUrl });

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 
 import canonicalize from 'canonicalize';
 
-import type { Actor } from '../auth/actor';
+import type { RecordedActor } from '../auth/actor';
 import { containsSecretShaped, SecretValueRefusedError } from '../common/secrets/secret-shape';
 
 export const GENESIS_HASH = '0'.repeat(64);
@@ -14,7 +14,7 @@ export const GENESIS_HASH = '0'.repeat(64);
 export interface ChainedEvent {
   id: string;
   at: string;
-  actor: Actor;
+  actor: RecordedActor;
   action: string;
   targetType: string;
   targetId: string;

@@ -1,7 +1,7 @@
 import { ForbiddenError } from '../common/errors/domain-error';
 import type { Redaction } from '../common/http/free-text';
 
-export const ROLES = ['admin', 'owner', 'responder', 'auditor'] as const;
+export const ROLES = ['admin', 'owner', 'responder', 'auditor', 'gateway'] as const;
 export type Role = (typeof ROLES)[number];
 
 /**
@@ -12,7 +12,12 @@ export interface Actor {
   tokenId: string;
   role: Role | 'system';
   ownerId: string | null;
+  /** The gateway a `gateway` token is bound to; null for every other role. */
+  gatewayId: string | null;
 }
+
+/** The actor as audit events and revocations record it (who, in which role, for which owner). */
+export type RecordedActor = Pick<Actor, 'tokenId' | 'role' | 'ownerId'>;
 
 /** What every state-changing service call needs: who, and which request, for the audit log. */
 export interface RequestContext {
@@ -31,7 +36,7 @@ export interface RequestContext {
 export const BOOTSTRAP_ADMIN_TOKEN_ID = 'bootstrap-admin';
 
 export function systemContext(component: string, requestId: string): RequestContext {
-  return { actor: { tokenId: `system:${component}`, role: 'system', ownerId: null }, requestId };
+  return { actor: { tokenId: `system:${component}`, role: 'system', ownerId: null, gatewayId: null }, requestId };
 }
 
 /*
@@ -93,4 +98,21 @@ export function scopedOwnerFilter(actor: Actor, requested: string | undefined): 
   }
   if (!actor.ownerId) throw new OwnerMismatchError('This token is not bound to an owner.');
   return actor.ownerId;
+}
+
+/**
+ * A gateway token acts only for its own gateway (its enforcement and sync
+ * routes); admins and the system act for any gateway. Throws 403 otherwise.
+ */
+export function assertGatewayAccess(actor: Actor, gatewayId: string): void {
+  if (actor.role === 'admin' || actor.role === 'system') return;
+  if (actor.role === 'gateway' && actor.gatewayId === gatewayId) return;
+  throw new GatewayMismatchError();
+}
+
+/** 403: a gateway token used for another gateway's routes. */
+export class GatewayMismatchError extends ForbiddenError {
+  constructor() {
+    super('GATEWAY_MISMATCH', 'This token may not act for another gateway.');
+  }
 }

@@ -24,8 +24,9 @@ export class AuthGuard implements CanActivate {
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
     const header = request.headers.authorization;
     const match = typeof header === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
-    if (!match) throw new UnauthenticatedError();
-    const actor = await this.tokens.authenticate(match[1]);
+    // A bearer token wins; without one, a console session (src/auth/decorators.ts) stands for its token.
+    if (!match && !request.sessionActor) throw new UnauthenticatedError();
+    const actor = match ? await this.tokens.authenticate(match[1]) : (request.sessionActor ?? null);
     if (!actor) throw new UnauthenticatedError('The bearer token is unknown or revoked.');
     request.actor = actor;
 

@@ -13,7 +13,12 @@ export const Roles = (...roles: Role[]) => SetMetadata(ROLES_METADATA, roles);
 /** Operations endpoints (health, metrics, docs) that need no token. */
 export const Public = () => SetMetadata(PUBLIC_METADATA, true);
 
-export type AuthenticatedRequest = FastifyRequest & { actor?: Actor };
+/**
+ * `sessionActor` is set before routing by the console's session hook
+ * (src/console/console-http.ts) for a request that carries a live console
+ * session cookie, a valid CSRF token when it changes state, and no bearer token.
+ */
+export type AuthenticatedRequest = FastifyRequest & { actor?: Actor; sessionActor?: Actor };
 
 /** The caller and request id, for services that change state or filter by owner. */
 export const Ctx = createParamDecorator((_: unknown, context: ExecutionContext): RequestContext => {

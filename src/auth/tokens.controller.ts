@@ -6,7 +6,7 @@ import { UuidPipe } from '../common/http/uuid.pipe';
 import { PageQueryDto } from '../common/pagination/pagination';
 import type { RequestContext } from './actor';
 import { Ctx, Roles } from './decorators';
-import { CreatedTokenDto, CreateTokenDto, TokenPageDto } from './dto/token.dto';
+import { CreatedTokenDto, CreateTokenDto, SelfTokenDto, TokenPageDto } from './dto/token.dto';
 import { TokensService } from './tokens.service';
 
 @ApiTags('tokens')
@@ -32,6 +32,14 @@ export class TokensController {
   @ApiOkResponse({ type: TokenPageDto })
   list(@Query() query: PageQueryDto): Promise<TokenPageDto> {
     return this.tokens.list(query);
+  }
+
+  @Get('self')
+  @ApiOp('getOwnToken', 'The token this request presents: its id, name, role and owner (never the token)')
+  @Roles('admin', 'owner', 'responder', 'auditor')
+  @ApiOkResponse({ type: SelfTokenDto })
+  self(@Ctx() ctx: RequestContext): Promise<SelfTokenDto> {
+    return this.tokens.self(ctx.actor);
   }
 
   @Delete(':id')

@@ -5,6 +5,7 @@ import { Clock, SystemClock } from './clock/clock';
 import { AfterCommit } from './db/after-commit';
 import { MetricsService } from './metrics/metrics.service';
 import { CryptoRandomSource, RandomSource } from './random/random-source';
+import { RateLimiter } from './rate-limit/rate-limiter';
 import { ShutdownSequence } from './shutdown/shutdown-sequence';
 
 /**
@@ -20,8 +21,9 @@ import { ShutdownSequence } from './shutdown/shutdown-sequence';
     { provide: RandomSource, useClass: CryptoRandomSource },
     AfterCommit,
     MetricsService,
+    RateLimiter,
     ShutdownSequence,
   ],
-  exports: [Clock, RandomSource, AfterCommit, MetricsService, ShutdownSequence],
+  exports: [Clock, RandomSource, AfterCommit, MetricsService, RateLimiter, ShutdownSequence],
 })
 export class CommonModule {}

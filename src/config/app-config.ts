@@ -12,6 +12,10 @@ export type ProcessRole = (typeof PROCESS_ROLES)[number];
 
 export type RawEnv = Record<string, string | undefined>;
 
+/** What a confirmed leak report does to the credential (leaks module): revoke it, rotate it at once, or only record it. */
+export const LEAK_ACTIONS = ['revoke', 'rotate', 'none'] as const;
+export type LeakAction = (typeof LEAK_ACTIONS)[number];
+
 /**
  * Interface and abstract class merge, so `AppConfig` is both the type and the
  * Nest injection token: `constructor(private readonly config: AppConfig)`.
@@ -85,7 +89,7 @@ export interface AppConfig {
     /** How often the scheduler opens scheduled campaigns, closes overdue ones and sends reminders. */
     sweepIntervalMs: number;
   };
-  /** Where review reminders go, signed like gateway events; null when not configured (then no reminders are sent). */
+  /** Where review reminders and alert events go, signed like gateway events; null when not configured (then none are sent). */
   notify: { webhookUrl: string; signingSecret: string } | null;
   rotation: {
     /** How often the scheduler starts due rotations, retires versions whose grace ended and re-enqueues lost jobs. */
@@ -110,6 +114,52 @@ export interface AppConfig {
      * re-enqueued if it was lost): long enough for the enqueue that follows its commit.
      */
     staleAfterMs: number;
+  };
+  leaks: {
+    /**
+     * The JSON file of GitHub's secret-scanning public keys (`{ public_keys: [{ key_identifier, key, is_current }] }`);
+     * null: the GitHub partner endpoint is off (404).
+     */
+    githubKeysFile: string | null;
+    /** What a leak reported by a scanner (GitHub) does to a credential whose valid version it names. */
+    action: LeakAction;
+  };
+  /** The enforcement hot path: verify, authz, rate limits, usage (src/enforcement). */
+  enforcement: {
+    /** The status /v1/authz answers a rate-limited call with: 429 (with Retry-After), or 403 for nginx, which passes only 401/403 on. */
+    authzRateLimitedStatus: 429 | 403;
+    /** How long a verification waits for Redis's rate-limit answer before treating Redis as down. */
+    rateLimitTimeoutMs: number;
+    /** What a verification does when Redis is down: let the call through uncounted, or refuse it as RATE_LIMITED. */
+    rateLimitOnRedisError: 'allow' | 'deny';
+    /** Unknown key hashes a replica remembers at most (they are dropped at every credential change anyway). */
+    maxUnknownKeys: number;
+    /** How often buffered usage is written to Postgres, and how many distinct rollup rows start a write early. */
+    usageFlushIntervalMs: number;
+    usageFlushMaxEntries: number;
+  };
+  /**
+   * The OAuth 2.0 authorization server for `oauth_client` credentials (src/oauth): the `iss` and `aud` of its
+   * access tokens, their lifetime, and how long each signing key signs before the next one takes over.
+   */
+  oauth: { issuer: string; audience: string; tokenTtlSeconds: number; signingKeyDays: number };
+  /** Per-call usage records and gateway-reported usage (src/usage). */
+  usage: {
+    /** Days per-call records are kept (whole day partitions older than this are dropped). */
+    retentionDays: number;
+    /** How often the scheduler creates the coming days' partitions and drops expired ones. */
+    partitionSweepIntervalMs: number;
+    /** How far ahead of the service's clock a reported event's time may be (gateway clocks drift). */
+    maxClockSkewMs: number;
+  };
+  /** Anomaly alerts (src/alerts): detection thresholds and the volume-spike sweep. */
+  alerts: {
+    /** Denials of one credential in one minute that raise `auth_failures`. */
+    authFailuresPerMinute: number;
+    /** Calls in an hour below which no `volume_spike` is raised, whatever the baseline. */
+    spikeMinCalls: number;
+    /** How often the scheduler evaluates closed hours for volume spikes (and prunes detection state). */
+    sweepIntervalMs: number;
   };
   /** How long a stop (SIGTERM, SIGINT) may take at most, whatever Redis and Postgres do; then what is left is abandoned. */
   shutdown: { timeoutMs: number };

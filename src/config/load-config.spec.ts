@@ -23,6 +23,18 @@ describe('loadConfig', () => {
     expect(config.roles).toEqual(['api', 'worker', 'scheduler']);
     expect(config.database.migrationsRun).toBe(true);
     expect(config.secretStores.local.key).toHaveLength(32);
+    expect(config.oauth).toEqual({
+      issuer: 'http://127.0.0.1:3000',
+      audience: 'http://127.0.0.1:3000',
+      tokenTtlSeconds: 600,
+      signingKeyDays: 30,
+    });
+  });
+
+  it('keeps the OAuth issuer without a trailing slash and the audience apart from it when set', () => {
+    const config = loadConfig({ ...valid, OAUTH_ISSUER: 'https://auth.example.com/', OAUTH_AUDIENCE: 'https://api.example.com' });
+    expect(config.oauth.issuer).toBe('https://auth.example.com');
+    expect(config.oauth.audience).toBe('https://api.example.com');
   });
 
   it.each([
@@ -35,6 +47,12 @@ describe('loadConfig', () => {
     [{ SECRET_STORE_DEFAULT: 'vault' }, 'SECRET_STORE_DEFAULT is vault but that store is not configured'],
     [{ VAULT_ADDR: 'http://vault:8200' }, 'neither VAULT_TOKEN nor VAULT_ROLE_ID/VAULT_SECRET_ID'],
     [{ AWS_ENDPOINT_URL: 'http://localstack:4566' }, 'AWS_REGION is not'],
+    [{ OAUTH_ISSUER: 'ftp://issuer' }, 'OAUTH_ISSUER is not a valid http/https URL'],
+    [{ OAUTH_ISSUER: 'https://issuer.example.com/?a=1' }, 'OAUTH_ISSUER must be a URL without query or fragment'],
+    [{ OAUTH_AUDIENCE: 'not a url' }, 'OAUTH_AUDIENCE is not a valid http/https URL'],
+    [{ OAUTH_TOKEN_TTL_SECONDS: '30' }, 'OAUTH_TOKEN_TTL_SECONDS must be at least 60'],
+    [{ OAUTH_TOKEN_TTL_SECONDS: '3601' }, 'OAUTH_TOKEN_TTL_SECONDS must be at most 3600'],
+    [{ OAUTH_SIGNING_KEY_DAYS: '0' }, 'OAUTH_SIGNING_KEY_DAYS must be at least 1'],
   ])('fails fast on %j with a message naming the variable', (override, message) => {
     const text = errorOf({ ...valid, ...override });
     expect(text).toContain(message);
@@ -52,6 +70,16 @@ describe('loadConfig', () => {
   it('uses generated development secrets outside production', () => {
     const config = loadConfig({}, { ADMIN_TOKEN: 'g'.repeat(40), LOCAL_STORE_KEY: key });
     expect(config.adminToken).toBe('g'.repeat(40));
+  });
+
+  it('leaves the GitHub leak endpoint off and revokes confirmed leaks unless told otherwise', () => {
+    expect(loadConfig(valid).leaks).toEqual({ githubKeysFile: null, action: 'revoke' });
+    expect(loadConfig({ ...valid, GITHUB_SECRET_SCANNING_KEYS_FILE: ' /etc/github-keys.json ', LEAK_ACTION: 'rotate' }).leaks).toEqual({
+      githubKeysFile: '/etc/github-keys.json',
+      action: 'rotate',
+    });
+    expect(loadConfig({ ...valid, LEAK_ACTION: '' }).leaks.action).toBe('revoke');
+    expect(errorOf({ ...valid, LEAK_ACTION: 'delete' })).toContain('LEAK_ACTION must be one of revoke, rotate, none');
   });
 
   it('bounds shutdown to 10 s unless told otherwise', () => {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-import { AppConfig, GeneratedDevSecrets, PROCESS_ROLES, RawEnv, RemoteStoreCalls, SECRET_STORE_NAMES } from './app-config';
+import { AppConfig, GeneratedDevSecrets, LEAK_ACTIONS, PROCESS_ROLES, RawEnv, RemoteStoreCalls, SECRET_STORE_NAMES } from './app-config';
 
 /**
  * The environment's schema and the loader that turns it into an AppConfig,
@@ -74,6 +74,21 @@ const hostList = optionalString.transform((value, ctx) => {
   }
   return hosts;
 });
+
+/**
+ * An OAuth issuer (RFC 8414 §2): an https URL (http allowed for local use) with no query or fragment, kept
+ * without a trailing slash so `iss` compares exactly; an audience is held to the same form.
+ */
+const oauthIdentifier = urlWithProtocols(['http:', 'https:'])
+  .refine(
+    (value) => {
+      if (!URL.canParse(value)) return true; // refused already, as not a URL
+      const url = new URL(value);
+      return url.search === '' && url.hash === '' && !value.includes('?') && !value.includes('#');
+    },
+    { message: 'must be a URL without query or fragment, e.g. https://credentials.example.com' },
+  )
+  .transform((value) => value.replace(/\/+$/, ''));
 
 const intInRange = (min: number, max: number) =>
   z.coerce
@@ -169,6 +184,24 @@ const envSchema = z.object({
   ROTATION_JOB_LOCK_MS: optionalString.pipe(intInRange(500, 600_000).optional()),
   ROTATION_STALE_AFTER_MS: intInRange(1_000, 86_400_000).default(2_000),
   SHUTDOWN_TIMEOUT_MS: intInRange(1_000, 600_000).default(10_000),
+  GITHUB_SECRET_SCANNING_KEYS_FILE: optionalString,
+  LEAK_ACTION: optionalString.pipe(z.enum(LEAK_ACTIONS, { message: `must be one of ${LEAK_ACTIONS.join(', ')}` }).default('revoke')),
+  AUTHZ_RATE_LIMITED_STATUS: z.enum(['429', '403'], { message: 'must be 429 or 403' }).default('429'),
+  RATE_LIMIT_TIMEOUT_MS: intInRange(1, 10_000).default(1_000),
+  RATE_LIMIT_ON_REDIS_ERROR: z.enum(['allow', 'deny'], { message: 'must be allow or deny' }).default('allow'),
+  VERIFY_CACHE_MAX_UNKNOWN: intInRange(0, 10_000_000).default(100_000),
+  USAGE_FLUSH_INTERVAL_MS: intInRange(10, 60_000).default(1_000),
+  USAGE_FLUSH_MAX_ENTRIES: intInRange(1, 1_000_000).default(10_000),
+  OAUTH_ISSUER: oauthIdentifier.default('http://127.0.0.1:3000'),
+  OAUTH_AUDIENCE: optionalString.pipe(oauthIdentifier.optional()),
+  OAUTH_TOKEN_TTL_SECONDS: intInRange(60, 3600).default(600),
+  OAUTH_SIGNING_KEY_DAYS: intInRange(1, 365).default(30),
+  USAGE_RETENTION_DAYS: intInRange(1, 400).default(30),
+  USAGE_PARTITION_SWEEP_INTERVAL_MS: intInRange(1_000, 86_400_000).default(3_600_000),
+  USAGE_MAX_CLOCK_SKEW_MS: intInRange(0, 3_600_000).default(300_000),
+  ALERT_AUTH_FAILURES_PER_MINUTE: intInRange(1, 1_000_000).default(20),
+  ALERT_SPIKE_MIN_CALLS: intInRange(1, 1_000_000_000).default(1000),
+  ALERT_SWEEP_INTERVAL_MS: intInRange(1_000, 3_600_000).default(60_000),
 });
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -240,7 +273,7 @@ export function loadConfig(env: RawEnv, devSecrets?: GeneratedDevSecrets): AppCo
   }
   if (Boolean(e.NOTIFY_WEBHOOK_URL) !== Boolean(e.NOTIFY_WEBHOOK_SECRET)) {
     throw new ConfigError(
-      'NOTIFY_WEBHOOK_URL and NOTIFY_WEBHOOK_SECRET must be set together: the secret signs review reminders as gateway events are signed',
+      'NOTIFY_WEBHOOK_URL and NOTIFY_WEBHOOK_SECRET must be set together: the secret signs review reminders and alert events as gateway events are signed',
     );
   }
   const configured = { local: true, vault: Boolean(vault), aws: Boolean(aws) };
@@ -300,6 +333,31 @@ export function loadConfig(env: RawEnv, devSecrets?: GeneratedDevSecrets): AppCo
       staleAfterMs: e.ROTATION_STALE_AFTER_MS,
     },
     shutdown: { timeoutMs: e.SHUTDOWN_TIMEOUT_MS },
+    leaks: { githubKeysFile: e.GITHUB_SECRET_SCANNING_KEYS_FILE ?? null, action: e.LEAK_ACTION },
+    usage: {
+      retentionDays: e.USAGE_RETENTION_DAYS,
+      partitionSweepIntervalMs: e.USAGE_PARTITION_SWEEP_INTERVAL_MS,
+      maxClockSkewMs: e.USAGE_MAX_CLOCK_SKEW_MS,
+    },
+    alerts: {
+      authFailuresPerMinute: e.ALERT_AUTH_FAILURES_PER_MINUTE,
+      spikeMinCalls: e.ALERT_SPIKE_MIN_CALLS,
+      sweepIntervalMs: e.ALERT_SWEEP_INTERVAL_MS,
+    },
+    enforcement: {
+      authzRateLimitedStatus: e.AUTHZ_RATE_LIMITED_STATUS === '403' ? 403 : 429,
+      rateLimitTimeoutMs: e.RATE_LIMIT_TIMEOUT_MS,
+      rateLimitOnRedisError: e.RATE_LIMIT_ON_REDIS_ERROR,
+      maxUnknownKeys: e.VERIFY_CACHE_MAX_UNKNOWN,
+      usageFlushIntervalMs: e.USAGE_FLUSH_INTERVAL_MS,
+      usageFlushMaxEntries: e.USAGE_FLUSH_MAX_ENTRIES,
+    },
+    oauth: {
+      issuer: e.OAUTH_ISSUER,
+      audience: e.OAUTH_AUDIENCE ?? e.OAUTH_ISSUER,
+      tokenTtlSeconds: e.OAUTH_TOKEN_TTL_SECONDS,
+      signingKeyDays: e.OAUTH_SIGNING_KEY_DAYS,
+    },
   };
   return config;
 }

@@ -8,7 +8,7 @@ import { Clock } from '../common/clock/clock';
 import { AfterCommit } from '../common/db/after-commit';
 import { ConflictError, NotFoundError } from '../common/errors/domain-error';
 import { mapPage, Page } from '../common/pagination/pagination';
-import { DeliveriesRepository } from './deliveries.repository';
+import { DeliveriesRepository, type DeliverySummaryRow } from './deliveries.repository';
 import { DeliveryQueue } from './delivery-queue';
 import type { DeliveryDto } from './dto/gateway.dto';
 import { DeliveryEntity, DeliveryStatus } from './entities/delivery.entity';
@@ -16,6 +16,7 @@ import { GatewaysService } from './gateways.service';
 
 /** A delivery as the API shows it; other modules (revocation's propagation status) read it under this name. */
 export type DeliveryView = DeliveryDto;
+export type { DeliverySummaryRow };
 
 export interface DeliveryListQuery {
   status?: DeliveryStatus;
@@ -52,6 +53,20 @@ export class DeliveriesService {
     return (await this.repository.forEvents(eventIds)).map(toDeliveryView);
   }
 
+  /** Deliveries of some events (a revocation's) counted per target; `withIds` lists each target's delivery ids too. */
+  async summaryByTarget(eventIds: string[], withIds = false): Promise<DeliverySummaryRow[]> {
+    if (eventIds.length === 0) return [];
+    return this.repository.summaryByTarget(eventIds, withIds);
+  }
+
+  /** Pending and failed deliveries per group of events (each revocation's, for a list). */
+  async statusCountsByGroup(
+    events: Array<{ eventId: string; group: string }>,
+  ): Promise<Map<string, { total: number; pending: number; failed: number }>> {
+    if (events.length === 0) return new Map();
+    return this.repository.statusCountsByGroup(events);
+  }
+
   /**
    * Starts a failed delivery over with a fresh retry schedule. Refused when a
    * later event of the same credential already went to that gateway: sending
@@ -83,8 +98,7 @@ export class DeliveriesService {
       Object.assign(delivery, { status: 'pending', retryStep: 0, nextAttemptAt: now, failedAt: null, updatedAt: now });
       await this.repository.restart(em, id, now);
       await this.audit.record(em, ctx, { action: 'delivery.retried', targetType: 'delivery', targetId: id, data: previous });
-      const ref = { id, eventId: delivery.eventId, target: delivery.target, gatewayId: delivery.gatewayId };
-      this.afterCommit.run(em, () => this.queue.ensure([ref]));
+      this.afterCommit.run(em, () => this.queue.wakeFor([delivery]));
       return toDeliveryView(delivery);
     });
   }

@@ -1,28 +1,75 @@
+import { createHash } from 'node:crypto';
+
 import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
-import type { Job } from 'bullmq';
+import { DelayedError, Job, Worker } from 'bullmq';
 
 import { Clock } from '../common/clock/clock';
 import { JobQueues } from '../common/jobs/job-queues';
 import { RandomSource, randomUnit } from '../common/random/random-source';
 import { AppConfig } from '../config/app-config';
-import { DeliveriesRepository, DeliveryForAttempt } from './deliveries.repository';
-import { DeliveryJob, DeliveryRef, GatewayQueue, RetryLaterError } from './delivery-jobs';
+import { DeliveriesRepository, DeliveryOutcome, DeliveryToSend, DrainGateway } from './deliveries.repository';
+import { DrainJob, drainJobId, GatewayQueue, NOTIFICATION_TARGET } from './delivery-jobs';
 import { DeliveryMetrics, resultOf } from './delivery-metrics';
-import { DeliveryQueue } from './delivery-queue';
+import { DeliveryQueue, queueTime } from './delivery-queue';
 import { GatewaysService } from './gateways.service';
 import { classifyStatus, nextRetry, parseRetryAfter } from './retry-policy';
 import { WebhookResult, WebhookSender } from './webhook-sender';
 import { signingKeyOf, webhookHeaders } from './webhook-signature';
 
+/** Deliveries one batch of a gateway that takes one event per request carries: sent over IN_FLIGHT requests at a time. */
+const BATCH = 256;
 /**
- * The delivery worker: one signed POST per job. Postgres holds the truth
- * (status, attempts, next attempt); BullMQ only waits. A delivery whose chain
- * has an earlier pending delivery is left alone: that one hands over when it
- * finishes, so a gateway sees one credential's events in order.
+ * How long a drain that ran dry stays on its job waiting for a wake from this
+ * process (a commit here) before it finishes: a steady stream of events keeps
+ * one running drain per gateway instead of a BullMQ job added, fetched and
+ * completed per event. A wake from another process reaches it through the
+ * dirty flag, read when the wait ends.
+ */
+const LINGER_MS = 50;
+/** Events one batched request carries at most (gateways with batchEvents). */
+export const MAX_EVENTS_PER_REQUEST = 500;
+/** Requests in flight at once to one gateway. Each carries a different chain's head, so their order does not matter. */
+const IN_FLIGHT = 16;
+
+/** What one drain round did. */
+export interface DrainRound {
+  /** Deliveries read and given an outcome. */
+  deliveries: number;
+  /** With no delivery due: when the earliest waiting head is due, null when nothing is pending. */
+  nextDueAt?: Date | null;
+  delivered: number;
+  retrying: number;
+  failed: number;
+  /** The gateway answered 410 Gone and is disabled: the drain stops. */
+  gone: boolean;
+}
+
+/** A request to send: the deliveries it carries (one, or a batch) and its exact body. */
+interface Request {
+  deliveries: DeliveryToSend[];
+  webhookId: string;
+  body: string;
+}
+
+/**
+ * The delivery worker: one drain per target (a gateway, or the notification
+ * webhook), run as that target's one BullMQ job (`drain-<gatewayId>`). A
+ * drain reads a batch of its target's due chain heads in event order, sends
+ * them (several requests in flight: each is a different credential's chain,
+ * so order within each chain holds), records every outcome of the batch in
+ * one UPDATE, and reads again, until nothing is due. Then it finishes, or
+ * sleeps on its queue until its next retry is due. Postgres holds the truth
+ * (status, attempts, next attempt); BullMQ holds the one lock per target and
+ * the sleep. The life of an event on this path: docs/delivery.md.
  */
 @Injectable()
 export class DeliveryProcessor implements OnModuleInit {
   private readonly logger = new Logger(DeliveryProcessor.name);
+  /** One drain per target in this process: a second job of the same target (after a Redis flush) waits for the first. */
+  private readonly running = new Map<string, Promise<void>>();
+  /** Targets whose last batch said they take batched bodies. */
+  private readonly batched = new Set<string>();
+  private worker: Worker<DrainJob> | null = null;
 
   constructor(
     private readonly jobs: JobQueues,
@@ -37,160 +84,256 @@ export class DeliveryProcessor implements OnModuleInit {
   ) {}
 
   onModuleInit(): void {
-    this.jobs.startWorker<DeliveryJob>(GatewayQueue.Delivery, (job) => this.process(job), {
+    this.worker = this.jobs.startWorker<DrainJob>(GatewayQueue.Delivery, (job, token) => this.process(job, token), {
       concurrency: this.config.delivery.concurrency,
       lockMs: this.config.delivery.lockMs,
       settings: {
-        // RetryLaterError carries the schedule's delay; anything else (Postgres
-        // down, a bug) backs off exponentially up to a minute.
-        backoffStrategy: (attemptsMade: number, _type?: string, error?: Error) =>
-          error instanceof RetryLaterError ? error.delayMs : Math.min(1000 * 2 ** Math.min(attemptsMade, 6), 60_000),
+        // A drain that threw (Postgres down, a bug) runs again after a backoff of up to a minute.
+        backoffStrategy: (attemptsMade: number) => Math.min(1000 * 2 ** Math.min(attemptsMade, 6), 60_000),
       },
     });
+    // A lingering drain lets its job go at once when the worker stops.
+    this.worker?.on('closing', () => this.queue.releaseListeners());
+    // The job is gone from Redis now: a wake that found it still there is acted on here.
+    this.worker?.on('completed', (job: Job<DrainJob>) => {
+      this.queue
+        .afterDrain(job.data.target)
+        .catch((error: Error) => this.logger.warn({ target: job.data.target, err: error.message }, 'drain wake failed; the sweep will'));
+    });
   }
 
-  async process(job: Job<DeliveryJob>): Promise<void> {
-    const delivery = await this.repository.loadForAttempt(job.data.deliveryId);
-    if (!delivery || delivery.blocked) return;
-    if (delivery.status !== 'pending') {
-      // Already finished: a job run again after a worker died between recording
-      // the outcome and handing over. Hand over now rather than at the next sweep.
-      await this.handOver(await this.repository.nextInChain(delivery.id));
-      return;
+  /** Runs one target's drain. Without a token (not a queue's job), it returns where a queued drain would sleep. */
+  async process(job: Job<DrainJob>, token?: string): Promise<void> {
+    const target = job.data.target;
+    const run = (this.running.get(target) ?? Promise.resolve()).then(() => this.drain(job, token));
+    const settled = run.catch(() => undefined);
+    this.running.set(target, settled);
+    try {
+      await run;
+    } finally {
+      if (this.running.get(target) === settled) this.running.delete(target);
     }
-    if (delivery.target === 'notification') {
-      await this.deliverNotification(job, delivery);
-      return;
+  }
+
+  private async drain(job: Job<DrainJob>, token: string | undefined): Promise<void> {
+    const target = job.data.target;
+    // While attached, this process's wakes of the target reach this drain in memory (DeliveryQueue.wake).
+    if (token) this.queue.attach(target);
+    try {
+      for (;;) {
+        // The read below sees every commit whose wake came before it.
+        this.queue.takeLocal(target);
+        const round = await this.drainOnce(target, () => this.queue.scheduleNow(job));
+        if (round.gone) return;
+        if (round.deliveries > 0) {
+          if (this.worker?.closing && token) {
+            // Stopping: the rest goes to another worker (or this one after its restart) at once.
+            await job.moveToDelayed(queueTime(), token);
+            throw new DelayedError();
+          }
+          continue;
+        }
+        if (this.queue.takeLocal(target) || (await this.queue.takeDirty(target))) continue;
+        const now = this.queue.scheduleNow(job);
+        const next = round.nextDueAt ?? null;
+        if (!next) {
+          if (token && (await this.linger(target))) continue;
+          // Checked and detached (finally) in one turn: a later wake goes through Redis.
+          if (this.queue.takeLocal(target)) continue;
+          return;
+        }
+        if (next <= now) continue;
+        if (!token) return;
+        if (this.queue.takeLocal(target)) continue;
+        this.queue.detach(target);
+        await this.queue.sleepUntil(job, token, next, now);
+        throw new DelayedError();
+      }
+    } finally {
+      if (token) this.queue.detach(target);
     }
-    if (delivery.target !== 'gateway' || !delivery.gateway || !delivery.gatewayId) {
-      await this.finishFailed(delivery, `no sender for target ${delivery.target}`);
-      return;
+  }
+
+  /**
+   * A drain with nothing pending waits up to LINGER_MS for a wake from this
+   * process (DeliveryQueue.listen), then takes its dirty flag (a wake from
+   * another process): true when it has work again. Only where this process
+   * publishes (api or scheduler role), not while the worker stops, and not
+   * when drains fill half the worker's slots (other gateways' drains must not wait behind lingering ones).
+   */
+  private async linger(target: string): Promise<boolean> {
+    const publishesHere = this.config.roles.some((role) => role === 'api' || role === 'scheduler');
+    if (!publishesHere || this.worker?.closing || this.running.size * 2 > this.config.delivery.concurrency) return false;
+    const woken = await new Promise<boolean>((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      const timer = setTimeout(() => {
+        this.queue.unlisten(target, wake);
+        resolve(false);
+      }, LINGER_MS);
+      this.queue.listen(target, wake);
+    });
+    return woken || (await this.queue.takeDirty(target));
+  }
+
+  /**
+   * One round of a target's drain: reads a batch of its due chain heads, sends
+   * them, records their outcomes in one statement. `now` is the drain's present.
+   */
+  async drainOnce(target: string, now: () => Date = () => this.clock.now()): Promise<DrainRound> {
+    const gatewayId = target === NOTIFICATION_TARGET ? null : target;
+    const at = now();
+    const batch = await this.repository.dueBatch(gatewayId, at, this.batched.has(target) ? MAX_EVENTS_PER_REQUEST : BATCH);
+    const round: DrainRound = { deliveries: batch.deliveries.length, delivered: 0, retrying: 0, failed: 0, gone: false };
+    if (batch.deliveries.length === 0) return { ...round, nextDueAt: batch.nextDueAt ?? null };
+
+    let outcomes: DeliveryOutcome[];
+    let gone: DeliveryToSend | null = null;
+    const label = batch.gateway?.name ?? target;
+    if (gatewayId === null) {
+      const notify = this.config.notify;
+      outcomes = notify
+        ? await this.send(label, this.singles(batch.deliveries), notify.webhookUrl, [signingKeyOf(notify.signingSecret)], now)
+        : this.failAll(batch.deliveries, at, 'no notification webhook is configured (NOTIFY_WEBHOOK_URL)');
+    } else {
+      const problem = this.gatewayProblem(batch.gateway);
+      if (problem) {
+        outcomes = this.failAll(batch.deliveries, at, problem);
+      } else {
+        const gateway = batch.gateway!;
+        if (gateway.batchEvents) this.batched.add(target);
+        else this.batched.delete(target);
+        const requests = gateway.batchEvents ? [batchRequest(batch.deliveries)] : this.singles(batch.deliveries);
+        outcomes = await this.send(label, requests, gateway.url, this.gateways.signingKeys(gatewayId, gateway, at), now);
+        const goneId = outcomes.find((o) => o.statusCode === 410)?.id;
+        gone = goneId === undefined ? null : batch.deliveries.find((d) => d.id === goneId)!;
+      }
     }
-    const gateway = delivery.gateway;
-    if (gateway.status !== 'active') {
-      await this.finishFailed(delivery, 'gateway disabled');
-      return;
+
+    const changed = await this.repository.recordOutcomes(outcomes);
+    const byId = new Map(batch.deliveries.map((d) => [d.id, d]));
+    let recovered = false;
+    for (const o of outcomes) {
+      const delivery = byId.get(o.id)!;
+      round[o.outcome === 'retry' ? 'retrying' : o.outcome]++;
+      if (!changed.has(o.id)) continue; // another run of this drain recorded it first
+      this.metrics.outcome(delivery.eventType, label, o.outcome === 'retry' ? 'retrying' : o.outcome);
+      if (o.outcome === 'delivered') {
+        this.metrics.acknowledged(delivery.eventType, label, (o.at.getTime() - new Date(delivery.eventCreatedAt).getTime()) / 1000);
+        if (delivery.retryStep > 0) recovered = true;
+      }
     }
+    if (gone && gatewayId) {
+      await this.gateways.disableGone(gatewayId, `answered 410 Gone to delivery ${gone.id}`, `job:${drainJobId(target)}`);
+      this.logger.warn({ gatewayId, deliveryId: gone.id }, 'gateway answered 410 Gone; disabled it');
+      round.gone = true;
+    } else if (recovered && gatewayId) {
+      // It answers again after failing: what waits on a backoff for it goes in the next batch.
+      await this.repository.wakeWaiting(gatewayId, now());
+    }
+    return round;
+  }
+
+  private gatewayProblem(gateway: DrainGateway | null): string | null {
+    if (!gateway) return 'no sender for target gateway';
+    if (gateway.status !== 'active') return 'gateway disabled';
     const urlProblem = this.gateways.urlProblem(gateway.url);
-    if (urlProblem) {
-      await this.finishFailed(delivery, `gateway URL ${urlProblem}`);
-      return;
-    }
-
-    const at = this.clock.now();
-    const keys = this.gateways.signingKeys(delivery.gatewayId, gateway, at);
-    const result = await this.sender.send({
-      url: gateway.url,
-      headers: webhookHeaders(delivery.eventId, at, delivery.payload, keys),
-      body: delivery.payload,
-      timeoutMs: this.config.delivery.timeoutMs,
-    });
-    await this.record(job, delivery, gateway.name, at, result);
+    return urlProblem ? `gateway URL ${urlProblem}` : null;
   }
 
-  /** The review notification webhook: NOTIFY_WEBHOOK_URL, signed with NOTIFY_WEBHOOK_SECRET as gateway events are. */
-  private async deliverNotification(job: Job<DeliveryJob>, delivery: DeliveryForAttempt): Promise<void> {
-    const notify = this.config.notify;
-    if (!notify) {
-      await this.finishFailed(delivery, 'no notification webhook is configured (NOTIFY_WEBHOOK_URL)');
-      return;
-    }
-    const at = this.clock.now();
-    const result = await this.sender.send({
-      url: notify.webhookUrl,
-      headers: webhookHeaders(delivery.eventId, at, delivery.payload, [signingKeyOf(notify.signingSecret)]),
-      body: delivery.payload,
-      timeoutMs: this.config.delivery.timeoutMs,
-    });
-    await this.record(job, delivery, 'notification', at, result);
+  /** One request per delivery, under its event's id. */
+  private singles(deliveries: DeliveryToSend[]): Request[] {
+    return deliveries.map((d) => ({ deliveries: [d], webhookId: d.eventId, body: d.payload }));
   }
 
-  private async record(
-    job: Job<DeliveryJob>,
-    delivery: DeliveryForAttempt,
-    gatewayName: string,
-    at: Date,
-    result: WebhookResult,
-  ): Promise<void> {
+  private failAll(deliveries: DeliveryToSend[], at: Date, error: string): DeliveryOutcome[] {
+    return deliveries.map((d) => ({
+      id: d.id,
+      outcome: 'failed',
+      attempted: false,
+      at,
+      statusCode: null,
+      error,
+      nextAttemptAt: null,
+      fromRetryStep: d.retryStep,
+    }));
+  }
+
+  /** Sends the requests, IN_FLIGHT at a time, and says what became of each delivery they carry. */
+  private async send(label: string, requests: Request[], url: string, keys: Buffer[], now: () => Date): Promise<DeliveryOutcome[]> {
+    const outcomes: DeliveryOutcome[] = [];
+    let next = 0;
+    const lane = async (): Promise<void> => {
+      while (next < requests.length) {
+        const request = requests[next++];
+        const at = now();
+        const result = await this.sender.send({
+          url,
+          headers: webhookHeaders(request.webhookId, at, request.body, keys),
+          body: request.body,
+          timeoutMs: this.config.delivery.timeoutMs,
+        });
+        outcomes.push(...this.outcomesOf(label, request, at, result, now()));
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(IN_FLIGHT, requests.length) }, lane));
+    return outcomes;
+  }
+
+  /** What one answer means for each delivery the request carried. */
+  private outcomesOf(label: string, request: Request, at: Date, result: WebhookResult, answeredAt: Date): DeliveryOutcome[] {
     if (result.kind === 'refused') {
       // Nothing was sent. Retrying would only knock again where webhooks must not go: fail it now, saying why
       // (POST /v1/deliveries/:id/retry sends it again once the gateway's URL or DNS is fixed).
-      this.metrics.attempt(delivery.eventType, gatewayName, 'refused');
       this.logger.warn(
-        { gatewayId: delivery.gatewayId, deliveryId: delivery.id, err: result.reason },
+        { target: label, deliveries: request.deliveries.map((d) => d.id), err: result.reason },
         'delivery refused: forbidden destination',
       );
-      await this.finishFailed(delivery, `destination refused: ${result.reason}`);
-      return;
+      return request.deliveries.map((d) => {
+        this.metrics.attempt(d.eventType, label, 'refused');
+        return { ...this.base(d, at), outcome: 'failed', attempted: false, error: `destination refused: ${result.reason}` };
+      });
     }
     const statusCode = result.kind === 'response' ? result.status : null;
-    this.metrics.attempt(delivery.eventType, gatewayName, resultOf(statusCode, result.kind));
     const outcome = result.kind === 'response' ? classifyStatus(result.status) : 'retry';
-
-    if (outcome === 'acknowledged') {
-      const now = this.clock.now();
-      const next = await this.repository.markDelivered(delivery.id, { at: now, statusCode, error: null });
-      this.metrics.outcome(delivery.eventType, gatewayName, 'delivered');
-      this.metrics.acknowledged(delivery.eventType, gatewayName, (now.getTime() - new Date(delivery.eventCreatedAt).getTime()) / 1000);
-      await this.handOver(next);
-      // It answers again after failing: what waits on a backoff for it can go now.
-      if (delivery.retryStep > 0 && delivery.gatewayId)
-        await this.queue.promote(await this.repository.wakeWaiting(delivery.gatewayId, now));
-      return;
-    }
-
     const error = describe(result);
-    if (outcome === 'gone') {
-      await this.repository.markFailed(delivery.id, at, { at, statusCode, error }, 'gateway answered 410 Gone');
-      this.metrics.outcome(delivery.eventType, gatewayName, 'failed');
-      if (!delivery.gatewayId) return; // the notification webhook: this delivery fails, nothing to disable
-      await this.gateways.disableGone(delivery.gatewayId, `answered 410 Gone to delivery ${delivery.id}`, `job:${job.id}`);
-      this.logger.warn({ gatewayId: delivery.gatewayId, deliveryId: delivery.id }, 'gateway answered 410 Gone; disabled it');
-      return;
-    }
-
     const retryAfter = result.kind === 'response' ? parseRetryAfter(result.retryAfter, at) : null;
-    const decision = nextRetry({
-      failures: delivery.retryStep + 1,
-      delays: this.config.delivery.retryDelaysMs,
-      jitter: randomUnit(this.random),
-      retryAfterMs: retryAfter,
+    const jitter = randomUnit(this.random);
+    return request.deliveries.map((d): DeliveryOutcome => {
+      this.metrics.attempt(d.eventType, label, resultOf(statusCode, result.kind));
+      if (outcome === 'acknowledged') return { ...this.base(d, answeredAt), outcome: 'delivered', statusCode };
+      if (outcome === 'gone') return { ...this.base(d, at), outcome: 'failed', statusCode, error: 'gateway answered 410 Gone' };
+      const decision = nextRetry({
+        failures: d.retryStep + 1,
+        delays: this.config.delivery.retryDelaysMs,
+        jitter,
+        retryAfterMs: retryAfter,
+      });
+      if (!decision.retry) {
+        this.logger.warn({ target: label, deliveryId: d.id, err: error }, 'delivery failed for good');
+        return { ...this.base(d, at), outcome: 'failed', statusCode, error: `gave up after the retry schedule: ${error}` };
+      }
+      return { ...this.base(d, at), outcome: 'retry', statusCode, error, nextAttemptAt: new Date(at.getTime() + decision.delayMs) };
     });
-    if (!decision.retry) {
-      const next = await this.repository.markFailed(
-        delivery.id,
-        at,
-        { at, statusCode, error },
-        `gave up after the retry schedule: ${error}`,
-      );
-      this.metrics.outcome(delivery.eventType, gatewayName, 'failed');
-      this.logger.warn({ gatewayId: delivery.gatewayId, deliveryId: delivery.id, err: error }, 'delivery failed for good');
-      await this.handOver(next);
-      return;
-    }
-    if (
-      await this.repository.recordRetry(
-        delivery.id,
-        delivery.retryStep,
-        { at, statusCode, error },
-        new Date(at.getTime() + decision.delayMs),
-      )
-    ) {
-      this.metrics.outcome(delivery.eventType, gatewayName, 'retrying');
-    }
-    throw new RetryLaterError(decision.delayMs, `delivery ${delivery.id}: ${error}`);
   }
 
-  private async finishFailed(delivery: DeliveryForAttempt, error: string): Promise<void> {
-    const next = await this.repository.markFailed(delivery.id, this.clock.now(), null, error);
-    this.metrics.outcome(delivery.eventType, delivery.gateway?.name ?? delivery.target, 'failed');
-    await this.handOver(next);
+  private base(d: DeliveryToSend, at: Date): Omit<DeliveryOutcome, 'outcome'> {
+    return { id: d.id, attempted: true, at, statusCode: null, error: null, nextAttemptAt: null, fromRetryStep: d.retryStep };
   }
+}
 
-  /** The chain's next delivery may go now. */
-  private async handOver(next: DeliveryRef | null): Promise<void> {
-    if (next) await this.queue.add([next]);
-  }
+/**
+ * A batched body (gateways with batchEvents): `{"type":"batch","events":[...]}`,
+ * each element the event's own body with its id first, in event order. Its
+ * webhook-id is derived from the event ids it carries, so sending the same
+ * batch again carries the same id; receivers deduplicate by each event's `id`.
+ */
+export function batchRequest(deliveries: DeliveryToSend[]): Request {
+  const ids = deliveries.map((d) => d.eventId);
+  const body = `{"type":"batch","events":[${deliveries.map((d) => `{"id":${JSON.stringify(d.eventId)},${d.payload.slice(1)}`).join(',')}]}`;
+  return { deliveries, webhookId: `batch_${createHash('sha256').update(ids.join(',')).digest('base64url').slice(0, 32)}`, body };
 }
 
 function describe(result: Exclude<WebhookResult, { kind: 'refused' }>): string {

@@ -6,7 +6,7 @@ import { AfterCommit } from '../common/db/after-commit';
 import { RandomSource } from '../common/random/random-source';
 import { containsSecretShaped, SecretValueRefusedError } from '../common/secrets/secret-shape';
 import { AppConfig } from '../config/app-config';
-import type { DeliveryRef } from './delivery-jobs';
+import { CredentialChangeNotifier } from '../enforcement/credential-change-notifier.service';
 import { DeliveryQueue } from './delivery-queue';
 import type { EventType } from './entities/outbox-event.entity';
 import { NewOutboxEvent, OutboxEventsRepository } from './outbox-events.repository';
@@ -37,8 +37,9 @@ export interface PublishedEvent {
 
 /**
  * The transactional outbox. `publish` writes the event and one delivery row
- * per target inside the caller's transaction; the jobs are enqueued once that
- * transaction commits (and the outbox sweep re-enqueues any that go missing).
+ * per target inside the caller's transaction; once that transaction commits,
+ * each target's drain is woken (and the outbox sweep wakes any whose wake went
+ * missing). The drain sends them (delivery.processor.ts).
  *
  * Targets: every active gateway serving the event's environment. Another kind
  * of target (the review notification webhook) is one more INSERT
@@ -54,6 +55,7 @@ export class EventOutboxService {
     private readonly clock: Clock,
     private readonly random: RandomSource,
     private readonly config: AppConfig,
+    private readonly credentialChanges: CredentialChangeNotifier,
   ) {}
 
   async publish(em: EntityManager, input: OutboxEventInput): Promise<PublishedEvent> {
@@ -62,20 +64,28 @@ export class EventOutboxService {
 
   /**
    * Several events in one round trip (events about one credential in the
-   * order given). Each answer is the event's id, timestamp and deliveries.
+   * order given). Each answer is the event's id, timestamp and deliveries
+   * (their ids left empty with `deliveryIds: false`: a thousand events to ten
+   * gateways need not bring ten thousand rows back).
    */
-  async publishMany(em: EntityManager, inputs: OutboxEventInput[]): Promise<PublishedEvent[]> {
+  async publishMany(em: EntityManager, inputs: OutboxEventInput[], options: { deliveryIds?: boolean } = {}): Promise<PublishedEvent[]> {
     if (!em.queryRunner?.isTransactionActive) {
       throw new Error('events must be published inside the transaction of their state change');
     }
     const published: PublishedEvent[] = [];
     // A delivery waits for the pending ones of its credential that the statement can see: so one credential's
     // events go in statements of their own, one after the other.
-    for (const chunk of distinctCredentialRuns(inputs)) published.push(...(await this.insertEvents(em, chunk)));
+    for (const chunk of distinctCredentialRuns(inputs))
+      published.push(...(await this.insertEvents(em, chunk, options.deliveryIds ?? true)));
+    // What a gateway is told is what verification enforces: every replica's cache hears of it at commit.
+    await this.credentialChanges.notify(
+      em,
+      inputs.flatMap((input) => (input.credentialId ? [input.credentialId] : [])),
+    );
     return published;
   }
 
-  private async insertEvents(em: EntityManager, inputs: OutboxEventInput[]): Promise<PublishedEvent[]> {
+  private async insertEvents(em: EntityManager, inputs: OutboxEventInput[], withIds: boolean): Promise<PublishedEvent[]> {
     const now = this.clock.now();
     const timestamp = now.toISOString();
     const events = inputs.map((input): NewOutboxEvent => {
@@ -87,21 +97,21 @@ export class EventOutboxService {
       return { id: this.random.uuid(), type: input.type, credentialId: input.credentialId, environment: input.environment, payload };
     });
 
-    // One round trip: the events, their gateway deliveries, and for each whether
-    // an earlier delivery of the same credential to that gateway is pending.
-    const rows = await this.repository.insertWithGatewayDeliveries(em, events, now);
+    // One round trip: the events and their gateway deliveries.
+    const rows = await this.repository.insertWithGatewayDeliveries(em, events, now, withIds);
     const notify = this.config.notify ? events.filter((_, i) => inputs[i].notify).map((e) => e.id) : [];
     if (notify.length) rows.push(...(await this.repository.insertNotificationDeliveries(em, notify, now)));
 
-    const refs: Array<DeliveryRef & { blocked: boolean }> = rows.map((row) => ({
-      id: row.id,
-      eventId: row.eventId,
-      target: row.gatewayId ? 'gateway' : 'notification',
+    // After the commit, each target's drain is woken (one per gateway, however many events it got).
+    const refs = rows.map((row) => ({
+      target: row.gatewayId ? ('gateway' as const) : ('notification' as const),
       gatewayId: row.gatewayId,
-      blocked: row.blocked,
     }));
-    if (refs.length) this.afterCommit.run(em, () => this.queue.enqueueNew(refs));
-    return events.map((e) => ({ eventId: e.id, timestamp, deliveryIds: rows.filter((r) => r.eventId === e.id).map((r) => r.id) }));
+    if (refs.length) this.afterCommit.run(em, () => this.queue.wakeFor(refs));
+    // By event in one pass: a thousand events to ten gateways are ten thousand rows.
+    const byEvent = new Map<string, string[]>(events.map((e) => [e.id, []]));
+    for (const row of rows) if (row.eventId && row.id) byEvent.get(row.eventId)?.push(row.id);
+    return events.map((e) => ({ eventId: e.id, timestamp, deliveryIds: byEvent.get(e.id)! }));
   }
 }
 

@@ -1,4 +1,4 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 
 import type { RequestContext } from '../auth/actor';
@@ -15,6 +15,7 @@ import {
   GatewayDto,
   GatewayPageDto,
   RotatedSigningSecretDto,
+  UpdateGatewayDto,
 } from './dto/gateway.dto';
 import { GatewaysService } from './gateways.service';
 
@@ -53,6 +54,15 @@ export class GatewaysController {
   @ApiOkResponse({ type: GatewayDto })
   get(@Param('id', UuidPipe) id: string): Promise<GatewayDto> {
     return this.gateways.get(id);
+  }
+
+  @Patch(':id')
+  @ApiOp('updateGateway', 'Change how a gateway receives events (batchEvents)')
+  @ApiProblems(400, 403, 404, 413, 415)
+  @Roles('admin')
+  @ApiOkResponse({ type: GatewayDto })
+  update(@Ctx() ctx: RequestContext, @Param('id', UuidPipe) id: string, @Body() body: UpdateGatewayDto): Promise<GatewayDto> {
+    return this.gateways.update(ctx, id, body);
   }
 
   @Post(':id/rotate-signing-secret')

@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 
 import { AuditModule } from '../audit/audit.module';
+import { CredentialChangesModule } from '../enforcement/credential-changes.module';
 import { DeliveriesController } from './deliveries.controller';
 import { DeliveriesRepository } from './deliveries.repository';
 import { DeliveriesService } from './deliveries.service';
@@ -12,6 +13,9 @@ import { DeliveryEntity } from './entities/delivery.entity';
 import { GatewayEntity } from './entities/gateway.entity';
 import { OutboxEventEntity } from './entities/outbox-event.entity';
 import { EventOutboxService } from './event-outbox.service';
+import { GatewaySyncController } from './gateway-sync.controller';
+import { GatewaySyncRepository } from './gateway-sync.repository';
+import { GatewaySyncService } from './gateway-sync.service';
 import { GatewaysController } from './gateways.controller';
 import { GatewaysRepository } from './gateways.repository';
 import { GatewaysService } from './gateways.service';
@@ -26,11 +30,13 @@ import { WebhookSender } from './webhook-sender';
  * inventory: publishers hand it an event's type, credential id, environment and data.
  */
 @Module({
-  imports: [TypeOrmModule.forFeature([GatewayEntity, OutboxEventEntity, DeliveryEntity]), AuditModule],
-  controllers: [GatewaysController, DeliveriesController],
+  imports: [TypeOrmModule.forFeature([GatewayEntity, OutboxEventEntity, DeliveryEntity]), AuditModule, CredentialChangesModule],
+  controllers: [GatewaysController, DeliveriesController, GatewaySyncController],
   providers: [
     DeliveriesRepository,
     GatewaysRepository,
+    GatewaySyncRepository,
+    GatewaySyncService,
     OutboxEventsRepository,
     DeliveryQueue,
     DeliveryMetrics,

@@ -2,29 +2,20 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 
+import { TableRepository } from '../common/db/table-repository';
 import { updateFields } from '../common/db/update-fields';
-import { fetchTimePage, Page } from '../common/pagination/pagination';
+import type { Page } from '../common/pagination/pagination';
 import { GatewayEntity } from './entities/gateway.entity';
 
 /** The gateways table, one method per purpose. */
 @Injectable()
-export class GatewaysRepository {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
-
-  async insert(em: EntityManager, gateway: GatewayEntity): Promise<void> {
-    await em.insert(GatewayEntity, gateway);
+export class GatewaysRepository extends TableRepository<GatewayEntity> {
+  constructor(@InjectDataSource() dataSource: DataSource) {
+    super(dataSource, GatewayEntity, 'g');
   }
 
   list(query: { limit?: number; cursor?: string }): Promise<Page<GatewayEntity>> {
-    return fetchTimePage(this.dataSource.getRepository(GatewayEntity).createQueryBuilder('g'), 'g', query, (row) => row);
-  }
-
-  findById(id: string, em: EntityManager = this.dataSource.manager): Promise<GatewayEntity | null> {
-    return em.findOne(GatewayEntity, { where: { id } });
-  }
-
-  lockForChange(em: EntityManager, id: string): Promise<GatewayEntity | null> {
-    return em.findOne(GatewayEntity, { where: { id }, lock: { mode: 'pessimistic_write' } });
+    return this.page(query);
   }
 
   /** A rotated signing secret, with the previous one and the end of its overlap. */
@@ -36,6 +27,10 @@ export class GatewaysRepository {
       'signingSecretRotatedAt',
       'updatedAt',
     ]);
+  }
+
+  async saveDeliveryMode(em: EntityManager, gateway: GatewayEntity): Promise<void> {
+    await updateFields(em, GatewayEntity, gateway, ['batchEvents', 'updatedAt']);
   }
 
   async markEnabled(em: EntityManager, id: string, at: Date): Promise<void> {

@@ -21,6 +21,9 @@ import { formatSigningSecret, SIGNING_SECRET_BYTES, signingKeyOf } from './webho
 /** After a rotation the previous signing key keeps signing this long, so gateways can switch over. */
 export const SIGNING_SECRET_OVERLAP_MS = 24 * HOUR_MS;
 
+/** Opened signing keys kept in memory at most (two per gateway during a rotation's overlap). */
+const MAX_OPENED_KEYS = 10_000;
+
 /** What a delivery needs of a gateway to sign for it. */
 export interface GatewaySigningState {
   signingSecret: SealedSigningSecret;
@@ -36,6 +39,7 @@ export interface GatewaySigningState {
 @Injectable()
 export class GatewaysService {
   private readonly box: SecretBox;
+  private readonly opened = new Map<string, Buffer>();
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -51,7 +55,7 @@ export class GatewaysService {
 
   async create(
     ctx: RequestContext,
-    input: { name: string; url: string; environments: GatewayEnvironment[] },
+    input: { name: string; url: string; environments: GatewayEnvironment[]; batchEvents?: boolean },
   ): Promise<{ gateway: GatewayDto; signingSecret: string }> {
     this.assertUrl(input.url);
     const now = this.clock.now();
@@ -63,6 +67,7 @@ export class GatewaysService {
       url: input.url,
       environments: [...new Set(input.environments)],
       status: 'active',
+      batchEvents: input.batchEvents ?? false,
       signingSecret: this.seal(id, 1, signingSecret),
       previousSigningSecret: null,
       previousSigningSecretExpiresAt: null,
@@ -79,7 +84,7 @@ export class GatewaysService {
           action: 'gateway.created',
           targetType: 'gateway',
           targetId: id,
-          data: { name: gateway.name, url: gateway.url, environments: gateway.environments },
+          data: { name: gateway.name, url: gateway.url, environments: gateway.environments, batchEvents: gateway.batchEvents },
         });
       });
     } catch (error) {
@@ -91,6 +96,10 @@ export class GatewaysService {
 
   async list(query: { limit?: number; cursor?: string }): Promise<Page<GatewayDto>> {
     return mapPage(await this.repository.list(query), toGatewayView);
+  }
+
+  async exists(id: string): Promise<boolean> {
+    return (await this.repository.findById(id)) !== null;
   }
 
   async get(id: string): Promise<GatewayDto> {
@@ -134,6 +143,25 @@ export class GatewaysService {
     });
   }
 
+  /** Changes how the gateway receives events (one per request, or batched); audited with the value before and after. */
+  async update(ctx: RequestContext, id: string, changes: { batchEvents?: boolean }): Promise<GatewayDto> {
+    return this.dataSource.transaction(async (em) => {
+      const gateway = await this.lockForChange(em, id);
+      if (changes.batchEvents === undefined || changes.batchEvents === gateway.batchEvents) return toGatewayView(gateway);
+      const before = { batchEvents: gateway.batchEvents };
+      gateway.batchEvents = changes.batchEvents;
+      gateway.updatedAt = this.clock.now();
+      await this.repository.saveDeliveryMode(em, gateway);
+      await this.audit.record(em, ctx, {
+        action: 'gateway.updated',
+        targetType: 'gateway',
+        targetId: id,
+        data: { before, after: { batchEvents: gateway.batchEvents } },
+      });
+      return toGatewayView(gateway);
+    });
+  }
+
   /** Turns a disabled gateway back on; deliveries that failed meanwhile can be retried one by one. */
   async enable(ctx: RequestContext, id: string): Promise<GatewayDto> {
     return this.dataSource.transaction(async (em) => {
@@ -168,11 +196,23 @@ export class GatewaysService {
 
   /** The keys that sign now: the current one, and the previous one during its overlap. */
   signingKeys(gatewayId: string, state: GatewaySigningState, now: Date): Buffer[] {
-    const keys = [signingKeyOf(this.open(gatewayId, state.signingSecret))];
+    const keys = [this.signingKey(gatewayId, state.signingSecret)];
     if (state.previousSigningSecret && state.previousSigningSecretExpiresAt && now < new Date(state.previousSigningSecretExpiresAt)) {
-      keys.push(signingKeyOf(this.open(gatewayId, state.previousSigningSecret)));
+      keys.push(this.signingKey(gatewayId, state.previousSigningSecret));
     }
     return keys;
+  }
+
+  /** A sealed key opened once per process (each batch of a drain signs with it): keyed by gateway, version and nonce. */
+  private signingKey(gatewayId: string, sealed: SealedSigningSecret): Buffer {
+    const id = `${gatewayId}:${sealed.version}:${sealed.nonce}`;
+    let key = this.opened.get(id);
+    if (!key) {
+      key = signingKeyOf(this.open(gatewayId, sealed));
+      if (this.opened.size >= MAX_OPENED_KEYS) this.opened.clear();
+      this.opened.set(id, key);
+    }
+    return key;
   }
 
   /** Whether the configured allowlist (if any) and address rules still admit this URL. */
@@ -228,6 +268,7 @@ export function toGatewayView(gateway: GatewayEntity): GatewayDto {
     url: gateway.url,
     environments: gateway.environments,
     status: gateway.status,
+    batchEvents: gateway.batchEvents,
     signingSecretVersion: gateway.signingSecret.version,
     signingSecretRotatedAt: iso(gateway.signingSecretRotatedAt),
     previousSigningSecretExpiresAt: iso(gateway.previousSigningSecretExpiresAt),

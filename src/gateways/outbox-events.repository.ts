@@ -12,12 +12,12 @@ export interface NewOutboxEvent {
   payload: string;
 }
 
-/** A delivery written with its event: its gateway (null for the notification target) and whether it waits in a chain. */
+/** A delivery written with its event: its gateway (null for the notification target). */
 export interface WrittenDelivery {
-  id: string;
-  eventId: string;
+  /** Null when the ids were not asked for (one row per gateway then). */
+  id: string | null;
+  eventId: string | null;
   gatewayId: string | null;
-  blocked: boolean;
 }
 
 /** The outbox_events table and the deliveries written with each event. */
@@ -25,11 +25,13 @@ export interface WrittenDelivery {
 export class OutboxEventsRepository {
   /**
    * Writes events (in the order given) and one delivery per active gateway
-   * serving each event's environment, in one round trip; each delivery says
-   * whether an earlier delivery of the same credential to that gateway is
-   * pending (then it waits for it).
+   * serving each event's environment, in one round trip. A delivery behind an
+   * earlier pending one of the same credential waits for it: the drain reads chain heads only.
+   * Without `withIds`, answers one row per gateway written to (id and eventId
+   * null): what waking the drains needs, not ten thousand rows for a chunk of
+   * a bulk revocation.
    */
-  insertWithGatewayDeliveries(em: EntityManager, events: NewOutboxEvent[], at: Date): Promise<WrittenDelivery[]> {
+  insertWithGatewayDeliveries(em: EntityManager, events: NewOutboxEvent[], at: Date, withIds = true): Promise<WrittenDelivery[]> {
     return em.query(
       `WITH ev AS (
          INSERT INTO outbox_events (id, type, credential_id, environment, payload, created_at)
@@ -43,12 +45,12 @@ export class OutboxEventsRepository {
                                  attempts, retry_step, next_attempt_at, created_at, updated_at)
          SELECT gen_random_uuid(), ev.id, ev.seq, ev.type, ev.credential_id, 'gateway', g.id, 'pending', 0, 0, $6, $6, $6
            FROM ev JOIN gateways g ON g.status = 'active' AND ev.environment = ANY (g.environments)
-         RETURNING id, event_id, gateway_id, credential_id, event_seq)
-       SELECT i.id, i.event_id AS "eventId", i.gateway_id AS "gatewayId",
-              EXISTS (SELECT 1 FROM deliveries p
-                       WHERE p.status = 'pending' AND p.gateway_id = i.gateway_id AND p.credential_id = i.credential_id
-                         AND p.event_seq < i.event_seq) AS blocked
-         FROM inserted i`,
+         RETURNING id, event_id, gateway_id)
+       ${
+         withIds
+           ? 'SELECT i.id, i.event_id AS "eventId", i.gateway_id AS "gatewayId" FROM inserted i'
+           : 'SELECT NULL::uuid AS id, NULL::uuid AS "eventId", i.gateway_id AS "gatewayId" FROM inserted i GROUP BY i.gateway_id'
+       }`,
       [
         events.map((e) => e.id),
         events.map((e) => e.type),
@@ -70,6 +72,6 @@ export class OutboxEventsRepository {
        RETURNING id, event_id AS "eventId"`,
       [eventIds, at],
     );
-    return rows.map((row) => ({ ...row, gatewayId: null, blocked: false }));
+    return rows.map((row) => ({ ...row, gatewayId: null }));
   }
 }

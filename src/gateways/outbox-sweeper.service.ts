@@ -4,6 +4,7 @@ import type { EntityManager } from 'typeorm';
 import type { DueCursor, DueWork } from '../common/jobs/due-work';
 import { JobSweeper, JobSweepResult } from '../common/jobs/job-sweeper';
 import { DeliveriesRepository } from './deliveries.repository';
+import { drainTargetOf } from './delivery-jobs';
 import { DeliveryQueue } from './delivery-queue';
 
 /**
@@ -13,11 +14,15 @@ import { DeliveryQueue } from './delivery-queue';
  */
 const LOOKAHEAD_MS = 60_000;
 
+/** The page cursor of the notification target, which comes before every gateway. */
+const ZERO_UUID = '00000000-0000-0000-0000-000000000000';
+
 /**
- * The outbox's part of the job sweep: every pending delivery at the head of
- * its chain whose attempt is due within a minute must have its job, so
- * nothing written to the outbox is lost to a Redis flush or a crash between
- * commit and enqueue. The rest of a chain waits for its predecessor to hand over.
+ * The outbox's part of the job sweep: every target (gateway) with a pending
+ * delivery at the head of its chain whose attempt is due within a minute must
+ * have its drain job, so nothing written to the outbox is lost to a Redis
+ * flush or a crash between commit and wake. The rest of a chain follows in
+ * the drain's later batches.
  */
 @Injectable()
 export class OutboxSweeperService implements DueWork, OnModuleInit {
@@ -38,9 +43,17 @@ export class OutboxSweeperService implements DueWork, OnModuleInit {
     return this.sweeper.sweep(this);
   }
 
+  /**
+   * Each target's earliest due chain head stands for its drain and says when
+   * it runs: one row per target, so a backlog of ten thousand deliveries is
+   * one job to check, not ten thousand. Pages go by gateway id.
+   */
   async duePage(em: EntityManager, now: Date, after: DueCursor | null, limit: number) {
     const heads = await this.repository.dueHeads(em, new Date(now.getTime() + LOOKAHEAD_MS), after, limit);
     const at = now.getTime();
-    return heads.map((ref) => ({ cursor: { at: ref.nextAttemptAt!, id: ref.id }, job: this.queue.jobOf(ref, at) }));
+    return heads.map((ref) => ({
+      cursor: { at: ref.nextAttemptAt!, id: ref.gatewayId ?? ZERO_UUID },
+      job: this.queue.jobOf(drainTargetOf(ref), ref.nextAttemptAt, at),
+    }));
   }
 }

@@ -2,20 +2,19 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 
-import { fetchTimePage, Page } from '../common/pagination/pagination';
+import { TableRepository } from '../common/db/table-repository';
+import type { Page } from '../common/pagination/pagination';
 import { AgentEntity, AgentStatus } from './entities/agent.entity';
 
 /** The agents table, one method per purpose. */
 @Injectable()
-export class AgentsRepository {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
-
-  async insert(em: EntityManager, agent: AgentEntity): Promise<void> {
-    await em.insert(AgentEntity, agent);
+export class AgentsRepository extends TableRepository<AgentEntity> {
+  constructor(@InjectDataSource() dataSource: DataSource) {
+    super(dataSource, AgentEntity, 'a');
   }
 
   /** Plain SQL: every issuance reads its agent first. */
-  async findById(id: string): Promise<AgentEntity | null> {
+  override async findById(id: string): Promise<AgentEntity | null> {
     const rows: AgentEntity[] = await this.dataSource.query(
       `SELECT id, name, owner_id AS "ownerId", description, status, created_at AS "createdAt", updated_at AS "updatedAt"
          FROM agents WHERE id = $1`,
@@ -25,14 +24,10 @@ export class AgentsRepository {
   }
 
   list(query: { ownerId?: string; status?: AgentStatus; limit?: number; cursor?: string }): Promise<Page<AgentEntity>> {
-    const qb = this.dataSource.getRepository(AgentEntity).createQueryBuilder('a');
-    if (query.ownerId) qb.andWhere('a.owner_id = :ownerId', { ownerId: query.ownerId });
-    if (query.status) qb.andWhere('a.status = :status', { status: query.status });
-    return fetchTimePage(qb, 'a', query, (row) => row);
-  }
-
-  lockForChange(em: EntityManager, id: string): Promise<AgentEntity | null> {
-    return em.findOne(AgentEntity, { where: { id }, lock: { mode: 'pessimistic_write' } });
+    return this.page(query, (qb) => {
+      if (query.ownerId) qb.andWhere('a.owner_id = :ownerId', { ownerId: query.ownerId });
+      if (query.status) qb.andWhere('a.status = :status', { status: query.status });
+    });
   }
 
   async saveDetails(em: EntityManager, agent: AgentEntity): Promise<void> {

@@ -1,4 +1,5 @@
 import type { Credential } from './credential';
+import type { PublicJwkSet } from './entities/credential.entity';
 import { nextRotationAt } from './rotation-schedule';
 
 /** A credential's state in memory: a new one, a change applied to it, a review's reduction checked. */
@@ -38,6 +39,7 @@ export function newCredential(fields: NewCredential, now: Date): Credential {
     approvedBy: null,
     approvedAt: null,
     pendingChange: null,
+    jwks: null,
     createdAt: now,
     updatedAt: now,
     revokedAt: null,
@@ -52,6 +54,8 @@ export interface CredentialChanges {
   ipAllowlist?: string[];
   rotationIntervalDays?: number;
   gracePeriodHours?: number;
+  /** Checked already by jwks-policy.ts; never part of a change held for approval. */
+  jwks?: PublicJwkSet;
 }
 
 /**
@@ -67,6 +71,7 @@ export function applyChanges(credential: Credential, changes: CredentialChanges,
     credential.rateLimitPerSeconds = changes.rateLimit.perSeconds;
   }
   if (changes.ipAllowlist) credential.ipAllowlist = changes.ipAllowlist;
+  if (changes.jwks) credential.jwks = changes.jwks;
   if (changes.gracePeriodHours !== undefined) credential.gracePeriodHours = changes.gracePeriodHours;
   if (changes.rotationIntervalDays !== undefined && changes.rotationIntervalDays !== credential.rotationIntervalDays) {
     credential.rotationIntervalDays = changes.rotationIntervalDays;

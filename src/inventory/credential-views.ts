@@ -37,6 +37,7 @@ export function toCredentialView(credential: Credential): CredentialDto {
     requestedBy: credential.requestedBy,
     approvedBy: credential.approvedBy,
     pendingChange: credential.pendingChange ? { ...credential.pendingChange, status: 'pending_approval' } : null,
+    jwks: credential.jwks,
   };
 }
 

@@ -51,7 +51,11 @@ export class CredentialsController {
   @Roles('admin', 'responder', 'auditor', 'owner')
   @ApiOkResponse({ type: CredentialPageDto })
   list(@Ctx() ctx: RequestContext, @Query() query: CredentialListQueryDto): Promise<CredentialPageDto> {
-    return this.credentials.list(ctx.actor, { ...query, dueBefore: query.dueBefore ? new Date(query.dueBefore) : undefined });
+    return this.credentials.list(ctx.actor, {
+      ...query,
+      dueBefore: query.dueBefore ? new Date(query.dueBefore) : undefined,
+      pendingApproval: query.pendingApproval === undefined ? undefined : query.pendingApproval === 'true',
+    });
   }
 
   @Get(':id')

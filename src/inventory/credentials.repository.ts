@@ -45,6 +45,7 @@ const PROPERTIES = [
   'approvedBy',
   'approvedAt',
   'pendingChange',
+  'jwks',
   'createdAt',
   'updatedAt',
   'revokedAt',
@@ -66,8 +67,26 @@ export const CREDENTIAL_BY_ID: PreparedStatement = {
   text: `SELECT ${CREDENTIAL_COLUMNS} FROM credentials WHERE id = $1`,
 };
 
+/** A credential by its OAuth client id (the token endpoint's lookup). */
+export const CREDENTIAL_BY_CLIENT_ID: PreparedStatement = {
+  name: 'credential_by_client_id',
+  text: `SELECT ${CREDENTIAL_COLUMNS} FROM credentials WHERE client_id = $1`,
+};
+
 /** Credentials one lock or revoke statement names at most. */
 const LOCK_CHUNK = 1000;
+
+/** What a bulk revocation selects by; every given field must hold. */
+export interface RevocableFilter {
+  credentialIds?: string[];
+  agentIds?: string[];
+  ownerId?: string;
+  environment?: string;
+  scopes?: string[];
+  products?: string[];
+  createdBefore?: Date;
+  secretStore?: string;
+}
 
 export interface CredentialListFilter {
   ownerId?: string;
@@ -75,6 +94,8 @@ export interface CredentialListFilter {
   status?: CredentialStatus;
   environment?: Environment;
   dueBefore?: Date;
+  /** true: awaiting approval, as a new credential or as a pending change of an active one; false: neither. */
+  pendingApproval?: boolean;
   limit?: number;
   cursor?: string;
 }
@@ -105,6 +126,12 @@ export class CredentialsRepository {
     return rows[0] ?? null;
   }
 
+  /** The token endpoint looks every client up by its client id: a prepared statement on credentials_client_id_key. */
+  async findByClientId(clientId: string): Promise<Credential | null> {
+    const rows = await preparedQuery<Credential>(this.dataSource, CREDENTIAL_BY_CLIENT_ID, [clientId]);
+    return rows[0] ?? null;
+  }
+
   /** New credentials, in one INSERT. */
   async insert(em: EntityManager, credentials: Credential[]): Promise<void> {
     const params = new SqlParams();
@@ -128,6 +155,10 @@ export class CredentialsRepository {
     if (filter.status) where.push(`status = ${params.add(filter.status)}`);
     if (filter.environment) where.push(`environment = ${params.add(filter.environment)}`);
     if (filter.dueBefore) where.push(`next_rotation_at < ${params.add(filter.dueBefore)}`);
+    if (filter.pendingApproval !== undefined) {
+      const pending = `(status = 'pending_approval' OR pending_change IS NOT NULL)`;
+      where.push(filter.pendingApproval ? pending : `NOT ${pending}`);
+    }
     if (after) where.push(`(created_at, id) < (${params.add(after.createdAt)}, ${params.add(after.id)})`);
     const rows: Credential[] = await this.dataSource.query(
       `SELECT ${CREDENTIAL_COLUMNS} FROM credentials
@@ -136,6 +167,12 @@ export class CredentialsRepository {
       params.values,
     );
     return toPage(rows, limit, encodeTimeCursor, (credential) => credential);
+  }
+
+  /** The credential whose current secret has this SHA-256, through credentials_secret_sha256_idx. */
+  async idBySecretSha256(em: EntityManager, sha256: string): Promise<string | null> {
+    const rows: Array<{ id: string }> = await em.query(`SELECT id FROM credentials WHERE secret_sha256 = $1 LIMIT 1`, [sha256]);
+    return rows[0]?.id ?? null;
   }
 
   /** Loads a credential row-locked for a state change; every change and revocation starts here. */
@@ -147,19 +184,52 @@ export class CredentialsRepository {
   /**
    * Locks several credentials in id order (so concurrent batches, and
    * revocations, cannot deadlock), in one statement per thousand. Unknown ids
-   * are simply absent from the result.
+   * are simply absent from the result, and with `skipLocked` so are rows
+   * another transaction holds (never waited for).
    */
-  async lockManyForChange(em: EntityManager, ids: string[]): Promise<Credential[]> {
+  async lockManyForChange(em: EntityManager, ids: string[], skipLocked = false): Promise<Credential[]> {
     const locked: Credential[] = [];
     // Lower-case uuids sort as Postgres orders uuids (by their bytes), so each chunk's locks follow the last one's.
     for (const chunk of chunks([...new Set(ids.map((id) => id.toLowerCase()))].sort(), LOCK_CHUNK)) {
       const rows: Credential[] = await em.query(
-        `SELECT ${CREDENTIAL_COLUMNS} FROM credentials WHERE id = ANY ($1::uuid[]) ORDER BY id FOR UPDATE`,
+        `SELECT ${CREDENTIAL_COLUMNS} FROM credentials WHERE id = ANY ($1::uuid[]) ORDER BY id FOR UPDATE${skipLocked ? ' SKIP LOCKED' : ''}`,
         [chunk],
       );
       locked.push(...rows);
     }
     return locked;
+  }
+
+  /**
+   * The credentials a bulk revocation matches: active or awaiting approval
+   * (the statuses a revocation changes), every given field holding (`scopes`
+   * and `products`: any of them), by id. At most `limit` ids, with how many
+   * match in all.
+   */
+  async revocableMatching(
+    filter: RevocableFilter,
+    limit: number,
+  ): Promise<{ total: number; matches: Array<{ id: string; ownerId: string }> }> {
+    const params = new SqlParams();
+    const where = [`status IN ('active', 'pending_approval')`];
+    if (filter.credentialIds) where.push(`id = ANY (${params.add(filter.credentialIds)}::uuid[])`);
+    if (filter.agentIds) where.push(`agent_id = ANY (${params.add(filter.agentIds)}::uuid[])`);
+    if (filter.ownerId) where.push(`owner_id = ${params.add(filter.ownerId)}`);
+    if (filter.environment) where.push(`environment = ${params.add(filter.environment)}`);
+    if (filter.scopes) where.push(`scopes && ${params.add(filter.scopes)}::text[]`);
+    if (filter.products) {
+      where.push(
+        `EXISTS (SELECT 1 FROM unnest(scopes) AS s(scope) WHERE split_part(s.scope, ':', 1) = ANY (${params.add(filter.products)}::text[]))`,
+      );
+    }
+    if (filter.createdBefore) where.push(`created_at < ${params.add(filter.createdBefore)}`);
+    if (filter.secretStore) where.push(`secret_store = ${params.add(filter.secretStore)}`);
+    const rows: Array<{ id: string; ownerId: string; total: number }> = await this.dataSource.query(
+      `SELECT id, owner_id AS "ownerId", count(*) OVER ()::int AS total FROM credentials
+        WHERE ${where.join(' AND ')} ORDER BY id LIMIT ${params.add(limit)}`,
+      params.values,
+    );
+    return { total: rows[0]?.total ?? 0, matches: rows.map(({ id, ownerId }) => ({ id, ownerId })) };
   }
 
   /** Locks every credential of an agent that is not yet revoked, in id order (so concurrent revocations cannot deadlock). */
@@ -178,6 +248,19 @@ export class CredentialsRepository {
         `UPDATE credentials SET status = 'revoked', revoked_at = $2, revoked_reason = $3, pending_change = NULL, next_rotation_at = NULL, updated_at = $2
           WHERE id = ANY ($1::uuid[])`,
         [chunk, at, reason],
+      );
+    }
+  }
+
+  /** As `markRevoked`, each credential with its own time and reason (revocations of several requests committed together). */
+  async markRevokedEach(em: EntityManager, changes: Array<{ id: string; at: Date; reason: string }>): Promise<void> {
+    for (const chunk of chunks(changes, LOCK_CHUNK)) {
+      await em.query(
+        `UPDATE credentials c SET status = 'revoked', revoked_at = u.at, revoked_reason = u.reason, pending_change = NULL,
+                next_rotation_at = NULL, updated_at = u.at
+           FROM unnest($1::uuid[], $2::timestamptz[], $3::text[]) AS u(id, at, reason)
+          WHERE c.id = ANY ($1::uuid[]) AND c.id = u.id`,
+        [chunk.map((c) => c.id), chunk.map((c) => c.at), chunk.map((c) => c.reason)],
       );
     }
   }
@@ -219,6 +302,7 @@ export class CredentialsRepository {
       'gracePeriodHours',
       'nextRotationAt',
       'pendingChange',
+      'jwks',
       'updatedAt',
     ]);
   }
@@ -247,6 +331,22 @@ export class CredentialsRepository {
     await em.update(CredentialEntity, { id }, { status: 'rejected', updatedAt: at });
   }
 
+  /**
+   * Records the latest use of each credential (verification, src/enforcement):
+   * moves `last_used_at` forward only, with the address of that use. Does not
+   * touch `updated_at`: a use is not a change of the credential.
+   */
+  async recordLastUse(em: EntityManager, uses: Array<{ id: string; at: Date; ip: string | null }>): Promise<void> {
+    if (uses.length === 0) return;
+    const sorted = [...uses].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    await em.query(
+      `UPDATE credentials c SET last_used_at = u.at, last_used_ip = coalesce(u.ip, c.last_used_ip)
+         FROM unnest($1::uuid[], $2::timestamptz[], $3::text[]) AS u(id, at, ip)
+        WHERE c.id = u.id AND (c.last_used_at IS NULL OR c.last_used_at < u.at)`,
+      [sorted.map((u) => u.id), sorted.map((u) => u.at), sorted.map((u) => u.ip)],
+    );
+  }
+
   /** The secret of `version` has been handed out (see secretDeliveredVersion). */
   async markDelivered(em: EntityManager, id: string, version: number, at: Date): Promise<void> {
     await em.update(CredentialEntity, { id }, { secretDeliveredVersion: version, updatedAt: at });
@@ -256,6 +356,8 @@ export class CredentialsRepository {
 /** A new credential's values in PROPERTIES order, for an INSERT. */
 function rowValues(credential: Credential): unknown[] {
   return PROPERTIES.map((property) =>
-    property === 'pendingChange' && credential.pendingChange !== null ? JSON.stringify(credential.pendingChange) : credential[property],
+    (property === 'pendingChange' || property === 'jwks') && credential[property] !== null
+      ? JSON.stringify(credential[property])
+      : credential[property],
   );
 }

@@ -19,13 +19,16 @@ import type { Credential } from './credential';
 import { CredentialSecretsService } from './credential-secrets.service';
 import { applyChanges, CredentialChanges, newCredential, strictSubsetProblem } from './credential-state';
 import { credentialTermsEvent, describeCredential, toCredentialView } from './credential-views';
-import { CredentialListFilter, CredentialsRepository, RotatedVersion } from './credentials.repository';
+import { CredentialListFilter, CredentialsRepository, RevocableFilter, RotatedVersion } from './credentials.repository';
 import { ClaimedSecretDto, CreateCredentialDto, CredentialDto, IssuedCredentialDto } from './dto/credential.dto';
 import { AgentDecommissionedError, assertActive, assertNotRevoked } from './inventory-errors';
 import { checkIpAllowlist } from './ip-allowlist';
+import { checkJwks } from './jwks-policy';
 import { ProductsService } from './products.service';
 import { nextRotationAt } from './rotation-schedule';
 import { addedPrivilegedScopes, checkScopes, isPrivileged, productsOf } from './scope-policy';
+
+export type { RevocableFilter };
 
 const DEFAULT_ROTATION_INTERVAL_DAYS = 90;
 const DEFAULT_GRACE_PERIOD_HOURS = 24;
@@ -191,10 +194,15 @@ export class CredentialsService {
     if (Object.values(changes).every((v) => v === undefined)) {
       throw InvalidInputError.field(
         'body',
-        'must change at least one of scopes, rateLimit, ipAllowlist, rotationIntervalDays, gracePeriodHours',
+        'must change at least one of scopes, rateLimit, ipAllowlist, rotationIntervalDays, gracePeriodHours, jwks',
       );
     }
-    const normalized: CredentialChanges = { ...changes, ipAllowlist: await this.checkPolicy(changes) };
+    const checkedJwks = changes.jwks === undefined ? undefined : await checkJwks(changes.jwks);
+    const normalized: CredentialChanges = {
+      ...changes,
+      ipAllowlist: await this.checkPolicy(changes, checkedJwks?.errors),
+      jwks: checkedJwks?.normalized,
+    };
 
     return this.dataSource.transaction(async (em) => {
       const credential = await this.lockForChange(em, id);
@@ -203,8 +211,17 @@ export class CredentialsService {
       if (credential.pendingChange) {
         throw new ConflictError('CHANGE_PENDING', 'A change of this credential awaits approval; approve or reject it first.');
       }
+      if (normalized.jwks && credential.type !== 'oauth_client') {
+        throw InvalidInputError.field('jwks', 'is only for oauth_client credentials (private_key_jwt client authentication)');
+      }
       const now = this.clock.now();
       if (normalized.scopes && addedPrivilegedScopes(credential.scopes, normalized.scopes).length > 0) {
+        if (normalized.jwks) {
+          throw InvalidInputError.field(
+            'jwks',
+            'cannot be part of a change that awaits approval; register the keys in a request of their own',
+          );
+        }
         credential.pendingChange = { ...definedOnly(normalized), requestedBy: ctx.actor.tokenId, requestedAt: now.toISOString() };
         credential.updatedAt = now;
         await this.repository.savePendingChange(em, id, credential.pendingChange, now);
@@ -218,7 +235,11 @@ export class CredentialsService {
       }
       const before = describeCredential(credential);
       applyChanges(credential, normalized, now, () => randomUnit(this.random));
-      await this.saveUpdate(em, ctx, credential, { before, after: describeCredential(credential) });
+      await this.saveUpdate(em, ctx, credential, {
+        before,
+        after: describeCredential(credential),
+        ...(checkedJwks ? { jwks: checkedJwks.summary } : {}),
+      });
       return { credential: toCredentialView(credential), pending: false };
     });
   }
@@ -287,10 +308,20 @@ export class CredentialsService {
     });
   }
 
+  /** The credential with this OAuth client id, or null (the token endpoint's client lookup). */
+  findByClientId(clientId: string): Promise<Credential | null> {
+    return this.repository.findByClientId(clientId);
+  }
+
   async find(id: string): Promise<Credential> {
     const credential = await this.repository.findById(id);
     if (!credential) throw new NotFoundError('credential', id);
     return credential;
+  }
+
+  /** The id of the credential whose current secret has this SHA-256 (hex), if any: for recognising a reported leak. */
+  idBySecretSha256(em: EntityManager, sha256: string): Promise<string | null> {
+    return this.repository.idBySecretSha256(em, sha256);
   }
 
   /** Loads a credential row-locked for a state change in the caller's transaction. */
@@ -307,6 +338,21 @@ export class CredentialsService {
    */
   lockManyForChange(em: EntityManager, ids: string[]): Promise<Credential[]> {
     return this.repository.lockManyForChange(em, ids);
+  }
+
+  /**
+   * As `lockManyForChange`, but never waits: a credential another transaction
+   * holds is absent from the result, like an unknown one (group-committed
+   * revocations leave it to a transaction of its own, so one held row does
+   * not hold up the whole group).
+   */
+  lockManyForChangeUnlessHeld(em: EntityManager, ids: string[]): Promise<Credential[]> {
+    return this.repository.lockManyForChange(em, ids, true);
+  }
+
+  /** The revocable credentials (active or awaiting approval) a bulk revocation's filter matches, in id order: up to `limit`, and the total. */
+  revocableMatching(filter: RevocableFilter, limit: number): Promise<{ total: number; matches: Array<{ id: string; ownerId: string }> }> {
+    return this.repository.revocableMatching(filter, limit);
   }
 
   /** Locks every credential of an agent that is not yet revoked, in id order, in the caller's transaction. */
@@ -337,6 +383,30 @@ export class CredentialsService {
       at,
       reason,
     );
+  }
+
+  /** As `markRevoked`, each credential with its own time and reason, in one statement (revocations committed together). */
+  async markRevokedEach(em: EntityManager, changes: Array<{ credential: Credential; at: Date; reason: string }>): Promise<void> {
+    for (const { credential } of changes) assertNotRevoked(credential);
+    for (const { credential, at, reason } of changes) {
+      Object.assign(credential, {
+        status: 'revoked',
+        revokedAt: at,
+        revokedReason: reason,
+        pendingChange: null,
+        nextRotationAt: null,
+        updatedAt: at,
+      });
+    }
+    await this.repository.markRevokedEach(
+      em,
+      changes.map(({ credential, at, reason }) => ({ id: credential.id, at, reason })),
+    );
+  }
+
+  /** The latest use of each credential seen by verification (`lastUsedAt`, `lastUsedIp`); never moves them back. */
+  recordLastUse(em: EntityManager, uses: Array<{ id: string; at: Date; ip: string | null }>): Promise<void> {
+    return this.repository.recordLastUse(em, uses);
   }
 
   /**
@@ -394,12 +464,15 @@ export class CredentialsService {
    * the catalog, the allowlist, the interval against the configured maximum);
    * returns the allowlist normalized, when one was given.
    */
-  private async checkPolicy(policy: {
-    scopes?: string[];
-    ipAllowlist?: string[];
-    rotationIntervalDays?: number;
-  }): Promise<string[] | undefined> {
-    const errors: FieldError[] = [];
+  private async checkPolicy(
+    policy: {
+      scopes?: string[];
+      ipAllowlist?: string[];
+      rotationIntervalDays?: number;
+    },
+    otherErrors: FieldError[] = [],
+  ): Promise<string[] | undefined> {
+    const errors: FieldError[] = [...otherErrors];
     if (policy.scopes) errors.push(...checkScopes(policy.scopes, await this.products.catalogFor(productsOf(policy.scopes))));
     const allowlist = policy.ipAllowlist ? checkIpAllowlist(policy.ipAllowlist) : undefined;
     if (allowlist) errors.push(...allowlist.errors);

@@ -2,20 +2,15 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 
-import { fetchTimePage, Page } from '../common/pagination/pagination';
+import { TableRepository } from '../common/db/table-repository';
+import type { Page } from '../common/pagination/pagination';
 import { OwnerEntity } from './entities/owner.entity';
 
 /** The owners table, one method per purpose. */
 @Injectable()
-export class OwnersRepository {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
-
-  async insert(em: EntityManager, owner: OwnerEntity): Promise<void> {
-    await em.insert(OwnerEntity, owner);
-  }
-
-  findById(id: string): Promise<OwnerEntity | null> {
-    return this.dataSource.getRepository(OwnerEntity).findOne({ where: { id } });
+export class OwnersRepository extends TableRepository<OwnerEntity> {
+  constructor(@InjectDataSource() dataSource: DataSource) {
+    super(dataSource, OwnerEntity, 'o');
   }
 
   exists(id: string): Promise<boolean> {
@@ -24,13 +19,9 @@ export class OwnersRepository {
 
   /** Newest first; `onlyId` narrows the list to one owner (an owner token sees only itself). */
   list(query: { onlyId?: string | null; limit?: number; cursor?: string }): Promise<Page<OwnerEntity>> {
-    const qb = this.dataSource.getRepository(OwnerEntity).createQueryBuilder('o');
-    if (query.onlyId !== undefined) qb.where('o.id = :own', { own: query.onlyId });
-    return fetchTimePage(qb, 'o', query, (row) => row);
-  }
-
-  lockForChange(em: EntityManager, id: string): Promise<OwnerEntity | null> {
-    return em.findOne(OwnerEntity, { where: { id }, lock: { mode: 'pessimistic_write' } });
+    return this.page(query, (qb) => {
+      if (query.onlyId !== undefined) qb.where('o.id = :own', { own: query.onlyId });
+    });
   }
 
   async save(em: EntityManager, owner: OwnerEntity): Promise<void> {

@@ -1,21 +1,20 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, EntityManager } from 'typeorm';
+import { DataSource } from 'typeorm';
 
-import { fetchTimePage, Page } from '../common/pagination/pagination';
+import { TableRepository } from '../common/db/table-repository';
+import type { Page } from '../common/pagination/pagination';
 import { CampaignScheduleEntity } from './entities/campaign-schedule.entity';
 
 /** The campaign_schedules table, one method per purpose. */
 @Injectable()
-export class CampaignSchedulesRepository {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
-
-  async insert(em: EntityManager, schedule: CampaignScheduleEntity): Promise<void> {
-    await em.insert(CampaignScheduleEntity, schedule);
+export class CampaignSchedulesRepository extends TableRepository<CampaignScheduleEntity> {
+  constructor(@InjectDataSource() dataSource: DataSource) {
+    super(dataSource, CampaignScheduleEntity, 's');
   }
 
   list(query: { limit?: number; cursor?: string }): Promise<Page<CampaignScheduleEntity>> {
-    return fetchTimePage(this.dataSource.getRepository(CampaignScheduleEntity).createQueryBuilder('s'), 's', query, (row) => row);
+    return this.page(query);
   }
 
   /** Every schedule, oldest first (the scheduler's round opens what each owes). */

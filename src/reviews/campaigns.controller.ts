@@ -9,7 +9,16 @@ import { CampaignReportService } from './campaign-report.service';
 import { CampaignsService } from './campaigns.service';
 import { CampaignDto, CampaignListQueryDto, CampaignPageDto, CampaignProgressDto, OpenCampaignDto } from './dto/campaign.dto';
 import { CampaignReportDto, ReportQueryDto } from './dto/report.dto';
-import { CreateSignoffDto, DecideDto, ItemListQueryDto, ItemPageDto, ReviewItemDto, SignoffDto } from './dto/review-item.dto';
+import {
+  BulkDecideDto,
+  BulkDecisionResultDto,
+  CreateSignoffDto,
+  DecideDto,
+  ItemListQueryDto,
+  ItemPageDto,
+  ReviewItemDto,
+  SignoffDto,
+} from './dto/review-item.dto';
 import { ReviewDecisionsService } from './review-decisions.service';
 
 @ApiTags('reviews')
@@ -79,6 +88,24 @@ export class CampaignsController {
     @Body() body: DecideDto,
   ): Promise<ReviewItemDto> {
     return this.decisions.decide(ctx, id, itemId, body);
+  }
+
+  @Post(':id/decisions')
+  @ApiOp('decideReviewItems', 'Decide several review items at once, or accept the recommendations (all or nothing)')
+  @ApiProblems(
+    400,
+    403,
+    404,
+    { status: 409, description: 'The campaign is closed, an item is decided, its credential is not active, or it has no recommendation' },
+    413,
+    415,
+    { status: 422, description: 'acceptRecommendations would decide more items than one call may' },
+  )
+  @Roles('admin', 'owner')
+  @HttpCode(200)
+  @ApiOkResponse({ type: BulkDecisionResultDto, description: 'Every item decided and carried out, each audited as a single decision' })
+  decideMany(@Ctx() ctx: RequestContext, @Param('id', UuidPipe) id: string, @Body() body: BulkDecideDto): Promise<BulkDecisionResultDto> {
+    return this.decisions.decideMany(ctx, id, body);
   }
 
   @Post(':id/signoff')

@@ -2,32 +2,27 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 
+import { TableRepository } from '../common/db/table-repository';
 import { updateFields } from '../common/db/update-fields';
-import { fetchTimePage, Page } from '../common/pagination/pagination';
+import type { Page } from '../common/pagination/pagination';
 import { CampaignEntity, CampaignStatus } from './entities/campaign.entity';
 import { CampaignSignoffEntity } from './entities/campaign-signoff.entity';
 
 /** The campaigns table and the owners' sign-offs of each campaign (campaign_signoffs), one method per purpose. */
 @Injectable()
-export class CampaignsRepository {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
-
-  async insert(em: EntityManager, campaign: CampaignEntity): Promise<void> {
-    await em.insert(CampaignEntity, campaign);
+export class CampaignsRepository extends TableRepository<CampaignEntity> {
+  constructor(@InjectDataSource() dataSource: DataSource) {
+    super(dataSource, CampaignEntity, 'c');
   }
 
   async setItemCount(em: EntityManager, id: string, itemCount: number): Promise<void> {
     await em.update(CampaignEntity, { id }, { itemCount });
   }
 
-  findById(id: string): Promise<CampaignEntity | null> {
-    return this.dataSource.getRepository(CampaignEntity).findOne({ where: { id } });
-  }
-
   list(query: { status?: CampaignStatus; limit?: number; cursor?: string }): Promise<Page<CampaignEntity>> {
-    const qb = this.dataSource.getRepository(CampaignEntity).createQueryBuilder('c');
-    if (query.status) qb.andWhere('c.status = :status', { status: query.status });
-    return fetchTimePage(qb, 'c', query, (row) => row);
+    return this.page(query, (qb) => {
+      if (query.status) qb.andWhere('c.status = :status', { status: query.status });
+    });
   }
 
   /** Locks a campaign to close it: nothing decides an item meanwhile. */

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { Counter, Histogram } from 'prom-client';
+import type { Counter, Histogram } from 'prom-client';
 
 import { MetricsService } from '../common/metrics/metrics.service';
 
@@ -10,17 +10,12 @@ export class ReviewMetrics {
   readonly decisions: Counter<'decision'>;
 
   constructor(metrics: MetricsService) {
-    this.campaignOpenSeconds = new Histogram({
-      name: 'review_campaign_open_seconds',
-      help: 'Time to open a campaign (snapshot and flag every credential in scope)',
-      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-      registers: [metrics.registry],
-    });
-    this.decisions = new Counter({
-      name: 'review_decisions_total',
-      help: 'Review item decisions carried out, by decision',
-      labelNames: ['decision'],
-      registers: [metrics.registry],
-    });
+    this.campaignOpenSeconds = metrics.histogram(
+      'review_campaign_open_seconds',
+      'Time to open a campaign (snapshot and flag every credential in scope)',
+      [],
+      [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    );
+    this.decisions = metrics.counter('review_decisions_total', 'Review item decisions carried out, by decision', ['decision']);
   }
 }

@@ -55,6 +55,24 @@ export function toItemView(i: ReviewItemEntity): ReviewItemDto {
       agentId: i.agentId,
       agentName: i.agentName,
     },
+    usage:
+      i.calls90d === null
+        ? null
+        : {
+            calls30d: i.calls30d ?? 0,
+            calls90d: i.calls90d,
+            denied90d: i.denied90d ?? 0,
+            lastUsedAt: iso(i.lastUsedAt),
+            scopesUsed90d: i.scopesUsed90d ?? [],
+          },
+    recommendation:
+      i.recommendation === null
+        ? null
+        : {
+            decision: i.recommendation,
+            ...(i.recommendedScopes ? { scopes: i.recommendedScopes } : {}),
+            reason: i.recommendationReason ?? '',
+          },
     outcome: i.outcome,
     scopesAfter: i.scopesAfter,
     resolvedAt: iso(i.resolvedAt),

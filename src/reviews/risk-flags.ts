@@ -1,9 +1,13 @@
+import { unusedScopesSql } from './usage-recommendation';
+
 /**
  * Risk flags of a review item, computed once when its campaign opens, in SQL,
  * so 100,000 credentials are flagged inside the one INSERT ... SELECT that
  * snapshots them. Each flag is a SQL predicate over the columns of the
  * inventory's credential_review_source view
- * (migrations/1795463000000-CredentialReadViews.ts); `c` is its alias.
+ * (migrations/1795463000000-CredentialReadViews.ts) and the usage the open
+ * aggregates beside them (`calls_30d`, `calls_90d`, `denied_90d`,
+ * `scopes_used_90d`: see usage-recommendation.ts); `c` is their alias.
  */
 export const RISK_FLAGS = [
   'delete_scope',
@@ -14,6 +18,7 @@ export const RISK_FLAGS = [
   'never_used',
   'unused_30d',
   'high_rate_limit',
+  'unused_scopes',
 ] as const;
 export type RiskFlag = (typeof RISK_FLAGS)[number];
 
@@ -47,10 +52,12 @@ export function riskFlagPredicates(p: RiskFlagParams): Record<RiskFlag, string> 
     write_scope: hasOperation('write'),
     no_ip_allowlist_production: `(c.environment = 'production' AND cardinality(c.ip_allowlist) = 0)`,
     rotation_overdue: rotationOverdueSql(p),
-    never_used: `(c.last_used_at IS NULL)`,
-    // Not used in the last 30 days: last used before then, or never used and older than that.
-    unused_30d: `(coalesce(c.last_used_at, c.created_at) < ${p.now} - interval '${UNUSED_DAYS} days')`,
+    // No call ever accepted its key (lastUsedAt), and none allowed in the rollups of the last 90 days.
+    never_used: `(c.last_used_at IS NULL AND c.calls_90d = 0)`,
+    // No call allowed in the 30 days before the open, for a credential that existed all that time.
+    unused_30d: `(c.calls_30d = 0 AND c.created_at < ${p.now} - interval '${UNUSED_DAYS} days')`,
     high_rate_limit: `(c.rate_limit_requests::numeric / c.rate_limit_per_seconds > ${p.highRateLimitPerSecond})`,
+    unused_scopes: unusedScopesSql,
   };
 }
 

@@ -8,21 +8,32 @@ import { AuditEntry, AuditService } from '../audit/audit.service';
 import { Actor, assertMayRespond, assertOwnerRead, RequestContext } from '../auth/actor';
 import { Clock } from '../common/clock/clock';
 import { chunks } from '../common/collections/chunks';
+import { GroupCommit } from '../common/db/group-commit';
 import { NotFoundError } from '../common/errors/domain-error';
+import { decodeTimeCursor, encodeTimeCursor, Page } from '../common/pagination/pagination';
 import { RandomSource } from '../common/random/random-source';
-import { DeliveriesService, DeliveryView } from '../gateways/deliveries.service';
+import { DeliveriesService, DeliverySummaryRow } from '../gateways/deliveries.service';
 import { EventOutboxService } from '../gateways/event-outbox.service';
 import { AgentsService } from '../inventory/agents.service';
 import type { Credential } from '../inventory/credential';
 import { targetOf } from '../inventory/credential-secrets.service';
 import { credentialEventData } from '../inventory/credential-views';
-import { CredentialsService } from '../inventory/credentials.service';
+import { CredentialsService, RevocableFilter } from '../inventory/credentials.service';
 import { CredentialRevokedError } from '../inventory/inventory-errors';
 import { RotationsService } from '../rotation/rotations.service';
-import type { GatewayPropagationDto, RevocationAcceptedDto, RevocationDto } from './dto/revocation.dto';
+import type {
+  BulkDryRunDto,
+  GatewayPropagationDto,
+  ListRevocationsQueryDto,
+  RevocationAcceptedDto,
+  RevocationDto,
+  RevocationListItemDto,
+} from './dto/revocation.dto';
 import { RevocationEntity } from './entities/revocation.entity';
-import { RevocationsRepository } from './revocations.repository';
+import { EmptyRevocationFilterError, MAX_BULK_REVOCATION, NoMatchingCredentialsError, TooManyMatchesError } from './revocation-errors';
+import { RevocationListRow, RevocationsRepository } from './revocations.repository';
 import { SecretDestructionService } from './secret-destruction.service';
+import { BATCH_SWEEP_GRACE_MS } from './secret-destruction-jobs';
 
 export interface RevokeOutcome {
   /** False when the credential (or agent) was already revoked: the summary is the earlier revocation's. */
@@ -40,8 +51,40 @@ export interface RevokeOutcome {
 export type PropagationStatus = 'propagating' | 'complete' | 'failed';
 
 export const MAX_WAIT_SECONDS = 30;
+/** How many matches a dry run shows. */
+const DRY_RUN_SAMPLE = 20;
+/** Revocations a filtered list reads, at most, to fill one page (then it answers with what it found and a cursor). */
+const LIST_SCAN_LIMIT = 2000;
+/** Bulk revocation input: what to revoke (at least one field) and why. */
+export interface BulkRevocationInput {
+  reason: string;
+  filter: {
+    credentialIds?: string[];
+    agentIds?: string[];
+    ownerId?: string;
+    environment?: string;
+    scopes?: string[];
+    products?: string[];
+    createdBefore?: string;
+    secretStore?: string;
+  };
+}
 /** Credentials one step of a large revocation locks and revokes. */
 const REVOKE_CHUNK = 1000;
+/** The steps of a large revocation in flight at once, once its first step has committed. */
+const CHUNKS_IN_FLIGHT = 2;
+/** Single-credential revocations one transaction commits together at most. */
+const SINGLES_PER_TRANSACTION = 64;
+
+/** One `POST /v1/credentials/:id/revoke` waiting for its group's transaction. */
+interface SingleRevocation {
+  ctx: RequestContext;
+  credentialId: string;
+  reason: string;
+}
+
+/** Its answer: the outcome, or the error the call answers with (this call's own: others in the group are unaffected). */
+type SingleOutcome = { revoked: RevokeOutcome } | { error: unknown } | { alone: true };
 
 /**
  * Revocation: the credential is revoked, the revocation recorded, its
@@ -51,6 +94,11 @@ const REVOKE_CHUNK = 1000;
  */
 @Injectable()
 export class RevocationService {
+  private readonly singles = new GroupCommit<SingleRevocation, SingleOutcome>(
+    (items) => this.commitSingles(items),
+    SINGLES_PER_TRANSACTION,
+  );
+
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly repository: RevocationsRepository,
@@ -65,19 +113,119 @@ export class RevocationService {
     private readonly random: RandomSource,
   ) {}
 
-  /** `POST /v1/credentials/:id/revoke`. Idempotent: a revoked credential answers with its revocation. */
+  /**
+   * `POST /v1/credentials/:id/revoke`. Idempotent: a revoked credential answers
+   * with its revocation. Concurrent calls are committed together (group
+   * commit, SINGLES_PER_TRANSACTION at most): one transaction locks their
+   * credentials, writes each one's revocation, event, rows and audit event
+   * (with its own actor and request id), and commits once; each call is
+   * answered after that commit with its own outcome. A lone call waits for
+   * nothing but the current turn of the event loop.
+   */
   async revokeCredential(ctx: RequestContext, credentialId: string, reason: string): Promise<RevokeOutcome> {
-    return this.dataSource.transaction(async (em) => {
-      const credential = await this.credentials.lockForChange(em, credentialId);
-      assertMayRespond(ctx.actor, credential.ownerId, 'revoke', 'credential');
-      const leaked = await this.secretsInReason(em, ctx, [credential]);
-      if (credential.status === 'revoked') {
-        return { created: false, revocation: await this.summaryOfCredential(em, credentialId), reasonContainedSecret: leaked.size > 0 };
+    let outcome = await this.singles.submit({ ctx, credentialId, reason });
+    // Its row was held by another transaction (or is unknown): on its own, waiting for the lock as a revoke always did.
+    if ('alone' in outcome)
+      outcome = (await this.dataSource.transaction((em) => this.revokeSingles(em, [{ ctx, credentialId, reason }], false)))[0];
+    if ('alone' in outcome) throw new Error('a revocation on its own was not carried out'); // never: waiting, it either locks or finds none
+    if ('error' in outcome) throw outcome.error;
+    return outcome.revoked;
+  }
+
+  /**
+   * Commits single-credential revocations together. If the transaction fails
+   * (not an answer of one call's own, like its credential not its caller's:
+   * those are outcomes), each is committed again on its own, so only a bad
+   * one fails.
+   */
+  private async commitSingles(items: SingleRevocation[]): Promise<SingleOutcome[]> {
+    try {
+      return await this.dataSource.transaction((em) => this.revokeSingles(em, items));
+    } catch (error) {
+      if (items.length === 1) return [{ error }];
+      const outcomes: SingleOutcome[] = [];
+      for (const item of items) outcomes.push(...(await this.commitSingles([item])));
+      return outcomes;
+    }
+  }
+
+  /**
+   * Revokes the credentials of single-credential calls in `em`, each its own
+   * revocation. In a group (`grouped`) rows another transaction holds are not
+   * waited for: their calls come back `alone`, to be carried out in a
+   * transaction of their own (which waits for the lock), so that one held row
+   * (a bulk revocation's chunk, a rotation step) does not hold up the others.
+   */
+  private async revokeSingles(em: EntityManager, items: SingleRevocation[], grouped = true): Promise<SingleOutcome[]> {
+    const ids = items.map((i) => i.credentialId);
+    const locked = new Map(
+      (grouped ? await this.credentials.lockManyForChangeUnlessHeld(em, ids) : await this.credentials.lockManyForChange(em, ids)).map(
+        (c) => [c.id, c],
+      ),
+    );
+    const outcomes: SingleOutcome[] = new Array<SingleOutcome>(items.length);
+    const now = this.clock.now();
+    const fresh: Array<{ index: number; ctx: RequestContext; credential: Credential; revocation: RevocationEntity; leaked: Set<string> }> =
+      [];
+    /** Calls for a credential already revoked, before this transaction or by an earlier call in it: the same revocation. */
+    const repeats: Array<{ index: number; credentialId: string; leaked: Set<string> }> = [];
+    const revokedHere = new Map<string, number>();
+    for (const [index, item] of items.entries()) {
+      const credential = locked.get(item.credentialId.toLowerCase());
+      if (!credential) {
+        outcomes[index] = grouped ? { alone: true } : { error: new NotFoundError('credential', item.credentialId) };
+        continue;
       }
-      const { summary, audit } = await this.revokeLocked(em, ctx, [credential], reason, null, leaked);
-      await this.audit.record(em, ctx, ...audit);
-      return { created: true, revocation: summary, reasonContainedSecret: leaked.size > 0 };
-    });
+      try {
+        assertMayRespond(item.ctx.actor, credential.ownerId, 'revoke', 'credential');
+      } catch (error) {
+        outcomes[index] = { error };
+        continue;
+      }
+      const leaked = await this.secretsInReason(em, item.ctx, [credential]);
+      if (credential.status === 'revoked' || revokedHere.has(credential.id)) {
+        repeats.push({ index, credentialId: credential.id, leaked });
+        continue;
+      }
+      revokedHere.set(credential.id, fresh.length);
+      const revocation = this.newRevocation(item.ctx, item.reason, null, credential.ownerId, now);
+      fresh.push({ index, ctx: item.ctx, credential, revocation, leaked });
+    }
+    if (fresh.length > 0) {
+      const audits = await this.revokeParts(
+        em,
+        fresh.map((f) => ({ revocation: f.revocation, credentials: [f.credential], withRevocation: true })),
+      );
+      await this.audit.recordEach(
+        em,
+        fresh.flatMap((f, i) =>
+          audits[i].map((entry) => ({
+            ctx: f.ctx,
+            entry: f.ctx.redactions?.some((r) => r.field === 'reason')
+              ? { ...entry, data: { ...entry.data, reasonContainedSecret: f.leaked.has(entry.targetId) } }
+              : entry,
+          })),
+        ),
+      );
+      for (const f of fresh) {
+        outcomes[f.index] = {
+          revoked: {
+            created: true,
+            revocation: { revocationId: f.revocation.id, credentialIds: [f.credential.id], revokedAt: now.toISOString() },
+            reasonContainedSecret: f.leaked.size > 0,
+          },
+        };
+      }
+    }
+    for (const repeat of repeats) {
+      const here = revokedHere.get(repeat.credentialId);
+      const revocation =
+        here === undefined
+          ? await this.summaryOfCredential(em, repeat.credentialId)
+          : (outcomes[fresh[here].index] as { revoked: RevokeOutcome }).revoked.revocation;
+      outcomes[repeat.index] = { revoked: { created: false, revocation, reasonContainedSecret: repeat.leaked.size > 0 } };
+    }
+    return outcomes;
   }
 
   /**
@@ -111,6 +259,138 @@ export class RevocationService {
       await this.audit.record(em, ctx, ...audit);
       return { created: true, revocation: summary, reasonContainedSecret: leaked.size > 0 };
     });
+  }
+
+  /** `POST /v1/revocations` with `dryRun`: how many credentials the filter matches now and the first few, by id. Changes and stores nothing. */
+  async previewMatching(filter: BulkRevocationInput['filter']): Promise<BulkDryRunDto> {
+    const { total, matches } = await this.credentials.revocableMatching(toRevocableFilter(filter), DRY_RUN_SAMPLE);
+    return { count: total, sample: matches.map((m) => m.id) };
+  }
+
+  /**
+   * `POST /v1/revocations`: one revocation of every revocable credential the
+   * filter matches (at most MAX_BULK_REVOCATION). The matches are read once,
+   * then revoked a chunk at a time in id order, each chunk in a transaction of
+   * its own with its events, rows and audit entries (the first also writes
+   * the revocation and a `revocation.created` entry naming the filter; once
+   * it has committed, CHUNKS_IN_FLIGHT chunks are written at once): a
+   * chunk's credentials are revoked, and its events on their way, while the
+   * next is written, and no transaction holds ten thousand row locks or the
+   * audit chain for long. A credential revoked meanwhile by another call is
+   * skipped (it stays that call's). Responders and admins only (route roles):
+   * no owner check.
+   */
+  async revokeMatching(ctx: RequestContext, input: BulkRevocationInput): Promise<RevokeOutcome & { count: number }> {
+    const filter = toRevocableFilter(input.filter);
+    const { total, matches } = await this.credentials.revocableMatching(filter, MAX_BULK_REVOCATION + 1);
+    if (total > MAX_BULK_REVOCATION) throw new TooManyMatchesError(total);
+    if (total === 0) throw new NoMatchingCredentialsError();
+    const owners = new Set(matches.map((m) => m.ownerId));
+    const revocation = this.newRevocation(ctx, input.reason, null, owners.size === 1 ? matches[0].ownerId : null, this.clock.now());
+    const ids = chunks(
+      matches.map((m) => m.id),
+      REVOKE_CHUNK,
+    );
+    /** Each chunk's revoked credentials, by chunk (the answer lists them in id order, however the chunks finished). */
+    const revokedBy: string[][] = ids.map(() => []);
+    let created = false;
+    let reasonContainedSecret = false;
+    const revokeChunkOf = (index: number) =>
+      this.dataSource.transaction(async (em) => {
+        const locked = await this.credentials.lockManyForChange(em, ids[index]);
+        const toRevoke = locked.filter((c) => c.status === 'active' || c.status === 'pending_approval');
+        if (toRevoke.length === 0) return;
+        const leaked = await this.secretsInReason(em, ctx, toRevoke);
+        const first = !created;
+        const audit = await this.revokeChunk(em, revocation, toRevoke, first);
+        if (ctx.redactions?.some((r) => r.field === 'reason')) {
+          for (const entry of audit) entry.data = { ...entry.data, reasonContainedSecret: leaked.has(entry.targetId) };
+        }
+        if (first) {
+          audit.unshift({
+            action: 'revocation.created',
+            targetType: 'revocation',
+            targetId: revocation.id,
+            data: { reason: input.reason, filter: auditedFilter(input.filter), matched: total },
+          });
+        }
+        await this.audit.record(em, ctx, ...audit);
+        reasonContainedSecret ||= leaked.size > 0;
+        revokedBy[index] = toRevoke.map((c) => c.id);
+        if (first) created = true;
+      });
+    // Until one chunk has committed the revocation itself, one at a time (the others' rows reference it); then
+    // CHUNKS_IN_FLIGHT at a time: their credentials are disjoint and each locks its own in id order, so the
+    // transactions never wait on one another, and one's statements run while another's wait on the network.
+    let next = 0;
+    while (next < ids.length && !created) await revokeChunkOf(next++);
+    let failed = false;
+    const lane = async (): Promise<void> => {
+      while (!failed && next < ids.length) {
+        try {
+          await revokeChunkOf(next++);
+        } catch (error) {
+          failed = true; // the other lane stops after its chunk: what committed stays revoked, as before
+          throw error;
+        }
+      }
+    };
+    const lanes = await Promise.allSettled(Array.from({ length: CHUNKS_IN_FLIGHT }, lane));
+    const failure = lanes.find((l): l is PromiseRejectedResult => l.status === 'rejected');
+    if (failure) throw failure.reason;
+    const revoked = revokedBy.flat();
+    // Every match was revoked by another call between the read and the locks.
+    if (revoked.length === 0) throw new NoMatchingCredentialsError();
+    return {
+      created: true,
+      count: revoked.length,
+      revocation: { revocationId: revocation.id, credentialIds: revoked, revokedAt: revocation.revokedAt.toISOString() },
+      reasonContainedSecret,
+    };
+  }
+
+  /**
+   * `GET /v1/revocations`: newest first, from the cursor. With `status`, a
+   * page holds the revocations in that propagation state among the next
+   * LIST_SCAN_LIMIT read; a page shorter than `limit` with a cursor means
+   * more remain to look through.
+   */
+  async list(query: ListRevocationsQueryDto): Promise<Page<RevocationListItemDto>> {
+    const limit = query.limit ?? 50;
+    const since = query.since ? new Date(query.since) : undefined;
+    let after = decodeTimeCursor(query.cursor);
+    const items: RevocationListItemDto[] = [];
+    let scanned = 0;
+    for (;;) {
+      const batch = query.status ? Math.min(Math.max(limit + 1, 100), LIST_SCAN_LIMIT) : limit + 1;
+      const rows = await this.repository.listPage({ since, after, limit: batch });
+      const statuses = await this.statusesOf(rows);
+      for (const row of rows) {
+        scanned++;
+        const status = statuses.get(row.id)!;
+        if (query.status && status !== query.status) {
+          after = { createdAt: row.createdAt, id: row.id };
+          if (scanned >= LIST_SCAN_LIMIT) return { items, nextCursor: encodeTimeCursor(after) };
+          continue;
+        }
+        if (items.length === limit) return { items, nextCursor: encodeTimeCursor(after!) };
+        items.push(toListItem(row, status));
+        after = { createdAt: row.createdAt, id: row.id };
+        if (scanned >= LIST_SCAN_LIMIT && query.status) return { items, nextCursor: encodeTimeCursor(after) };
+      }
+      if (rows.length < batch) return { items, nextCursor: null };
+    }
+  }
+
+  private async statusesOf(rows: RevocationListRow[]): Promise<Map<string, PropagationStatus>> {
+    const events = await this.repository.eventsOfMany(rows.map((r) => r.id));
+    const counts = await this.deliveries.statusCountsByGroup(events.map((e) => ({ eventId: e.eventId, group: e.revocationId })));
+    return new Map(
+      rows.map((r) => {
+        const c = counts.get(r.id);
+        return [r.id, !c ? 'complete' : c.pending > 0 ? 'propagating' : c.failed > 0 ? 'failed' : 'complete'];
+      }),
+    );
   }
 
   /**
@@ -174,20 +454,25 @@ export class RevocationService {
    * `GET /v1/revocations/:id`. With `waitSeconds`, holds the answer until no
    * delivery is pending any more (each acknowledged or given up) or the time is up.
    */
-  async get(actor: Actor, id: string, waitSeconds = 0): Promise<RevocationDto> {
+  async get(actor: Actor, id: string, waitSeconds = 0, view: 'full' | 'summary' = 'full'): Promise<RevocationDto> {
     const revocation = await this.repository.findById(id);
     if (!revocation) throw new NotFoundError('revocation', id);
     assertOwnerRead(actor, revocation.ownerId, 'revocation');
     const waitMs = Math.min(Math.max(waitSeconds, 0), MAX_WAIT_SECONDS) * 1000;
-    const started = performance.now();
-    let pause = 10;
-    for (;;) {
-      const view = await this.view(revocation);
-      const remaining = waitMs - (performance.now() - started);
-      if (view.status !== 'propagating' || remaining <= 0) return view;
-      await sleep(Math.min(pause, remaining));
-      pause = Math.min(pause * 1.5, 250);
+    const eventIds = waitMs > 0 || view === 'summary' ? await this.repository.eventIdsOf(revocation.id) : null;
+    if (waitMs > 0) {
+      // Polls the per-gateway counts only (one aggregate, however many credentials); the full view is built once.
+      const started = performance.now();
+      let pause = 10;
+      for (;;) {
+        const pending = (await this.deliveries.summaryByTarget(eventIds!)).some((d) => d.pending > 0);
+        const remaining = waitMs - (performance.now() - started);
+        if (!pending || remaining <= 0) break;
+        await sleep(Math.min(pause, remaining));
+        pause = Math.min(pause * 1.5, 250);
+      }
     }
+    return view === 'summary' ? this.summaryView(revocation, eventIds!) : this.view(revocation);
   }
 
   private async revokeLocked(
@@ -241,36 +526,78 @@ export class RevocationService {
     credentials: Credential[],
     withRevocation: boolean,
   ): Promise<AuditEntry[]> {
-    const { reason, revokedAt: now } = revocation;
-    const revokedAt = now.toISOString();
-    const previousStatus = new Map(credentials.map((c) => [c.id, c.status]));
-    await this.credentials.markRevoked(em, credentials, now, reason);
+    return (await this.revokeParts(em, [{ revocation, credentials, withRevocation }]))[0];
+  }
+
+  /**
+   * As `revokeChunk`, for several revocations at once (single-credential
+   * calls committed together): one statement each for the credentials, the
+   * events and the rows, whatever the number of revocations. The audit
+   * entries, by part.
+   */
+  private async revokeParts(
+    em: EntityManager,
+    parts: Array<{ revocation: RevocationEntity; credentials: Credential[]; withRevocation: boolean }>,
+  ): Promise<AuditEntry[][]> {
+    const all = parts.flatMap(({ revocation, credentials }) => credentials.map((credential) => ({ revocation, credential })));
+    const previousStatus = new Map(all.map(({ credential }) => [credential.id, credential.status]));
+    if (parts.length === 1) {
+      const { revocation, credentials } = parts[0];
+      await this.credentials.markRevoked(em, credentials, revocation.revokedAt, revocation.reason);
+    } else {
+      await this.credentials.markRevokedEach(
+        em,
+        all.map(({ revocation, credential }) => ({ credential, at: revocation.revokedAt, reason: revocation.reason })),
+      );
+    }
     const events = await this.outbox.publishMany(
       em,
-      credentials.map((credential) => ({
+      all.map(({ revocation, credential }) => ({
         type: 'credential.revoked' as const,
         credentialId: credential.id,
         environment: credential.environment,
-        data: { ...credentialEventData(credential), reason, revokedAt, revocationId: revocation.id },
+        data: {
+          ...credentialEventData(credential),
+          reason: revocation.reason,
+          revokedAt: revocation.revokedAt.toISOString(),
+          revocationId: revocation.id,
+        },
       })),
+      { deliveryIds: false },
     );
-    const rows = credentials.map((credential, i) => ({
-      credentialId: credential.id,
-      eventId: events[i].eventId,
-      secretStore: credential.secretStore,
-      secretTarget: targetOf(credential),
-    }));
-    await this.repository.insertRevoked(em, revocation, rows, withRevocation);
+    let next = 0;
+    const rowsOf = parts.map(({ revocation, credentials, withRevocation }) => {
+      const rows = credentials.map((credential) => ({
+        credentialId: credential.id,
+        eventId: events[next++].eventId,
+        secretStore: credential.secretStore,
+        secretTarget: targetOf(credential),
+      }));
+      // Several credentials go to their stores in batch jobs, whose ids are not the job sweep's: the sweep leaves them a while.
+      const now = revocation.revokedAt;
+      const firstSweepAt = rows.length > 1 ? new Date(now.getTime() + BATCH_SWEEP_GRACE_MS) : now;
+      return { revocation, rows, withRevocation, firstSweepAt };
+    });
+    await this.repository.insertRevokedMany(em, rowsOf);
     this.destruction.scheduleAfterCommit(
       em,
-      rows.map((r) => ({ revocationId: revocation.id, credentialId: r.credentialId })),
+      rowsOf.flatMap(({ revocation, rows }) =>
+        rows.map((r) => ({ revocationId: revocation.id, credentialId: r.credentialId, secretStore: r.secretStore })),
+      ),
     );
-    return credentials.map((credential) => ({
-      action: 'credential.revoked',
-      targetType: 'credential',
-      targetId: credential.id,
-      data: { revocationId: revocation.id, reason, agentId: credential.agentId, previousStatus: previousStatus.get(credential.id) },
-    }));
+    return parts.map(({ revocation, credentials }) =>
+      credentials.map((credential) => ({
+        action: 'credential.revoked',
+        targetType: 'credential',
+        targetId: credential.id,
+        data: {
+          revocationId: revocation.id,
+          reason: revocation.reason,
+          agentId: credential.agentId,
+          previousStatus: previousStatus.get(credential.id),
+        },
+      })),
+    );
   }
 
   private async summaryOfCredential(em: EntityManager, credentialId: string): Promise<RevocationAcceptedDto> {
@@ -286,10 +613,45 @@ export class RevocationService {
     return { revocationId: revocation.id, credentialIds: rows.map((r) => r.credentialId), revokedAt: revocation.revokedAt.toISOString() };
   }
 
+  /**
+   * `view=summary`: the same answer without the lists that grow with the
+   * revocation (two aggregates; a poll of a ten-thousand-credential revocation
+   * answers a few hundred bytes instead of megabytes).
+   */
+  private async summaryView(revocation: RevocationEntity, eventIds: string[]): Promise<RevocationDto> {
+    const counts = await this.repository.countsOf(revocation.id);
+    const deliveries = (await this.deliveries.summaryByTarget(eventIds)).map(toPropagation);
+    return {
+      id: revocation.id,
+      revocationId: revocation.id,
+      credentialIds: [],
+      agentId: revocation.agentId,
+      ownerId: revocation.ownerId,
+      reason: revocation.reason,
+      actor: revocation.actor,
+      revokedAt: revocation.revokedAt.toISOString(),
+      status: propagationStatus(deliveries),
+      deliveries,
+      secrets: [],
+      credentialCount: counts.credentials,
+      secretCounts: { pending: counts.pending, destroyed: counts.destroyed },
+    };
+  }
+
   private async view(revocation: RevocationEntity): Promise<RevocationDto> {
     const rows = await this.repository.credentialsOf(revocation.id);
-    const deliveries = byGateway(await this.deliveries.forEvents(rows.map((r) => r.eventId)));
+    const deliveries = (
+      await this.deliveries.summaryByTarget(
+        rows.map((r) => r.eventId),
+        true,
+      )
+    ).map(toPropagation);
     return {
+      credentialCount: rows.length,
+      secretCounts: {
+        pending: rows.filter((r) => r.secretStatus === 'pending').length,
+        destroyed: rows.filter((r) => r.secretStatus === 'destroyed').length,
+      },
       id: revocation.id,
       revocationId: revocation.id,
       credentialIds: rows.map((r) => r.credentialId),
@@ -311,37 +673,57 @@ export class RevocationService {
   }
 }
 
-/** One entry per gateway, over the revocation's events (one per credential). */
-function byGateway(deliveries: DeliveryView[]): GatewayPropagationDto[] {
-  const groups = new Map<string, DeliveryView[]>();
-  for (const d of deliveries) {
-    const key = d.gatewayId ?? d.target;
-    groups.set(key, [...(groups.get(key) ?? []), d]);
-  }
-  return [...groups.entries()].map(([gatewayId, items]) => {
-    const status = items.some((d) => d.status === 'failed')
-      ? 'failed'
-      : items.some((d) => d.status === 'pending')
-        ? 'pending'
-        : 'delivered';
-    const unfinished = items.find((d) => d.status !== 'delivered' && d.lastError) ?? items.find((d) => d.lastError);
-    const deliveredAt =
-      status === 'delivered'
-        ? items
-            .map((d) => d.deliveredAt!)
-            .sort()
-            .at(-1)!
-        : null;
-    return {
-      gatewayId,
-      status,
-      attempts: items.reduce((sum, d) => sum + d.attempts, 0),
-      deliveredAt,
-      lastError: unfinished?.lastError ?? null,
-      lastStatusCode: (unfinished ?? items[items.length - 1]).lastStatusCode,
-      deliveryIds: items.map((d) => d.id),
-    };
-  });
+/** One gateway's part in a revocation, from its deliveries counted by state (one delivery per credential). */
+function toPropagation(d: DeliverySummaryRow): GatewayPropagationDto {
+  const status = d.failed > 0 ? 'failed' : d.pending > 0 ? 'pending' : 'delivered';
+  return {
+    gatewayId: d.gatewayId ?? d.target,
+    status,
+    total: d.total,
+    delivered: d.delivered,
+    pending: d.pending,
+    failed: d.failed,
+    attempts: d.attempts,
+    deliveredAt: status === 'delivered' && d.lastDeliveredAt ? new Date(d.lastDeliveredAt).toISOString() : null,
+    lastError: d.lastError,
+    lastStatusCode: d.lastStatusCode,
+    deliveryIds: d.deliveryIds ?? [],
+  };
+}
+
+function toListItem(row: RevocationListRow, status: PropagationStatus): RevocationListItemDto {
+  return {
+    id: row.id,
+    revocationId: row.id,
+    agentId: row.agentId,
+    ownerId: row.ownerId,
+    reason: row.reason,
+    actor: row.actor,
+    revokedAt: new Date(row.revokedAt).toISOString(),
+    credentialCount: row.credentialCount,
+    status,
+  };
+}
+
+function toRevocableFilter(filter: BulkRevocationInput['filter']): RevocableFilter {
+  const fields: RevocableFilter = {
+    credentialIds: filter.credentialIds?.map((id) => id.toLowerCase()),
+    agentIds: filter.agentIds?.map((id) => id.toLowerCase()),
+    ownerId: filter.ownerId,
+    environment: filter.environment,
+    scopes: filter.scopes,
+    products: filter.products,
+    createdBefore: filter.createdBefore ? new Date(filter.createdBefore) : undefined,
+    secretStore: filter.secretStore,
+  };
+  if (!Object.values(fields).some((v) => v !== undefined)) throw new EmptyRevocationFilterError();
+  return fields;
+}
+
+/** The filter as the audit event keeps it: a long list of credential ids as its length (each credential's own event names it). */
+function auditedFilter(filter: BulkRevocationInput['filter']): Record<string, unknown> {
+  const { credentialIds, ...rest } = filter;
+  return credentialIds ? { ...rest, credentialIds: credentialIds.length <= 100 ? credentialIds : { count: credentialIds.length } } : rest;
 }
 
 function propagationStatus(deliveries: GatewayPropagationDto[]): PropagationStatus {

@@ -15,7 +15,9 @@ export class SecretDestructionProcessor implements OnModuleInit {
     this.jobs.startWorker<SecretDestructionJob>(
       RevocationQueue.SecretDestruction,
       async (job) => {
-        await this.destruction.destroy(job.data.credentialId, `job:${job.id}`);
+        if (job.data.credentialIds && job.data.credentialIds.length > 1)
+          await this.destruction.destroyMany(job.data.credentialIds, `job:${job.id}`);
+        else await this.destruction.destroy(job.data.credentialId, `job:${job.id}`);
       },
       { concurrency: 32 },
     );

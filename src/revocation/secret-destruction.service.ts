@@ -10,8 +10,10 @@ import { AfterCommit } from '../common/db/after-commit';
 import type { DueCursor, DueJob, DueWork } from '../common/jobs/due-work';
 import { JobQueues } from '../common/jobs/job-queues';
 import { JobSweeper, JobSweepResult } from '../common/jobs/job-sweeper';
+import type { SecretStore, SecretStoreName } from '../secret-stores/secret-store';
 import { SecretStoreRegistry } from '../secret-stores/secret-store.registry';
 import {
+  DESTRUCTION_BATCH,
   RevocationQueue,
   secretDestructionBackoffMs,
   SecretDestructionJob,
@@ -22,6 +24,15 @@ import { SecretDestructionsRepository } from './secret-destructions.repository';
 
 const BATCH_WINDOW_MS = 100;
 const MAX_BATCH = 50;
+/** Rows one attempt reads and records at a time. */
+const ATTEMPT_SLICE = 500;
+
+/** A credential whose secret a revocation destroys, and its store. */
+export interface DestructionToSchedule {
+  revocationId: string;
+  credentialId: string;
+  secretStore: string;
+}
 
 export type DestructionOutcome = 'destroyed' | 'retrying' | 'skipped';
 
@@ -63,9 +74,31 @@ export class SecretDestructionService implements DueWork, OnModuleInit {
     this.sweeper.register(this);
   }
 
-  /** Enqueues the destruction once the caller's transaction (which wrote the rows) commits. */
-  scheduleAfterCommit(em: EntityManager, jobs: SecretDestructionJob[]): void {
-    if (jobs.length) this.afterCommit.run(em, () => this.enqueue(jobs));
+  /**
+   * Enqueues the destructions once the caller's transaction (which wrote the
+   * rows) commits: one job per revocation and store, of up to
+   * DESTRUCTION_BATCH credentials (a bulk revocation's chunk is a few jobs, not
+   * a job per credential); one credential is a job of its own, under the id
+   * the job sweep gives it.
+   */
+  scheduleAfterCommit(em: EntityManager, destructions: DestructionToSchedule[]): void {
+    if (destructions.length === 0) return;
+    const groups = new Map<string, string[]>();
+    for (const d of destructions) {
+      const key = `${d.revocationId} ${d.secretStore}`;
+      const group = groups.get(key) ?? [];
+      group.push(d.credentialId);
+      groups.set(key, group);
+    }
+    const jobs: SecretDestructionJob[] = [];
+    for (const [key, credentialIds] of groups) {
+      const revocationId = key.split(' ')[0];
+      for (let i = 0; i < credentialIds.length; i += DESTRUCTION_BATCH) {
+        const ids = credentialIds.slice(i, i + DESTRUCTION_BATCH);
+        jobs.push(ids.length === 1 ? { revocationId, credentialId: ids[0] } : { revocationId, credentialId: ids[0], credentialIds: ids });
+      }
+    }
+    this.afterCommit.run(em, () => this.enqueue(jobs));
   }
 
   /**
@@ -95,17 +128,49 @@ export class SecretDestructionService implements DueWork, OnModuleInit {
     );
   }
 
+  /**
+   * One attempt for each of these credentials at once (a batch job: one
+   * revocation's credentials in one store), ATTEMPT_SLICE at a time. Like
+   * `destroy`, never throws for the store.
+   */
+  async destroyMany(credentialIds: string[], requestId: string): Promise<Map<string, DestructionOutcome>> {
+    const outcomes = new Map<string, DestructionOutcome>();
+    for (let i = 0; i < credentialIds.length; i += ATTEMPT_SLICE) {
+      for (const [id, outcome] of await this.destroyBatch(credentialIds.slice(i, i + ATTEMPT_SLICE), requestId)) outcomes.set(id, outcome);
+    }
+    return outcomes;
+  }
+
   private async destroyBatch(credentialIds: string[], requestId: string): Promise<Map<string, DestructionOutcome>> {
     const outcomes = new Map<string, DestructionOutcome>();
     const rows = await this.repository.pendingOf(credentialIds);
-    const attempts = await Promise.all(
-      rows.map(async (row) => {
+    // Per store, each with as many calls in flight as it takes (the local store groups its deletes into one statement).
+    const attempts: Array<{ row: (typeof rows)[number]; error: Error | null }> = [];
+    const byStore = new Map<string, typeof rows>();
+    for (const row of rows) byStore.set(row.secretStore, [...(byStore.get(row.secretStore) ?? []), row]);
+    await Promise.all(
+      [...byStore].map(async ([name, storeRows]) => {
+        let store: SecretStore;
         try {
-          await this.stores.get(row.secretStore).deleteAll(row.secretTarget);
-          return { row, error: null };
+          store = this.stores.get(name as SecretStoreName);
         } catch (error) {
-          return { row, error: error as Error };
+          for (const row of storeRows) attempts.push({ row, error: error as Error });
+          return;
         }
+        let next = 0;
+        await Promise.all(
+          Array.from({ length: Math.min(store.deletionsInFlight, storeRows.length) }, async () => {
+            while (next < storeRows.length) {
+              const row = storeRows[next++];
+              try {
+                await store.deleteAll(row.secretTarget);
+                attempts.push({ row, error: null });
+              } catch (error) {
+                attempts.push({ row, error: error as Error });
+              }
+            }
+          }),
+        );
       }),
     );
     for (const { row, error } of attempts.filter((a) => a.error)) {

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import { Counter, Gauge, Histogram } from 'prom-client';
+import type { Counter, Histogram } from 'prom-client';
 
-import { MetricsService } from '../common/metrics/metrics.service';
+import { MetricsService, sharedPerScrape } from '../common/metrics/metrics.service';
 import type { RotationStep, RotationTrigger } from './entities/rotation.entity';
 import { RotationsRepository } from './rotations.repository';
 
@@ -20,71 +20,43 @@ export class RotationMetrics {
   private readonly retired: Counter<'store'>;
   private readonly duration: Histogram<'store'>;
   private readonly run: Histogram<'store'>;
-  private snapshot: Promise<Map<string, number>> | null = null;
 
   constructor(metrics: MetricsService, repository: RotationsRepository) {
-    const registers = [metrics.registry];
-    this.started = new Counter({
-      name: 'rotations_started_total',
-      help: 'Rotations started, by store and trigger (scheduled or manual)',
-      labelNames: ['store', 'trigger'],
-      registers,
-    });
-    this.finished = new Counter({
-      name: 'rotations_finished_total',
-      help: 'Rotations that ended: completed (promoted), failed (out of tries, waiting for a person) or cancelled (credential revoked)',
-      labelNames: ['store', 'outcome'],
-      registers,
-    });
-    this.stepErrors = new Counter({
-      name: 'rotation_step_errors_total',
-      help: 'Failed tries of a rotation step, by store and the step it was at',
-      labelNames: ['store', 'step'],
-      registers,
-    });
-    this.retired = new Counter({
-      name: 'rotation_versions_retired_total',
-      help: 'Previous versions destroyed at the end of their grace period',
-      labelNames: ['store'],
-      registers,
-    });
-    this.duration = new Histogram({
-      name: 'rotation_duration_seconds',
-      help: 'From a rotation starting to its new version being promoted',
-      labelNames: ['store'],
-      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 3600, 21600, 86400],
-      registers,
-    });
-    this.run = new Histogram({
-      name: 'rotation_run_seconds',
-      help: 'Wall time of the job run that took a rotation through its steps to promotion (excludes queueing and backoff)',
-      labelNames: ['store'],
-      buckets: [0.002, 0.005, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1, 2, 5, 10, 30],
-      registers,
-    });
-    const read = () => {
-      this.snapshot ??= repository
-        .countsByStatus()
-        .then((rows) => new Map(rows.map((r) => [r.status, r.n])))
-        .finally(() => setTimeout(() => (this.snapshot = null), 500).unref());
-      return this.snapshot;
-    };
-    new Gauge({
-      name: 'rotations_failed',
-      help: 'Rotations failed for good, waiting in the dead-letter list (GET /v1/rotations?status=failed)',
-      registers,
-      async collect() {
-        this.set((await read()).get('failed') ?? 0);
-      },
-    });
-    new Gauge({
-      name: 'rotations_running',
-      help: 'Rotations in progress',
-      registers,
-      async collect() {
-        this.set((await read()).get('running') ?? 0);
-      },
-    });
+    this.started = metrics.counter('rotations_started_total', 'Rotations started, by store and trigger (scheduled or manual)', [
+      'store',
+      'trigger',
+    ]);
+    this.finished = metrics.counter(
+      'rotations_finished_total',
+      'Rotations that ended: completed (promoted), failed (out of tries, waiting for a person) or cancelled (credential revoked)',
+      ['store', 'outcome'],
+    );
+    this.stepErrors = metrics.counter('rotation_step_errors_total', 'Failed tries of a rotation step, by store and the step it was at', [
+      'store',
+      'step',
+    ]);
+    this.retired = metrics.counter('rotation_versions_retired_total', 'Previous versions destroyed at the end of their grace period', [
+      'store',
+    ]);
+    this.duration = metrics.histogram(
+      'rotation_duration_seconds',
+      'From a rotation starting to its new version being promoted',
+      ['store'],
+      [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 3600, 21600, 86400],
+    );
+    this.run = metrics.histogram(
+      'rotation_run_seconds',
+      'Wall time of the job run that took a rotation through its steps to promotion (excludes queueing and backoff)',
+      ['store'],
+      [0.002, 0.005, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1, 2, 5, 10, 30],
+    );
+    const read = sharedPerScrape(async () => new Map((await repository.countsByStatus()).map((r) => [r.status, r.n])));
+    metrics.gauge(
+      'rotations_failed',
+      'Rotations failed for good, waiting in the dead-letter list (GET /v1/rotations?status=failed)',
+      async () => (await read()).get('failed') ?? 0,
+    );
+    metrics.gauge('rotations_running', 'Rotations in progress', async () => (await read()).get('running') ?? 0);
   }
 
   rotationStarted(store: string, trigger: RotationTrigger, count = 1): void {

@@ -43,7 +43,7 @@ const WORKER = 'rotation-worker';
 const MAX_STEPS_PER_RUN = 8;
 
 /**
- * The rotation step machine (DESIGN.md "Rotation, step by step"). Each step
+ * The rotation step machine (docs/architecture.md "The life of a rotation"). Each step
  * does its external work first (idempotently: the store write is keyed by
  * the rotation id and version), then records its outcome and moves `step` in
  * one transaction with the credential row locked (RotationStepsService, which

@@ -8,6 +8,7 @@ import { Clock, HOUR_MS } from '../common/clock/clock';
 import { AfterCommit } from '../common/db/after-commit';
 import { GroupCommit } from '../common/db/group-commit';
 import { RandomSource } from '../common/random/random-source';
+import { CredentialChangeNotifier } from '../enforcement/credential-change-notifier.service';
 import type { Credential } from '../inventory/credential';
 import { CredentialsService } from '../inventory/credentials.service';
 import { RotationEntity } from './entities/rotation.entity';
@@ -64,6 +65,7 @@ export class RotationStepsService {
     private readonly queue: RotationQueue,
     private readonly clock: Clock,
     private readonly random: RandomSource,
+    private readonly credentialChanges: CredentialChangeNotifier,
   ) {}
 
   load(rotationId: string): Promise<RotationEntity | null> {
@@ -218,6 +220,11 @@ export class RotationStepsService {
         });
       }
       await this.audit.record(em, this.context(items), ...audit);
+      // Promotion sends gateways no event, but an immediate one ends earlier versions' grace now: verification caches hear it at commit.
+      await this.credentialChanges.notify(
+        em,
+        promoted.map(({ rotation }) => rotation.credentialId),
+      );
       if (retire.length) {
         this.afterCommit.run(em, async () => {
           await this.queue.addRetirements(retire);

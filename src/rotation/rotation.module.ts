@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 
 import { AuditModule } from '../audit/audit.module';
+import { CredentialChangesModule } from '../enforcement/credential-changes.module';
 import { GatewaysModule } from '../gateways/gateways.module';
 import { InventoryModule } from '../inventory/inventory.module';
 import { SecretStoresModule } from '../secret-stores/secret-stores.module';
@@ -23,7 +24,14 @@ import { RotationsService } from './rotations.service';
  * manual and emergency rotation, retries of failed rotations, and history.
  */
 @Module({
-  imports: [TypeOrmModule.forFeature([RotationEntity]), AuditModule, InventoryModule, GatewaysModule, SecretStoresModule],
+  imports: [
+    TypeOrmModule.forFeature([RotationEntity]),
+    AuditModule,
+    InventoryModule,
+    GatewaysModule,
+    SecretStoresModule,
+    CredentialChangesModule,
+  ],
   controllers: [RotationsController],
   providers: [
     RotationsRepository,

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager, In } from 'typeorm';
 
+import { preparedQuery, PreparedStatement } from '../common/db/prepared-query';
 import { fetchTimePage, Page } from '../common/pagination/pagination';
 import type { SecretStoreName } from '../config/app-config';
 import { RotationEntity, RotationStatus, RotationTrigger } from './entities/rotation.entity';
@@ -33,6 +34,12 @@ const REF_COLUMNS = `id, credential_id AS "credentialId", secret_store AS "secre
  * (a stalled job picked up while the first still runs) can never both record
  * a step: the second sees no row updated and reloads.
  */
+/** Asked for every access token checked (src/oauth): a prepared statement, served by rotations_credential_created_idx. */
+const LAST_IMMEDIATE_COMPLETION: PreparedStatement = {
+  name: 'rotation_last_immediate_completion',
+  text: `SELECT max(completed_at) AS at FROM rotations WHERE credential_id = $1 AND immediate AND status = 'completed'`,
+};
+
 @Injectable()
 export class RotationsRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
@@ -113,6 +120,28 @@ export class RotationsRepository {
           AND grace_ends_at > $2 AND from_secret_sha256 IS NOT NULL`,
       [credentialIds, at],
     );
+  }
+
+  /**
+   * The credential and version number of a secret by its SHA-256, among the
+   * versions rotations wrote (as new version) or replaced (as from version),
+   * through rotations_new_secret_sha256_idx and rotations_from_secret_sha256_idx.
+   */
+  async versionBySha256(em: EntityManager, sha256: string): Promise<{ credentialId: string; version: number } | null> {
+    const rows: Array<{ credentialId: string; version: number }> = await em.query(
+      `(SELECT credential_id AS "credentialId", to_version AS version FROM rotations WHERE new_secret_sha256 = $1 LIMIT 1)
+       UNION ALL
+       (SELECT credential_id, from_version FROM rotations WHERE from_secret_sha256 = $1 LIMIT 1)
+       LIMIT 1`,
+      [sha256],
+    );
+    return rows[0] ?? null;
+  }
+
+  /** When the credential's latest `immediate` rotation was promoted (completed), or null if none was. */
+  async lastImmediateCompletion(credentialId: string): Promise<Date | null> {
+    const rows = await preparedQuery<{ at: Date | null }>(this.dataSource, LAST_IMMEDIATE_COMPLETION, [credentialId]);
+    return rows[0]?.at ?? null;
   }
 
   /** Several rotations in one statement (the group commit's loader). */

@@ -67,84 +67,102 @@ export class RotationsService {
     input: RotateRequest,
   ): Promise<{ rotationId: string; resumed: boolean }> {
     try {
-      return await this.dataSource.transaction(async (em) => {
-        const credential = await this.credentials.lockForChange(em, credentialId);
-        assertMayRespond(ctx.actor, credential.ownerId, 'rotate', 'credential');
-        if (credential.status === 'revoked') throw new CredentialRevokedError();
-        if (credential.status !== 'active') throw new CredentialNotActiveError(credential.status);
-        const running = await this.repository.runningOf(em, credentialId);
-        if (running) throw new RotationInProgressError(running.id);
-        const immediate = input.immediate ?? false;
-        const reason = input.reason ?? null;
-        const toVersion = credential.secretVersion! + 1;
-        const failed = await this.repository.forVersion(em, credentialId, toVersion);
-        const now = this.clock.now();
-        let rotation: RotationEntity;
-        if (failed) {
-          rotation = await this.reopen(em, credential, failed, {
-            immediate: immediate || failed.immediate,
-            reason,
-            requestedBy: ctx.actor.tokenId,
-            trigger: 'manual',
-          });
-        } else {
-          rotation = {
-            id: this.random.uuid(),
-            credentialId,
-            ownerId: credential.ownerId,
-            secretStore: credential.secretStore,
-            secretTarget: targetOf(credential),
-            trigger: 'manual',
-            immediate,
-            reason,
-            requestedBy: ctx.actor.tokenId,
-            step: 'pending',
-            status: 'running',
-            fromVersion: credential.secretVersion!,
-            fromVersionId: credential.secretVersionId!,
-            fromSecretSha256: credential.secretSha256,
-            toVersion,
-            newVersionId: null,
-            newSecretSha256: null,
-            newSecretRef: null,
-            attempts: 0,
-            error: null,
-            nextAttemptAt: now,
-            startedAt: now,
-            publishedAt: null,
-            completedAt: null,
-            failedAt: null,
-            graceEndsAt: null,
-            retiredAt: null,
-            createdAt: now,
-            updatedAt: now,
-          };
-          await this.repository.insert(em, rotation);
-        }
-        await this.audit.record(em, ctx, {
-          action: 'rotation.requested',
-          targetType: 'credential',
-          targetId: credentialId,
-          data: {
-            rotationId: rotation.id,
-            immediate: rotation.immediate,
-            reason,
-            fromVersion: rotation.fromVersion,
-            toVersion,
-            ...(failed ? { resumedFailedRotation: true } : {}),
-          },
-        });
-        const ref = refOf(rotation);
-        this.afterCommit.run(em, async () => {
-          this.metrics.rotationStarted(ref.secretStore, 'manual');
-          await (failed ? this.queue.restartRotation(ref) : this.queue.addRotations([ref]));
-        });
-        return { rotationId: rotation.id, resumed: Boolean(failed) };
-      });
+      return await this.dataSource.transaction((em) => this.requestRotationInTransaction(em, ctx, credentialId, input));
     } catch (error) {
       if (isUniqueViolation(error)) throw new RotationInProgressError();
       throw error;
     }
+  }
+
+  /**
+   * requestRotation inside the caller's transaction (a leak report rotates in
+   * the transaction that audits the report). A race with another rotation's
+   * start surfaces as a unique violation when the caller commits or at the
+   * insert: the caller maps it with `isUniqueViolation` to RotationInProgressError.
+   */
+  async requestRotationInTransaction(
+    em: EntityManager,
+    ctx: RequestContext,
+    credentialId: string,
+    input: RotateRequest,
+  ): Promise<{ rotationId: string; resumed: boolean }> {
+    const credential = await this.credentials.lockForChange(em, credentialId);
+    assertMayRespond(ctx.actor, credential.ownerId, 'rotate', 'credential');
+    if (credential.status === 'revoked') throw new CredentialRevokedError();
+    if (credential.status !== 'active') throw new CredentialNotActiveError(credential.status);
+    const running = await this.repository.runningOf(em, credentialId);
+    if (running) throw new RotationInProgressError(running.id);
+    const immediate = input.immediate ?? false;
+    const reason = input.reason ?? null;
+    const toVersion = credential.secretVersion! + 1;
+    const failed = await this.repository.forVersion(em, credentialId, toVersion);
+    const now = this.clock.now();
+    let rotation: RotationEntity;
+    if (failed) {
+      rotation = await this.reopen(em, credential, failed, {
+        immediate: immediate || failed.immediate,
+        reason,
+        requestedBy: ctx.actor.tokenId,
+        trigger: 'manual',
+      });
+    } else {
+      rotation = {
+        id: this.random.uuid(),
+        credentialId,
+        ownerId: credential.ownerId,
+        secretStore: credential.secretStore,
+        secretTarget: targetOf(credential),
+        trigger: 'manual',
+        immediate,
+        reason,
+        requestedBy: ctx.actor.tokenId,
+        step: 'pending',
+        status: 'running',
+        fromVersion: credential.secretVersion!,
+        fromVersionId: credential.secretVersionId!,
+        fromSecretSha256: credential.secretSha256,
+        toVersion,
+        newVersionId: null,
+        newSecretSha256: null,
+        newSecretRef: null,
+        attempts: 0,
+        error: null,
+        nextAttemptAt: now,
+        startedAt: now,
+        publishedAt: null,
+        completedAt: null,
+        failedAt: null,
+        graceEndsAt: null,
+        retiredAt: null,
+        createdAt: now,
+        updatedAt: now,
+      };
+      await this.repository.insert(em, rotation);
+    }
+    await this.audit.record(em, ctx, {
+      action: 'rotation.requested',
+      targetType: 'credential',
+      targetId: credentialId,
+      data: {
+        rotationId: rotation.id,
+        immediate: rotation.immediate,
+        reason,
+        fromVersion: rotation.fromVersion,
+        toVersion,
+        ...(failed ? { resumedFailedRotation: true } : {}),
+      },
+    });
+    const ref = refOf(rotation);
+    this.afterCommit.run(em, async () => {
+      this.metrics.rotationStarted(ref.secretStore, 'manual');
+      await (failed ? this.queue.restartRotation(ref) : this.queue.addRotations([ref]));
+    });
+    return { rotationId: rotation.id, resumed: Boolean(failed) };
+  }
+
+  /** The credential and version number of a secret rotation wrote or replaced, by its SHA-256 (hex); null if none. */
+  versionBySha256(em: EntityManager, sha256: string): Promise<{ credentialId: string; version: number } | null> {
+    return this.repository.versionBySha256(em, sha256);
   }
 
   /**
@@ -161,6 +179,14 @@ export class RotationsService {
     const valid = new Map(credentials.map((c) => [c.id, new Set(c.secretSha256 ? [c.secretSha256] : [])]));
     for (const row of await this.repository.validVersionSha256s(em, [...valid.keys()], at)) valid.get(row.credentialId)?.add(row.sha256);
     return valid;
+  }
+
+  /**
+   * When the credential's latest `immediate` rotation (leak response) made its new version current,
+   * or null: everything obtained with an earlier version before then (OAuth access tokens) no longer counts.
+   */
+  lastImmediateRotationAt(credentialId: string): Promise<Date | null> {
+    return this.repository.lastImmediateCompletion(credentialId);
   }
 
   /** `POST /v1/rotations/:id/retry`: a failed rotation runs again from the step it reached. */

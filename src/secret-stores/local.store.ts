@@ -96,6 +96,9 @@ export class LocalSecretStore extends SecretStore {
     );
   }
 
+  /** Deletions are grouped into one DELETE per BATCH: a destruction batch hands them all over at once. */
+  override readonly deletionsInFlight = 1000;
+
   async deleteAll(target: SecretTarget): Promise<void> {
     await this.guard(() => this.deletions.submit(target.credentialId));
   }

@@ -58,6 +58,9 @@ export abstract class SecretStore {
   /** Deletes the secret with every version. Deleting a missing secret succeeds. */
   abstract deleteAll(target: SecretTarget): Promise<void>;
 
+  /** How many deleteAll calls a batch of destructions has in flight at once (a store that groups them takes more). */
+  readonly deletionsInFlight: number = 16;
+
   /** Throws SecretStoreUnavailableError when the store cannot serve requests now. */
   abstract checkHealth(): Promise<void>;
 }

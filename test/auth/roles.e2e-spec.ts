@@ -1,15 +1,16 @@
-import { Fixtures } from '../support/fixtures';
+import { UsageRecorderService } from '../../src/enforcement/usage-recorder.service';
+import { credentialBody, Fixtures } from '../support/fixtures';
 import { startTestApp, TestApp } from '../support/test-app';
 
-type Caller = 'admin' | 'ownerA' | 'ownerB' | 'responder' | 'auditor' | 'none';
-const CALLERS: Caller[] = ['admin', 'ownerA', 'ownerB', 'responder', 'auditor', 'none'];
+type Caller = 'admin' | 'ownerA' | 'ownerB' | 'responder' | 'auditor' | 'gateway' | 'none';
+const CALLERS: Caller[] = ['admin', 'ownerA', 'ownerB', 'responder', 'auditor', 'gateway', 'none'];
 
 interface RouteCase {
   name: string;
   /** Builds a fresh request (fresh resources) for each caller, so calls never interfere. */
   request: (caller: Caller) => Promise<{ method: string; path: string; body?: unknown }>;
   expect: Partial<Record<Caller, number>>;
-  /** Status for callers not listed in `expect` (except `none`, always 401). */
+  /** Status for callers not listed in `expect` (except `none`, always 401, and `gateway`, 403 unless listed). */
   otherwise: number;
 }
 
@@ -26,6 +27,8 @@ describe('authorization: route × role', () => {
   let ownerB: any;
   let product: any;
   let agentA: any;
+  /** The gateway the `gateway` token is bound to. */
+  let tokenGatewayId: string;
 
   const pendingCredentialOfA = async () => (await f.credential(agentA.id, [`${product.name}:delete`], {}, tokens.ownerA.token)).credential;
   const activeCredentialOfA = async () => (await f.credential(agentA.id, [`${product.name}:read`], {}, tokens.ownerA.token)).credential;
@@ -44,6 +47,17 @@ describe('authorization: route × role', () => {
     return { campaign: opened.body, item: items.body.items.find((i: any) => i.credentialId === credential.id) };
   };
 
+  /** An open `ip_not_allowed` alert of a fresh credential of owner A (a call from outside its allowlist, detected in the recorder's flush). */
+  const alertOfA = async (): Promise<{ id: string }> => {
+    const made = await f.credential(agentA.id, [`${product.name}:read`], { ipAllowlist: ['203.0.113.0/24'] }, tokens.ownerA.token);
+    const verified = await t.http.post('/v1/verify', { key: made.secret, ip: '192.0.2.1' }, tokens.admin.token);
+    expect(verified.body.code).toBe('IP_DENIED');
+    await t.app.get(UsageRecorderService).flush();
+    const listed = await t.http.get(`/v1/alerts?credentialId=${made.credential.id}`, tokens.admin.token);
+    expect(listed.body.items).toHaveLength(1);
+    return listed.body.items[0];
+  };
+
   const cases: RouteCase[] = [
     {
       name: 'POST /v1/tokens',
@@ -52,6 +66,7 @@ describe('authorization: route × role', () => {
       otherwise: 403,
     },
     { name: 'GET /v1/tokens', request: async () => ({ method: 'GET', path: '/v1/tokens' }), expect: { admin: 200 }, otherwise: 403 },
+    { name: 'GET /v1/tokens/self', request: async () => ({ method: 'GET', path: '/v1/tokens/self' }), expect: {}, otherwise: 200 },
     {
       name: 'DELETE /v1/tokens/:id',
       request: async () => ({ method: 'DELETE', path: `/v1/tokens/${(await f.token('auditor')).id}` }),
@@ -204,6 +219,23 @@ describe('authorization: route × role', () => {
       otherwise: 403,
     },
     {
+      // A dry run: the callers allowed through change nothing (test/revocation/bulk-revocation.e2e-spec.ts revokes for real).
+      name: 'POST /v1/revocations',
+      request: async () => ({
+        method: 'POST',
+        path: '/v1/revocations',
+        body: { reason: 'roles', filter: { agentIds: [agentA.id] }, dryRun: true },
+      }),
+      expect: { admin: 200, responder: 200 },
+      otherwise: 403,
+    },
+    {
+      name: 'GET /v1/revocations',
+      request: async () => ({ method: 'GET', path: '/v1/revocations' }),
+      expect: { admin: 200, responder: 200, auditor: 200 },
+      otherwise: 403,
+    },
+    {
       name: 'GET /v1/rotations/:id',
       request: async () => ({ method: 'GET', path: `/v1/rotations/${(await rotationOfA()).rotationId}` }),
       expect: { ownerB: 403 },
@@ -258,6 +290,30 @@ describe('authorization: route × role', () => {
       otherwise: 403,
     },
     {
+      // Bulk decisions follow the single route's rules: owner B may not decide owner A's items.
+      name: 'POST /v1/campaigns/:id/decisions',
+      request: async () => {
+        const { campaign, item } = await campaignOfA();
+        return { method: 'POST', path: `/v1/campaigns/${campaign.id}/decisions`, body: { items: [{ itemId: item.id, decision: 'keep' }] } };
+      },
+      expect: { admin: 200, ownerA: 200 },
+      otherwise: 403,
+    },
+    {
+      // Accepting recommendations for owner A: owner B may not name another owner.
+      name: 'POST /v1/campaigns/:id/decisions (acceptRecommendations, ownerId A)',
+      request: async () => {
+        const { campaign } = await campaignOfA();
+        return {
+          method: 'POST',
+          path: `/v1/campaigns/${campaign.id}/decisions`,
+          body: { acceptRecommendations: true, ownerId: ownerA.id },
+        };
+      },
+      expect: { admin: 200, ownerA: 200 },
+      otherwise: 403,
+    },
+    {
       // Owner B may sign off, but has no items in a campaign of owner A's credentials.
       name: 'POST /v1/campaigns/:id/signoff',
       request: async () => {
@@ -293,9 +349,91 @@ describe('authorization: route × role', () => {
       otherwise: 403,
     },
     {
+      name: 'POST /v1/leaks',
+      request: async () => ({ method: 'POST', path: '/v1/leaks', body: { secretSha256: '0'.repeat(64), action: 'none' } }),
+      expect: { admin: 200, responder: 200 },
+      otherwise: 403,
+    },
+    {
+      name: 'GET /v1/revocable_token_types',
+      request: async () => ({ method: 'GET', path: '/v1/revocable_token_types' }),
+      expect: { admin: 200, responder: 200 },
+      otherwise: 403,
+    },
+    {
+      name: 'POST /v1/revoke_tokens',
+      request: async () => ({
+        method: 'POST',
+        path: '/v1/revoke_tokens',
+        body: [{ type: 'agk_test', token: `agk_test_${'x'.repeat(49)}` }],
+      }),
+      expect: { admin: 204, responder: 204 },
+      otherwise: 403,
+    },
+    {
+      name: 'POST /v1/verify',
+      request: async () => ({ method: 'POST', path: '/v1/verify', body: { key: (await activeCredentialOfA()).id } }),
+      expect: { admin: 200, gateway: 200 },
+      otherwise: 403,
+    },
+    {
+      name: 'GET /v1/gateways/:id/credentials',
+      request: async () => ({ method: 'GET', path: `/v1/gateways/${tokenGatewayId}/credentials` }),
+      expect: { admin: 200, gateway: 200 },
+      otherwise: 403,
+    },
+    {
+      name: 'GET /v1/gateways/:id/events',
+      request: async () => ({ method: 'GET', path: `/v1/gateways/${tokenGatewayId}/events?after=0` }),
+      expect: { admin: 200, gateway: 200 },
+      otherwise: 403,
+    },
+    {
+      name: 'GET /v1/gateways/:id/credentials of another gateway',
+      request: async () => ({ method: 'GET', path: `/v1/gateways/${(await f.gateway()).id}/credentials` }),
+      expect: { admin: 200 },
+      otherwise: 403,
+    },
+    {
       name: 'GET /v1/reviews/mine',
       request: async () => ({ method: 'GET', path: '/v1/reviews/mine' }),
       expect: { ownerA: 200, ownerB: 200 },
+      otherwise: 403,
+    },
+    {
+      name: 'GET /v1/alerts',
+      request: async () => ({ method: 'GET', path: '/v1/alerts' }),
+      expect: {},
+      otherwise: 200,
+    },
+    {
+      name: 'GET /v1/alerts/:id',
+      request: async () => ({ method: 'GET', path: `/v1/alerts/${(await alertOfA()).id}` }),
+      expect: { ownerB: 404 },
+      otherwise: 200,
+    },
+    {
+      name: 'POST /v1/alerts/:id/acknowledge',
+      request: async () => ({ method: 'POST', path: `/v1/alerts/${(await alertOfA()).id}/acknowledge` }),
+      expect: { admin: 200, responder: 200 },
+      otherwise: 403,
+    },
+    {
+      name: 'POST /v1/alerts/:id/resolve',
+      request: async () => ({ method: 'POST', path: `/v1/alerts/${(await alertOfA()).id}/resolve`, body: { note: 'checked' } }),
+      expect: { admin: 200, responder: 200 },
+      otherwise: 403,
+    },
+    {
+      name: 'GET /v1/alert-policies',
+      request: async () => ({ method: 'GET', path: '/v1/alert-policies' }),
+      expect: { admin: 200, responder: 200, auditor: 200 },
+      otherwise: 403,
+    },
+    {
+      name: 'PUT /v1/alert-policies/:type',
+      request: async () => ({ method: 'PUT', path: '/v1/alert-policies/new_network', body: { action: 'none' } }),
+      expect: { admin: 200 },
       otherwise: 403,
     },
   ];
@@ -313,6 +451,7 @@ describe('authorization: route × role', () => {
       ownerB: await f.token('owner', ownerB.id),
       responder: await f.token('responder'),
       auditor: await f.token('auditor'),
+      gateway: await f.token('gateway', undefined, (tokenGatewayId = (await f.gateway()).id)),
     };
   });
   afterAll(() => t.close());
@@ -325,14 +464,42 @@ describe('authorization: route × role', () => {
       const token = caller === 'none' ? undefined : tokens[caller].token;
       const r = await t.http.request(request.method, request.path, request.body, { token });
       got[caller] = r.status;
-      want[caller] = caller === 'none' ? 401 : (route.expect[caller] ?? route.otherwise);
+      want[caller] = caller === 'none' ? 401 : (route.expect[caller] ?? (caller === 'gateway' ? 403 : route.otherwise));
       if (r.status >= 400) expect(r.headers.get('content-type')).toContain('application/problem+json');
     }
     expect(got).toEqual(want);
   });
 
+  it('a gateway token is bound to one existing gateway, and only gateway tokens are', async () => {
+    const gateway = await f.gateway();
+    const made = await t.http.post('/v1/tokens', { name: 'edge', role: 'gateway', gatewayId: gateway.id }, f.admin);
+    expect(made.status).toBe(201);
+    expect(made.body).toMatchObject({ role: 'gateway', gatewayId: gateway.id, ownerId: null });
+    const refusals: Array<[Record<string, unknown>, string]> = [
+      [{ name: 'g', role: 'gateway' }, 'gatewayId'],
+      [{ name: 'g', role: 'gateway', gatewayId: '00000000-0000-4000-8000-000000000000' }, 'gatewayId'],
+      [{ name: 'g', role: 'auditor', gatewayId: gateway.id }, 'gatewayId'],
+      [{ name: 'g', role: 'gateway', gatewayId: gateway.id, ownerId: ownerA.id }, 'ownerId'],
+      [{ name: 'g', role: 'gateway', gatewayId: 'not-a-uuid' }, 'gatewayId'],
+    ];
+    for (const [body, field] of refusals) {
+      const r = await t.http.post('/v1/tokens', body, f.admin);
+      expect(r.status).toBe(400);
+      expect(r.body.errors.map((e: { field: string }) => e.field)).toContain(field);
+    }
+    const listed = await t.http.get('/v1/tokens?limit=500', f.admin);
+    expect(listed.body.items.find((x: any) => x.id === made.body.id).gatewayId).toBe(gateway.id);
+  });
+
   it('operations endpoints need no token', async () => {
-    for (const path of ['/health', '/health/ready', '/metrics', '/docs-json']) {
+    for (const path of [
+      '/health',
+      '/health/ready',
+      '/metrics',
+      '/docs-json',
+      '/.well-known/oauth-authorization-server',
+      '/.well-known/jwks.json',
+    ]) {
       expect((await t.http.get(path)).status).toBe(200);
     }
   });
@@ -372,13 +539,7 @@ describe('authorization: route × role', () => {
       expect(agentB.ownerId).toBe(ownerB.id);
       const cred = await t.http.post(
         '/v1/credentials',
-        {
-          agentId: agentA.id,
-          type: 'api_key',
-          environment: 'sandbox',
-          scopes: [`${product.name}:read`],
-          rateLimit: { requests: 1, perSeconds: 1 },
-        },
+        credentialBody(agentA.id, [`${product.name}:read`], { environment: 'sandbox', rateLimit: { requests: 1, perSeconds: 1 } }),
         tokens.ownerB.token,
       );
       expect(cred.status).toBe(403);

@@ -17,10 +17,10 @@ import {
 import { AwsSecretsManagerDouble } from './aws-secrets-manager-double';
 
 /**
- * Proves the Secrets Manager double against PROTOCOLS.md by driving it with
- * the real AWS SDK v3 client, so adapter tests against it mean something.
+ * Proves the Secrets Manager double against docs/protocols.md "AWS Secrets Manager"
+ * by driving it with the real AWS SDK v3 client, so adapter tests against it mean something.
  */
-describe('AWS Secrets Manager double (PROTOCOLS.md, through the AWS SDK v3)', () => {
+describe('AWS Secrets Manager double (JSON 1.1 protocol, through the AWS SDK v3)', () => {
   let aws: AwsSecretsManagerDouble;
   let sm: SecretsManagerClient;
   let n = 0;

@@ -4,7 +4,8 @@ import type { IncomingMessage } from 'node:http';
 import { DoubleResponse, FaultStatus, HttpDouble, RecordedCall } from './http-double';
 
 /**
- * An AWS Secrets Manager double speaking the JSON 1.1 protocol of PROTOCOLS.md:
+ * An AWS Secrets Manager double speaking the JSON 1.1 protocol described in
+ * docs/protocols.md "AWS Secrets Manager":
  * `POST /` with `X-Amz-Target: secretsmanager.<Operation>`, errors as HTTP 400
  * `{"__type","Message"}` (500 InternalServiceError for server faults),
  * ClientRequestToken idempotency, the staging-label rules (each label on one
@@ -53,6 +54,21 @@ const MARKED_FOR_DELETION = "You can't perform this operation on the secret beca
 const NOT_FOUND = "Secrets Manager can't find the specified secret.";
 /** Secrets Manager keeps at most this many versions, dropping the oldest deprecated ones. */
 const MAX_VERSIONS = 100;
+
+/** The Secrets Manager operations the double answers. */
+const OPERATIONS = [
+  'CreateSecret',
+  'PutSecretValue',
+  'GetSecretValue',
+  'DescribeSecret',
+  'UpdateSecretVersionStage',
+  'DeleteSecret',
+  'RestoreSecret',
+  'TagResource',
+  'ListSecrets',
+  'ListSecretVersionIds',
+] as const;
+type Operation = (typeof OPERATIONS)[number];
 
 export class AwsSecretsManagerDouble extends HttpDouble {
   readonly region: string;
@@ -122,31 +138,13 @@ export class AwsSecretsManagerDouble extends HttpDouble {
     }
   }
 
+  /** Each operation is answered by the method of its name (`CreateSecret`: `createSecret`). */
   private dispatch(operation: string, input: Input): Input {
-    switch (operation) {
-      case 'CreateSecret':
-        return this.createSecret(input);
-      case 'PutSecretValue':
-        return this.putSecretValue(input);
-      case 'GetSecretValue':
-        return this.getSecretValue(input);
-      case 'DescribeSecret':
-        return this.describeSecret(input);
-      case 'UpdateSecretVersionStage':
-        return this.updateSecretVersionStage(input);
-      case 'DeleteSecret':
-        return this.deleteSecret(input);
-      case 'RestoreSecret':
-        return this.restoreSecret(input);
-      case 'TagResource':
-        return this.tagResource(input);
-      case 'ListSecrets':
-        return this.listSecrets(input);
-      case 'ListSecretVersionIds':
-        return this.listSecretVersionIds(input);
-      default:
-        throw new AwsError('UnknownOperationException', `Unknown operation ${operation}`);
+    if (!(OPERATIONS as readonly string[]).includes(operation)) {
+      throw new AwsError('UnknownOperationException', `Unknown operation ${operation}`);
     }
+    const method = (operation.charAt(0).toLowerCase() + operation.slice(1)) as Uncapitalize<Operation>;
+    return this[method](input);
   }
 
   private createSecret(input: Input): Input {

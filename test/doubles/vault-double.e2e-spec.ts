@@ -3,10 +3,10 @@ import nodeVault from 'node-vault';
 import { VaultDouble } from './vault-double';
 
 /**
- * Proves the Vault double against PROTOCOLS.md by driving it with the real
- * client (node-vault), so adapter tests against it mean something.
+ * Proves the Vault double against docs/protocols.md "HashiCorp Vault, KV secrets engine v2"
+ * by driving it with the real client (node-vault), so adapter tests against it mean something.
  */
-describe('Vault double (PROTOCOLS.md, through node-vault)', () => {
+describe('Vault double (KV v2, token and AppRole auth, through node-vault)', () => {
   const role = { roleId: 'role-id-1', secretId: 'secret-id-1', tokenTtl: 60, tokenMaxTtl: 100 };
   let vault: VaultDouble;
   let client: ReturnType<typeof nodeVault>;

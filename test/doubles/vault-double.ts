@@ -4,7 +4,8 @@ import type { IncomingMessage } from 'node:http';
 import { DoubleResponse, FaultStatus, HttpDouble, RecordedCall } from './http-double';
 
 /**
- * A HashiCorp Vault double speaking the HTTP API of PROTOCOLS.md: KV v2
+ * A HashiCorp Vault double speaking the HTTP API described in
+ * docs/protocols.md "HashiCorp Vault, KV secrets engine v2": KV v2
  * (data, metadata, delete/undelete/destroy, check-and-set, max_versions,
  * custom_metadata, deleted-vs-missing 404s), token auth (lookup-self,
  * renew-self, TTLs and max TTLs), AppRole login, namespaces (by header),

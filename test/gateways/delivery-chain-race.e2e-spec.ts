@@ -3,17 +3,17 @@ import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 
 import { dataSourceOptions } from '../../src/common/db/data-source-options';
-import { DeliveriesRepository } from '../../src/gateways/deliveries.repository';
+import { DeliveriesRepository, DeliveryOutcome } from '../../src/gateways/deliveries.repository';
 import { createTestDatabase, dropTestDatabase } from '../support/test-db';
 
 /**
  * One credential's deliveries to one gateway form a chain: a delivery waits
- * while an earlier one is pending, and whoever finishes the earlier one hands
- * the next over. These tests replay, on a real Postgres, the interleaving in
- * which an event is published while the earlier delivery's finish is in
- * flight: the publisher sees the earlier one pending (so nothing is sent), and
- * the finishing statement's snapshot predates the new event. The new delivery
- * must still come back as the next one, not wait for the outbox sweep.
+ * while an earlier one is pending, and the gateway's drain reads chain heads
+ * only. These tests replay, on a real Postgres, the interleaving in which an
+ * event is published while the earlier delivery's finish is in flight: the
+ * finishing statement's snapshot predates the new event. The drain's next
+ * read must still return the new delivery as the chain's head (its wake is
+ * the publisher's, after its commit), not leave it for the outbox sweep.
  */
 describe('delivery chains: an event published while the previous delivery finishes', () => {
   let db: { name: string; url: string };
@@ -58,9 +58,7 @@ describe('delivery chains: an event published while the previous delivery finish
    * takes its snapshot, then waits for the lock), commits a later event while
    * it waits, then lets it go.
    */
-  async function raceFinish(
-    finish: (firstId: string) => Promise<{ id: string } | null>,
-  ): Promise<{ next: { id: string } | null; laterId: string }> {
+  async function raceFinish(finish: (firstId: string) => Promise<unknown>): Promise<{ next: { id: string } | null; laterId: string }> {
     const credentialId = randomUUID();
     const firstId = await publish(dataSource, credentialId, 'credential.issued');
     const holder = dataSource.createQueryRunner();
@@ -72,11 +70,23 @@ describe('delivery chains: an event published while the previous delivery finish
       await waitUntilBlocked();
       const laterId = await publish(dataSource, credentialId, 'credential.revoked');
       await holder.commitTransaction();
-      return { next: await finishing, laterId };
+      await finishing;
+      return { next: await nextHead(credentialId), laterId };
     } finally {
       if (holder.isTransactionActive) await holder.rollbackTransaction();
       await holder.release();
     }
+  }
+
+  /** The drain's next read of the gateway: the due chain head of this credential in it. */
+  async function nextHead(credentialId: string): Promise<{ id: string } | null> {
+    const { deliveries } = await repository.dueBatch(gatewayId, new Date(Date.now() + 60_000), 100);
+    return deliveries.find((d) => d.credentialId === credentialId) ?? null;
+  }
+
+  /** The outcome a drain records for an acknowledged or finally failed delivery. */
+  function outcome(id: string, kind: 'delivered' | 'failed'): DeliveryOutcome {
+    return { id, outcome: kind, attempted: true, at: new Date(), statusCode: 204, error: null, nextAttemptAt: null, fromRetryStep: 0 };
   }
 
   /** Until a statement of ours waits on a row lock. */
@@ -92,20 +102,19 @@ describe('delivery chains: an event published while the previous delivery finish
   }
 
   it('an acknowledgement hands over the delivery published while it was in flight', async () => {
-    const { next, laterId } = await raceFinish((firstId) =>
-      repository.markDelivered(firstId, { at: new Date(), statusCode: 204, error: null }),
-    );
+    const { next, laterId } = await raceFinish((firstId) => repository.recordOutcomes([outcome(firstId, 'delivered')]));
     expect(next?.id).toBe(laterId);
   });
 
   it('a final failure hands it over too', async () => {
-    const { next, laterId } = await raceFinish((firstId) => repository.markFailed(firstId, new Date(), null, 'gave up'));
+    const { next, laterId } = await raceFinish((firstId) => repository.recordOutcomes([outcome(firstId, 'failed')]));
     expect(next?.id).toBe(laterId);
   });
 
   it('hands over nothing when the chain has nothing after the finished delivery', async () => {
     const credentialId = randomUUID();
     const only = await publish(dataSource, credentialId, 'credential.issued');
-    expect(await repository.markDelivered(only, { at: new Date(), statusCode: 204, error: null })).toBeNull();
+    await repository.recordOutcomes([outcome(only, 'delivered')]);
+    expect(await nextHead(credentialId)).toBeNull();
   });
 });

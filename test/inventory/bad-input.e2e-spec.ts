@@ -1,4 +1,4 @@
-import { Fixtures } from '../support/fixtures';
+import { credentialBody, Fixtures } from '../support/fixtures';
 import { startTestApp, TestApp } from '../support/test-app';
 
 /**
@@ -21,14 +21,8 @@ describe('bad input', () => {
     return row;
   };
 
-  const credential = (overrides: Record<string, unknown>) => ({
-    agentId: world.agent.id,
-    type: 'api_key',
-    environment: 'production',
-    scopes: [`${world.product.name}:read`],
-    rateLimit: { requests: 10, perSeconds: 1 },
-    ...overrides,
-  });
+  const credential = (overrides: Record<string, unknown>) =>
+    credentialBody(world.agent.id, [`${world.product.name}:read`], { rateLimit: { requests: 10, perSeconds: 1 }, ...overrides });
 
   beforeAll(async () => {
     t = await startTestApp();

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 
 import { isWellFormedSecret } from '../../src/inventory/credential-secret';
 import { Fixtures } from '../support/fixtures';
+import { expectProblem } from '../support/problem';
 import { startTestApp, TestApp } from '../support/test-app';
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
@@ -290,6 +291,62 @@ describe('credentials', () => {
       const rejected = await t.http.post(`/v1/credentials/${credential.id}/reject`, undefined, f.admin);
       expect(rejected.status).toBe(200);
       expect(rejected.body).toMatchObject({ status: 'active', scopes: [`${p}:write`], pendingChange: null });
+    });
+  });
+
+  describe('the approvals queue: GET /v1/credentials?pendingApproval', () => {
+    it('lists new requests and active credentials with a pending change, until each is decided; owners see only their own', async () => {
+      const p = world.product.name;
+      const owner = await f.owner({ name: 'Queue team' });
+      const agent = (await t.http.post('/v1/agents', { name: 'queue-agent', ownerId: owner.id }, f.admin)).body;
+      const ownerToken = await f.token('owner', owner.id);
+      // A second apart each, so newest-first is one order (the clock is frozen).
+      const requested = (await f.credential(agent.id, [`${p}:delete`], {}, ownerToken.token)).credential;
+      t.clock.advance(1000);
+      const changed = (await f.credential(agent.id, [`${p}:read`], {}, ownerToken.token)).credential;
+      t.clock.advance(1000);
+      const plain = (await f.credential(agent.id, [`${p}:read`], {}, ownerToken.token)).credential;
+      const change = await t.http.patch(`/v1/credentials/${changed.id}`, { scopes: [`${p}:read`, `${p}:admin`] }, ownerToken.token);
+      expect(change.status).toBe(202);
+      const elsewhere = (await f.credential(world.agent.id, [`${p}:admin`])).credential;
+
+      const ids = async (query: string, token = f.admin) => {
+        const r = await t.http.get(`/v1/credentials?${query}`, token);
+        expect(r.status).toBe(200);
+        return r.body.items.map((c: { id: string }) => c.id);
+      };
+      const queue = await ids(`pendingApproval=true&ownerId=${owner.id}`);
+      expect(queue).toEqual([changed.id, requested.id]);
+      const [listedChange] = (await t.http.get(`/v1/credentials?pendingApproval=true&ownerId=${owner.id}&status=active`, f.admin)).body
+        .items;
+      expect(listedChange).toMatchObject({
+        id: changed.id,
+        status: 'active',
+        scopes: [`${p}:read`],
+        pendingChange: { status: 'pending_approval', scopes: [`${p}:read`, `${p}:admin`], requestedBy: ownerToken.id },
+      });
+      expect(await ids(`pendingApproval=false&ownerId=${owner.id}`)).toEqual([plain.id]);
+      expect(await ids('pendingApproval=true')).toEqual(expect.arrayContaining([elsewhere.id, changed.id, requested.id]));
+      // An owner's queue is its own, whatever it asks for.
+      const mine = await ids('pendingApproval=true', ownerToken.token);
+      expect(mine).toEqual([changed.id, requested.id]);
+
+      // Decided: gone from the queue (an approved change, a rejected request).
+      expect((await t.http.post(`/v1/credentials/${changed.id}/approve`, undefined, f.admin)).status).toBe(200);
+      expect((await t.http.post(`/v1/credentials/${requested.id}/reject`, undefined, f.admin)).status).toBe(200);
+      expect(await ids(`pendingApproval=true&ownerId=${owner.id}`)).toEqual([]);
+      // A rejected change leaves nothing pending either.
+      expect((await t.http.patch(`/v1/credentials/${plain.id}`, { scopes: [`${p}:delete`] }, ownerToken.token)).status).toBe(202);
+      expect(await ids(`pendingApproval=true&ownerId=${owner.id}`)).toEqual([plain.id]);
+      expect((await t.http.post(`/v1/credentials/${plain.id}/reject`, undefined, f.admin)).status).toBe(200);
+      expect(await ids(`pendingApproval=true&ownerId=${owner.id}`)).toEqual([]);
+      expect(await ids(`pendingApproval=false&ownerId=${owner.id}`)).toEqual([plain.id, changed.id, requested.id]);
+    });
+
+    it('refuses a value other than true or false, naming the field', async () => {
+      for (const value of ['yes', '1', 'TRUE', '']) {
+        expectProblem(await t.http.get(`/v1/credentials?pendingApproval=${value}`, f.admin), 400, ['pendingApproval']);
+      }
     });
   });
 

@@ -299,7 +299,13 @@ describe('recovery from a worker crash', () => {
     );
     await jobs().queue(rotationQueueName('local')).remove(jobIds.rotation);
     await jobs().queue(RevocationQueue.SecretDestruction).remove(jobIds.destruction);
-    for (const id of jobIds.deliveries) await jobs().queue(GatewayQueue.Delivery).remove(id);
+    // A gateway's drain job may still be held by the worker just killed (it was finishing): its lock goes with it.
+    for (const id of jobIds.deliveries) {
+      await jobs()
+        .redis()
+        .del(`${jobs().queue(GatewayQueue.Delivery).toKey(id)}:lock`);
+      await jobs().queue(GatewayQueue.Delivery).remove(id);
+    }
     expect(await jobStates(work)).toEqual({ deliveries: ['unknown', 'unknown'], destruction: 'unknown', rotation: 'unknown' });
 
     const restarted = await startWorker('worker,scheduler');

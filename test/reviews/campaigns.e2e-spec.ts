@@ -38,7 +38,7 @@ describe('review campaigns', () => {
 
     // Production, read+write, no allowlist, never used.
     cred.prodWrite = (await f.credential(agentA.id, [`${p}:read`, `${p}:write`])).credential;
-    // Sandbox, allowlisted, a very high rate limit, last used 40 days ago, rotation overdue.
+    // Sandbox, allowlisted, a very high rate limit, issued 60 and last used 40 days ago (no call since), rotation overdue.
     cred.sandboxBusy = (
       await f.credential(agentA.id, [`${p}:read`], {
         environment: 'sandbox',
@@ -46,7 +46,11 @@ describe('review campaigns', () => {
         rateLimit: { requests: 100000, perSeconds: 1 },
       })
     ).credential;
-    await h.setCredentialColumns(cred.sandboxBusy.id, { lastUsedAt: new Date(now - 40 * DAY), nextRotationAt: new Date(now - DAY) });
+    await h.setCredentialColumns(cred.sandboxBusy.id, {
+      lastUsedAt: new Date(now - 40 * DAY),
+      nextRotationAt: new Date(now - DAY),
+      createdAt: new Date(now - 60 * DAY),
+    });
     // Delete and admin scopes, approved by a second admin; used an hour ago.
     cred.privileged = await h.privilegedCredential(agentA.id, [`${p}:read`, `${p}:delete`, `${p}:admin`], {
       ipAllowlist: ['192.0.2.0/24'],
@@ -323,6 +327,13 @@ describe('review campaigns', () => {
           ipAllowlist: item.snapshot.ipAllowlist,
           lastUsedAt: item.snapshot.lastUsedAt,
           lastRotatedAt: item.snapshot.lastRotatedAt,
+          calls30d: item.usage.calls30d,
+          calls90d: item.usage.calls90d,
+          denied90d: item.usage.denied90d,
+          scopesUsed90d: item.usage.scopesUsed90d,
+          recommendation: item.recommendation.decision,
+          recommendedScopes: item.recommendation.scopes ?? null,
+          recommendationReason: item.recommendation.reason,
           status: item.status,
           decision: item.decision,
           outcome: item.outcome,

@@ -64,8 +64,13 @@ export class ReviewHelpers {
     if (r.status !== 202) throw new Error(`revoke: ${r.status} ${r.text}`);
   }
 
-  /** Inventory fields the API does not set (last use, due rotation), written as the gateways' usage feed would. */
-  async setCredentialColumns(id: string, columns: { lastUsedAt?: Date | null; nextRotationAt?: Date | null }): Promise<void> {
+  /** Inventory fields the API does not set (last use, due rotation, an issue date in the past), written directly. */
+  async setCredentialColumns(
+    id: string,
+    columns: { lastUsedAt?: Date | null; nextRotationAt?: Date | null; createdAt?: Date },
+  ): Promise<void> {
+    if (columns.createdAt !== undefined)
+      await this.t.dataSource.query('UPDATE credentials SET created_at = $2 WHERE id = $1', [id, columns.createdAt]);
     if (columns.lastUsedAt !== undefined)
       await this.t.dataSource.query('UPDATE credentials SET last_used_at = $2 WHERE id = $1', [id, columns.lastUsedAt]);
     if (columns.nextRotationAt !== undefined) {

@@ -3,11 +3,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { RotationQueue } from '../../src/rotation/rotation-queue';
 import { RotationRunnerService as RotationRunner } from '../../src/rotation/rotation-runner.service';
 import { SecretStoreRegistry } from '../../src/secret-stores/secret-store.registry';
-import { AwsSecretsManagerDouble } from '../doubles/aws-secrets-manager-double';
-import { resetStoreDoubles, storeDoublesEnv } from '../doubles/store-doubles-env';
-import { VaultDouble } from '../doubles/vault-double';
+import type { AwsSecretsManagerDouble } from '../doubles/aws-secrets-manager-double';
+import { resetStoreDoubles } from '../doubles/store-doubles-env';
+import type { VaultDouble } from '../doubles/vault-double';
 import { Fixtures } from '../support/fixtures';
 import { eventually, GatewayReceiver } from '../support/gateway-receiver';
+import { startStoreDoublesApp, StoreDoublesApp, storeDoublesAppEnv } from '../support/store-doubles-app';
 import { startTestApp, TestApp } from '../support/test-app';
 import {
   allCompleted,
@@ -23,12 +24,6 @@ import {
   waitForRotations,
 } from './rotation-helpers';
 
-const STORE_ENV = (vault: VaultDouble, aws: AwsSecretsManagerDouble) => ({
-  ...storeDoublesEnv(vault, aws),
-  SECRET_STORE_TIMEOUT_MS: '1000',
-  SECRET_STORE_RETRY_BASE_MS: '5',
-});
-
 /**
  * What goes wrong: a store that is down (the rotation fails, the credential
  * keeps its working secret, a person retries it after recovery), a
@@ -36,6 +31,7 @@ const STORE_ENV = (vault: VaultDouble, aws: AwsSecretsManagerDouble) => ({
  * a run that crashed after writing its version (the next run adopts it).
  */
 describe('rotation failures', () => {
+  let s: StoreDoublesApp;
   let vault: VaultDouble;
   let aws: AwsSecretsManagerDouble;
   let t: TestApp;
@@ -43,33 +39,25 @@ describe('rotation failures', () => {
   let receiver: GatewayReceiver;
   /** A second gateway, slower to answer, so the two see deliveries at different moments. */
   let slow: GatewayReceiver;
-  let world: { owner: any; product: any; agent: any };
+  let world: StoreDoublesApp['world'];
 
   beforeAll(async () => {
-    vault = await new VaultDouble().start();
-    aws = await new AwsSecretsManagerDouble().start();
-    t = await startTestApp({
-      env: {
-        ...STORE_ENV(vault, aws),
-        ROTATION_MAX_ATTEMPTS: '3',
-        ROTATION_RETRY_BASE_MS: '20',
-        ROTATION_RETRY_MAX_MS: '100',
-        DELIVERY_RETRY_SCHEDULE: '100ms,200ms',
-      },
+    s = await startStoreDoublesApp({
+      ROTATION_MAX_ATTEMPTS: '3',
+      ROTATION_RETRY_BASE_MS: '20',
+      ROTATION_RETRY_MAX_MS: '100',
+      DELIVERY_RETRY_SCHEDULE: '100ms,200ms',
     });
-    f = new Fixtures(t);
-    world = await f.world();
+    ({ vault, aws, t, f, world } = s);
     receiver = await gatewayFor(t);
     slow = await gatewayFor(t, 'slow-gw');
     slow.respondWith(() => ({ status: 204, delayMs: 40 }));
   });
 
   afterAll(async () => {
-    await t?.close();
+    await s?.close();
     await receiver?.close();
     await slow?.close();
-    await vault?.stop();
-    await aws?.stop();
   });
 
   afterEach(() => resetStoreDoubles(vault, aws));
@@ -226,7 +214,7 @@ describe('rotation failures', () => {
     let api: TestApp;
     beforeAll(async () => {
       // No worker in this app: the test plays the crashed run and the next one itself.
-      api = await startTestApp({ roles: 'api', env: STORE_ENV(vault, aws) });
+      api = await startTestApp({ roles: 'api', env: storeDoublesAppEnv(vault, aws) });
     });
     afterAll(() => api?.close());
 

@@ -1,11 +1,11 @@
 import { SecretVersionNotFoundError } from '../../src/secret-stores/secret-store';
 import { SecretStoreRegistry } from '../../src/secret-stores/secret-store.registry';
-import { AwsSecretsManagerDouble } from '../doubles/aws-secrets-manager-double';
-import { storeDoublesEnv } from '../doubles/store-doubles-env';
-import { VaultDouble } from '../doubles/vault-double';
-import { Fixtures } from '../support/fixtures';
+import type { AwsSecretsManagerDouble } from '../doubles/aws-secrets-manager-double';
+import type { VaultDouble } from '../doubles/vault-double';
+import type { Fixtures } from '../support/fixtures';
 import type { GatewayReceiver } from '../support/gateway-receiver';
-import { startTestApp, TestApp } from '../support/test-app';
+import { startStoreDoublesApp, StoreDoublesApp } from '../support/store-doubles-app';
+import type { TestApp } from '../support/test-app';
 import {
   allCompleted,
   credentialRows,
@@ -29,39 +29,26 @@ import {
  * through the app's clock.
  */
 describe('rotation', () => {
+  let s: StoreDoublesApp;
   let vault: VaultDouble;
   let aws: AwsSecretsManagerDouble;
   let t: TestApp;
   let f: Fixtures;
   let receiver: GatewayReceiver;
-  let world: { owner: any; product: any; agent: any };
+  let world: StoreDoublesApp['world'];
   let ownerToken: { id: string; token: string };
   const secrets: string[] = [];
 
   beforeAll(async () => {
-    vault = await new VaultDouble().start();
-    aws = await new AwsSecretsManagerDouble().start();
-    t = await startTestApp({
-      env: {
-        ...storeDoublesEnv(vault, aws),
-        SECRET_STORE_TIMEOUT_MS: '1000',
-        SECRET_STORE_RETRY_BASE_MS: '5',
-        ROTATION_RETRY_BASE_MS: '20',
-        ROTATION_RETRY_MAX_MS: '200',
-        DELIVERY_RETRY_SCHEDULE: '100ms,200ms',
-      },
-    });
-    f = new Fixtures(t);
-    world = await f.world();
+    s = await startStoreDoublesApp({ ROTATION_RETRY_BASE_MS: '20', ROTATION_RETRY_MAX_MS: '200', DELIVERY_RETRY_SCHEDULE: '100ms,200ms' });
+    ({ vault, aws, t, f, world } = s);
     ownerToken = await f.token('owner', world.owner.id);
     receiver = await gatewayFor(t);
   });
 
   afterAll(async () => {
-    await t?.close();
+    await s?.close();
     await receiver?.close();
-    await vault?.stop();
-    await aws?.stop();
   });
 
   afterEach(() => {

@@ -1,41 +1,59 @@
 import { ChildProcess, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 
-import ts from 'typescript';
+import type * as TypeScript from 'typescript';
 
 import type { RawEnv } from '../../src/config/app-config';
 
 const ROOT = join(__dirname, '..', '..');
+
+const COMPILER_OPTIONS = {
+  module: 'commonjs',
+  target: 'ES2022',
+  emitDecoratorMetadata: true,
+  experimentalDecorators: true,
+  useDefineForClassFields: false,
+  esModuleInterop: true,
+};
+/** Transpiled files by content, shared by every test file and run (the directory test/support/ts-cache-register.cjs uses too). */
+const CACHE_DIR = join(tmpdir(), 'agc-ts-cache');
 
 /**
  * The service's sources transpiled once into a git-ignored directory of the
  * repository (so `node_modules` resolves), the way ts-node's transpile-only
  * mode would, but once per test file instead of once per process start: a
  * test that kills and restarts a worker ten times then starts it in seconds.
+ * Each file's output is cached by its content, so a build after the first
+ * only copies, and TypeScript is loaded only when a file changed.
  */
 export class CompiledApp {
   private constructor(readonly dir: string) {}
 
   static build(): CompiledApp {
     const dir = join(ROOT, '.local', `test-build-${randomBytes(4).toString('hex')}`);
-    const { options } = ts.convertCompilerOptionsFromJson(
-      {
-        module: 'commonjs',
-        target: 'ES2022',
-        emitDecoratorMetadata: true,
-        experimentalDecorators: true,
-        useDefineForClassFields: false,
-        esModuleInterop: true,
-      },
-      ROOT,
-    );
+    let compile: ((source: string, fileName: string) => string) | undefined;
+    mkdirSync(CACHE_DIR, { recursive: true });
     for (const top of ['src', 'migrations']) {
       for (const file of tsFiles(join(ROOT, top))) {
+        const source = readFileSync(file, 'utf8');
+        const key = createHash('sha256').update(`compiled-app-v1\0${file}\0${source}`).digest('hex');
+        const cached = join(CACHE_DIR, `${key}.js`);
+        let output: string;
+        try {
+          output = readFileSync(cached, 'utf8');
+        } catch {
+          compile ??= compiler();
+          output = compile(source, file);
+          const temporary = `${cached}.${process.pid}.tmp`;
+          writeFileSync(temporary, output);
+          renameSync(temporary, cached);
+        }
         const out = join(dir, relative(ROOT, file)).replace(/\.ts$/, '.js');
         mkdirSync(dirname(out), { recursive: true });
-        writeFileSync(out, ts.transpileModule(readFileSync(file, 'utf8'), { compilerOptions: options, fileName: file }).outputText);
+        writeFileSync(out, output);
       }
     }
     return new CompiledApp(dir);
@@ -44,6 +62,14 @@ export class CompiledApp {
   remove(): void {
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** TypeScript's transpile-only compile; TypeScript itself (seconds to load in a test's module registry) only on a cache miss. */
+function compiler(): (source: string, fileName: string) => string {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const ts = require('typescript') as typeof TypeScript;
+  const { options } = ts.convertCompilerOptionsFromJson(COMPILER_OPTIONS, ROOT);
+  return (source, fileName) => ts.transpileModule(source, { compilerOptions: options, fileName }).outputText;
 }
 
 function tsFiles(dir: string): string[] {

@@ -8,8 +8,8 @@ import {
   SecretVersionNotFoundError,
 } from '../../src/secret-stores/secret-store';
 import { AwsSecretsManagerDouble } from '../doubles/aws-secrets-manager-double';
-import { awsHarness, awsOptions, quietStoreLogs } from './harnesses';
-import { describeStoreContract, newSecret, newTarget } from './store-contract';
+import { awsHarness, awsOptions, quietStoreLogs, stoppingDouble } from './harnesses';
+import { describeStoreContract, newSecret, newTarget, rejection } from './store-contract';
 
 quietStoreLogs();
 
@@ -17,14 +17,7 @@ let aws: AwsSecretsManagerDouble;
 
 describeStoreContract('aws (double)', { faults: true }, async () => {
   aws = await new AwsSecretsManagerDouble().start();
-  const harness = await awsHarness({ endpoint: aws.url, double: aws });
-  return {
-    ...harness,
-    async close() {
-      await harness.close();
-      await aws.stop();
-    },
-  };
+  return stoppingDouble(await awsHarness({ endpoint: aws.url, double: aws }), aws);
 });
 
 describe('AwsSecretsManagerStore against the Secrets Manager double', () => {
@@ -40,15 +33,6 @@ describe('AwsSecretsManagerStore against the Secrets Manager double', () => {
   function stagesOf(target: SecretTarget): Record<string, string[]> {
     const secret = double.secret(secretName(target))!;
     return Object.fromEntries([...secret.versions].filter(([, v]) => v.stages.size).map(([id, v]) => [id, [...v.stages].sort()]));
-  }
-
-  async function rejection(promise: Promise<unknown>): Promise<Error> {
-    try {
-      await promise;
-    } catch (error) {
-      return error as Error;
-    }
-    throw new Error('expected a failure');
   }
 
   beforeAll(async () => {

@@ -1,7 +1,8 @@
-import { AwsSecretsManagerDouble } from '../doubles/aws-secrets-manager-double';
-import { resetStoreDoubles, storeDoublesEnv } from '../doubles/store-doubles-env';
-import { VaultDouble } from '../doubles/vault-double';
-import { Fixtures } from '../support/fixtures';
+import type { AwsSecretsManagerDouble } from '../doubles/aws-secrets-manager-double';
+import { resetStoreDoubles } from '../doubles/store-doubles-env';
+import type { VaultDouble } from '../doubles/vault-double';
+import { credentialBody, Fixtures } from '../support/fixtures';
+import { startStoreDoublesApp, StoreDoublesApp } from '../support/store-doubles-app';
 import { startTestApp, TestApp } from '../support/test-app';
 
 /**
@@ -9,21 +10,15 @@ import { startTestApp, TestApp } from '../support/test-app';
  * the real Postgres and Redis, and Vault and Secrets Manager as doubles.
  */
 describe('credentials in Vault and AWS Secrets Manager (HTTP)', () => {
+  let s: StoreDoublesApp;
   let vault: VaultDouble;
   let aws: AwsSecretsManagerDouble;
   let t: TestApp;
   let f: Fixtures;
-  let world: { owner: any; product: any; agent: any };
+  let world: StoreDoublesApp['world'];
   const issued: string[] = [];
 
-  const body = (overrides: Record<string, unknown> = {}) => ({
-    agentId: world.agent.id,
-    type: 'api_key',
-    environment: 'production',
-    scopes: [`${world.product.name}:read`],
-    rateLimit: { requests: 100, perSeconds: 60 },
-    ...overrides,
-  });
+  const body = (overrides: Record<string, unknown> = {}) => credentialBody(world.agent.id, [`${world.product.name}:read`], overrides);
 
   async function credentialRows(agentId: string): Promise<number> {
     const [row] = await t.dataSource.query('SELECT count(*)::int AS n FROM credentials WHERE agent_id = $1', [agentId]);
@@ -38,24 +33,10 @@ describe('credentials in Vault and AWS Secrets Manager (HTTP)', () => {
   }
 
   beforeAll(async () => {
-    vault = await new VaultDouble().start();
-    aws = await new AwsSecretsManagerDouble().start();
-    t = await startTestApp({
-      env: {
-        SECRET_STORE_DEFAULT: 'vault',
-        ...storeDoublesEnv(vault, aws),
-        SECRET_STORE_TIMEOUT_MS: '500',
-        SECRET_STORE_RETRY_BASE_MS: '5',
-      },
-    });
-    f = new Fixtures(t);
-    world = await f.world();
+    s = await startStoreDoublesApp({ SECRET_STORE_DEFAULT: 'vault', SECRET_STORE_TIMEOUT_MS: '500' });
+    ({ vault, aws, t, f, world } = s);
   });
-  afterAll(async () => {
-    await t?.close();
-    await vault?.stop();
-    await aws?.stop();
-  });
+  afterAll(() => s?.close());
   afterEach(() => resetStoreDoubles(vault, aws));
 
   it('issues into Vault: secretRef is the KV path, the secret is version 1 there, with custom_metadata', async () => {
@@ -176,14 +157,11 @@ describe('credentials in Vault and AWS Secrets Manager (HTTP)', () => {
       const { product, agent } = await lf.world();
       const r = await local.http.post(
         '/v1/credentials',
-        {
-          agentId: agent.id,
-          type: 'api_key',
+        credentialBody(agent.id, [`${product.name}:read`], {
           environment: 'sandbox',
-          scopes: [`${product.name}:read`],
           rateLimit: { requests: 1, perSeconds: 1 },
           secretStore: store,
-        },
+        }),
         lf.admin,
       );
       expect(r.status).toBe(400);

@@ -40,6 +40,17 @@ export async function deadAddress(): Promise<string> {
   return `http://127.0.0.1:${port}`;
 }
 
+/** The harness, closing also stops the double it was made on. */
+export function stoppingDouble(harness: StoreHarness, double: { stop(): Promise<void> }): StoreHarness {
+  return {
+    ...harness,
+    async close() {
+      await harness.close();
+      await double.stop();
+    },
+  };
+}
+
 // ---- local -------------------------------------------------------------------
 
 export async function localHarness(databaseUrl: string): Promise<StoreHarness> {

@@ -51,7 +51,8 @@ export function newSecret(): string {
   return `agk_live_${randomBytes(24).toString('base64url')}`;
 }
 
-async function rejection(promise: Promise<unknown>): Promise<Error> {
+/** The error a store call failed with (the test fails if it succeeded). */
+export async function rejection(promise: Promise<unknown>): Promise<Error> {
   try {
     await promise;
   } catch (error) {

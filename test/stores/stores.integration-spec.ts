@@ -13,6 +13,14 @@ import { describeStoreContract } from './store-contract';
 quietStoreLogs();
 
 const env = process.env;
+
+/** Says why a store's contract is not run here, and shows it as a skipped test. */
+function skipped(name: string, label: string, needs: string, service: string, against: string): void {
+  console.warn(`${name} integration skipped: set ${needs} (docker compose up -d ${service}) to run the store contract against ${against}.`);
+  describe(`${label} (real)`, () => {
+    it.skip(`needs ${needs}`, () => undefined);
+  });
+}
 /** A real service (LocalStack above all) can take seconds on its first calls. */
 const calls = { timeoutMs: 15_000, maxAttempts: 3, retryBaseDelayMs: 200 };
 
@@ -30,12 +38,7 @@ if (env.VAULT_ADDR) {
     }),
   );
 } else {
-  console.warn(
-    'Vault integration skipped: set VAULT_ADDR and VAULT_TOKEN (docker compose up -d vault) to run the store contract against a real Vault.',
-  );
-  describe('vault (real)', () => {
-    it.skip('needs VAULT_ADDR and VAULT_TOKEN', () => undefined);
-  });
+  skipped('Vault', 'vault', 'VAULT_ADDR and VAULT_TOKEN', 'vault', 'a real Vault');
 }
 
 if (env.AWS_ENDPOINT_URL) {
@@ -48,10 +51,5 @@ if (env.AWS_ENDPOINT_URL) {
     }),
   );
 } else {
-  console.warn(
-    'AWS Secrets Manager integration skipped: set AWS_ENDPOINT_URL and AWS_REGION (docker compose up -d localstack) to run the store contract against LocalStack.',
-  );
-  describe('aws (real)', () => {
-    it.skip('needs AWS_ENDPOINT_URL and AWS_REGION', () => undefined);
-  });
+  skipped('AWS Secrets Manager', 'aws', 'AWS_ENDPOINT_URL and AWS_REGION', 'localstack', 'LocalStack');
 }

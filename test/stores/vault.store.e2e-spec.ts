@@ -4,8 +4,8 @@ import { ManualClock } from '../../src/common/clock/clock';
 import { SecretStoreUnavailableError } from '../../src/secret-stores/secret-store';
 import { VaultSecretStore } from '../../src/secret-stores/vault.store';
 import { VaultDouble } from '../doubles/vault-double';
-import { quietStoreLogs, vaultHarness, VaultHarnessOptions, vaultOptions } from './harnesses';
-import { describeStoreContract, newSecret, newTarget } from './store-contract';
+import { quietStoreLogs, stoppingDouble, vaultHarness, VaultHarnessOptions, vaultOptions } from './harnesses';
+import { describeStoreContract, newSecret, newTarget, rejection } from './store-contract';
 
 quietStoreLogs();
 
@@ -13,14 +13,7 @@ let vault: VaultDouble;
 
 describeStoreContract('vault (double)', { faults: true }, async () => {
   vault = await new VaultDouble().start();
-  const harness = await vaultHarness({ address: vault.url, token: vault.rootToken, double: vault });
-  return {
-    ...harness,
-    async close() {
-      await harness.close();
-      await vault.stop();
-    },
-  };
+  return stoppingDouble(await vaultHarness({ address: vault.url, token: vault.rootToken, double: vault }), vault);
 });
 
 describe('VaultSecretStore against the Vault double', () => {
@@ -33,15 +26,6 @@ describe('VaultSecretStore against the Vault double', () => {
     const store = new VaultSecretStore(vaultOptions({ address: double.url, ...options }), clock);
     stores.push(store);
     return store;
-  }
-
-  async function rejection(promise: Promise<unknown>): Promise<Error> {
-    try {
-      await promise;
-    } catch (error) {
-      return error as Error;
-    }
-    throw new Error('expected a failure');
   }
 
   beforeAll(async () => {

@@ -7,6 +7,8 @@ export interface RouteWorld {
   /** By the path segment that names the resource: owners, agents, credentials, campaigns, items, ... */
   ids: Record<string, string>;
   ownerToken: string;
+  /** A gateway token of the world's gateway (usage ingestion is for gateways only). */
+  gatewayToken: string;
   product: string;
   receiver: GatewayReceiver;
 }
@@ -42,6 +44,7 @@ export async function buildRouteWorld(t: TestApp): Promise<RouteWorld> {
   const items = ok(await t.http.get(`/v1/campaigns/${campaign.body.id}/items`, t.adminToken), 'items');
   const schedule = ok(await t.http.post('/v1/campaign-schedules', { name: 'route world' }, t.adminToken), 'schedule');
   const token = await f.token('auditor');
+  const gatewayToken = await f.token('gateway', undefined, gateway.body.gateway.id);
   const deliveries = ok(await t.http.get(`/v1/gateways/${gateway.body.gateway.id}/deliveries`, t.adminToken), 'deliveries');
   const productRow = ok(await t.http.get(`/v1/products/${product.id}`, t.adminToken), 'product');
   return {
@@ -60,6 +63,7 @@ export async function buildRouteWorld(t: TestApp): Promise<RouteWorld> {
       tokens: token.id,
     },
     ownerToken: ownerToken.token,
+    gatewayToken: gatewayToken.token,
     product: product.name,
     receiver,
   };

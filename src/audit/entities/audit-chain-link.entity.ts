@@ -1,5 +1,6 @@
-import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn } from 'typeorm';
+import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 
+import { References } from '../../common/db/references';
 import { AuditEventEntity } from './audit-event.entity';
 
 /**
@@ -16,8 +17,7 @@ export class AuditChainLinkEntity {
   @Column('uuid')
   eventId!: string;
 
-  @ManyToOne(() => AuditEventEntity, { onDelete: 'RESTRICT', nullable: false })
-  @JoinColumn({ name: 'event_id', foreignKeyConstraintName: 'audit_chain_event_id_fkey' })
+  @References(() => AuditEventEntity, 'event_id', 'audit_chain_event_id_fkey')
   event?: AuditEventEntity;
 
   @Column('text')

@@ -1,6 +1,6 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 
-import type { Actor } from '../../auth/actor';
+import type { RecordedActor } from '../../auth/actor';
 
 /**
  * An audit event, written in the same transaction as the change it records.
@@ -25,7 +25,7 @@ export class AuditEventEntity {
   at!: Date;
 
   @Column('jsonb')
-  actor!: Actor;
+  actor!: RecordedActor;
 
   @Index('audit_events_action_idx')
   @Column('text')

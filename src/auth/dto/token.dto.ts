@@ -21,6 +21,11 @@ export class CreateTokenDto {
   @IsOptional()
   @IsUUID()
   ownerId?: string;
+
+  @ApiPropertyOptional({ format: 'uuid', description: 'Required for role gateway, refused otherwise' })
+  @IsOptional()
+  @IsUUID()
+  gatewayId?: string;
 }
 
 export class TokenDto {
@@ -28,6 +33,7 @@ export class TokenDto {
   @ApiProperty() name!: string;
   @ApiProperty({ enum: ROLES }) role!: Role;
   @ApiProperty({ type: String, format: 'uuid', nullable: true }) ownerId!: string | null;
+  @ApiProperty({ type: String, format: 'uuid', nullable: true }) gatewayId!: string | null;
   @ApiProperty({ format: 'date-time' }) createdAt!: string;
   @ApiProperty({ type: String, format: 'date-time', nullable: true }) revokedAt!: string | null;
 }
@@ -39,4 +45,11 @@ export class CreatedTokenDto extends TokenDto {
 
 export class TokenPageDto extends PageResponseDto {
   @ApiProperty({ type: [TokenDto] }) items!: TokenDto[];
+}
+
+export class SelfTokenDto {
+  @ApiProperty({ description: "The token's id (`bootstrap-admin` for ADMIN_TOKEN)" }) id!: string;
+  @ApiProperty() name!: string;
+  @ApiProperty({ enum: ROLES }) role!: Role;
+  @ApiProperty({ type: String, format: 'uuid', nullable: true }) ownerId!: string | null;
 }

@@ -4,7 +4,8 @@ import type { Role } from '../actor';
 
 /** A bearer token. Only its SHA-256 is kept; the token itself is shown once. */
 @Entity('api_tokens')
-@Check('api_tokens_role_check', `role IN ('admin', 'owner', 'responder', 'auditor')`)
+@Check('api_tokens_role_check', `role IN ('admin', 'owner', 'responder', 'auditor', 'gateway')`)
+@Check('api_tokens_gateway_check', `(role = 'gateway') = (gateway_id IS NOT NULL)`)
 @Check('api_tokens_owner_check', `(role = 'owner') = (owner_id IS NOT NULL)`)
 @Index('api_tokens_created_idx', ['createdAt', 'id'])
 export class ApiTokenEntity {
@@ -19,6 +20,10 @@ export class ApiTokenEntity {
 
   @Column('uuid', { nullable: true })
   ownerId!: string | null;
+
+  /** The gateway a `gateway` token acts for (foreign key to gateways). */
+  @Column('uuid', { nullable: true })
+  gatewayId!: string | null;
 
   @Index('api_tokens_token_sha256_key', { unique: true })
   @Column('text')

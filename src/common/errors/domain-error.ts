@@ -3,7 +3,7 @@
  * status: the problem+json filter maps kinds to statuses, and jobs that call the
  * same services can branch on `code` without knowing about HTTP.
  */
-export type DomainErrorKind = 'invalid' | 'unauthenticated' | 'forbidden' | 'not_found' | 'conflict' | 'unavailable';
+export type DomainErrorKind = 'invalid' | 'unauthenticated' | 'forbidden' | 'not_found' | 'conflict' | 'too_large' | 'unavailable';
 
 export interface FieldError {
   field: string;
@@ -58,6 +58,13 @@ export class ForbiddenError extends DomainError {
 export class UnauthenticatedError extends DomainError {
   constructor(message = 'A valid bearer token is required.') {
     super('unauthenticated', 'UNAUTHENTICATED', message);
+  }
+}
+
+/** Well-formed, but asks for more than one call may do (a bulk change over too many rows): 422, nothing was changed. */
+export class TooLargeError extends DomainError {
+  constructor(code: string, message: string, errors: FieldError[] = []) {
+    super('too_large', code, message, errors);
   }
 }
 

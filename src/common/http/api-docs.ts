@@ -43,7 +43,7 @@ export class Problem implements ProblemDetails {
 }
 
 /** The error statuses routes of this API answer with a problem+json body. */
-export type ProblemStatus = 400 | 401 | 403 | 404 | 409 | 413 | 415 | 503;
+export type ProblemStatus = 400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 503;
 
 /** What each status means, unless a route says more precisely. */
 const MEANING: Record<ProblemStatus, string> = {
@@ -54,6 +54,7 @@ const MEANING: Record<ProblemStatus, string> = {
   409: "The resource's state does not allow this",
   413: 'The body is larger than 1 MiB',
   415: 'The body is not application/json',
+  422: 'Well-formed, but more than one call may change; nothing was changed',
   503: `A dependency (the database, Redis or a secret store) is unavailable; nothing was changed. Retry after Retry-After seconds (${RETRY_AFTER_SECONDS})`,
 };
 

@@ -16,17 +16,40 @@ export function FreeText(options?: ValidationOptions): PropertyDecorator {
   return ValidateBy({ name: FREE_TEXT, validator: { validate: () => true } }, options);
 }
 
-const cache = new WeakMap<object, ReadonlySet<string>>();
+const PRESENTED_SECRET = 'presentedSecret';
 
-/** The free-text properties a DTO class (or one it inherits from) declares. */
-export function freeTextPropertiesOf(dtoClass: object): ReadonlySet<string> {
+/**
+ * Marks a DTO property whose whole point is to carry a secret someone found
+ * (a leak report): the request boundary lets a secret-shaped value through in
+ * it, unchanged. The controller hashes it at once and passes only the hash on;
+ * the value is never stored, logged or audited.
+ */
+export function PresentedSecret(options?: ValidationOptions): PropertyDecorator {
+  return ValidateBy({ name: PRESENTED_SECRET, validator: { validate: () => true } }, options);
+}
+
+const caches = new Map<string, WeakMap<object, ReadonlySet<string>>>();
+
+function markedPropertiesOf(dtoClass: object, mark: string): ReadonlySet<string> {
+  let cache = caches.get(mark);
+  if (!cache) caches.set(mark, (cache = new WeakMap()));
   let names = cache.get(dtoClass);
   if (!names) {
     const metadata = getMetadataStorage().getTargetValidationMetadatas(dtoClass as new () => unknown, '', true, false);
-    names = new Set(metadata.filter((m) => m.name === FREE_TEXT).map((m) => m.propertyName));
+    names = new Set(metadata.filter((m) => m.name === mark).map((m) => m.propertyName));
     cache.set(dtoClass, names);
   }
   return names;
+}
+
+/** The free-text properties a DTO class (or one it inherits from) declares. */
+export function freeTextPropertiesOf(dtoClass: object): ReadonlySet<string> {
+  return markedPropertiesOf(dtoClass, FREE_TEXT);
+}
+
+/** The presented-secret properties a DTO class (or one it inherits from) declares. */
+export function presentedSecretPropertiesOf(dtoClass: object): ReadonlySet<string> {
+  return markedPropertiesOf(dtoClass, PRESENTED_SECRET);
 }
 
 /** A secret-shaped value replaced in a free-text field: where, and its SHA-256 (never the value). */

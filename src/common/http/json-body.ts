@@ -36,18 +36,33 @@ export function jsonNestsDeeperThan(text: string, max: number): boolean {
 }
 
 /**
+ * Route config (`@RouteConfig(RAW_JSON_BODY)` from @nestjs/platform-fastify)
+ * of a route that needs its JSON body's exact bytes, e.g. to verify a
+ * signature over them: its body is left unparsed, a Buffer.
+ */
+export const RAW_JSON_BODY = { rawJsonBody: true } as const;
+
+/**
  * Replaces Fastify's application/json parser with the same parser (secure
  * against `__proto__` and `constructor` keys, same errors for empty and
  * malformed bodies) behind a depth check, so a too-deep body is a 400 naming
- * `body` before any recursion sees it.
+ * `body` before any recursion sees it. Routes configured with RAW_JSON_BODY
+ * get the bytes as they came (after the same depth check), for the handler
+ * to verify and then parse.
  */
 export function installJsonBodyParser(fastify: FastifyInstance): void {
   const parse = fastify.getDefaultJsonParser('error', 'error');
   fastify.removeContentTypeParser('application/json');
-  fastify.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    const text = body as string;
+  fastify.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    const bytes = body as Buffer;
+    const text = bytes.toString('utf8');
     if (jsonNestsDeeperThan(text, MAX_JSON_DEPTH)) {
       done(InvalidInputError.field('body', `nests objects and arrays deeper than ${MAX_JSON_DEPTH} levels`), undefined);
+      return;
+    }
+    const config = request.routeOptions.config as Partial<typeof RAW_JSON_BODY> | undefined;
+    if (config?.rawJsonBody) {
+      done(null, bytes);
       return;
     }
     parse(request, text, done);

@@ -1,8 +1,8 @@
-import { ArgumentMetadata, Injectable, ValidationError, ValidationPipe } from '@nestjs/common';
+import { ArgumentMetadata, Injectable, PipeTransform, Type, ValidationError, ValidationPipe } from '@nestjs/common';
 
 import { FieldError, InvalidInputError } from '../errors/domain-error';
 import { containsSecretShaped, redactSecretShaped } from '../secrets/secret-shape';
-import { freeTextPropertiesOf, Redaction, redactionsOf } from './free-text';
+import { freeTextPropertiesOf, presentedSecretPropertiesOf, Redaction, redactionsOf } from './free-text';
 
 /** Flattens class-validator's tree into one entry per field: `rateLimit.requests`, `scopes[1]`. */
 export function flattenValidationErrors(errors: ValidationError[], parent = ''): FieldError[] {
@@ -29,7 +29,7 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
  * neither NUL nor unpaired surrogates (in text or jsonb), so they are refused
  * here with the field's name instead of failing a statement later.
  */
-function stringProblem(text: string): string | null {
+export function stringProblem(text: string): string | null {
   if (text.includes('\u0000')) return 'must not contain NUL (\\u0000) characters';
   if (LONE_SURROGATE.test(text)) return 'must not contain unpaired UTF-16 surrogates';
   return null;
@@ -105,7 +105,11 @@ function handleSecretShaped(dto: object): { errors: FieldError[]; redactions: Re
   };
   const walkObject = (object: Record<string, unknown>, base: string) => {
     const freeText = freeTextPropertiesOf(object.constructor);
-    for (const key of Object.keys(object)) walk(object[key], fieldPath(base, key), freeText.has(key), object, key);
+    const presented = presentedSecretPropertiesOf(object.constructor);
+    for (const key of Object.keys(object)) {
+      if (presented.has(key)) continue;
+      walk(object[key], fieldPath(base, key), freeText.has(key), object, key);
+    }
   };
   walkObject(dto as Record<string, unknown>, '');
   return { errors, redactions };
@@ -120,6 +124,7 @@ function handleSecretShaped(dto: object): { errors: FieldError[]; redactions: Re
  *    Object.prototype name, and no body field is `null` (inspectRaw);
  * 3. class-validator, with unknown fields rejected;
  * 4. secret-shaped values: redacted in free text (the `@FreeText()` fields),
+ *    let through in the `@PresentedSecret()` fields (a leak report's secret),
  *    refused everywhere else. A body's redactions are recorded for the request
  *    context (free-text.ts), so the action's audit event says what was redacted.
  *
@@ -156,5 +161,50 @@ export class StrictValidationPipe extends ValidationPipe {
       if (kind === 'body') redactionsOf(value).push(...redactions);
     }
     return dto;
+  }
+}
+
+/**
+ * A body that is a JSON array of objects (the GitLab and GitHub leak-report
+ * formats): at most `maxItems`, each item checked by StrictValidationPipe as
+ * a body of class `itemClass`, with refused fields named `[i].field`.
+ * `prepare` may adjust each object item before any check (drop what a
+ * partner sends that the API has no use for).
+ */
+export async function validateArrayBody<T extends object>(
+  value: unknown,
+  itemClass: Type<T>,
+  maxItems: number,
+  prepare: (item: Record<string, unknown>) => Record<string, unknown> = (item) => item,
+): Promise<T[]> {
+  if (!Array.isArray(value)) throw InvalidInputError.field('body', 'must be a JSON array');
+  if (value.length > maxItems) throw InvalidInputError.field('body', `must hold at most ${maxItems} items`);
+  const pipe = new StrictValidationPipe();
+  const items: T[] = [];
+  const errors: FieldError[] = [];
+  for (const [i, raw] of value.entries()) {
+    const item = raw !== null && typeof raw === 'object' && !Array.isArray(raw) ? prepare(raw as Record<string, unknown>) : raw;
+    try {
+      items.push((await pipe.transform(item, { type: 'body', metatype: itemClass })) as T);
+    } catch (error) {
+      if (!(error instanceof InvalidInputError)) throw error;
+      const prefix = `[${i}]`;
+      errors.push(...error.errors.map((e) => ({ ...e, field: e.field === 'body' ? prefix : `${prefix}.${e.field}` })));
+    }
+  }
+  if (errors.length) throw new InvalidInputError(errors);
+  return items;
+}
+
+/** `@Body(new ArrayBodyPipe(ItemDto, 1000))`: validateArrayBody as a pipe. */
+export class ArrayBodyPipe<T extends object> implements PipeTransform<unknown, Promise<T[]>> {
+  constructor(
+    private readonly itemClass: Type<T>,
+    private readonly maxItems: number,
+    private readonly prepare?: (item: Record<string, unknown>) => Record<string, unknown>,
+  ) {}
+
+  transform(value: unknown): Promise<T[]> {
+    return validateArrayBody(value, this.itemClass, this.maxItems, this.prepare);
   }
 }

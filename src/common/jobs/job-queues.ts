@@ -22,6 +22,8 @@ export class JobQueues implements ShutdownParticipant {
   private readonly workers: Worker[] = [];
   private readonly workerConnections: TrackedRedis[] = [];
   private connection: TrackedRedis | null = null;
+  /** Set when shutdown drops the workers' jobs: outcomes that arrive later are not reported (see `outcomeKept`). */
+  private jobsAbandoned = false;
 
   constructor(private readonly config: AppConfig) {}
 
@@ -75,7 +77,7 @@ export class JobQueues implements ShutdownParticipant {
     if (!this.runsWorkers) return null;
     const connection = createRedis(this.config.redis.url);
     this.workerConnections.push(connection);
-    const worker = new Worker<T>(name, processor, {
+    const worker = new Worker<T>(name, (job, token) => this.outcomeKept(processor(job, token)), {
       ...options,
       ...jobLockOptions(this.config.jobs, lockMs),
       connection,
@@ -87,6 +89,25 @@ export class JobQueues implements ShutdownParticipant {
     );
     this.workers.push(worker as unknown as Worker);
     return worker;
+  }
+
+  /**
+   * A job's outcome, unless shutdown has dropped the workers' jobs meanwhile:
+   * then it never settles, so BullMQ never tries to report it. Reporting it
+   * over a connection shutdown has dropped is what BullMQ (5.x) retries
+   * without pause while its worker closes: a job that ended after the force
+   * would hold the event loop for good, the shutdown's own exit included
+   * (test/jobs/forced-shutdown.e2e-spec.ts). The job is not lost: its lock
+   * lapses and it runs again elsewhere, as every dropped job does.
+   */
+  private async outcomeKept<R>(outcome: Promise<R>): Promise<R> {
+    const settled = await outcome.then(
+      (value) => ({ value }),
+      (error: unknown) => ({ error }),
+    );
+    if (this.jobsAbandoned) return new Promise<R>(() => undefined);
+    if ('error' in settled) throw settled.error;
+    return settled.value;
   }
 
   /**
@@ -108,10 +129,12 @@ export class JobQueues implements ShutdownParticipant {
         count: workers.length,
         close: async () => {
           const reachable = this.workerConnections.every((c) => c.status === 'ready');
+          if (!reachable) this.jobsAbandoned = true;
           await Promise.allSettled(workers.map((w) => w.close(!reachable)));
           return reachable ? 0 : workers.length;
         },
         force: () => {
+          this.jobsAbandoned = true;
           for (const w of workers) void w.close(true).catch(() => undefined);
           for (const c of this.workerConnections) c.disconnectAll();
         },

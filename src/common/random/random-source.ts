@@ -1,9 +1,17 @@
 import { randomBytes, randomInt, randomUUID } from 'node:crypto';
 
+import { v7 as uuidv7 } from 'uuid';
+
 /** Randomness behind a port, so tests can make jitter and ids predictable. */
 export abstract class RandomSource {
   abstract bytes(size: number): Buffer;
   abstract uuid(): string;
+  /**
+   * A UUIDv7: ids drawn by this process sort in the order they were drawn,
+   * also within one millisecond. Records listed newest first by (time, id)
+   * keep their order when the clock gives two of them the same time.
+   */
+  abstract orderedUuid(): string;
   /** Integer in [min, max). */
   abstract int(min: number, max: number): number;
 }
@@ -20,6 +28,10 @@ export class CryptoRandomSource extends RandomSource {
 
   uuid(): string {
     return randomUUID();
+  }
+
+  orderedUuid(): string {
+    return uuidv7();
   }
 
   int(min: number, max: number): number {

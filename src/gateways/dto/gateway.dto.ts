@@ -4,6 +4,7 @@ import {
   ArrayMinSize,
   ArrayUnique,
   IsArray,
+  IsBoolean,
   IsIn,
   IsOptional,
   IsString,
@@ -16,6 +17,9 @@ import { FreeText } from '../../common/http/free-text';
 import { PageQueryDto, PageResponseDto } from '../../common/pagination/pagination';
 import { DELIVERY_STATUSES, DELIVERY_TARGETS, type DeliveryStatus, type DeliveryTarget } from '../entities/delivery.entity';
 import { GATEWAY_ENVIRONMENTS, GATEWAY_STATUSES, type GatewayEnvironment, type GatewayStatus } from '../entities/gateway.entity';
+
+const BATCH_EVENTS_DESCRIPTION =
+  'Receive up to 500 events per signed request, as { "type": "batch", "events": [{ "id", "type", "timestamp", "data" }, ...] } in event order; false: one event per request';
 
 export class CreateGatewayDto {
   @ApiProperty({ example: 'kong-eu-1', maxLength: 100 })
@@ -41,6 +45,18 @@ export class CreateGatewayDto {
   @ArrayUnique()
   @IsIn(GATEWAY_ENVIRONMENTS, { each: true })
   environments!: GatewayEnvironment[];
+
+  @ApiPropertyOptional({ default: false, description: BATCH_EVENTS_DESCRIPTION })
+  @IsOptional()
+  @IsBoolean()
+  batchEvents?: boolean;
+}
+
+export class UpdateGatewayDto {
+  @ApiPropertyOptional({ description: BATCH_EVENTS_DESCRIPTION })
+  @IsOptional()
+  @IsBoolean()
+  batchEvents?: boolean;
 }
 
 export class GatewayDto {
@@ -49,6 +65,7 @@ export class GatewayDto {
   @ApiProperty() url!: string;
   @ApiProperty({ enum: GATEWAY_ENVIRONMENTS, isArray: true }) environments!: GatewayEnvironment[];
   @ApiProperty({ enum: GATEWAY_STATUSES, description: 'disabled after a 410 Gone answer' }) status!: GatewayStatus;
+  @ApiProperty({ description: BATCH_EVENTS_DESCRIPTION }) batchEvents!: boolean;
   @ApiProperty({ description: 'Increases with each signing-secret rotation' }) signingSecretVersion!: number;
   @ApiProperty({ type: String, format: 'date-time', nullable: true }) signingSecretRotatedAt!: string | null;
   @ApiProperty({ type: String, format: 'date-time', nullable: true, description: 'Until then the previous key also signs' })

@@ -1,5 +1,6 @@
-import { Check, Column, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn } from 'typeorm';
+import { Check, Column, Entity, Index, PrimaryColumn } from 'typeorm';
 
+import { References } from '../../common/db/references';
 import { GatewayEntity } from './gateway.entity';
 import { OutboxEventEntity } from './outbox-event.entity';
 
@@ -13,12 +14,13 @@ export type DeliveryTarget = (typeof DELIVERY_TARGETS)[number];
  * One event to one target, tracked until acknowledged or finally failed. A
  * target receives the events of one credential in `eventSeq` order: a
  * delivery is only attempted once no earlier delivery of the same credential
- * to the same target is pending.
+ * to the same target is pending (its target's drain reads chain heads only).
  */
 @Entity('deliveries')
 @Check('deliveries_status_check', `status IN ('pending', 'delivered', 'failed')`)
 @Check('deliveries_target_check', `target IN ('gateway', 'notification') AND (target = 'gateway') = (gateway_id IS NOT NULL)`)
 @Index('deliveries_event_gateway_key', ['eventId', 'gatewayId'], { unique: true })
+@Index('deliveries_gateway_pending_idx', ['gatewayId', 'eventSeq'], { where: `status = 'pending' AND next_attempt_at IS NOT NULL` })
 @Index('deliveries_chain_idx', ['gatewayId', 'credentialId', 'eventSeq'], { where: `status = 'pending'` })
 @Index('deliveries_pending_idx', ['createdAt', 'id'], { where: `status = 'pending'` })
 @Index('deliveries_pending_due_idx', ['nextAttemptAt', 'id'], { where: `status = 'pending'` })
@@ -31,8 +33,7 @@ export class DeliveryEntity {
   @Column('uuid')
   eventId!: string;
 
-  @ManyToOne(() => OutboxEventEntity, { onDelete: 'RESTRICT', nullable: false })
-  @JoinColumn({ name: 'event_id', foreignKeyConstraintName: 'deliveries_event_id_fkey' })
+  @References(() => OutboxEventEntity, 'event_id', 'deliveries_event_id_fkey')
   event?: OutboxEventEntity;
 
   /** Copied from the event: the order of deliveries within a chain. */
@@ -51,8 +52,7 @@ export class DeliveryEntity {
   @Column('uuid', { nullable: true })
   gatewayId!: string | null;
 
-  @ManyToOne(() => GatewayEntity, { onDelete: 'RESTRICT', nullable: true })
-  @JoinColumn({ name: 'gateway_id', foreignKeyConstraintName: 'deliveries_gateway_id_fkey' })
+  @References(() => GatewayEntity, 'gateway_id', 'deliveries_gateway_id_fkey', { nullable: true })
   gateway?: GatewayEntity;
 
   @Column('text')

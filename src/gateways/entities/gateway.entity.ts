@@ -41,6 +41,10 @@ export class GatewayEntity {
   @Column('text')
   status!: GatewayStatus;
 
+  /** Receives up to 500 events per signed request as `{ type: 'batch', events }` (docs/delivery.md); else one event per request. */
+  @Column('boolean', { default: false })
+  batchEvents!: boolean;
+
   @Column('jsonb')
   signingSecret!: SealedSigningSecret;
 

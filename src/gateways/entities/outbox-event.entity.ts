@@ -2,7 +2,8 @@ import { Check, Column, Entity, Generated, Index, PrimaryColumn } from 'typeorm'
 
 /**
  * Every event type the outbox carries. Listed in full (including those later
- * features publish) so the check constraint does not need a migration per feature.
+ * features publish) so the check constraint does not need a migration per feature
+ * (the alert events came later: migrations/1796530745461-Alerts.ts widened it).
  */
 export const EVENT_TYPES = [
   'credential.issued',
@@ -12,6 +13,9 @@ export const EVENT_TYPES = [
   'credential.revoked',
   'rotation.failed',
   'review.reminder',
+  'alert.raised',
+  'alert.acknowledged',
+  'alert.resolved',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
@@ -24,6 +28,8 @@ export type EventType = (typeof EVENT_TYPES)[number];
 @Check('outbox_events_type_check', `type IN (${EVENT_TYPES.map((t) => `'${t}'`).join(', ')})`)
 @Index('outbox_events_seq_key', ['seq'], { unique: true })
 @Index('outbox_events_credential_idx', ['credentialId', 'seq'])
+@Index('outbox_events_log_position_key', ['logPosition'], { unique: true })
+@Index('outbox_events_unsequenced_idx', ['seq'], { where: `log_position IS NULL` })
 export class OutboxEventEntity {
   @PrimaryColumn('uuid')
   id!: string;
@@ -47,4 +53,11 @@ export class OutboxEventEntity {
 
   @Column('timestamptz')
   createdAt!: Date;
+
+  /**
+   * Gap-free position in commit order, given once the event is committed
+   * (src/gateways/gateway-sync.repository.ts); the sync routes' event cursor. Null until then.
+   */
+  @Column('bigint', { nullable: true })
+  logPosition!: string | null;
 }

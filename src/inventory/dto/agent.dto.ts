@@ -1,4 +1,4 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional, OmitType, PartialType } from '@nestjs/swagger';
 import { IsIn, IsNotEmpty, IsOptional, IsString, IsUUID, MaxLength } from 'class-validator';
 
 import { FreeText } from '../../common/http/free-text';
@@ -25,22 +25,7 @@ export class CreateAgentDto {
   description?: string;
 }
 
-export class UpdateAgentDto {
-  @ApiPropertyOptional({ maxLength: 200 })
-  @FreeText()
-  @IsOptional()
-  @IsString()
-  @IsNotEmpty()
-  @MaxLength(200)
-  name?: string;
-
-  @ApiPropertyOptional({ maxLength: 2000 })
-  @FreeText()
-  @IsOptional()
-  @IsString()
-  @MaxLength(2000)
-  description?: string;
-}
+export class UpdateAgentDto extends PartialType(OmitType(CreateAgentDto, ['ownerId'] as const)) {}
 
 export class AgentListQueryDto extends PageQueryDto {
   @ApiPropertyOptional({ format: 'uuid' })

@@ -140,6 +140,17 @@ export class UpdateCredentialDto {
   @Min(0)
   @Max(168)
   gracePeriodHours?: number;
+
+  @ApiPropertyOptional({
+    type: 'object',
+    properties: { keys: { type: 'array', items: { type: 'object', additionalProperties: true } } },
+    required: ['keys'],
+    description:
+      'oauth_client only: replaces the public JWK set used for private_key_jwt client authentication. Public ES256 (P-256), RS256/PS256 (RSA ≥ 2048 bits) or EdDSA (Ed25519) signing keys, 1 to 10',
+  })
+  @IsOptional()
+  @IsObject()
+  jwks?: { keys: Array<Record<string, unknown>> };
 }
 
 export class CredentialListQueryDto extends PageQueryDto {
@@ -167,6 +178,16 @@ export class CredentialListQueryDto extends PageQueryDto {
   @IsOptional()
   @IsTimestamp()
   dueBefore?: string;
+
+  @ApiPropertyOptional({
+    enum: ['true', 'false'],
+    description:
+      "The admins' approvals queue: `true` lists credentials awaiting approval (status pending_approval) and active ones " +
+      'carrying a pendingChange (a scope change that awaits approval); `false` lists those with neither',
+  })
+  @IsOptional()
+  @IsIn(['true', 'false'])
+  pendingApproval?: 'true' | 'false';
 }
 
 export class PendingChangeDto {
@@ -206,6 +227,13 @@ export class CredentialDto {
   @ApiProperty({ description: 'Token id of the requester' }) requestedBy!: string;
   @ApiProperty({ type: String, nullable: true }) approvedBy!: string | null;
   @ApiProperty({ type: PendingChangeDto, nullable: true }) pendingChange!: PendingChangeDto | null;
+  @ApiPropertyOptional({
+    type: 'object',
+    nullable: true,
+    properties: { keys: { type: 'array', items: { type: 'object', additionalProperties: true } } },
+    description: 'oauth_client: the public JWK set registered for private_key_jwt, or null',
+  })
+  jwks?: { keys: Array<Record<string, unknown>> } | null;
   @ApiProperty({ format: 'date-time' }) updatedAt!: string;
 }
 

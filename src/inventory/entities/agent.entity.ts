@@ -1,5 +1,6 @@
-import { Check, Column, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn } from 'typeorm';
+import { Check, Column, Entity, Index, PrimaryColumn } from 'typeorm';
 
+import { References } from '../../common/db/references';
 import { OwnerEntity } from './owner.entity';
 
 export const AGENT_STATUSES = ['active', 'decommissioned'] as const;
@@ -21,8 +22,7 @@ export class AgentEntity {
   @Column('uuid')
   ownerId!: string;
 
-  @ManyToOne(() => OwnerEntity, { onDelete: 'RESTRICT', nullable: false })
-  @JoinColumn({ name: 'owner_id', foreignKeyConstraintName: 'agents_owner_id_fkey' })
+  @References(() => OwnerEntity, 'owner_id', 'agents_owner_id_fkey')
   owner?: OwnerEntity;
 
   @Column('text', { nullable: true })

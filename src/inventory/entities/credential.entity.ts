@@ -1,5 +1,6 @@
-import { Check, Column, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn } from 'typeorm';
+import { Check, Column, Entity, Index, PrimaryColumn } from 'typeorm';
 
+import { References } from '../../common/db/references';
 import type { SecretStoreName } from '../../config/app-config';
 import { AgentEntity } from './agent.entity';
 import { OwnerEntity } from './owner.entity';
@@ -10,6 +11,14 @@ export const ENVIRONMENTS = ['sandbox', 'production'] as const;
 export type Environment = (typeof ENVIRONMENTS)[number];
 export const CREDENTIAL_STATUSES = ['pending_approval', 'active', 'rejected', 'revoked'] as const;
 export type CredentialStatus = (typeof CREDENTIAL_STATUSES)[number];
+
+/**
+ * The public keys an `oauth_client` registered for `private_key_jwt` client
+ * authentication (RFC 7523), as checked by jwks-policy.ts: public members only.
+ */
+export interface PublicJwkSet {
+  keys: Array<Record<string, unknown>>;
+}
 
 /** A change that adds a delete/admin scope: it waits for approval while the old values stay in force. */
 export interface PendingCredentialChange {
@@ -39,10 +48,12 @@ export interface PendingCredentialChange {
   'credentials_active_has_secret_check',
   `status <> 'active' OR (secret_ref IS NOT NULL AND secret_version IS NOT NULL AND secret_sha256 IS NOT NULL)`,
 )
+@Check('credentials_jwks_check', `jwks IS NULL OR type = 'oauth_client'`)
 @Index('credentials_due_idx', ['nextRotationAt'], { where: `status = 'active'` })
 @Index('credentials_owner_created_idx', ['ownerId', 'createdAt', 'id'])
 @Index('credentials_agent_created_idx', ['agentId', 'createdAt', 'id'])
 @Index('credentials_created_idx', ['createdAt', 'id'])
+@Index('credentials_secret_sha256_idx', ['secretSha256'])
 export class CredentialEntity {
   @PrimaryColumn('uuid')
   id!: string;
@@ -54,15 +65,13 @@ export class CredentialEntity {
   @Column('uuid')
   agentId!: string;
 
-  @ManyToOne(() => AgentEntity, { onDelete: 'RESTRICT', nullable: false })
-  @JoinColumn({ name: 'agent_id', foreignKeyConstraintName: 'credentials_agent_id_fkey' })
+  @References(() => AgentEntity, 'agent_id', 'credentials_agent_id_fkey')
   agent?: AgentEntity;
 
   @Column('uuid')
   ownerId!: string;
 
-  @ManyToOne(() => OwnerEntity, { onDelete: 'RESTRICT', nullable: false })
-  @JoinColumn({ name: 'owner_id', foreignKeyConstraintName: 'credentials_owner_id_fkey' })
+  @References(() => OwnerEntity, 'owner_id', 'credentials_owner_id_fkey')
   owner?: OwnerEntity;
 
   @Column('text')
@@ -132,6 +141,10 @@ export class CredentialEntity {
 
   @Column('jsonb', { nullable: true })
   pendingChange!: PendingCredentialChange | null;
+
+  /** `oauth_client` only: the public JWK set for `private_key_jwt`; null when none is registered. */
+  @Column('jsonb', { nullable: true })
+  jwks!: PublicJwkSet | null;
 
   @Column('timestamptz')
   createdAt!: Date;

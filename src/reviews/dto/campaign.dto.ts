@@ -30,14 +30,8 @@ export const ENVIRONMENT_VALUES = ['sandbox', 'production'] as const;
 export type EnvironmentValue = (typeof ENVIRONMENT_VALUES)[number];
 export const MAX_SCOPE_OWNERS = 500;
 
-export class OpenCampaignDto {
-  @ApiProperty({ maxLength: 200, example: 'Q3 agent access review' })
-  @FreeText()
-  @IsString()
-  @IsNotEmpty()
-  @MaxLength(200)
-  name!: string;
-
+/** What a campaign covers and how long it runs: given when opening one, or by a schedule for each campaign it opens. */
+class CampaignTermsDto {
   @ApiPropertyOptional({ enum: ENVIRONMENT_VALUES, description: 'Only credentials of this environment; both when omitted' })
   @IsOptional()
   @IsIn(ENVIRONMENT_VALUES)
@@ -62,6 +56,15 @@ export class OpenCampaignDto {
   @IsOptional()
   @IsIn(EXPIRY_ACTIONS)
   onExpiry?: ExpiryAction;
+}
+
+export class OpenCampaignDto extends CampaignTermsDto {
+  @ApiProperty({ maxLength: 200, example: 'Q3 agent access review' })
+  @FreeText()
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(200)
+  name!: string;
 }
 
 export class CampaignListQueryDto extends PageQueryDto {
@@ -112,7 +115,7 @@ export class CampaignPageDto extends PageResponseDto {
   @ApiProperty({ type: [CampaignDto] }) items!: CampaignDto[];
 }
 
-export class CreateScheduleDto {
+export class CreateScheduleDto extends CampaignTermsDto {
   @ApiProperty({ maxLength: 200, example: 'Quarterly production review' })
   @FreeText()
   @IsString()
@@ -126,31 +129,6 @@ export class CreateScheduleDto {
   @Min(1)
   @Max(3650)
   everyDays?: number;
-
-  @ApiPropertyOptional({ enum: ENVIRONMENT_VALUES })
-  @IsOptional()
-  @IsIn(ENVIRONMENT_VALUES)
-  environment?: EnvironmentValue;
-
-  @ApiPropertyOptional({ type: [String], format: 'uuid' })
-  @IsOptional()
-  @IsArray()
-  @ArrayMinSize(1)
-  @ArrayMaxSize(MAX_SCOPE_OWNERS)
-  @IsUUID('all', { each: true })
-  ownerIds?: string[];
-
-  @ApiPropertyOptional({ minimum: 1, maximum: 90, default: 14 })
-  @IsOptional()
-  @IsInt()
-  @Min(1)
-  @Max(90)
-  dueInDays?: number;
-
-  @ApiPropertyOptional({ enum: EXPIRY_ACTIONS, default: 'keep' })
-  @IsOptional()
-  @IsIn(EXPIRY_ACTIONS)
-  onExpiry?: ExpiryAction;
 
   @ApiPropertyOptional({
     format: 'date-time',

@@ -3,6 +3,7 @@ import { IsIn, IsOptional } from 'class-validator';
 
 import { REVIEW_DECISIONS, REVIEW_ITEM_STATUSES, REVIEW_OUTCOMES } from '../entities/review-item.entity';
 import { RISK_FLAGS } from '../risk-flags';
+import { RECOMMENDATIONS } from '../usage-recommendation';
 import { CampaignProgressDto } from './campaign.dto';
 import { SignoffDto } from './review-item.dto';
 
@@ -32,6 +33,13 @@ export class ReportRowDto {
   @ApiProperty({ type: [String] }) ipAllowlist!: string[];
   @ApiProperty({ type: String, nullable: true }) lastUsedAt!: string | null;
   @ApiProperty({ type: String, nullable: true }) lastRotatedAt!: string | null;
+  @ApiProperty({ type: Number, nullable: true, description: 'Calls allowed in the 30 days before the open' }) calls30d!: number | null;
+  @ApiProperty({ type: Number, nullable: true, description: 'Calls allowed in the 90 days before the open' }) calls90d!: number | null;
+  @ApiProperty({ type: Number, nullable: true, description: 'Calls refused in those 90 days' }) denied90d!: number | null;
+  @ApiProperty({ type: [String], nullable: true, description: 'Granted scopes used in those 90 days' }) scopesUsed90d!: string[] | null;
+  @ApiProperty({ enum: RECOMMENDATIONS, nullable: true, type: String }) recommendation!: string | null;
+  @ApiProperty({ type: [String], nullable: true, description: 'reduce: the scopes to keep' }) recommendedScopes!: string[] | null;
+  @ApiProperty({ type: String, nullable: true }) recommendationReason!: string | null;
   @ApiProperty({ enum: REVIEW_ITEM_STATUSES }) status!: string;
   @ApiProperty({ enum: REVIEW_DECISIONS, nullable: true, type: String }) decision!: string | null;
   @ApiProperty({ enum: REVIEW_OUTCOMES, nullable: true, type: String }) outcome!: string | null;

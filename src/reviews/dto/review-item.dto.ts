@@ -1,5 +1,18 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsOptional, IsString, IsUUID, MaxLength } from 'class-validator';
+import { Type } from 'class-transformer';
+import {
+  ArrayMaxSize,
+  ArrayMinSize,
+  IsArray,
+  IsBoolean,
+  IsIn,
+  IsObject,
+  IsOptional,
+  IsString,
+  IsUUID,
+  MaxLength,
+  ValidateNested,
+} from 'class-validator';
 
 import { FreeText } from '../../common/http/free-text';
 import { PageQueryDto, PageResponseDto } from '../../common/pagination/pagination';
@@ -12,6 +25,7 @@ import {
   type ReviewOutcome,
 } from '../entities/review-item.entity';
 import { RISK_FLAGS, type RiskFlag } from '../risk-flags';
+import { type Recommendation, RECOMMENDATIONS } from '../usage-recommendation';
 
 export class ItemListQueryDto extends PageQueryDto {
   @ApiPropertyOptional({ format: 'uuid', description: 'An owner token may only ask for itself' })
@@ -50,6 +64,47 @@ export class DecideDto {
   comment?: string;
 }
 
+/** Items one bulk call may list. */
+export const MAX_BULK_ITEMS = 1000;
+
+export class BulkDecisionItemDto extends DecideDto {
+  @ApiProperty({ format: 'uuid' })
+  @IsUUID()
+  itemId!: string;
+}
+
+export class BulkDecideDto {
+  @ApiPropertyOptional({
+    type: [BulkDecisionItemDto],
+    maxItems: MAX_BULK_ITEMS,
+    description: 'The decisions, each as the single-decision route takes it; give this or acceptRecommendations',
+  })
+  @IsOptional()
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(MAX_BULK_ITEMS)
+  @IsObject({ each: true })
+  @ValidateNested({ each: true })
+  @Type(() => BulkDecisionItemDto)
+  items?: BulkDecisionItemDto[];
+
+  @ApiPropertyOptional({
+    description: "true: decide every pending item (the caller's own, or ownerId's) as its recommendation says",
+  })
+  @IsOptional()
+  @IsBoolean()
+  acceptRecommendations?: boolean;
+
+  @ApiPropertyOptional({
+    format: 'uuid',
+    description:
+      "With acceptRecommendations: whose items (an admin; an owner may name only itself). An admin without it decides every owner's",
+  })
+  @IsOptional()
+  @IsUUID()
+  ownerId?: string;
+}
+
 export class RateLimitSnapshotDto {
   @ApiProperty() requests!: number;
   @ApiProperty() perSeconds!: number;
@@ -68,6 +123,21 @@ export class ItemSnapshotDto {
   @ApiProperty() agentName!: string;
 }
 
+export class ItemUsageDto {
+  @ApiProperty({ description: 'Calls allowed in the 30 days before the campaign opened' }) calls30d!: number;
+  @ApiProperty({ description: 'Calls allowed in the 90 days before the campaign opened' }) calls90d!: number;
+  @ApiProperty({ description: 'Calls refused (any deny code) in those 90 days; never counted as a use' }) denied90d!: number;
+  @ApiProperty({ type: String, format: 'date-time', nullable: true, description: "The credential's lastUsedAt when the campaign opened" })
+  lastUsedAt!: string | null;
+  @ApiProperty({ type: [String], description: 'Granted scopes an allowed call named in those 90 days, sorted' }) scopesUsed90d!: string[];
+}
+
+export class RecommendationDto {
+  @ApiProperty({ enum: RECOMMENDATIONS }) decision!: Recommendation;
+  @ApiPropertyOptional({ type: [String], description: 'reduce: the scopes to keep (those used)' }) scopes?: string[];
+  @ApiProperty() reason!: string;
+}
+
 export class ReviewItemDto {
   @ApiProperty({ format: 'uuid' }) id!: string;
   @ApiProperty({ format: 'uuid' }) campaignId!: string;
@@ -80,6 +150,14 @@ export class ReviewItemDto {
   @ApiProperty({ type: String, nullable: true }) comment!: string | null;
   @ApiProperty({ enum: RISK_FLAGS, isArray: true }) riskFlags!: RiskFlag[];
   @ApiProperty({ type: ItemSnapshotDto, description: 'The credential when the campaign opened' }) snapshot!: ItemSnapshotDto;
+  @ApiProperty({
+    type: ItemUsageDto,
+    nullable: true,
+    description: 'Usage when the campaign opened (null for campaigns opened before usage was recorded)',
+  })
+  usage!: ItemUsageDto | null;
+  @ApiProperty({ type: RecommendationDto, nullable: true, description: 'What the usage suggests, computed when the campaign opened' })
+  recommendation!: RecommendationDto | null;
   @ApiProperty({
     enum: REVIEW_OUTCOMES,
     nullable: true,
@@ -125,4 +203,14 @@ export class SignoffDto {
   @ApiProperty() itemCount!: number;
   @ApiProperty({ description: "SHA-256 (hex) of the RFC 8785 canonical JSON of the owner's decisions, sorted by item id" })
   decisionsSha256!: string;
+}
+
+export class BulkDecisionResultDto {
+  @ApiProperty({ description: 'Items decided by this call' }) decided!: number;
+  @ApiProperty({
+    type: [ReviewItemDto],
+    description:
+      "The items as decided, in the request's order (acceptRecommendations: by item id); outcome revoked_elsewhere where the credential had been revoked outside the review",
+  })
+  items!: ReviewItemDto[];
 }

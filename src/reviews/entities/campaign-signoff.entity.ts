@@ -1,5 +1,6 @@
-import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn } from 'typeorm';
+import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 
+import { References } from '../../common/db/references';
 import { CampaignEntity } from './campaign.entity';
 
 /**
@@ -15,8 +16,7 @@ export class CampaignSignoffEntity {
   @Column('uuid')
   campaignId!: string;
 
-  @ManyToOne(() => CampaignEntity, { onDelete: 'RESTRICT', nullable: false })
-  @JoinColumn({ name: 'campaign_id', foreignKeyConstraintName: 'campaign_signoffs_campaign_id_fkey' })
+  @References(() => CampaignEntity, 'campaign_id', 'campaign_signoffs_campaign_id_fkey')
   campaign?: CampaignEntity;
 
   @Column('uuid')

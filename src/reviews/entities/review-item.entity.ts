@@ -1,6 +1,10 @@
 import { Check, Column, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn } from 'typeorm';
 
+import type { Recommendation } from '../usage-recommendation';
 import { CampaignEntity } from './campaign.entity';
+
+/** A bigint count read back as a number (counts of calls stay far below 2^53). */
+const countColumn = { to: (v: number | null) => v, from: (v: string | null) => (v === null ? null : Number(v)) };
 
 export const REVIEW_ITEM_STATUSES = ['pending', 'decided', 'expired'] as const;
 export type ReviewItemStatus = (typeof REVIEW_ITEM_STATUSES)[number];
@@ -37,6 +41,7 @@ export type ReviewOutcome = (typeof REVIEW_OUTCOMES)[number];
 @Check('review_items_resolved_check', `(status = 'pending') = (outcome IS NULL AND resolved_at IS NULL)`)
 @Check('review_items_decided_check', `(decision IS NULL) = (decided_by IS NULL AND decided_at IS NULL)`)
 @Check('review_items_environment_check', `environment IN ('sandbox', 'production')`)
+@Check('review_items_recommendation_check', `recommendation IS NULL OR recommendation IN ('keep', 'reduce', 'revoke')`)
 @Index('review_items_campaign_created_idx', ['campaignId', 'createdAt', 'id'])
 @Index('review_items_campaign_owner_status_idx', ['campaignId', 'ownerId', 'status'])
 export class ReviewItemEntity {
@@ -93,6 +98,34 @@ export class ReviewItemEntity {
 
   @Column('text', { array: true })
   riskFlags!: string[];
+
+  /**
+   * Usage in the days before the campaign opened (src/reviews/usage-recommendation.ts):
+   * allowed calls in 30 and 90 days, refused calls in 90 days, granted scopes used
+   * in 90 days. Null on items of campaigns opened before usage was recorded.
+   */
+  @Column('bigint', { name: 'calls_30d', nullable: true, transformer: countColumn })
+  calls30d!: number | null;
+
+  @Column('bigint', { name: 'calls_90d', nullable: true, transformer: countColumn })
+  calls90d!: number | null;
+
+  @Column('bigint', { name: 'denied_90d', nullable: true, transformer: countColumn })
+  denied90d!: number | null;
+
+  @Column('text', { name: 'scopes_used_90d', array: true, nullable: true })
+  scopesUsed90d!: string[] | null;
+
+  /** The decision the usage suggests, when the campaign opened. */
+  @Column('text', { nullable: true })
+  recommendation!: Recommendation | null;
+
+  /** With `reduce`: the scopes to keep (those used). */
+  @Column('text', { array: true, nullable: true })
+  recommendedScopes!: string[] | null;
+
+  @Column('text', { nullable: true })
+  recommendationReason!: string | null;
 
   @Column('text')
   status!: ReviewItemStatus;

@@ -1,5 +1,6 @@
-import { Column, Entity, JoinColumn, ManyToOne, PrimaryColumn } from 'typeorm';
+import { Column, Entity, PrimaryColumn } from 'typeorm';
 
+import { References } from '../../common/db/references';
 import { CampaignEntity } from './campaign.entity';
 
 /**
@@ -12,8 +13,7 @@ export class ReviewReminderEntity {
   @PrimaryColumn('uuid')
   campaignId!: string;
 
-  @ManyToOne(() => CampaignEntity, { onDelete: 'RESTRICT', nullable: false })
-  @JoinColumn({ name: 'campaign_id', foreignKeyConstraintName: 'review_reminders_campaign_id_fkey' })
+  @References(() => CampaignEntity, 'campaign_id', 'review_reminders_campaign_id_fkey')
   campaign?: CampaignEntity;
 
   @PrimaryColumn('uuid')

@@ -1,5 +1,6 @@
-import { Check, Column, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn } from 'typeorm';
+import { Check, Column, Entity, Index, PrimaryColumn } from 'typeorm';
 
+import { References } from '../../common/db/references';
 import type { SecretStoreName } from '../../config/app-config';
 import type { SecretTarget } from '../../secret-stores/secret-store';
 import { RevocationEntity } from './revocation.entity';
@@ -24,8 +25,7 @@ export class RevocationCredentialEntity {
   @Column('uuid')
   revocationId!: string;
 
-  @ManyToOne(() => RevocationEntity, { onDelete: 'RESTRICT', nullable: false })
-  @JoinColumn({ name: 'revocation_id', foreignKeyConstraintName: 'revocation_credentials_revocation_id_fkey' })
+  @References(() => RevocationEntity, 'revocation_id', 'revocation_credentials_revocation_id_fkey')
   revocation?: RevocationEntity;
 
   @Column('uuid')

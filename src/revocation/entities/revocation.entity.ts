@@ -1,6 +1,6 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 
-import type { Actor } from '../../auth/actor';
+import type { RecordedActor } from '../../auth/actor';
 
 /**
  * One revoke call: a credential, or every credential an agent had. The
@@ -25,7 +25,7 @@ export class RevocationEntity {
   reason!: string;
 
   @Column('jsonb')
-  actor!: Actor;
+  actor!: RecordedActor;
 
   @Column('text')
   requestId!: string;

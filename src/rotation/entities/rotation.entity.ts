@@ -4,7 +4,7 @@ import type { SecretStoreName } from '../../config/app-config';
 import type { SecretTarget } from '../../secret-stores/secret-store';
 
 /**
- * The step a rotation has reached (DESIGN.md "Rotation, step by step"):
+ * The step a rotation has reached (docs/architecture.md "The life of a rotation"):
  * `pending` while its new version is being written to the store; `published`
  * once that version is stored and `credential.rotated` is in the outbox (both
  * versions valid); `verified` once read back with the right hash; `promoted`
@@ -51,6 +51,8 @@ export type RotationTrigger = (typeof ROTATION_TRIGGERS)[number];
 @Index('rotations_credential_created_idx', ['credentialId', 'createdAt', 'id'])
 @Index('rotations_status_created_idx', ['status', 'createdAt', 'id'])
 @Index('rotations_created_idx', ['createdAt', 'id'])
+@Index('rotations_new_secret_sha256_idx', ['newSecretSha256'])
+@Index('rotations_from_secret_sha256_idx', ['fromSecretSha256'])
 @Index('rotations_running_idx', ['updatedAt', 'id'], { where: `status = 'running'` })
 @Index('rotations_retire_due_idx', ['graceEndsAt', 'id'], { where: `status = 'completed' AND retired_at IS NULL` })
 export class RotationEntity {

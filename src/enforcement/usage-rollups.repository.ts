@@ -1,0 +1,110 @@
+import { Injectable } from '@nestjs/common';
+import { EntityManager } from 'typeorm';
+
+import { DAY_MS } from '../common/clock/clock';
+
+export interface UsageRollupRow {
+  credentialId: string;
+  hour: Date;
+  /** '' when the call named no scope. */
+  scope: string;
+  outcome: 'allowed' | 'denied';
+  /** '' when allowed. */
+  denyCode: string;
+  calls: number;
+}
+
+export interface UsageIpRollupRow {
+  credentialId: string;
+  hour: Date;
+  ip: string;
+  calls: number;
+  denied: number;
+}
+
+/**
+ * The hourly usage rollups (migrations/1796521235683-Enforcement.ts) and their
+ * daily sums (migrations/1796534811799-UsageDaily.ts): calls are added to what
+ * is there, so batches from any number of replicas, and a batch written again
+ * after a failure of its transaction, sum correctly. The recorder writes a
+ * batch to both in one transaction, so a day always equals its hours.
+ */
+@Injectable()
+export class UsageRollupsRepository {
+  async add(em: EntityManager, rows: UsageRollupRow[]): Promise<void> {
+    await this.addSums(em, 'usage_hourly', 'hour', rows);
+  }
+
+  /**
+   * The same rows summed per UTC day (one upsert, sorted by key like the hourly
+   * one; called after it in the same transaction, so every flush locks hourly
+   * rows, then daily rows, each in key order).
+   */
+  async addDaily(em: EntityManager, rows: UsageRollupRow[]): Promise<void> {
+    const byDay = new Map<string, UsageRollupRow>();
+    for (const row of rows) {
+      const day = new Date(Math.floor(row.hour.getTime() / DAY_MS) * DAY_MS);
+      const key = keyOf({ ...row, hour: day });
+      const sum = byDay.get(key);
+      if (sum) sum.calls += row.calls;
+      else byDay.set(key, { ...row, hour: day });
+    }
+    await this.addSums(em, 'usage_daily', 'day', [...byDay.values()]);
+  }
+
+  /**
+   * Adds rows to a rollup table whose bucket column is `bucket` (`row.hour`
+   * holds the bucket's start). Sorted by key: concurrent flushes of several
+   * replicas lock rows in one order (no deadlock).
+   */
+  private async addSums(
+    em: EntityManager,
+    table: 'usage_hourly' | 'usage_daily',
+    bucket: 'hour' | 'day',
+    rows: UsageRollupRow[],
+  ): Promise<void> {
+    if (rows.length === 0) return;
+    const sorted = [...rows].sort((a, b) => compare(keyOf(a), keyOf(b)));
+    await em.query(
+      `INSERT INTO ${table} (credential_id, ${bucket}, scope, outcome, deny_code, calls)
+       SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::bigint[])
+       ON CONFLICT (credential_id, ${bucket}, scope, outcome, deny_code) DO UPDATE SET calls = ${table}.calls + excluded.calls`,
+      [
+        sorted.map((r) => r.credentialId),
+        sorted.map((r) => r.hour),
+        sorted.map((r) => r.scope),
+        sorted.map((r) => r.outcome),
+        sorted.map((r) => r.denyCode),
+        sorted.map((r) => r.calls),
+      ],
+    );
+  }
+
+  async addByIp(em: EntityManager, rows: UsageIpRollupRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    const sorted = [...rows].sort((a, b) =>
+      compare(`${a.credentialId}|${a.hour.getTime()}|${a.ip}`, `${b.credentialId}|${b.hour.getTime()}|${b.ip}`),
+    );
+    await em.query(
+      `INSERT INTO usage_ip_hourly (credential_id, hour, ip, calls, denied)
+       SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::bigint[], $5::bigint[])
+       ON CONFLICT (credential_id, hour, ip) DO UPDATE
+         SET calls = usage_ip_hourly.calls + excluded.calls, denied = usage_ip_hourly.denied + excluded.denied`,
+      [
+        sorted.map((r) => r.credentialId),
+        sorted.map((r) => r.hour),
+        sorted.map((r) => r.ip),
+        sorted.map((r) => r.calls),
+        sorted.map((r) => r.denied),
+      ],
+    );
+  }
+}
+
+function keyOf(r: UsageRollupRow): string {
+  return `${r.credentialId}|${r.hour.getTime()}|${r.scope}|${r.outcome}|${r.denyCode}`;
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
