@@ -39,6 +39,7 @@ describe('hot path caches: API tokens and OAuth clients', () => {
     const { secret } = await f.credential(world.agent.id, [read]);
     const revokedThroughApi = await f.token('gateway', undefined, gatewayId);
     const revokedBehindTheBack = await f.token('gateway', undefined, gatewayId);
+    await e.heardEarlierChanges();
     for (const g of [revokedThroughApi, revokedBehindTheBack]) expect((await authz(g.token, secret!)).status).toBe(200);
     expect(t.app.get(ApiTokenCache).size).toBeGreaterThanOrEqual(2);
 
@@ -77,6 +78,7 @@ describe('hot path caches: API tokens and OAuth clients', () => {
     await listening();
     const gatewayToken = (await f.token('gateway', undefined, gatewayId)).token;
     const c = await oauthClient(f, world.agent.id, [read]);
+    await e.heardEarlierChanges();
     const issue = async () => {
       const r = await postForm(t, '/oauth/token', { grant_type: 'client_credentials' }, basic(c.clientId, c.secret));
       expect(r.status).toBe(200);

@@ -152,8 +152,9 @@ describe('verification across replicas', () => {
   it('drops its cache when the listening connection is lost, and hears changes again once it is back', async () => {
     const { EnforcementTesting } = await import('./enforcement-testing');
     const { credential, secret } = await f.credential(world.agent.id, [`${world.product.name}:read`]);
-    expect((await authzOn(a.http, secret!)).status).toBe(200);
     const testing = new EnforcementTesting(a);
+    await testing.heardEarlierChanges();
+    expect((await authzOn(a.http, secret!)).status).toBe(200);
     expect(testing.cachedHashes()).toBeGreaterThan(0);
     testing.dropListener();
     await eventually(() => testing.cachedHashes() === 0 || null, 2_000, 'cache dropped');

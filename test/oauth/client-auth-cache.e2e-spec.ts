@@ -49,6 +49,7 @@ describe('OAuth client authentication cache', () => {
   it("keeps a known client's credential: a revocation behind the service's back is not seen until the listener drops", async () => {
     await listening();
     const c = await oauthClient(f, agent.id, [read]);
+    await e.heardEarlierChanges();
     expect(await status(c)).toBe(200);
     expect(t.app.get(ClientAuthCache).size).toBeGreaterThanOrEqual(1);
 
@@ -63,6 +64,7 @@ describe('OAuth client authentication cache', () => {
   it('an unknown client id is not remembered', async () => {
     await listening();
     const c = await oauthClient(f, agent.id, [read]);
+    await e.heardEarlierChanges();
     const cache = t.app.get(ClientAuthCache);
     const before = cache.size;
     expect(await status({ ...c, clientId: `${c.clientId}x` })).toBe(401);
