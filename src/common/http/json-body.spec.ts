@@ -17,10 +17,20 @@ describe('jsonNestsDeeperThan', () => {
     expect(jsonNestsDeeperThan(`{"a":"\\\\","b":${nest(3)}}`, 3)).toBe(true);
   });
 
-  it('scans a megabyte quickly', () => {
+  it('scans a megabyte in less time than JSON.parse takes to parse it', () => {
+    // Measured against the parse it guards, in the same moment (best of five each), not an absolute time:
+    // the machine's speed varies from run to run. Here the scan takes about a tenth of the parse.
     const big = JSON.stringify({ items: Array.from({ length: 20_000 }, (_, i) => ({ id: i, name: `n${i}`, tags: ['a', 'b'] })) });
-    const started = performance.now();
+    const fastest = (run: () => unknown) => {
+      let best = Infinity;
+      for (let i = 0; i < 5; i++) {
+        const started = performance.now();
+        run();
+        best = Math.min(best, performance.now() - started);
+      }
+      return best;
+    };
     expect(jsonNestsDeeperThan(big, 32)).toBe(false);
-    expect(performance.now() - started).toBeLessThan(200);
+    expect(fastest(() => jsonNestsDeeperThan(big, 32))).toBeLessThan(fastest(() => JSON.parse(big)));
   });
 });
