@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { decodeProtectedHeader, errors as joseErrors, jwtVerify, SignJWT } from 'jose';
+import { type CompactJWSHeaderParameters, CompactSign, decodeProtectedHeader, errors as joseErrors, jwtVerify } from 'jose';
 import { DataSource } from 'typeorm';
 
 import { AuditService } from '../audit/audit.service';
@@ -19,6 +19,7 @@ import { TokenClientCache, TokenClientState } from './token-client-cache';
 
 /** RFC 9068 §2.1: the `typ` of a JWT access token. */
 export const ACCESS_TOKEN_TYPE = 'at+jwt';
+const UTF8 = new TextEncoder();
 const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
 
 /** What a verified access token stands for: the credential as it is now, and what the token grants. */
@@ -85,6 +86,8 @@ export interface IssuedAccessToken {
  */
 @Injectable()
 export class AccessTokensService {
+  private header: CompactJWSHeaderParameters | undefined;
+
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly keys: SigningKeysService,
@@ -116,16 +119,27 @@ export class AccessTokensService {
     const iat = Math.floor(this.clock.now().getTime() / 1000);
     const ttl = this.config.oauth.tokenTtlSeconds;
     const scope = scopes.join(' ');
-    const token = await new SignJWT({ client_id: credential.clientId, scope, credential_id: credential.id })
-      .setProtectedHeader({ alg: 'ES256', typ: ACCESS_TOKEN_TYPE, kid })
-      .setIssuer(this.config.oauth.issuer)
-      .setSubject(credential.agentId)
-      .setAudience(this.config.oauth.audience)
-      .setIssuedAt(iat)
-      .setExpirationTime(iat + ttl)
-      .setJti(this.random.uuid())
-      .sign(privateKey);
+    // jose's CompactSign over claims we build ourselves, with the key's protected header made once: SignJWT's
+    // builder (claim setters, their checks, the header object) cost about a tenth of a token's signing CPU.
+    const claims = {
+      iss: this.config.oauth.issuer,
+      sub: credential.agentId,
+      aud: this.config.oauth.audience,
+      iat,
+      exp: iat + ttl,
+      jti: this.random.uuid(),
+      client_id: credential.clientId,
+      scope,
+      credential_id: credential.id,
+    };
+    const token = await new CompactSign(UTF8.encode(JSON.stringify(claims))).setProtectedHeader(this.headerOf(kid)).sign(privateKey);
     return { access_token: token, token_type: 'Bearer', expires_in: ttl, scope };
+  }
+
+  /** The protected header of the tokens a key signs (RFC 9068 §2.1), made once per key. */
+  private headerOf(kid: string): CompactJWSHeaderParameters {
+    if (this.header?.kid !== kid) this.header = { alg: 'ES256', typ: ACCESS_TOKEN_TYPE, kid };
+    return this.header;
   }
 
   /**

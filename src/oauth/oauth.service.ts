@@ -44,8 +44,10 @@ export class OAuthService {
       throw new OAuthError('unauthorized_client', 'This credential is an api_key; only oauth_client credentials may obtain access tokens.');
     }
     const scopes = this.tokens.grantedScopes(credential, params.scope);
-    // The token endpoint's own budget of the credential's limit (its calls at verify/authz are counted apart).
-    const limit = await this.rateLimit.consume(`token:${credential.id}`, {
+    // The token endpoint's own budget of the credential's limit (its calls at verify/authz are counted apart),
+    // leased a few calls at a time so a busy client does not cost a Redis round trip per token
+    // (RateLimiter.consumeLeased: never more than the limit, on any number of replicas).
+    const limit = await this.rateLimit.consumeLeased(`token:${credential.id}`, {
       requests: credential.rateLimitRequests,
       perSeconds: credential.rateLimitPerSeconds,
     });

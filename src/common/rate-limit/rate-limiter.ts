@@ -19,9 +19,13 @@ export const RATE_LIMIT_BUCKETS = 10;
  * (another replica's clock a little ahead) are counted too. Refused calls are
  * not counted.
  *
- * KEYS[1] the key's hash; ARGV: limit, window ms, buckets, now (epoch ms).
- * Returns { allowed (1|0), remaining, resetAt ms }: resetAt is when the
- * oldest counted sub-window leaves the window (one more call fits then).
+ * KEYS[1] the key's hash; ARGV: limit, window ms, buckets, now (epoch ms),
+ * and for a lease (RateLimiter.consumeLeased) the calls wanted (default 1),
+ * and a sub-window and a count of calls to give back from it (a lease's
+ * unused calls; default none), given back before anything is counted.
+ * Returns { granted (0..wanted; 1|0 for one call), remaining, resetAt ms }:
+ * resetAt is when the oldest counted sub-window leaves the window (one more
+ * call fits then).
  */
 const SLIDING_WINDOW_LUA = `
 local limit = tonumber(ARGV[1])
@@ -31,6 +35,16 @@ local now = tonumber(ARGV[4])
 local size = math.ceil(window / n)
 local current = math.floor(now / size)
 local first = current - n
+local wanted = tonumber(ARGV[5] or '1')
+local back = tonumber(ARGV[7] or '0')
+if back > 0 then
+  local left = tonumber(redis.call('HGET', KEYS[1], ARGV[6]) or '0')
+  if left <= back then
+    redis.call('HDEL', KEYS[1], ARGV[6])
+  else
+    redis.call('HINCRBY', KEYS[1], ARGV[6], -back)
+  end
+end
 local fields = redis.call('HGETALL', KEYS[1])
 local used = 0
 local oldest = current
@@ -46,9 +60,10 @@ end
 if used >= limit then
   return {0, 0, (oldest + n + 1) * size}
 end
-redis.call('HINCRBY', KEYS[1], current, 1)
+local granted = math.min(wanted, limit - used)
+redis.call('HINCRBY', KEYS[1], current, granted)
 redis.call('PEXPIRE', KEYS[1], window + size)
-return {1, limit - used - 1, (oldest + n + 1) * size}
+return {granted, limit - used - granted, (oldest + n + 1) * size}
 `;
 
 export interface RateLimit {
@@ -66,8 +81,40 @@ export interface RateLimitDecision {
   retryAfterSeconds: number;
 }
 
+/** What a leased call learns: whether it may go ahead, and when to retry if not. */
+export type LeasedDecision = Pick<RateLimitDecision, 'allowed' | 'retryAfterSeconds'>;
+
+/** A replica's lease on one budget: calls counted in Redis for one sub-window, not made yet. */
+interface Lease {
+  requests: number;
+  perSeconds: number;
+  /** The sub-window the calls were counted in: they may be made in it only. */
+  bucket: number;
+  available: number;
+  /** Calls asked for in `bucket`, and in the sub-window before it (how many to lease at once). */
+  demand: number;
+  previousDemand: number;
+  /** A previous sub-window's unused calls, given back to Redis with the next round trip. */
+  giveBackBucket: number;
+  giveBack: number;
+  /** The round trip in flight, which calls arriving meanwhile wait for before asking again. */
+  pending: Promise<unknown> | null;
+}
+
+/** Budgets a replica holds leases for at most; past it they are dropped (their calls stay counted: never an excess). */
+const MAX_LEASES = 50_000;
+/** A lease is at most this share of the limit (and one call at least): what one replica can keep from the others for a sub-window. */
+const LEASE_SHARE_OF_LIMIT = 1 / (RATE_LIMIT_BUCKETS * 4);
+
 type SlidingWindowClient = TrackedRedis & {
-  slidingWindow(key: string, limit: number, windowMs: number, buckets: number, now: number): Promise<[number, number, number]>;
+  slidingWindow(
+    key: string,
+    limit: number,
+    windowMs: number,
+    buckets: number,
+    now: number,
+    ...lease: [wanted: number, giveBackBucket: number, giveBack: number] | []
+  ): Promise<[number, number, number]>;
 };
 
 /**
@@ -86,6 +133,7 @@ export class RateLimiter implements OnApplicationBootstrap, ShutdownParticipant 
   private readonly logger = new Logger('RateLimiter');
   private client: SlidingWindowClient | null = null;
   private failing = false;
+  private readonly leases = new Map<string, Lease>();
 
   constructor(
     private readonly config: AppConfig,
@@ -141,6 +189,108 @@ export class RateLimiter implements OnApplicationBootstrap, ShutdownParticipant 
     }
   }
 
+  /**
+   * Like `consume`, for a budget whose callers need only the decision (not `remaining`): the token
+   * endpoint's. A replica counts calls in Redis ahead of time, a few at once (a lease), and makes them
+   * from memory while the sub-window they were counted in lasts, so a busy client costs a round trip per
+   * several calls instead of one per call. What Redis counts is never less than what was let through in
+   * each sub-window, so no window ever admits more than `requests`, on any number of replicas (stricter
+   * than the plus one per replica the contract allows). A lease is sized by the calls this replica saw in
+   * the previous sub-window (half of them) or so far in this one, at most LEASE_SHARE_OF_LIMIT of the limit
+   * and never more than the window has left, so a client that calls rarely or is near its limit leases
+   * one call at a time, exactly as `consume` counts. Calls a lease did not use are given back with the
+   * replica's next round trip for that budget; until then other replicas may see up to that many fewer
+   * calls left (never more).
+   */
+  async consumeLeased(budget: string, limit: RateLimit): Promise<LeasedDecision> {
+    const windowMs = limit.perSeconds * 1000;
+    const size = Math.ceil(windowMs / RATE_LIMIT_BUCKETS);
+    for (;;) {
+      const now = this.clock.now().getTime();
+      const lease = this.leaseOf(budget, limit, Math.floor(now / size));
+      if (lease.available > 0) {
+        lease.available--;
+        lease.demand++;
+        return { allowed: true, retryAfterSeconds: 1 };
+      }
+      // Another call of this replica is asking Redis for this budget: its lease may cover this call too
+      // (one round trip per budget in flight at a time).
+      if (lease.pending) {
+        await lease.pending.catch(() => undefined);
+        continue;
+      }
+      lease.demand++;
+      const wanted = Math.max(
+        1,
+        Math.min(Math.max(Math.ceil(lease.previousDemand / 2), lease.demand), Math.floor(limit.requests * LEASE_SHARE_OF_LIMIT)),
+      );
+      const giveBack = lease.giveBack;
+      lease.giveBack = 0;
+      const asked = this.redis().slidingWindow(
+        `${this.config.redis.prefix}:ratelimit:${budget}`,
+        limit.requests,
+        windowMs,
+        RATE_LIMIT_BUCKETS,
+        now,
+        wanted,
+        lease.giveBackBucket,
+        giveBack,
+      );
+      lease.pending = asked;
+      try {
+        const [granted, , resetAt] = await asked;
+        this.failing = false;
+        // The calls granted count in the sub-window of `now`: usable while it lasts, given back after.
+        if (granted > 1 && this.leases.get(budget) === lease) {
+          if (lease.bucket === Math.floor(now / size)) lease.available += granted - 1;
+          else if (lease.giveBack === 0) {
+            lease.giveBackBucket = Math.floor(now / size);
+            lease.giveBack = granted - 1;
+          }
+        }
+        return { allowed: granted > 0, retryAfterSeconds: Math.max(1, Math.ceil((resetAt - now) / 1000)) };
+      } catch (error) {
+        if (!this.failing) this.logger.warn(`rate limiter unavailable (${(error as Error).message}); calls ${this.onError()} uncounted`);
+        this.failing = true;
+        return { allowed: this.config.enforcement.rateLimitOnRedisError === 'allow', retryAfterSeconds: 1 };
+      } finally {
+        if (lease.pending === asked) lease.pending = null;
+      }
+    }
+  }
+
+  /** This replica's lease on `budget` for sub-window `bucket`; an earlier sub-window's unused calls become a give-back. */
+  private leaseOf(budget: string, limit: RateLimit, bucket: number): Lease {
+    let lease = this.leases.get(budget);
+    if (lease && (lease.requests !== limit.requests || lease.perSeconds !== limit.perSeconds)) {
+      // The limit changed: what was leased under the old one is given back, and counting starts again.
+      const replaced: Lease = newLease(limit, bucket);
+      if (lease.available > 0) {
+        replaced.giveBackBucket = lease.bucket;
+        replaced.giveBack = lease.available;
+      }
+      this.leases.set(budget, replaced);
+      return replaced;
+    }
+    if (!lease) {
+      if (this.leases.size >= MAX_LEASES) this.leases.clear();
+      lease = newLease(limit, bucket);
+      this.leases.set(budget, lease);
+      return lease;
+    }
+    if (lease.bucket !== bucket) {
+      if (lease.available > 0 && lease.giveBack === 0) {
+        lease.giveBackBucket = lease.bucket;
+        lease.giveBack = lease.available;
+      }
+      lease.previousDemand = lease.bucket === bucket - 1 ? lease.demand : 0;
+      lease.bucket = bucket;
+      lease.available = 0;
+      lease.demand = 0;
+    }
+    return lease;
+  }
+
   shutdownSteps(): ShutdownStep[] {
     return [
       {
@@ -175,4 +325,18 @@ export class RateLimiter implements OnApplicationBootstrap, ShutdownParticipant 
     this.client = client as SlidingWindowClient;
     return this.client;
   }
+}
+
+function newLease(limit: RateLimit, bucket: number): Lease {
+  return {
+    requests: limit.requests,
+    perSeconds: limit.perSeconds,
+    bucket,
+    available: 0,
+    demand: 0,
+    previousDemand: 0,
+    giveBackBucket: 0,
+    giveBack: 0,
+    pending: null,
+  };
 }
