@@ -129,8 +129,9 @@ export class HttpWebhookSender extends WebhookSender implements ShutdownParticip
         resolve(result);
       };
       // Headers as a flat list: node:http writes them in one pass (checking each name and value) instead of a
-      // setHeader per header; with a list it adds no Host header of its own, so it is the first here.
+      // setHeader per header; with a list it adds neither Host nor the URL's user info of its own, so both are here.
       const headers: string[] = ['host', target.host];
+      if (target.authorization) headers.push('authorization', target.authorization);
       for (const name of Object.keys(request.headers)) headers.push(name, request.headers[name]);
       headers.push(
         'content-type',
@@ -180,6 +181,8 @@ interface SendableTarget {
   secure: boolean;
   /** The Host header, as node:http would write it from the URL. */
   host: string;
+  /** Basic credentials from the URL's user info (as node:http sends them from a URL), or null. */
+  authorization: string | null;
 }
 
 type Target = SendableTarget | { kind: 'invalid' } | { kind: 'refused'; reason: string };
@@ -195,7 +198,11 @@ function parseTarget(rawUrl: string, policy: AddressPolicy): Target {
   const literal = parseAddress(url.hostname);
   const problem = literal && addressProblem(literal, policy);
   if (problem) return { kind: 'refused', reason: `${url.hostname} is ${problem}` };
-  return { kind: 'send', url, secure: url.protocol === 'https:', host: url.host };
+  const authorization =
+    url.username || url.password
+      ? `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64')}`
+      : null;
+  return { kind: 'send', url, secure: url.protocol === 'https:', host: url.host, authorization };
 }
 
 function stripReused(result: WebhookResult & { reusedSocket?: boolean }): WebhookResult {
