@@ -22,7 +22,6 @@ export type DeliveryTarget = (typeof DELIVERY_TARGETS)[number];
 @Index('deliveries_event_gateway_key', ['eventId', 'gatewayId'], { unique: true })
 @Index('deliveries_gateway_pending_idx', ['gatewayId', 'eventSeq'], { where: `status = 'pending' AND next_attempt_at IS NOT NULL` })
 @Index('deliveries_chain_idx', ['gatewayId', 'credentialId', 'eventSeq'], { where: `status = 'pending'` })
-@Index('deliveries_pending_idx', ['createdAt', 'id'], { where: `status = 'pending'` })
 @Index('deliveries_pending_due_idx', ['nextAttemptAt', 'id'], { where: `status = 'pending'` })
 @Index('deliveries_gateway_created_idx', ['gatewayId', 'createdAt', 'id'])
 @Index('deliveries_status_created_idx', ['status', 'createdAt', 'id'])
