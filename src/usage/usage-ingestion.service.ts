@@ -23,6 +23,8 @@ export interface IngestAnswer {
 
 /** Credentials the ingestion remembers at most (by id and by client id); past it, it starts over. */
 const MAX_KNOWN_CREDENTIALS = 20_000;
+/** Gateways whose environments it remembers at most; past it, it starts over. */
+const MAX_KNOWN_GATEWAYS = 1_000;
 
 /** What resolving an event needs of its credential. */
 type KnownCredential = Pick<UsageCredentialRow, 'id' | 'clientId' | 'ownerId' | 'environment'>;
@@ -176,7 +178,7 @@ export class UsageIngestionService {
     const known = this.gatewayEnvironments.get(gatewayId);
     if (known) return known;
     const environments: ReadonlySet<string> = new Set((await this.gateways.get(gatewayId)).environments);
-    if (this.gatewayEnvironments.size >= MAX_KNOWN_CREDENTIALS) this.gatewayEnvironments.clear();
+    if (this.gatewayEnvironments.size >= MAX_KNOWN_GATEWAYS) this.gatewayEnvironments.clear();
     this.gatewayEnvironments.set(gatewayId, environments);
     return environments;
   }
