@@ -40,8 +40,9 @@ type KnownCredential = Pick<UsageCredentialRow, 'id' | 'clientId' | 'ownerId' | 
  * credential's id, client id, owner and environment; a gateway's
  * environments; neither is ever deleted), so it is kept in memory once read:
  * a report whose credentials are known is handled in one synchronous pass,
- * each event validated, recorded and let go before the next
- * (src/usage/usage-report-gate.ts says why that matters for memory). From the
+ * each event validated, recorded and let go before the next: a report's
+ * events then die in the young generation instead of being promoted as a
+ * whole (docs/usage.md, "How a report is handled"). From the
  * first event naming a credential not known yet, the rest of the report waits
  * for one read of the missing credentials, then is recorded in order.
  */
