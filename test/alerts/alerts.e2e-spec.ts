@@ -75,6 +75,9 @@ describe('alerts: detection, policies and notifications', () => {
         NOTIFY_WEBHOOK_SECRET: SECRET,
         ALERT_AUTH_FAILURES_PER_MINUTE: String(AUTH_FAILURES),
         ALERT_SPIKE_MIN_CALLS: String(SPIKE_MIN),
+        // The tests flush recorded usage themselves (flush()), so each batch is what a test made it: the recorder's
+        // own timer, left at its 1 s default, split a burst in two on a loaded machine.
+        USAGE_FLUSH_INTERVAL_MS: '60000',
       },
     });
     f = new Fixtures(t);
