@@ -42,7 +42,7 @@ type KnownCredential = Pick<UsageCredentialRow, 'id' | 'clientId' | 'ownerId' | 
  * a report whose credentials are known is handled in one synchronous pass,
  * each event validated, recorded and let go before the next: a report's
  * events then die in the young generation instead of being promoted as a
- * whole (docs/usage.md, "How a report is handled"). From the
+ * whole (docs/usage.md, "How a report is handled, and why so"). From the
  * first event naming a credential not known yet, the rest of the report waits
  * for one read of the missing credentials, then is recorded in order.
  */
