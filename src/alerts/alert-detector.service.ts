@@ -336,9 +336,13 @@ export class AlertDetectorService extends UsageObserver<DetectionBatch> implemen
     });
     if (this.factsCache.size + stale.length > MAX_CACHED) this.factsCache.clear();
     if (this.shared.size > MAX_CACHED) this.shared = new Map();
-    for (const f of await this.repository.credentialFacts(stale)) {
-      const lastUseMs = this.factsCache.get(f.id)?.lastUseMs ?? 0;
-      this.factsCache.set(f.id, {
+    const read = new Map((await this.repository.credentialFacts(stale)).map((f) => [f.id, f]));
+    // Keyed by the id as the calls carried it (the verification cache's own string), not the row's copy of it.
+    for (const id of stale) {
+      const f = read.get(id);
+      if (!f) continue;
+      const lastUseMs = this.factsCache.get(id)?.lastUseMs ?? 0;
+      this.factsCache.set(id, {
         agentId: this.share(f.agentId),
         ownerId: this.share(f.ownerId),
         status: this.share(f.status),

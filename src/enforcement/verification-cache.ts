@@ -1,4 +1,4 @@
-import type { EnforcedCredential } from './enforced-credential';
+import { type EnforcedCredential, versionsOf } from './enforced-credential';
 
 /** What the cache knows of a key hash: the credential it belongs to, or that it belongs to none. */
 export type CachedAnswer = { kind: 'found'; credential: EnforcedCredential } | { kind: 'unknown' };
@@ -20,7 +20,7 @@ export type CachedAnswer = { kind: 'found'; credential: EnforcedCredential } | {
  */
 export class VerificationCache {
   private readonly byHash = new Map<string, EnforcedCredential>();
-  /** The same entries by credential id, to drop all of a credential's hashes (they are its `versions`). */
+  /** The same entries by credential id, to drop all of a credential's hashes (they are its versions, versionsOf). */
   private readonly byCredential = new Map<string, EnforcedCredential>();
   private unknown = new Set<string>();
   private epochValue = 0;
@@ -58,7 +58,7 @@ export class VerificationCache {
     }
     const { credential } = answer;
     this.dropCredential(credential.credentialId);
-    for (const version of credential.versions) this.byHash.set(version.sha256, credential);
+    for (const version of versionsOf(credential)) this.byHash.set(version.sha256, credential);
     this.byCredential.set(credential.credentialId, credential);
   }
 
@@ -81,7 +81,7 @@ export class VerificationCache {
   private dropCredential(id: string): void {
     const credential = this.byCredential.get(id);
     if (!credential) return;
-    for (const version of credential.versions) this.byHash.delete(version.sha256);
+    for (const version of versionsOf(credential)) this.byHash.delete(version.sha256);
     this.byCredential.delete(id);
   }
 }
