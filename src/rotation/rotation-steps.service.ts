@@ -103,6 +103,9 @@ export class RotationStepsService {
       const at = this.clock.now();
       const locked = await this.lock(em, items);
       const results: PublishResult[] = items.map((item, i) => {
+        // Another run of this rotation got through publication and promotion while this one wrote its version: it
+        // has raced (the runner reloads the rotation and sees it completed), not found the credential moved on.
+        if (alreadyPromoted(locked.get(item.rotation.credentialId), item.rotation)) return { kind: 'raced' };
         const refusal = refusalOf(locked.get(item.rotation.credentialId), item.rotation) ?? duplicateOf(items, i);
         if (refusal) return refusal;
         const credential = locked.get(item.rotation.credentialId)!;
@@ -161,7 +164,7 @@ export class RotationStepsService {
       const results: PromoteResult[] = items.map((item, i) => {
         const credential = locked.get(item.rotation.credentialId);
         // An earlier run committed this very promotion (the credential's update and the step's share a transaction).
-        if (credential?.status === 'active' && credential.secretVersion === item.rotation.toVersion) return { kind: 'raced' };
+        if (alreadyPromoted(credential, item.rotation)) return { kind: 'raced' };
         const refusal = refusalOf(credential, item.rotation) ?? duplicateOf(items, i);
         if (refusal) return refusal;
         const graceEndsAt = item.rotation.immediate || item.rotation.graceEndsAt! < at ? at : item.rotation.graceEndsAt!;
@@ -300,6 +303,11 @@ function refusalOf(credential: Credential | undefined, rotation: RotationEntity)
     return { kind: 'moved', reason: `it is at version ${credential.secretVersion}, not ${rotation.fromVersion}` };
   }
   return null;
+}
+
+/** The credential is at the version this rotation writes: a run of it has promoted it (one rotation runs per credential at a time). */
+function alreadyPromoted(credential: Credential | undefined, rotation: RotationEntity): boolean {
+  return credential?.status === 'active' && credential.secretVersion === rotation.toVersion;
 }
 
 /** Two runs of one rotation in one batch: the first goes ahead, the other has raced. */

@@ -1,6 +1,7 @@
 import { DeliveryProcessor } from '../../src/gateways/delivery.processor';
 import { SecretDestructionService } from '../../src/revocation/secret-destruction.service';
 import { RotationRunnerService as RotationRunner } from '../../src/rotation/rotation-runner.service';
+import { RotationStepsService } from '../../src/rotation/rotation-steps.service';
 import { credentialRows, expectStoreServesCurrent, liveVersions } from '../rotation/rotation-helpers';
 import { Fixtures } from '../support/fixtures';
 import { GatewayReceiver } from '../support/gateway-receiver';
@@ -133,5 +134,22 @@ describe('two runs of the same work at once', () => {
       [credential.id],
     );
     expect(events[0].n).toBe(1);
+  });
+
+  it('a run that publishes after another run of its rotation completed it has raced, not failed', async () => {
+    // The slow run of the case above, made deterministic: it loaded the rotation, then the other run published,
+    // verified and promoted before this one recorded its write. CI once saw it end as 'failed' (credential moved).
+    const { credential } = await f.credential(agent.id, [`${product.name}:read`]);
+    const accepted = await a.http.post(`/v1/credentials/${credential.id}/rotate`, {}, a.adminToken);
+    expect(accepted.status).toBe(202);
+    const steps = b.app.get(RotationStepsService);
+    const stale = (await steps.load(accepted.body.rotationId))!;
+    expect(await a.app.get(RotationRunner).rotate(accepted.body.rotationId, 'run-a')).toEqual({ kind: 'completed' });
+    const done = (await steps.load(accepted.body.rotationId))!;
+    const late = await steps.publish(stale, { versionId: done.newVersionId!, ref: null, sha256: done.newSecretSha256! }, 'run-b');
+    expect(late).toEqual({ kind: 'raced' });
+    expect(await b.app.get(RotationRunner).rotate(accepted.body.rotationId, 'run-b')).toEqual({ kind: 'skipped' });
+    for (const action of ['rotation.published', 'credential.rotated', 'rotation.failed'])
+      expect({ action, n: await auditCount(credential.id, action) }).toEqual({ action, n: action === 'rotation.failed' ? 0 : 1 });
   });
 });
