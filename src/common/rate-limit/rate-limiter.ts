@@ -162,7 +162,7 @@ export class RateLimiter implements OnApplicationBootstrap, ShutdownParticipant 
     const now = this.clock.now().getTime();
     try {
       const [allowed, remaining, resetAt] = await this.redis().slidingWindow(
-        `${this.config.redis.prefix}:ratelimit:${budget}`,
+        this.keyOf(budget),
         limit.requests,
         limit.perSeconds * 1000,
         RATE_LIMIT_BUCKETS,
@@ -174,13 +174,11 @@ export class RateLimiter implements OnApplicationBootstrap, ShutdownParticipant 
         limit: limit.requests,
         remaining,
         resetAt,
-        retryAfterSeconds: Math.max(1, Math.ceil((resetAt - now) / 1000)),
+        retryAfterSeconds: retryAfterSeconds(resetAt, now),
       };
     } catch (error) {
-      if (!this.failing) this.logger.warn(`rate limiter unavailable (${(error as Error).message}); calls ${this.onError()} uncounted`);
-      this.failing = true;
       return {
-        allowed: this.config.enforcement.rateLimitOnRedisError === 'allow',
+        allowed: this.unavailable(error as Error),
         limit: limit.requests,
         remaining: 0,
         resetAt: 0,
@@ -227,7 +225,7 @@ export class RateLimiter implements OnApplicationBootstrap, ShutdownParticipant 
       const giveBack = lease.giveBack;
       lease.giveBack = 0;
       const asked = this.redis().slidingWindow(
-        `${this.config.redis.prefix}:ratelimit:${budget}`,
+        this.keyOf(budget),
         limit.requests,
         windowMs,
         RATE_LIMIT_BUCKETS,
@@ -248,15 +246,24 @@ export class RateLimiter implements OnApplicationBootstrap, ShutdownParticipant 
             lease.giveBack = granted - 1;
           }
         }
-        return { allowed: granted > 0, retryAfterSeconds: Math.max(1, Math.ceil((resetAt - now) / 1000)) };
+        return { allowed: granted > 0, retryAfterSeconds: retryAfterSeconds(resetAt, now) };
       } catch (error) {
-        if (!this.failing) this.logger.warn(`rate limiter unavailable (${(error as Error).message}); calls ${this.onError()} uncounted`);
-        this.failing = true;
-        return { allowed: this.config.enforcement.rateLimitOnRedisError === 'allow', retryAfterSeconds: 1 };
+        return { allowed: this.unavailable(error as Error), retryAfterSeconds: 1 };
       } finally {
         if (lease.pending === asked) lease.pending = null;
       }
     }
+  }
+
+  private keyOf(budget: string): string {
+    return `${this.config.redis.prefix}:ratelimit:${budget}`;
+  }
+
+  /** Redis did not answer: logged once until it answers again; whether the call goes ahead (RATE_LIMIT_ON_REDIS_ERROR). */
+  private unavailable(error: Error): boolean {
+    if (!this.failing) this.logger.warn(`rate limiter unavailable (${error.message}); calls ${this.onError()} uncounted`);
+    this.failing = true;
+    return this.config.enforcement.rateLimitOnRedisError === 'allow';
   }
 
   /** This replica's lease on `budget` for sub-window `bucket`; an earlier sub-window's unused calls become a give-back. */
@@ -325,6 +332,11 @@ export class RateLimiter implements OnApplicationBootstrap, ShutdownParticipant 
     this.client = client as SlidingWindowClient;
     return this.client;
   }
+}
+
+/** Whole seconds until `resetAt`, at least one. */
+function retryAfterSeconds(resetAt: number, now: number): number {
+  return Math.max(1, Math.ceil((resetAt - now) / 1000));
 }
 
 function newLease(limit: RateLimit, bucket: number): Lease {
