@@ -103,7 +103,9 @@ describe('console sessions (POST/GET/DELETE /console/session, the cookie on /v1,
     const missing = await t.http.request('POST', '/v1/agents', body, withCookie(pair));
     expectProblem(missing, 403);
     expect(missing.body.code).toBe('CSRF_TOKEN_INVALID');
-    const wrong = await t.http.request('POST', '/v1/agents', body, withCookie(pair, { 'x-csrf-token': `${csrfToken.slice(0, -1)}A` }));
+    // One character changed; a fixed replacement would equal the token whenever it already ends in it.
+    const altered = csrfToken.slice(0, -1) + (csrfToken.endsWith('A') ? 'B' : 'A');
+    const wrong = await t.http.request('POST', '/v1/agents', body, withCookie(pair, { 'x-csrf-token': altered }));
     expectProblem(wrong, 403);
     // Another session's CSRF token is wrong for this one.
     const other = await signIn(ownerToken.token);
