@@ -40,6 +40,7 @@ const config: Config = {
   transform,
   globalSetup: '<rootDir>/test/support/global-setup.ts',
   globalTeardown: '<rootDir>/test/support/global-teardown.ts',
+  testSequencer: '<rootDir>/test/support/slow-first-sequencer.cjs',
   projects: [
     {
       displayName: 'unit',
