@@ -24,6 +24,10 @@ const MAX_CACHED = 200_000;
 /** Addresses an alert's evidence lists at most. */
 const MAX_EVIDENCE_IPS = 10;
 
+/** The pause before raising again a chunk the database was unavailable for: doubling from the first, up to the second. */
+const RETRY_BASE_MS = 100;
+const RETRY_MAX_MS = 5_000;
+
 /** Denials that say nothing about the key's holder: a valid key over its rate limit is not an authentication failure. */
 const NOT_AUTH_FAILURES: ReadonlySet<string> = new Set(['VALID', 'RATE_LIMITED']);
 
@@ -101,8 +105,9 @@ export class AlertDetectorService extends UsageObserver<DetectionBatch> implemen
   readonly backlog: AlertBacklog;
   /** Raising the backlog, a chunk at a time, while it has any (never rejects); null when idle. */
   private raising: Promise<void> | null = null;
-  /** Sightings that could not be raised, each logged (tests and the benchmark read it). */
+  /** Sightings that could not be raised, each logged, and sightings kept through an outage and raised again, since start (tests and the benchmark read them). */
   failedToRaise = 0;
+  retried = 0;
 
   constructor(
     private readonly recorder: UsageRecorderService,
@@ -331,6 +336,8 @@ export class AlertDetectorService extends UsageObserver<DetectionBatch> implemen
     // From the next turn of the event loop: the rest of the batch's sightings (put without waiting) join the first chunk.
     this.raising = new Promise<void>((resolve) => setImmediate(resolve))
       .then(() => this.raiseBacklog())
+      // Never: raiseMany answers failures rather than throwing them; logged rather than an unhandled rejection.
+      .catch((error: unknown) => this.logger.error({ err: (error as Error).message }, 'raising alerts stopped'))
       .finally(() => {
         this.raising = null;
         // A sighting put after the last take, before this ran.
@@ -338,15 +345,25 @@ export class AlertDetectorService extends UsageObserver<DetectionBatch> implemen
       });
   }
 
-  /** The backlog, RAISE_PER_TRANSACTION to a transaction (AlertsService.raiseMany), until it is empty. */
+  /**
+   * The backlog, RAISE_PER_TRANSACTION to a transaction (AlertsService.raiseMany), until it is empty. A chunk the
+   * database was unavailable for is kept and raised again after a pause (doubling up to RETRY_MAX_MS): during an
+   * outage the backlog fills and detection waits (alert-backlog.ts), no sighting is dropped.
+   */
   private async raiseBacklog(): Promise<void> {
     for (;;) {
-      const chunk = this.backlog.take(RAISE_PER_TRANSACTION);
+      let chunk: AlertOccurrence[] = this.backlog.take(RAISE_PER_TRANSACTION);
       if (chunk.length === 0) return;
-      await this.alerts.raiseMany(chunk, (o, error) => {
-        this.failedToRaise++;
-        this.logger.warn({ type: o.type, credentialId: o.credentialId, err: error.message }, 'raising an alert failed');
-      });
+      for (let attempt = 0; ; attempt++) {
+        chunk = await this.alerts.raiseMany(chunk, (o, error) => {
+          this.failedToRaise++;
+          this.logger.warn({ type: o.type, credentialId: o.credentialId, err: error.message }, 'raising an alert failed');
+        });
+        if (chunk.length === 0) break;
+        if (attempt === 0) this.logger.warn({ sightings: chunk.length }, 'the database is unavailable: alerts kept, raised again shortly');
+        this.retried += chunk.length;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** attempt)));
+      }
     }
   }
 

@@ -5,6 +5,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
 import { Actor, canReadAll, RequestContext, scopedOwnerFilter, systemContext } from '../auth/actor';
 import { Clock } from '../common/clock/clock';
+import { isDatabaseUnavailable } from '../common/db/pg-errors';
 import { inSavepoint } from '../common/db/savepoint';
 import { DomainError, NotFoundError } from '../common/errors/domain-error';
 import { decodeTimeCursor, encodeTimeCursor, Page, toPage } from '../common/pagination/pagination';
@@ -92,19 +93,26 @@ export class AlertsService {
    * not a statement per alert and table. If that transaction fails, each half
    * is raised again on its own, down to single sightings, so one bad sighting
    * costs only itself and a few retries; those that fail alone are handed to
-   * `failed`.
+   * `failed`. A failure that is an outage (isDatabaseUnavailable) is no
+   * sighting's fault: the sightings not raised yet are answered, in order,
+   * for the caller to raise again later.
    */
-  async raiseMany(occurrences: readonly AlertOccurrence[], failed: (o: AlertOccurrence, error: Error) => void): Promise<void> {
-    if (occurrences.length === 0) return;
+  async raiseMany(occurrences: readonly AlertOccurrence[], failed: (o: AlertOccurrence, error: Error) => void): Promise<AlertOccurrence[]> {
+    if (occurrences.length === 0) return [];
     try {
       await this.dataSource.transaction((em) => this.raiseAllIn(em, null, occurrences));
-      return;
+      return [];
     } catch (error) {
-      if (occurrences.length === 1) return failed(occurrences[0], error as Error);
+      if (isDatabaseUnavailable(error)) return [...occurrences];
+      if (occurrences.length === 1) {
+        failed(occurrences[0], error as Error);
+        return [];
+      }
     }
     const half = Math.ceil(occurrences.length / 2);
-    await this.raiseMany(occurrences.slice(0, half), failed);
-    await this.raiseMany(occurrences.slice(half), failed);
+    const left = await this.raiseMany(occurrences.slice(0, half), failed);
+    if (left.length) return [...left, ...occurrences.slice(half)];
+    return this.raiseMany(occurrences.slice(half), failed);
   }
 
   /**

@@ -159,4 +159,42 @@ describe('alerts: a storm of sightings is raised set-based, with a bounded backl
     expect(detector().backlog.size).toBe(0);
     expect(detector().failedToRaise).toBe(0);
   });
+
+  it('a chunk the database is unavailable for is kept and raised again once it is back, not dropped', async () => {
+    const ids = await credentials(120);
+    t.clock.advance(31 * DAY_MS);
+    const failedBefore = detector().failedToRaise;
+    const retriedBefore = detector().retried;
+    // Every insert into alerts fails as a server refusing connections does (SQLSTATE 57P03, cannot_connect_now).
+    await t.dataSource.query(`
+      CREATE FUNCTION storm_unavailable() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN RAISE EXCEPTION 'the database system is starting up' USING ERRCODE = '57P03'; END $$;
+      CREATE TRIGGER storm_unavailable BEFORE INSERT ON alerts FOR EACH ROW EXECUTE FUNCTION storm_unavailable();`);
+    let flushed = false;
+    let flushing: Promise<unknown> = Promise.resolve();
+    try {
+      use(ids);
+      flushing = recorder()
+        .flush()
+        .then(() => (flushed = true));
+      const deadline = Date.now() + 10_000;
+      while (detector().retried - retriedBefore < 2 * BACKLOG_MAX && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(detector().retried - retriedBefore).toBeGreaterThanOrEqual(2 * BACKLOG_MAX);
+      expect(flushed).toBe(false);
+      expect(await dormantAlerts(ids)).toBe(0);
+      expect(detector().backlog.size).toBeLessThanOrEqual(BACKLOG_MAX);
+      expect(t.logs.text()).toContain('alerts kept, raised again shortly');
+    } finally {
+      await t.dataSource.query('DROP TRIGGER storm_unavailable ON alerts; DROP FUNCTION storm_unavailable()');
+    }
+    await flushing;
+    expect(await dormantAlerts(ids)).toBe(120);
+    // Raised once each: no sighting was given up, none counted twice.
+    const counts: Array<{ count: number }> = await t.dataSource.query(
+      `SELECT count FROM alerts WHERE type = 'dormant_reactivated' AND credential_id = ANY ($1::uuid[])`,
+      [ids],
+    );
+    expect(counts.every((c) => c.count === 1)).toBe(true);
+    expect(detector().failedToRaise).toBe(failedBefore);
+  });
 });
