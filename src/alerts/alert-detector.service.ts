@@ -1,13 +1,13 @@
 import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
 
 import { Clock, DAY_MS, HOUR_MS } from '../common/clock/clock';
-import { chunks } from '../common/collections/chunks';
 import { AppConfig } from '../config/app-config';
 import { UsageObserver } from '../enforcement/usage-observer';
 import { UsageRecord, UsageRecorderService } from '../enforcement/usage-recorder.service';
+import { AlertBacklog } from './alert-backlog';
 import { AlertOccurrence, DORMANT_DAYS, NETWORK_MEMORY_DAYS } from './alert-types';
 import { AlertsRepository, CredentialFacts } from './alerts.repository';
-import { AlertsService } from './alerts.service';
+import { AlertsService, RAISE_PER_TRANSACTION } from './alerts.service';
 import { networkOf } from './network-of';
 
 const MINUTE_MS = 60_000;
@@ -23,12 +23,10 @@ const NETWORK_TOUCH_MS = HOUR_MS;
 const MAX_CACHED = 200_000;
 /** Addresses an alert's evidence lists at most. */
 const MAX_EVIDENCE_IPS = 10;
-/**
- * Sightings raised in one transaction at most: a burst costs a commit per this
- * many alerts, and the first of them waits for no more than this many before it
- * is committed and its webhook can leave.
- */
-const RAISE_PER_TRANSACTION = 50;
+
+/** The pause before raising again a chunk the database was unavailable for: doubling from the first, up to the second. */
+const RETRY_BASE_MS = 100;
+const RETRY_MAX_MS = 5_000;
 
 /** Denials that say nothing about the key's holder: a valid key over its rate limit is not an authentication failure. */
 const NOT_AUTH_FAILURES: ReadonlySet<string> = new Set(['VALID', 'RATE_LIMITED']);
@@ -80,8 +78,11 @@ function newBatch(): DetectionBatch {
  * credentials (owner, allowlist, previous `lastUsedAt`; reused for a minute),
  * one upsert of per-minute denial counts, and for `new_network` one read and
  * one upsert of the networks not seen by this process within the hour; no
- * query per call. Each sighting goes to
- * AlertsService.raise. `volume_spike` needs a closed hour: volume-spike.cron.ts.
+ * query per call. Each sighting goes into the bounded backlog
+ * (alert-backlog.ts: a repeat of a waiting type and credential coalesces into
+ * it; a full backlog makes detection wait, never drops one), which is raised
+ * RAISE_PER_TRANSACTION at a time, set-based (AlertsService.raiseMany).
+ * `volume_spike` needs a closed hour: volume-spike.cron.ts.
  */
 @Injectable()
 export class AlertDetectorService extends UsageObserver<DetectionBatch> implements OnModuleInit {
@@ -100,8 +101,13 @@ export class AlertDetectorService extends UsageObserver<DetectionBatch> implemen
   private readonly touched = new Map<string, number>();
   /** The calls recorded since the recorder's last flush, summed (see, take). */
   private gathering = newBatch();
-  /** The sightings being raised, batch after batch (never rejects). */
-  private raising: Promise<void> = Promise.resolve();
+  /** The sightings found and not yet raised: bounded, one per type and credential (alert-backlog.ts). */
+  readonly backlog: AlertBacklog;
+  /** Raising the backlog, a chunk at a time, while it has any (never rejects); null when idle. */
+  private raising: Promise<void> | null = null;
+  /** Sightings that could not be raised, each logged, and sightings kept through an outage and raised again, since start (tests and the benchmark read them). */
+  failedToRaise = 0;
+  retried = 0;
 
   constructor(
     private readonly recorder: UsageRecorderService,
@@ -111,6 +117,7 @@ export class AlertDetectorService extends UsageObserver<DetectionBatch> implemen
     private readonly clock: Clock,
   ) {
     super();
+    this.backlog = new AlertBacklog(config.alerts.backlogMax);
   }
 
   onModuleInit(): void {
@@ -309,21 +316,54 @@ export class AlertDetectorService extends UsageObserver<DetectionBatch> implemen
     }
 
     this.sightings += found.length;
-    // Raised after observe resolves (in batch order): the recorder's write does not wait for them (a burst of
-    // sightings, one transaction each, held every call recorded meanwhile in memory); flush() waits through settled().
-    if (found.length) this.raising = this.raising.then(() => this.raiseAll(found));
+    // Raised after observe resolves, a chunk at a time: the recorder's write does not wait for them (a burst of
+    // sightings held every call recorded meanwhile in memory); flush() waits through settled(). Only a full backlog
+    // holds observe (and so the recorder's write) until the raising makes room: a storm is never queued unboundedly.
+    for (const o of found) {
+      const added = this.backlog.put(o);
+      this.startRaising();
+      await added;
+    }
   }
 
-  override settled(): Promise<void> {
-    return this.raising;
+  /** Resolves once every sighting found so far is raised (or failed, logged). */
+  override async settled(): Promise<void> {
+    while (this.raising) await this.raising;
   }
 
-  /** A batch's sightings, RAISE_PER_TRANSACTION to a transaction (AlertsService.raiseMany). */
-  private async raiseAll(found: readonly AlertOccurrence[]): Promise<void> {
-    for (const group of chunks(found, RAISE_PER_TRANSACTION)) {
-      await this.alerts.raiseMany(group, (o, error) =>
-        this.logger.warn({ type: o.type, credentialId: o.credentialId, err: error.message }, 'raising an alert failed'),
-      );
+  private startRaising(): void {
+    if (this.raising || this.backlog.size === 0) return;
+    // From the next turn of the event loop: the rest of the batch's sightings (put without waiting) join the first chunk.
+    this.raising = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(() => this.raiseBacklog())
+      // Never: raiseMany answers failures rather than throwing them; logged rather than an unhandled rejection.
+      .catch((error: unknown) => this.logger.error({ err: (error as Error).message }, 'raising alerts stopped'))
+      .finally(() => {
+        this.raising = null;
+        // A sighting put after the last take, before this ran.
+        this.startRaising();
+      });
+  }
+
+  /**
+   * The backlog, RAISE_PER_TRANSACTION to a transaction (AlertsService.raiseMany), until it is empty. A chunk the
+   * database was unavailable for is kept and raised again after a pause (doubling up to RETRY_MAX_MS): during an
+   * outage the backlog fills and detection waits (alert-backlog.ts), no sighting is dropped.
+   */
+  private async raiseBacklog(): Promise<void> {
+    for (;;) {
+      let chunk: AlertOccurrence[] = this.backlog.take(RAISE_PER_TRANSACTION);
+      if (chunk.length === 0) return;
+      for (let attempt = 0; ; attempt++) {
+        chunk = await this.alerts.raiseMany(chunk, (o, error) => {
+          this.failedToRaise++;
+          this.logger.warn({ type: o.type, credentialId: o.credentialId, err: error.message }, 'raising an alert failed');
+        });
+        if (chunk.length === 0) break;
+        if (attempt === 0) this.logger.warn({ sightings: chunk.length }, 'the database is unavailable: alerts kept, raised again shortly');
+        this.retried += chunk.length;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** attempt)));
+      }
     }
   }
 

@@ -55,6 +55,8 @@ export interface AlertOccurrence {
   /** How many sightings this stands for (calls, windows, networks). */
   count: number;
   evidence: Record<string, unknown>;
+  /** How many detected sightings were coalesced into this one while it waited to be raised (src/alerts/alert-backlog.ts); 1 if absent. */
+  coalesced?: number;
 }
 
 /** The days after which a credential counts as dormant, and a network as unseen. */

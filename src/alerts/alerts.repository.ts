@@ -39,7 +39,6 @@ export interface NewAlert {
   lastSeenAt: Date;
   count: number;
   evidence: Record<string, unknown>;
-  at: Date;
 }
 
 export interface AlertFilter {
@@ -84,16 +83,22 @@ export class AlertsRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
   /**
-   * Opens an alert, or counts into the unresolved one of its type and
-   * credential (the partial unique index alerts_one_open_key): `count` grows,
-   * `lastSeenAt` moves forward, `evidence` becomes the latest sighting's.
-   * `inserted` says which happened.
+   * Opens alerts, or counts into the unresolved one of each's type and
+   * credential (the partial unique index alerts_one_open_key), in one
+   * statement: `count` grows, `lastSeenAt` moves forward, `evidence` becomes
+   * the latest sighting's. No two may share a type and credential (a
+   * statement cannot update a row twice). Answers a row per alert, in the
+   * order given; `inserted` says which happened.
    */
-  async upsert(em: EntityManager, alert: NewAlert): Promise<AlertRow & { inserted: boolean }> {
+  async upsertMany(em: EntityManager, alerts: readonly NewAlert[], at: Date): Promise<Array<AlertRow & { inserted: boolean }>> {
+    if (alerts.length === 0) return [];
     const rows: Array<AlertRow & { inserted: boolean }> = await em.query(
       `INSERT INTO alerts (id, type, severity, status, credential_id, agent_id, owner_id, first_seen_at, last_seen_at, count,
                            evidence, action, created_at, updated_at)
-       VALUES ($1, $2, $3, 'open', $4, $5, $6, $7, $8, $9, $10, NULL, $11, $11)
+       SELECT id, type, severity, 'open', credential_id, agent_id, owner_id, first_seen_at, last_seen_at, count, evidence, NULL, $2, $2
+         FROM jsonb_to_recordset($1::jsonb)
+           AS a(id uuid, type text, severity text, credential_id uuid, agent_id uuid, owner_id uuid, first_seen_at timestamptz,
+                last_seen_at timestamptz, count int, evidence jsonb)
        ON CONFLICT (type, credential_id) WHERE status <> 'resolved'
        DO UPDATE SET count = alerts.count + EXCLUDED.count,
                      last_seen_at = greatest(alerts.last_seen_at, EXCLUDED.last_seen_at),
@@ -102,20 +107,30 @@ export class AlertsRepository {
                      updated_at = EXCLUDED.updated_at
        RETURNING ${COLUMNS}, (xmax = 0) AS inserted`,
       [
-        alert.id,
-        alert.type,
-        alert.severity,
-        alert.credentialId,
-        alert.agentId,
-        alert.ownerId,
-        alert.firstSeenAt,
-        alert.lastSeenAt,
-        alert.count,
-        JSON.stringify(alert.evidence),
-        alert.at,
+        JSON.stringify(
+          alerts.map((a) => ({
+            id: a.id,
+            type: a.type,
+            severity: a.severity,
+            credential_id: a.credentialId,
+            agent_id: a.agentId,
+            owner_id: a.ownerId,
+            first_seen_at: a.firstSeenAt,
+            last_seen_at: a.lastSeenAt,
+            count: a.count,
+            evidence: a.evidence,
+          })),
+        ),
+        at,
       ],
     );
-    return rows[0];
+    // RETURNING promises no order: matched back by (type, credential), unique within the statement.
+    const byKey = new Map(rows.map((r) => [`${r.type}|${r.credentialId}`, r]));
+    return alerts.map((a) => {
+      const row = byKey.get(`${a.type}|${a.credentialId}`);
+      if (!row) throw new Error(`the upsert of a ${a.type} alert returned no row`);
+      return row;
+    });
   }
 
   async setAction(em: EntityManager, id: string, action: AlertAction, at: Date): Promise<void> {

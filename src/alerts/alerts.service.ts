@@ -5,6 +5,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
 import { Actor, canReadAll, RequestContext, scopedOwnerFilter, systemContext } from '../auth/actor';
 import { Clock } from '../common/clock/clock';
+import { isDatabaseUnavailable } from '../common/db/pg-errors';
 import { inSavepoint } from '../common/db/savepoint';
 import { DomainError, NotFoundError } from '../common/errors/domain-error';
 import { decodeTimeCursor, encodeTimeCursor, Page, toPage } from '../common/pagination/pagination';
@@ -42,6 +43,16 @@ export interface AlertListQuery extends AlertFilter {
   cursor?: string;
 }
 
+/**
+ * Sightings raised in one transaction at most (AlertsService.raiseMany, a
+ * statement per table however many): a burst costs a commit per this many
+ * alerts, and the first of them waits for no more than this many before it is
+ * committed and its webhook can leave. Under 1,000 so that the audit and
+ * outbox inserts each stay one statement (src/audit/audit.service.ts,
+ * src/gateways/event-outbox.service.ts).
+ */
+export const RAISE_PER_TRANSACTION = 500;
+
 /** Who the alerts module acts as when it carries out a policy or raises what detection saw. */
 const COMPONENT = 'alerts';
 
@@ -72,34 +83,36 @@ export class AlertsService {
 
   /** Raises one sighting in a transaction of its own, as the system. */
   raise(occurrence: AlertOccurrence): Promise<AlertView> {
-    return this.dataSource.transaction(async (em) => (await this.raiseIn(em, null, occurrence)).alert);
+    return this.dataSource.transaction(async (em) => (await this.raiseAllIn(em, null, [occurrence]))[0].alert);
   }
 
   /**
-   * Raises sightings as the system, in one transaction: each is raised (or
-   * counted) and audited exactly as `raise` does, but a burst (a seed of
-   * dormant keys waking at once, a scanner hitting thousands of keys) costs
-   * one commit instead of one per alert. If that transaction fails, each is
-   * raised again on its own, so one bad sighting costs only itself; those
-   * that fail alone are handed to `failed`.
+   * Raises sightings as the system, in one transaction and set-based
+   * (raiseAllIn): a burst (a seed of dormant keys waking at once, a scanner
+   * hitting thousands of keys) costs a handful of statements and one commit,
+   * not a statement per alert and table. If that transaction fails, each half
+   * is raised again on its own, down to single sightings, so one bad sighting
+   * costs only itself and a few retries; those that fail alone are handed to
+   * `failed`. A failure that is an outage (isDatabaseUnavailable) is no
+   * sighting's fault: the sightings not raised yet are answered, in order,
+   * for the caller to raise again later.
    */
-  async raiseMany(occurrences: readonly AlertOccurrence[], failed: (o: AlertOccurrence, error: Error) => void): Promise<void> {
-    if (occurrences.length === 0) return;
+  async raiseMany(occurrences: readonly AlertOccurrence[], failed: (o: AlertOccurrence, error: Error) => void): Promise<AlertOccurrence[]> {
+    if (occurrences.length === 0) return [];
     try {
-      await this.dataSource.transaction(async (em) => {
-        for (const o of occurrences) await this.raiseIn(em, null, o);
-      });
-      return;
+      await this.dataSource.transaction((em) => this.raiseAllIn(em, null, occurrences));
+      return [];
     } catch (error) {
-      if (occurrences.length === 1) return failed(occurrences[0], error as Error);
-    }
-    for (const o of occurrences) {
-      try {
-        await this.raise(o);
-      } catch (error) {
-        failed(o, error as Error);
+      if (isDatabaseUnavailable(error)) return [...occurrences];
+      if (occurrences.length === 1) {
+        failed(occurrences[0], error as Error);
+        return [];
       }
     }
+    const half = Math.ceil(occurrences.length / 2);
+    const left = await this.raiseMany(occurrences.slice(0, half), failed);
+    if (left.length) return [...left, ...occurrences.slice(half)];
+    return this.raiseMany(occurrences.slice(half), failed);
   }
 
   /**
@@ -112,44 +125,104 @@ export class AlertsService {
     ctx: RequestContext | null,
     occurrence: AlertOccurrence,
   ): Promise<{ alert: AlertView; opened: boolean }> {
+    return (await this.raiseAllIn(em, ctx, [occurrence]))[0];
+  }
+
+  /**
+   * Raises sightings inside the caller's transaction, a statement per table
+   * rather than per alert: one upsert of the alerts (split only where a type
+   * and credential repeats, since a statement updates a row once), one insert
+   * of their audit events (each alert its own `alert.raised` or
+   * `alert.repeated`, with its own system request id, chained by the audit
+   * chainer like any other), one read of the policies when an alert opened,
+   * and one outbox insert of the opened alerts' `alert.raised` with their
+   * notification deliveries. Only a policy other than `none` costs per
+   * alert: its rotation or revocation, carried out after the alert's
+   * `alert.raised` is written and before it is published. Answers each
+   * sighting's alert, in the order given.
+   */
+  async raiseAllIn(
+    em: EntityManager,
+    ctx: RequestContext | null,
+    occurrences: readonly AlertOccurrence[],
+  ): Promise<Array<{ alert: AlertView; opened: boolean }>> {
+    if (occurrences.length === 0) return [];
     const now = this.clock.now();
-    // Time-ordered: alerts opened in the same millisecond still list newest first.
-    const id = this.random.orderedUuid();
-    const row = await this.repository.upsert(em, {
-      id,
-      type: occurrence.type,
-      severity: SEVERITY_OF[occurrence.type],
-      credentialId: occurrence.credentialId,
-      agentId: occurrence.agentId,
-      ownerId: occurrence.ownerId,
-      firstSeenAt: occurrence.firstAt ?? occurrence.at,
-      lastSeenAt: occurrence.at,
-      count: occurrence.count,
-      evidence: occurrence.evidence,
-      at: now,
-    });
-    const raisedBy = ctx ?? systemContext(COMPONENT, `alert:${row.id}`);
-    if (!row.inserted) {
-      await this.audit.record(em, raisedBy, {
-        action: 'alert.repeated',
-        targetType: 'alert',
-        targetId: row.id,
-        data: { type: row.type, credentialId: row.credentialId, added: occurrence.count, count: row.count, evidence: occurrence.evidence },
-      });
-      return { alert: viewOf(row), opened: false };
+    const rows: Array<AlertRow & { inserted: boolean }> = [];
+    for (const run of distinctAlertRuns(occurrences)) {
+      const written = await this.repository.upsertMany(
+        em,
+        run.map((o) => ({
+          // Time-ordered: alerts opened in the same millisecond still list newest first.
+          id: this.random.orderedUuid(),
+          type: o.type,
+          severity: SEVERITY_OF[o.type],
+          credentialId: o.credentialId,
+          agentId: o.agentId,
+          ownerId: o.ownerId,
+          firstSeenAt: o.firstAt ?? o.at,
+          lastSeenAt: o.at,
+          count: o.count,
+          evidence: o.evidence,
+        })),
+        now,
+      );
+      rows.push(...written);
     }
-    await this.audit.record(em, raisedBy, {
-      action: 'alert.raised',
-      targetType: 'alert',
-      targetId: row.id,
-      data: { type: row.type, severity: row.severity, credentialId: row.credentialId, count: row.count, evidence: row.evidence },
-    });
-    const policy = (await this.repository.policies(em)).get(row.type) ?? 'none';
-    if (policy !== 'none') row.action = await this.carryOut(em, row, policy, now);
-    const alert = viewOf(row);
-    await this.outbox.publish(em, { type: 'alert.raised', credentialId: null, environment: null, notify: true, data: { ...alert } });
-    this.raised++;
-    return { alert, opened: true };
+    const raisedBy = (row: AlertRow) => ctx ?? systemContext(COMPONENT, `alert:${row.id}`);
+    await this.audit.recordEach(
+      em,
+      rows.map((row, i) => {
+        const o = occurrences[i];
+        // A sighting that stands for several coalesced while waiting (src/alerts/alert-backlog.ts) says so.
+        const coalesced = o.coalesced !== undefined && o.coalesced > 1 ? { coalesced: o.coalesced } : {};
+        return {
+          ctx: raisedBy(row),
+          entry: row.inserted
+            ? {
+                action: 'alert.raised' as const,
+                targetType: 'alert',
+                targetId: row.id,
+                data: {
+                  type: row.type,
+                  severity: row.severity,
+                  credentialId: row.credentialId,
+                  count: row.count,
+                  evidence: row.evidence,
+                  ...coalesced,
+                },
+              }
+            : {
+                action: 'alert.repeated' as const,
+                targetType: 'alert',
+                targetId: row.id,
+                data: {
+                  type: row.type,
+                  credentialId: row.credentialId,
+                  added: o.count,
+                  count: row.count,
+                  evidence: o.evidence,
+                  ...coalesced,
+                },
+              },
+        };
+      }),
+    );
+    const opened = rows.filter((row) => row.inserted);
+    if (opened.length) {
+      const policies = await this.repository.policies(em);
+      for (const row of opened) {
+        const policy = policies.get(row.type) ?? 'none';
+        if (policy !== 'none') row.action = await this.carryOut(em, row, policy, now);
+      }
+      await this.outbox.publishMany(
+        em,
+        opened.map((row) => ({ type: 'alert.raised', credentialId: null, environment: null, notify: true, data: { ...viewOf(row) } })),
+        { deliveryIds: false },
+      );
+      this.raised += opened.length;
+    }
+    return rows.map((row) => ({ alert: viewOf(row), opened: row.inserted }));
   }
 
   /**
@@ -277,6 +350,29 @@ export class AlertsService {
     if (!row || !mayRead(actor, row)) throw new NotFoundError('alert', id);
     return row;
   }
+}
+
+/**
+ * Splits sightings into runs in which no (type, credential) appears twice,
+ * keeping their order: a repeat within a run goes to the next, so it counts
+ * into the alert the earlier one opened.
+ */
+function distinctAlertRuns(occurrences: readonly AlertOccurrence[]): AlertOccurrence[][] {
+  const runs: AlertOccurrence[][] = [];
+  let run: AlertOccurrence[] = [];
+  let seen = new Set<string>();
+  for (const o of occurrences) {
+    const key = `${o.type}|${o.credentialId}`;
+    if (seen.has(key)) {
+      runs.push(run);
+      run = [];
+      seen = new Set();
+    }
+    run.push(o);
+    seen.add(key);
+  }
+  if (run.length) runs.push(run);
+  return runs;
 }
 
 function isAlertType(value: string): value is AlertType {

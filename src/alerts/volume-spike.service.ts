@@ -3,11 +3,12 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 
 import { Clock, DAY_MS, HOUR_MS } from '../common/clock/clock';
+import { chunks } from '../common/collections/chunks';
 import { tryAdvisoryXactLock } from '../common/db/advisory-lock';
 import { AppConfig } from '../config/app-config';
 import { NETWORK_MEMORY_DAYS, SPIKE_BASELINE_HOURS, SPIKE_FACTOR } from './alert-types';
 import { AlertsRepository } from './alerts.repository';
-import { AlertsService } from './alerts.service';
+import { AlertsService, RAISE_PER_TRANSACTION } from './alerts.service';
 
 /** Closed hours one round catches up on at most (a scheduler down for longer skips the older ones). */
 const MAX_HOURS_PER_ROUND = 24;
@@ -47,24 +48,29 @@ export class VolumeSpikeService {
         if (!(await this.repository.claimSpikeHour(em, start, now))) continue;
         hours++;
         const rows = await this.repository.spikes(em, start, this.config.alerts.spikeMinCalls, SPIKE_FACTOR, SPIKE_BASELINE_HOURS);
-        for (const row of rows) {
-          await this.alerts.raiseIn(em, null, {
-            type: 'volume_spike',
-            credentialId: row.credentialId,
-            agentId: row.agentId,
-            ownerId: row.ownerId,
-            at: new Date(hour + HOUR_MS - 1),
-            firstAt: start,
-            count: 1,
-            evidence: {
-              hour: start.toISOString(),
-              calls: row.calls,
-              medianHourlyCalls: row.median,
-              factor: SPIKE_FACTOR,
-              minCalls: this.config.alerts.spikeMinCalls,
-              baselineHours: SPIKE_BASELINE_HOURS,
-            },
-          });
+        // Set-based, a few hundred to a statement (AlertsService.raiseAllIn): an hour every credential spiked in is a few statements.
+        for (const chunk of chunks(rows, RAISE_PER_TRANSACTION)) {
+          await this.alerts.raiseAllIn(
+            em,
+            null,
+            chunk.map((row) => ({
+              type: 'volume_spike' as const,
+              credentialId: row.credentialId,
+              agentId: row.agentId,
+              ownerId: row.ownerId,
+              at: new Date(hour + HOUR_MS - 1),
+              firstAt: start,
+              count: 1,
+              evidence: {
+                hour: start.toISOString(),
+                calls: row.calls,
+                medianHourlyCalls: row.median,
+                factor: SPIKE_FACTOR,
+                minCalls: this.config.alerts.spikeMinCalls,
+                baselineHours: SPIKE_BASELINE_HOURS,
+              },
+            })),
+          );
         }
         await this.repository.countSpikeHour(em, start, rows.length);
         spikes += rows.length;

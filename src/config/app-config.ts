@@ -160,6 +160,11 @@ export interface AppConfig {
     spikeMinCalls: number;
     /** How often the scheduler evaluates closed hours for volume spikes (and prunes detection state). */
     sweepIntervalMs: number;
+    /**
+     * Sightings waiting to be raised at most (one per type and credential: a repeat coalesces into the waiting
+     * one). Past it, detection waits for room, holding the usage recorder's next write (src/alerts/alert-backlog.ts).
+     */
+    backlogMax: number;
   };
   /** How long a stop (SIGTERM, SIGINT) may take at most, whatever Redis and Postgres do; then what is left is abandoned. */
   shutdown: { timeoutMs: number };

@@ -202,6 +202,7 @@ const envSchema = z.object({
   ALERT_AUTH_FAILURES_PER_MINUTE: intInRange(1, 1_000_000).default(20),
   ALERT_SPIKE_MIN_CALLS: intInRange(1, 1_000_000_000).default(1000),
   ALERT_SWEEP_INTERVAL_MS: intInRange(1_000, 3_600_000).default(60_000),
+  ALERT_BACKLOG_MAX: intInRange(1, 1_000_000).default(10_000),
 });
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -343,6 +344,7 @@ export function loadConfig(env: RawEnv, devSecrets?: GeneratedDevSecrets): AppCo
       authFailuresPerMinute: e.ALERT_AUTH_FAILURES_PER_MINUTE,
       spikeMinCalls: e.ALERT_SPIKE_MIN_CALLS,
       sweepIntervalMs: e.ALERT_SWEEP_INTERVAL_MS,
+      backlogMax: e.ALERT_BACKLOG_MAX,
     },
     enforcement: {
       authzRateLimitedStatus: e.AUTHZ_RATE_LIMITED_STATUS === '403' ? 403 : 429,
