@@ -13,7 +13,6 @@ import { JobSweeper, JobSweepResult } from '../common/jobs/job-sweeper';
 import type { SecretStore, SecretStoreName } from '../secret-stores/secret-store';
 import { SecretStoreRegistry } from '../secret-stores/secret-store.registry';
 import {
-  DESTRUCTION_BATCH,
   RevocationQueue,
   secretDestructionBackoffMs,
   SecretDestructionJob,
@@ -26,13 +25,6 @@ const BATCH_WINDOW_MS = 100;
 const MAX_BATCH = 50;
 /** Rows one attempt reads and records at a time. */
 const ATTEMPT_SLICE = 500;
-
-/** A credential whose secret a revocation destroys, and its store. */
-export interface DestructionToSchedule {
-  revocationId: string;
-  credentialId: string;
-  secretStore: string;
-}
 
 export type DestructionOutcome = 'destroyed' | 'retrying' | 'skipped';
 
@@ -75,29 +67,11 @@ export class SecretDestructionService implements DueWork, OnModuleInit {
   }
 
   /**
-   * Enqueues the destructions once the caller's transaction (which wrote the
-   * rows) commits: one job per revocation and store, of up to
-   * DESTRUCTION_BATCH credentials (a bulk revocation's chunk is a few jobs, not
-   * a job per credential); one credential is a job of its own, under the id
-   * the job sweep gives it.
+   * Enqueues the jobs (destructionJobsOf) once the caller's transaction, which
+   * wrote their rows, commits.
    */
-  scheduleAfterCommit(em: EntityManager, destructions: DestructionToSchedule[]): void {
-    if (destructions.length === 0) return;
-    const groups = new Map<string, string[]>();
-    for (const d of destructions) {
-      const key = `${d.revocationId} ${d.secretStore}`;
-      const group = groups.get(key) ?? [];
-      group.push(d.credentialId);
-      groups.set(key, group);
-    }
-    const jobs: SecretDestructionJob[] = [];
-    for (const [key, credentialIds] of groups) {
-      const revocationId = key.split(' ')[0];
-      for (let i = 0; i < credentialIds.length; i += DESTRUCTION_BATCH) {
-        const ids = credentialIds.slice(i, i + DESTRUCTION_BATCH);
-        jobs.push(ids.length === 1 ? { revocationId, credentialId: ids[0] } : { revocationId, credentialId: ids[0], credentialIds: ids });
-      }
-    }
+  scheduleAfterCommit(em: EntityManager, jobs: SecretDestructionJob[]): void {
+    if (jobs.length === 0) return;
     this.afterCommit.run(em, () => this.enqueue(jobs));
   }
 
