@@ -116,10 +116,18 @@ export class AuditChainerService implements OnApplicationBootstrap, ShutdownPart
     }
   }
 
+  /**
+   * Links what is queued, a batch at a time while batches come back full. A
+   * batch that was not full emptied the queue as its snapshot saw it: what
+   * committed since poked this process's chainer (pokedWhileRunning: the next
+   * pass, which waits POKE_BATCH_MS for more) or is another process's (the
+   * timer); reading the queue again at once would mostly find it empty, four
+   * statements for nothing.
+   */
   private async passUntilEmpty(): Promise<void> {
     if (!(await this.repository.hasUnchained())) return;
-    while (!this.stopped && (await this.linkBatch()) > 0) {
-      // keep linking until the queue is empty or another process took over
+    while (!this.stopped && (await this.linkBatch()) === BATCH) {
+      // a full batch: more may be queued behind it
     }
   }
 
@@ -127,9 +135,8 @@ export class AuditChainerService implements OnApplicationBootstrap, ShutdownPart
   private linkBatch(): Promise<number> {
     return this.dataSource.transaction(async (em) => {
       if (!(await tryAdvisoryXactLock(em, CHAIN_LOCK))) return -1;
-      const queued = await this.repository.queuedEvents(em, BATCH);
+      const { events: queued, head } = await this.repository.queuedEvents(em, BATCH);
       if (queued.length === 0) return 0;
-      const head = await this.repository.chainHead(em);
       let seq = head?.seq ?? 0;
       let prevHash = head?.hash ?? GENESIS_HASH;
       const chainedAt = this.clock.now().toISOString();
