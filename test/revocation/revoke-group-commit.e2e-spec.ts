@@ -2,7 +2,12 @@ import { randomUUID } from 'node:crypto';
 
 import { JobQueues } from '../../src/common/jobs/job-queues';
 import { SecretDestructionService } from '../../src/revocation/secret-destruction.service';
-import { BATCH_SWEEP_GRACE_MS, RevocationQueue, SecretDestructionJob } from '../../src/revocation/secret-destruction-jobs';
+import {
+  BATCH_SWEEP_GRACE_MS,
+  RevocationQueue,
+  SecretDestructionJob,
+  secretDestructionJobId,
+} from '../../src/revocation/secret-destruction-jobs';
 import { Fixtures } from '../support/fixtures';
 import { eventually, GatewayReceiver } from '../support/gateway-receiver';
 import { startTestApp, TestApp } from '../support/test-app';
@@ -204,6 +209,16 @@ describe('revocations committed together', () => {
       const added = destructionJobs().filter((j) => ids.includes(j.credentialId));
       expect(added).toHaveLength(commits.length);
       expect(added.map((j) => [...(j.credentialIds ?? [j.credentialId])].sort()).sort()).toEqual(commits.map((c) => [...c].sort()).sort());
+      // Jobs finishing in the same window share one transaction, yet each destruction is audited under its own job.
+      const audited: Array<{ target_id: string; request_id: string }> = await t.dataSource.query(
+        `SELECT target_id, request_id FROM audit_events WHERE action = 'credential.secret_destroyed' AND target_id = ANY ($1::text[])`,
+        [ids],
+      );
+      expect(audited).toHaveLength(ids.length);
+      const jobOf = new Map(
+        added.flatMap((j) => (j.credentialIds ?? [j.credentialId]).map((id) => [id, `job:${secretDestructionJobId(j)}`])),
+      );
+      for (const a of audited) expect(a.request_id).toBe(jobOf.get(a.target_id));
 
       // Lost: the commits land, their jobs never reach Redis (a crash between commit and enqueue).
       const lost = await issueMany(8);
