@@ -40,6 +40,8 @@ export class AuditChainerService implements OnApplicationBootstrap, ShutdownPart
   private readonly logger = new Logger(AuditChainerService.name);
   private running: Promise<void> | null = null;
   private pokedWhileRunning = false;
+  /** A writer of this process committed events since the last pass began. */
+  private committedSincePass = false;
   private timer: NodeJS.Timeout | null = null;
   private scheduled: NodeJS.Timeout | null = null;
   private stopped = false;
@@ -77,8 +79,11 @@ export class AuditChainerService implements OnApplicationBootstrap, ShutdownPart
    * Asks for a chaining pass soon; cheap to call after every commit. Pokes
    * within a few milliseconds of each other share one pass, so under load the
    * chainer links events in batches instead of one pass per request.
+   * `committed`: the caller committed events (AuditService), so the pass need
+   * not ask Postgres whether any are queued (the timer's pokes do ask).
    */
-  poke(): void {
+  poke(committed = false): void {
+    if (committed) this.committedSincePass = true;
     if (this.stopped || this.scheduled) return; // a pass is about to start and will see this event
     if (this.running) {
       this.pokedWhileRunning = true;
@@ -125,7 +130,9 @@ export class AuditChainerService implements OnApplicationBootstrap, ShutdownPart
    * statements for nothing.
    */
   private async passUntilEmpty(): Promise<void> {
-    if (!(await this.repository.hasUnchained())) return;
+    const committed = this.committedSincePass;
+    this.committedSincePass = false;
+    if (!committed && !(await this.repository.hasUnchained())) return;
     while (!this.stopped && (await this.linkBatch()) === BATCH) {
       // a full batch: more may be queued behind it
     }
