@@ -40,6 +40,8 @@ export class AuditChainerService implements OnApplicationBootstrap, ShutdownPart
   private readonly logger = new Logger(AuditChainerService.name);
   private running: Promise<void> | null = null;
   private pokedWhileRunning = false;
+  /** A writer of this process committed events since the last pass began. */
+  private committedSincePass = false;
   private timer: NodeJS.Timeout | null = null;
   private scheduled: NodeJS.Timeout | null = null;
   private stopped = false;
@@ -77,8 +79,11 @@ export class AuditChainerService implements OnApplicationBootstrap, ShutdownPart
    * Asks for a chaining pass soon; cheap to call after every commit. Pokes
    * within a few milliseconds of each other share one pass, so under load the
    * chainer links events in batches instead of one pass per request.
+   * `committed`: the caller committed events (AuditService), so the pass need
+   * not ask Postgres whether any are queued (the timer's pokes do ask).
    */
-  poke(): void {
+  poke(committed = false): void {
+    if (committed) this.committedSincePass = true;
     if (this.stopped || this.scheduled) return; // a pass is about to start and will see this event
     if (this.running) {
       this.pokedWhileRunning = true;
@@ -116,10 +121,20 @@ export class AuditChainerService implements OnApplicationBootstrap, ShutdownPart
     }
   }
 
+  /**
+   * Links what is queued, a batch at a time while batches come back full. A
+   * batch that was not full emptied the queue as its snapshot saw it: what
+   * committed since poked this process's chainer (pokedWhileRunning: the next
+   * pass, which waits POKE_BATCH_MS for more) or is another process's (the
+   * timer); reading the queue again at once would mostly find it empty, four
+   * statements for nothing.
+   */
   private async passUntilEmpty(): Promise<void> {
-    if (!(await this.repository.hasUnchained())) return;
-    while (!this.stopped && (await this.linkBatch()) > 0) {
-      // keep linking until the queue is empty or another process took over
+    const committed = this.committedSincePass;
+    this.committedSincePass = false;
+    if (!committed && !(await this.repository.hasUnchained())) return;
+    while (!this.stopped && (await this.linkBatch()) === BATCH) {
+      // a full batch: more may be queued behind it
     }
   }
 
@@ -127,9 +142,8 @@ export class AuditChainerService implements OnApplicationBootstrap, ShutdownPart
   private linkBatch(): Promise<number> {
     return this.dataSource.transaction(async (em) => {
       if (!(await tryAdvisoryXactLock(em, CHAIN_LOCK))) return -1;
-      const queued = await this.repository.queuedEvents(em, BATCH);
+      const { events: queued, head } = await this.repository.queuedEvents(em, BATCH);
       if (queued.length === 0) return 0;
-      const head = await this.repository.chainHead(em);
       let seq = head?.seq ?? 0;
       let prevHash = head?.hash ?? GENESIS_HASH;
       const chainedAt = this.clock.now().toISOString();

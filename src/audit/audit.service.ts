@@ -79,7 +79,7 @@ export class AuditService {
       };
     });
     for (const chunk of chunks(rows, MAX_EVENTS_PER_STATEMENT)) await this.repository.insertEvents(em, chunk);
-    this.afterCommit.run(em, () => this.chainer.poke());
+    this.afterCommit.run(em, () => this.chainer.poke(true));
   }
 
   /** Linked events, newest first (by chain position). */

@@ -33,7 +33,7 @@ import { RevocationEntity } from './entities/revocation.entity';
 import { EmptyRevocationFilterError, MAX_BULK_REVOCATION, NoMatchingCredentialsError, TooManyMatchesError } from './revocation-errors';
 import { RevocationListRow, RevocationsRepository } from './revocations.repository';
 import { SecretDestructionService } from './secret-destruction.service';
-import { BATCH_SWEEP_GRACE_MS } from './secret-destruction-jobs';
+import { BATCH_SWEEP_GRACE_MS, destructionJobsOf } from './secret-destruction-jobs';
 
 export interface RevokeOutcome {
   /** False when the credential (or agent) was already revoked: the summary is the earlier revocation's. */
@@ -566,25 +566,29 @@ export class RevocationService {
       { deliveryIds: false },
     );
     let next = 0;
-    const rowsOf = parts.map(({ revocation, credentials, withRevocation }) => {
-      const rows = credentials.map((credential) => ({
+    const revoked = parts.map(({ revocation, credentials }) =>
+      credentials.map((credential) => ({
         credentialId: credential.id,
         eventId: events[next++].eventId,
         secretStore: credential.secretStore,
         secretTarget: targetOf(credential),
-      }));
-      // Several credentials go to their stores in batch jobs, whose ids are not the job sweep's: the sweep leaves them a while.
-      const now = revocation.revokedAt;
-      const firstSweepAt = rows.length > 1 ? new Date(now.getTime() + BATCH_SWEEP_GRACE_MS) : now;
-      return { revocation, rows, withRevocation, firstSweepAt };
-    });
-    await this.repository.insertRevokedMany(em, rowsOf);
-    this.destruction.scheduleAfterCommit(
-      em,
-      rowsOf.flatMap(({ revocation, rows }) =>
-        rows.map((r) => ({ revocationId: revocation.id, credentialId: r.credentialId, secretStore: r.secretStore })),
-      ),
+        revocationId: revocation.id,
+      })),
     );
+    // One destruction job per store for the whole commit (however many revocations it carries). A batch job's id is
+    // not the job sweep's, so the sweep leaves its rows a while (BATCH_SWEEP_GRACE_MS); a job of one credential has the sweep's id.
+    const jobs = destructionJobsOf(revoked.flat());
+    const batched = new Set(jobs.flatMap((job) => job.credentialIds ?? []));
+    const graceEnd = new Date(parts[0].revocation.revokedAt.getTime() + BATCH_SWEEP_GRACE_MS);
+    await this.repository.insertRevokedMany(
+      em,
+      parts.map(({ revocation, withRevocation }, i) => ({
+        revocation,
+        withRevocation,
+        rows: revoked[i].map((row) => ({ ...row, firstSweepAt: batched.has(row.credentialId) ? graceEnd : revocation.revokedAt })),
+      })),
+    );
+    this.destruction.scheduleAfterCommit(em, jobs);
     return parts.map(({ revocation, credentials }) =>
       credentials.map((credential) => ({
         action: 'credential.revoked',

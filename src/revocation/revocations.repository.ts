@@ -99,31 +99,17 @@ export class RevocationsRepository {
   }
 
   /**
-   * Records credentials revoked by `revocation` (their secrets' destruction
-   * pending, due for the job sweep at `firstSweepAt`), and with
-   * `withRevocation` the revocation itself, in the same statement: a revoke
-   * call waits on every round trip.
-   */
-  insertRevoked(
-    em: EntityManager,
-    revocation: RevocationEntity,
-    rows: RevokedCredentialRow[],
-    withRevocation: boolean,
-    firstSweepAt: Date = revocation.revokedAt,
-  ): Promise<void> {
-    return this.insertRevokedMany(em, [{ revocation, rows, withRevocation, firstSweepAt }]);
-  }
-
-  /**
-   * As `insertRevoked`, for several revocations at once (the single-credential
-   * revocations committed together, RevocationService): every new revocation
-   * and every credential row in one statement.
+   * Records credentials revoked by several revocations at once (a group
+   * commit's single-credential revocations, or one chunk of one revocation):
+   * every credential row, each with its secret's destruction pending and due
+   * for the job sweep at its `firstSweepAt`, and every revocation marked
+   * `withRevocation` itself, in one statement: a revoke call waits on every round trip.
    */
   async insertRevokedMany(
     em: EntityManager,
-    parts: Array<{ revocation: RevocationEntity; rows: RevokedCredentialRow[]; withRevocation: boolean; firstSweepAt: Date }>,
+    parts: Array<{ revocation: RevocationEntity; rows: Array<RevokedCredentialRow & { firstSweepAt: Date }>; withRevocation: boolean }>,
   ): Promise<void> {
-    const rows = parts.flatMap((p) => p.rows.map((row) => ({ ...row, revocationId: p.revocation.id, firstSweepAt: p.firstSweepAt })));
+    const rows = parts.flatMap((p) => p.rows.map((row) => ({ ...row, revocationId: p.revocation.id })));
     const insertRows = `INSERT INTO revocation_credentials (credential_id, revocation_id, event_id, secret_store, secret_target,
                                                       secret_status, secret_attempts, secret_next_attempt_at)
        SELECT c.credential_id, c.revocation_id, c.event_id, c.secret_store, c.secret_target, 'pending', 0, c.first_sweep_at

@@ -13,7 +13,6 @@ import { JobSweeper, JobSweepResult } from '../common/jobs/job-sweeper';
 import type { SecretStore, SecretStoreName } from '../secret-stores/secret-store';
 import { SecretStoreRegistry } from '../secret-stores/secret-store.registry';
 import {
-  DESTRUCTION_BATCH,
   RevocationQueue,
   secretDestructionBackoffMs,
   SecretDestructionJob,
@@ -26,13 +25,6 @@ const BATCH_WINDOW_MS = 100;
 const MAX_BATCH = 50;
 /** Rows one attempt reads and records at a time. */
 const ATTEMPT_SLICE = 500;
-
-/** A credential whose secret a revocation destroys, and its store. */
-export interface DestructionToSchedule {
-  revocationId: string;
-  credentialId: string;
-  secretStore: string;
-}
 
 export type DestructionOutcome = 'destroyed' | 'retrying' | 'skipped';
 
@@ -75,29 +67,11 @@ export class SecretDestructionService implements DueWork, OnModuleInit {
   }
 
   /**
-   * Enqueues the destructions once the caller's transaction (which wrote the
-   * rows) commits: one job per revocation and store, of up to
-   * DESTRUCTION_BATCH credentials (a bulk revocation's chunk is a few jobs, not
-   * a job per credential); one credential is a job of its own, under the id
-   * the job sweep gives it.
+   * Enqueues the jobs (destructionJobsOf) once the caller's transaction, which
+   * wrote their rows, commits.
    */
-  scheduleAfterCommit(em: EntityManager, destructions: DestructionToSchedule[]): void {
-    if (destructions.length === 0) return;
-    const groups = new Map<string, string[]>();
-    for (const d of destructions) {
-      const key = `${d.revocationId} ${d.secretStore}`;
-      const group = groups.get(key) ?? [];
-      group.push(d.credentialId);
-      groups.set(key, group);
-    }
-    const jobs: SecretDestructionJob[] = [];
-    for (const [key, credentialIds] of groups) {
-      const revocationId = key.split(' ')[0];
-      for (let i = 0; i < credentialIds.length; i += DESTRUCTION_BATCH) {
-        const ids = credentialIds.slice(i, i + DESTRUCTION_BATCH);
-        jobs.push(ids.length === 1 ? { revocationId, credentialId: ids[0] } : { revocationId, credentialId: ids[0], credentialIds: ids });
-      }
-    }
+  scheduleAfterCommit(em: EntityManager, jobs: SecretDestructionJob[]): void {
+    if (jobs.length === 0) return;
     this.afterCommit.run(em, () => this.enqueue(jobs));
   }
 
@@ -122,26 +96,42 @@ export class SecretDestructionService implements DueWork, OnModuleInit {
     const items = this.batch;
     this.batch = [];
     if (items.length === 0) return;
-    this.destroyBatch([...new Set(items.map((i) => i.credentialId))], items[0].requestId).then(
+    // Each destruction is audited under the request (job) that asked for it first.
+    const requestIds = new Map<string, string>();
+    for (const i of items) if (!requestIds.has(i.credentialId)) requestIds.set(i.credentialId, i.requestId);
+    this.destroyBatch([...requestIds.keys()], (id) => requestIds.get(id)!).then(
       (outcomes) => items.forEach((i) => i.resolve(outcomes.get(i.credentialId) ?? 'skipped')),
       (error: unknown) => items.forEach((i) => i.reject(error)),
     );
   }
 
   /**
-   * One attempt for each of these credentials at once (a batch job: one
-   * revocation's credentials in one store), ATTEMPT_SLICE at a time. Like
-   * `destroy`, never throws for the store.
+   * One attempt for each of these credentials at once (a batch job: the
+   * credentials one commit revoked in one store), ATTEMPT_SLICE at a time.
+   * A batch of up to MAX_BATCH joins the attempts of the same window
+   * (BATCH_WINDOW_MS), as `destroy` does: a stream of group commits, each its
+   * own small job, shares one transaction and one audit append per window.
+   * Like `destroy`, never throws for the store.
    */
   async destroyMany(credentialIds: string[], requestId: string): Promise<Map<string, DestructionOutcome>> {
     const outcomes = new Map<string, DestructionOutcome>();
+    if (credentialIds.length <= MAX_BATCH) {
+      const each = await Promise.all(credentialIds.map((id) => this.destroy(id, requestId)));
+      credentialIds.forEach((id, i) => outcomes.set(id, each[i]));
+      return outcomes;
+    }
     for (let i = 0; i < credentialIds.length; i += ATTEMPT_SLICE) {
-      for (const [id, outcome] of await this.destroyBatch(credentialIds.slice(i, i + ATTEMPT_SLICE), requestId)) outcomes.set(id, outcome);
+      for (const [id, outcome] of await this.destroyBatch(credentialIds.slice(i, i + ATTEMPT_SLICE), () => requestId)) {
+        outcomes.set(id, outcome);
+      }
     }
     return outcomes;
   }
 
-  private async destroyBatch(credentialIds: string[], requestId: string): Promise<Map<string, DestructionOutcome>> {
+  private async destroyBatch(
+    credentialIds: string[],
+    requestIdOf: (credentialId: string) => string,
+  ): Promise<Map<string, DestructionOutcome>> {
     const outcomes = new Map<string, DestructionOutcome>();
     const rows = await this.repository.pendingOf(credentialIds);
     // Per store, each with as many calls in flight as it takes (the local store groups its deletes into one statement).
@@ -194,14 +184,16 @@ export class SecretDestructionService implements DueWork, OnModuleInit {
       const now = this.clock.now();
       const updated = await this.repository.markDestroyed(em, destroyed, now);
       for (const row of updated) outcomes.set(row.credential_id, 'destroyed');
-      await this.audit.record(
+      await this.audit.recordEach(
         em,
-        systemContext('secret-destruction', requestId),
-        ...updated.map((row): AuditEntry => ({
-          action: 'credential.secret_destroyed',
-          targetType: 'credential',
-          targetId: row.credential_id,
-          data: { revocationId: row.revocation_id, store: row.secret_store, attempts: row.secret_attempts },
+        updated.map((row) => ({
+          ctx: systemContext('secret-destruction', requestIdOf(row.credential_id)),
+          entry: {
+            action: 'credential.secret_destroyed',
+            targetType: 'credential',
+            targetId: row.credential_id,
+            data: { revocationId: row.revocation_id, store: row.secret_store, attempts: row.secret_attempts },
+          } satisfies AuditEntry,
         })),
       );
     });

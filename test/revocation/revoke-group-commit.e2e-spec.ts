@@ -1,7 +1,15 @@
 import { randomUUID } from 'node:crypto';
 
+import { JobQueues } from '../../src/common/jobs/job-queues';
+import { SecretDestructionService } from '../../src/revocation/secret-destruction.service';
+import {
+  BATCH_SWEEP_GRACE_MS,
+  RevocationQueue,
+  SecretDestructionJob,
+  secretDestructionJobId,
+} from '../../src/revocation/secret-destruction-jobs';
 import { Fixtures } from '../support/fixtures';
-import { GatewayReceiver } from '../support/gateway-receiver';
+import { eventually, GatewayReceiver } from '../support/gateway-receiver';
 import { startTestApp, TestApp } from '../support/test-app';
 
 /**
@@ -154,6 +162,98 @@ describe('revocations committed together', () => {
       expect(answers[i + 1].status).toBe(202);
       expect((await t.http.get(`/v1/credentials/${id}`, t.adminToken)).body.status).toBe('revoked');
       expect((await t.http.get(`/v1/audit-events?targetId=${id}&action=credential.revoked`, t.adminToken)).body.items).toHaveLength(1);
+    }
+  });
+
+  /** Revokes these credentials concurrently; returns, per transaction that committed them, the credentials it carried. */
+  async function revokeTogether(ids: string[], reason: string): Promise<string[][]> {
+    const answers = await Promise.all(ids.map((id) => t.http.post(`/v1/credentials/${id}/revoke`, { reason }, t.adminToken)));
+    expect(answers.map((a) => a.status)).toEqual(ids.map(() => 202));
+    const rows: Array<{ tx: string; ids: string[] }> = await t.dataSource.query(
+      `SELECT xmin::text AS tx, array_agg(credential_id::text ORDER BY credential_id) AS ids
+         FROM revocation_credentials WHERE credential_id = ANY ($1::uuid[]) GROUP BY xmin::text`,
+      [ids],
+    );
+    return rows.map((r) => r.ids);
+  }
+
+  async function pendingSecrets(ids: string[]): Promise<number> {
+    const [{ n }] = await t.dataSource.query(
+      `SELECT count(*)::int AS n FROM revocation_credentials WHERE credential_id = ANY ($1::uuid[]) AND secret_status = 'pending'`,
+      [ids],
+    );
+    return n;
+  }
+
+  it('destroys the secrets of one commit through one job, and through the job sweep when that job was lost', async () => {
+    const { product, agent } = await f.world();
+    const scopes = [`${product.name}:read`];
+    const issueMany = async (n: number) => {
+      const ids: string[] = [];
+      for (let i = 0; i < n; i++) ids.push((await f.credential(agent.id, scopes)).credential.id);
+      return ids;
+    };
+    const jobs = t.app.get(JobQueues);
+    const realAddBulk = jobs.addBulk.bind(jobs);
+    const addBulk = jest.spyOn(jobs, 'addBulk');
+    const destructionJobs = () =>
+      addBulk.mock.calls
+        .filter(([queue]) => queue === RevocationQueue.SecretDestruction)
+        .flatMap(([, added]) => added.map((j) => j.data as SecretDestructionJob));
+    try {
+      // Enqueued: one job per commit (all in the local store), carrying every credential that commit revoked.
+      const ids = await issueMany(8);
+      const commits = await revokeTogether(ids, 'one job per commit');
+      expect(commits.length).toBeLessThan(ids.length);
+      await eventually(async () => (await pendingSecrets(ids)) === 0, 10_000, 'secrets destroyed');
+      const added = destructionJobs().filter((j) => ids.includes(j.credentialId));
+      expect(added).toHaveLength(commits.length);
+      expect(added.map((j) => [...(j.credentialIds ?? [j.credentialId])].sort()).sort()).toEqual(commits.map((c) => [...c].sort()).sort());
+      // Jobs finishing in the same window share one transaction, yet each destruction is audited under its own job.
+      const audited: Array<{ target_id: string; request_id: string }> = await t.dataSource.query(
+        `SELECT target_id, request_id FROM audit_events WHERE action = 'credential.secret_destroyed' AND target_id = ANY ($1::text[])`,
+        [ids],
+      );
+      expect(audited).toHaveLength(ids.length);
+      const jobOf = new Map(
+        added.flatMap((j) => (j.credentialIds ?? [j.credentialId]).map((id) => [id, `job:${secretDestructionJobId(j)}`])),
+      );
+      for (const a of audited) expect(a.request_id).toBe(jobOf.get(a.target_id));
+
+      // Lost: the commits land, their jobs never reach Redis (a crash between commit and enqueue).
+      const lost = await issueMany(8);
+      // Earlier tests' destructions finish first: the sweeps below count this test's rows only.
+      await eventually(
+        async () =>
+          (await t.dataSource.query(`SELECT count(*)::int AS n FROM revocation_credentials WHERE secret_status = 'pending'`))[0].n === 0,
+        10_000,
+        'earlier destructions',
+      );
+      addBulk.mockImplementation((queue, added) =>
+        queue === RevocationQueue.SecretDestruction ? Promise.resolve() : realAddBulk(queue, added),
+      );
+      let lostCommits: string[][];
+      try {
+        lostCommits = await revokeTogether(lost, 'enqueue lost');
+        await new Promise((r) => setTimeout(r, 300));
+      } finally {
+        addBulk.mockRestore();
+      }
+      expect(await pendingSecrets(lost)).toBe(lost.length);
+      const destruction = t.app.get(SecretDestructionService);
+      // A commit of one credential gave it the sweep's own job id, due at once; a batch's rows wait out the grace.
+      const alone = lostCommits.filter((c) => c.length === 1).length;
+      expect((await destruction.sweep()).requeued).toBe(alone);
+      t.clock.advance(BATCH_SWEEP_GRACE_MS);
+      expect((await destruction.sweep()).requeued).toBe(lost.length - alone);
+      await eventually(async () => (await pendingSecrets(lost)) === 0, 10_000, 'lost destructions done by the sweep');
+      const [{ n }] = await t.dataSource.query(
+        'SELECT count(*)::int AS n FROM local_secret_versions WHERE credential_id = ANY ($1::uuid[]) AND destroyed_at IS NULL',
+        [[...ids, ...lost]],
+      );
+      expect(n).toBe(0);
+    } finally {
+      addBulk.mockRestore();
     }
   });
 });
