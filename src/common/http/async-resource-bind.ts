@@ -51,21 +51,25 @@ export function installAsyncResourceBind(): void {
   if (installed) return;
   installed = true;
   AsyncResource.prototype.bind = function bind<F extends Fn>(this: AsyncResource, fn: F, thisArg?: unknown): F {
-    if (typeof fn !== 'function') {
-      throw Object.assign(new TypeError(`The "fn" argument must be of type function. Received ${typeof fn}`), {
-        code: 'ERR_INVALID_ARG_TYPE',
-      });
-    }
-    const resource = this;
-    const bound =
-      thisArg === undefined
-        ? function (this: unknown, ...args: unknown[]) {
-            return resource.runInAsyncScope(fn, this, ...args);
-          }
-        : resource.runInAsyncScope.bind(resource, fn, thisArg);
-    Object.defineProperty(bound, 'length', { configurable: true, enumerable: false, value: fn.length, writable: false });
-    Object.defineProperty(bound, RESOURCE, { configurable: true, enumerable: false, value: resource, writable: true });
-    Object.defineProperty(bound, 'asyncResource', ASYNC_RESOURCE_ACCESSORS);
-    return bound as unknown as F;
+    return boundTo(this, fn, thisArg);
   };
+}
+
+/** What Node's bind returns, with the shared accessors. */
+function boundTo<F extends Fn>(resource: AsyncResource, fn: F, thisArg: unknown): F {
+  if (typeof fn !== 'function') {
+    throw Object.assign(new TypeError(`The "fn" argument must be of type function. Received ${typeof fn}`), {
+      code: 'ERR_INVALID_ARG_TYPE',
+    });
+  }
+  const bound =
+    thisArg === undefined
+      ? function (this: unknown, ...args: unknown[]) {
+          return resource.runInAsyncScope(fn, this, ...args);
+        }
+      : resource.runInAsyncScope.bind(resource, fn, thisArg);
+  Object.defineProperty(bound, 'length', { configurable: true, enumerable: false, value: fn.length, writable: false });
+  Object.defineProperty(bound, RESOURCE, { configurable: true, enumerable: false, value: resource, writable: true });
+  Object.defineProperty(bound, 'asyncResource', ASYNC_RESOURCE_ACCESSORS);
+  return bound as unknown as F;
 }
