@@ -6,6 +6,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Logger } from 'nestjs-pino';
 
 import { createApiDocument } from './api-document';
+import { installAsyncResourceBind } from './common/http/async-resource-bind';
 import { answerClientError } from './common/http/client-error';
 import { installFormBodyParser } from './common/http/form-body';
 import { installJsonBodyParser } from './common/http/json-body';
@@ -26,6 +27,8 @@ export const NEST_APP_OPTIONS = { bufferLogs: true, bodyParser: false } as const
 
 /** The Fastify adapter: 1 MiB bodies nesting at most MAX_JSON_DEPTH levels, request ids, JSON only (text/plain is refused with 415). */
 export function createFastifyAdapter(config: AppConfig): FastifyAdapter {
+  // Fastify binds an async resource to every request with a body: without this, Node 20's bind kept each such request's objects past young GC.
+  installAsyncResourceBind();
   const adapter = new FastifyAdapter({
     bodyLimit: config.http.bodyLimitBytes,
     genReqId: (req: IncomingMessage) => requestIdFor(req),

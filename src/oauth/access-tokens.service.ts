@@ -4,6 +4,7 @@ import { type CompactJWSHeaderParameters, CompactSign, decodeProtectedHeader, er
 import { DataSource } from 'typeorm';
 
 import { AuditService } from '../audit/audit.service';
+import { outsideRequestContext } from '../common/async/outside-request-context';
 import { Clock } from '../common/clock/clock';
 import { NotFoundError } from '../common/errors/domain-error';
 import { RandomSource } from '../common/random/random-source';
@@ -132,7 +133,12 @@ export class AccessTokensService {
       scope,
       credential_id: credential.id,
     };
-    const token = await new CompactSign(UTF8.encode(JSON.stringify(claims))).setProtectedHeader(this.headerOf(kid)).sign(privateKey);
+    const header = this.headerOf(kid);
+    // Signed outside the request's async context: the crypto job would otherwise keep the request's store
+    // past young GC (src/common/async/outside-request-context.ts).
+    const token = await outsideRequestContext(() =>
+      new CompactSign(UTF8.encode(JSON.stringify(claims))).setProtectedHeader(header).sign(privateKey),
+    );
     return { access_token: token, token_type: 'Bearer', expires_in: ttl, scope };
   }
 
@@ -167,14 +173,17 @@ export class AccessTokensService {
     if (!key) return bad('MALFORMED', 'unknown_key');
     let payload: Awaited<ReturnType<typeof jwtVerify>>['payload'];
     try {
-      ({ payload } = await jwtVerify(token, key, {
-        algorithms: ['ES256'],
-        typ: ACCESS_TOKEN_TYPE,
-        issuer: this.config.oauth.issuer,
-        audience: this.config.oauth.audience,
-        currentDate: this.clock.now(),
-        requiredClaims: ['iss', 'sub', 'aud', 'exp', 'iat', 'jti', 'client_id', 'scope', 'credential_id'],
-      }));
+      // Outside the request's async context, as in `issue`.
+      ({ payload } = await outsideRequestContext(() =>
+        jwtVerify(token, key, {
+          algorithms: ['ES256'],
+          typ: ACCESS_TOKEN_TYPE,
+          issuer: this.config.oauth.issuer,
+          audience: this.config.oauth.audience,
+          currentDate: this.clock.now(),
+          requiredClaims: ['iss', 'sub', 'aud', 'exp', 'iat', 'jti', 'client_id', 'scope', 'credential_id'],
+        }),
+      ));
     } catch (error) {
       if (error instanceof joseErrors.JWTExpired) return bad('RETIRED', 'expired');
       if (error instanceof joseErrors.JWTClaimValidationFailed) {

@@ -5,6 +5,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { createLocalJWKSet, decodeJwt, type JSONWebKeySet, jwtVerify } from 'jose';
 import { DataSource } from 'typeorm';
 
+import { outsideRequestContext } from '../common/async/outside-request-context';
 import { Clock } from '../common/clock/clock';
 import { JobQueues } from '../common/jobs/job-queues';
 import { AppConfig } from '../config/app-config';
@@ -20,6 +21,22 @@ export const CLIENT_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-typ
 /** RFC 7523 assertions may live at most this long ahead of now. */
 export const MAX_ASSERTION_LIFETIME_S = 300;
 const CLOCK_TOLERANCE_S = 30;
+
+/**
+ * Each credential's registered JWK set as jose's local JWKS, which imports a key once and keeps it: made
+ * once per Credential object. The objects come from ClientAuthCache, which hands out a new one after any
+ * change of the credential is notified, so a replaced JWK set is never answered from here.
+ */
+const clientKeySets = new WeakMap<Credential, ReturnType<typeof createLocalJWKSet>>();
+
+function clientKeySet(credential: Credential): ReturnType<typeof createLocalJWKSet> {
+  let keySet = clientKeySets.get(credential);
+  if (!keySet) {
+    keySet = createLocalJWKSet(credential.jwks as unknown as JSONWebKeySet);
+    clientKeySets.set(credential, keySet);
+  }
+  return keySet;
+}
 
 export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt';
 
@@ -124,15 +141,20 @@ export class ClientAuthenticationService {
     const now = this.clock.now();
     let verified: Awaited<ReturnType<typeof jwtVerify>>;
     try {
-      verified = await jwtVerify(assertion, createLocalJWKSet(credential.jwks as unknown as JSONWebKeySet), {
-        issuer: clientId,
-        subject: clientId,
-        audience: this.audiencesFor(endpoint),
-        algorithms: [...CLIENT_ASSERTION_ALGORITHMS],
-        currentDate: now,
-        clockTolerance: CLOCK_TOLERANCE_S,
-        requiredClaims: ['exp', 'jti'],
-      });
+      // Outside the request's async context, as access tokens are (src/common/async/outside-request-context.ts).
+      const keySet = clientKeySet(credential);
+      const audience = this.audiencesFor(endpoint);
+      verified = await outsideRequestContext(() =>
+        jwtVerify(assertion, keySet, {
+          issuer: clientId,
+          subject: clientId,
+          audience,
+          algorithms: [...CLIENT_ASSERTION_ALGORITHMS],
+          currentDate: now,
+          clockTolerance: CLOCK_TOLERANCE_S,
+          requiredClaims: ['exp', 'jti'],
+        }),
+      );
     } catch {
       throw clientAuthenticationFailed(null);
     }

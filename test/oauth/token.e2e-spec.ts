@@ -244,6 +244,21 @@ describe('POST /oauth/token', () => {
       expect((await withAssertion(await assertion(t, own.clientId, k))).status).toBe(200);
     });
 
+    it('a replaced JWK set applies to the next assertion: the removed key is refused at once, the new one works', async () => {
+      const own = await oauthClient(f, agent.id, [`${product.name}:read`]);
+      const first = await clientKeyPair('ES256');
+      const second = await clientKeyPair('ES256');
+      expect((await t.http.patch(`/v1/credentials/${own.credential.id}`, { jwks: { keys: [first.publicJwk] } }, f.admin)).status).toBe(200);
+      expect((await withAssertion(await assertion(t, own.clientId, first))).status).toBe(200);
+      expect((await t.http.patch(`/v1/credentials/${own.credential.id}`, { jwks: { keys: [second.publicJwk] } }, f.admin)).status).toBe(
+        200,
+      );
+      const removed = await withAssertion(await assertion(t, own.clientId, first));
+      expect(removed.status).toBe(401);
+      expect(removed.body.error).toBe('invalid_client');
+      expect((await withAssertion(await assertion(t, own.clientId, second))).status).toBe(200);
+    });
+
     it('a jti is single-use within its lifetime', async () => {
       const jti = randomUUID();
       expect((await withAssertion(await assertion(t, jwtClient.clientId, key, { jti }))).status).toBe(200);
