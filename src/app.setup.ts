@@ -15,6 +15,7 @@ import { StrictValidationPipe } from './common/http/validation';
 import { MetricsService } from './common/metrics/metrics.service';
 import type { AppConfig } from './config/app-config';
 import { configureConsole } from './console/console-http';
+import { configureEnforcementHttp } from './enforcement/enforcement-http';
 import { configureOAuthHttp } from './oauth/oauth-http';
 
 /**
@@ -67,6 +68,7 @@ export function configureApp(app: NestFastifyApplication): void {
 
   configureConsole(app);
   configureOAuthHttp(app);
+  configureEnforcementHttp(app);
 
   const document = createApiDocument(app);
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json', yamlDocumentUrl: 'docs-yaml' });
