@@ -55,15 +55,18 @@ export function configureApp(app: NestFastifyApplication): void {
 
   const metrics = app.get(MetricsService);
   const fastify = app.getHttpAdapter().getInstance();
-  fastify.addHook('onRequest', async (request, reply) => {
+  // Callback hooks, not async ones: every request runs both, and an async hook costs a promise and its resolution each.
+  fastify.addHook('onRequest', (request, reply, done) => {
     void reply.header('x-request-id', request.id);
     if (request.url.startsWith('/v1/')) void reply.header('cache-control', 'no-store');
+    done();
   });
-  fastify.addHook('onResponse', async (request, reply) => {
+  fastify.addHook('onResponse', (request, reply, done) => {
     metrics.httpDuration.observe(
       { method: request.method, route: request.routeOptions.url ?? 'unmatched', status_code: String(reply.statusCode) },
       reply.elapsedTime / 1000,
     );
+    done();
   });
 
   configureConsole(app);
