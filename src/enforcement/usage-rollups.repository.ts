@@ -71,12 +71,12 @@ export class UsageRollupsRepository {
        SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::bigint[])
        ON CONFLICT (credential_id, ${bucket}, scope, outcome, deny_code) DO UPDATE SET calls = ${table}.calls + excluded.calls`,
       [
-        sorted.map((r) => r.credentialId),
-        sorted.map((r) => instants.of(r.hour)),
-        sorted.map((r) => r.scope),
-        sorted.map((r) => r.outcome),
-        sorted.map((r) => r.denyCode),
-        sorted.map((r) => r.calls),
+        arrayLiteral(sorted, (r) => r.credentialId),
+        arrayLiteral(sorted, (r) => instants.of(r.hour)),
+        arrayLiteral(sorted, (r) => r.scope),
+        arrayLiteral(sorted, (r) => r.outcome),
+        arrayLiteral(sorted, (r) => r.denyCode),
+        arrayLiteral(sorted, (r) => String(r.calls)),
       ],
     );
   }
@@ -91,11 +91,11 @@ export class UsageRollupsRepository {
        ON CONFLICT (credential_id, hour, ip) DO UPDATE
          SET calls = usage_ip_hourly.calls + excluded.calls, denied = usage_ip_hourly.denied + excluded.denied`,
       [
-        sorted.map((r) => r.credentialId),
-        sorted.map((r) => instants.of(r.hour)),
-        sorted.map((r) => r.ip),
-        sorted.map((r) => r.calls),
-        sorted.map((r) => r.denied),
+        arrayLiteral(sorted, (r) => r.credentialId),
+        arrayLiteral(sorted, (r) => instants.of(r.hour)),
+        arrayLiteral(sorted, (r) => r.ip),
+        arrayLiteral(sorted, (r) => String(r.calls)),
+        arrayLiteral(sorted, (r) => String(r.denied)),
       ],
     );
   }
@@ -135,4 +135,24 @@ class Instants {
     if (text === undefined) this.text.set(ms, (text = date.toISOString()));
     return text;
   }
+}
+
+/** An element that needs no quotes in an array literal: not empty, not NULL, none of `{}",\` nor white space. */
+const PLAIN_ELEMENT = /^[^{}",\\\s]+$/;
+const NULL_WORD = /^null$/i;
+
+/**
+ * The Postgres array literal of the rows' values (the text of a `text[]`-like
+ * parameter), each element quoted only when it needs to be. pg's own
+ * conversion quotes and escapes every element with two regex replaces: per
+ * row of a flush, i.e. per call when calls are of many credentials.
+ */
+export function arrayLiteral<T>(rows: readonly T[], value: (row: T) => string): string {
+  let text = '{';
+  for (let i = 0; i < rows.length; i++) {
+    const element = value(rows[i]!);
+    if (i > 0) text += ',';
+    text += PLAIN_ELEMENT.test(element) && !NULL_WORD.test(element) ? element : `"${element.replace(/[\\"]/g, '\\$&')}"`;
+  }
+  return text + '}';
 }
