@@ -105,10 +105,13 @@ export function serviceNodeFlags(): string[] {
   return pkg.scripts['start:prod'].split(' ').filter((part) => part.startsWith('--'));
 }
 
-/** Starts the compiled service (dist/, built by the npm script) as `npm run start:prod` does, with the given environment. */
-export async function startService(env: Record<string, string>): Promise<Service> {
+/**
+ * Starts the compiled service (dist/, built by the npm script) as `npm run start:prod` does, with the given environment;
+ * `main` names another build's entry point (a before/after comparison).
+ */
+export async function startService(env: Record<string, string>, main = join(__dirname, '..', 'dist', 'src', 'main.js')): Promise<Service> {
   const nodeArgs = [...serviceNodeFlags(), ...(process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)];
-  const child = spawn(process.execPath, [...nodeArgs, join(__dirname, '..', 'dist', 'src', 'main.js')], {
+  const child = spawn(process.execPath, [...nodeArgs, main], {
     env: { PATH: process.env.PATH!, HOME: process.env.HOME!, PORT: '0', MIGRATIONS_RUN: 'false', ...env },
     stdio: ['ignore', process.env.BENCH_SERVICE_STDOUT ? openSync(process.env.BENCH_SERVICE_STDOUT, 'w') : 'ignore', 'pipe'],
   });

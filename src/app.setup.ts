@@ -16,6 +16,7 @@ import { StrictValidationPipe } from './common/http/validation';
 import { MetricsService } from './common/metrics/metrics.service';
 import type { AppConfig } from './config/app-config';
 import { configureConsole } from './console/console-http';
+import { configureEnforcementHttp } from './enforcement/enforcement-http';
 import { configureOAuthHttp } from './oauth/oauth-http';
 
 /**
@@ -57,19 +58,23 @@ export function configureApp(app: NestFastifyApplication): void {
 
   const metrics = app.get(MetricsService);
   const fastify = app.getHttpAdapter().getInstance();
-  fastify.addHook('onRequest', async (request, reply) => {
+  // Callback hooks, not async ones: every request runs both, and an async hook costs a promise and its resolution each.
+  fastify.addHook('onRequest', (request, reply, done) => {
     void reply.header('x-request-id', request.id);
     if (request.url.startsWith('/v1/')) void reply.header('cache-control', 'no-store');
+    done();
   });
-  fastify.addHook('onResponse', async (request, reply) => {
+  fastify.addHook('onResponse', (request, reply, done) => {
     metrics.httpDuration.observe(
       { method: request.method, route: request.routeOptions.url ?? 'unmatched', status_code: String(reply.statusCode) },
       reply.elapsedTime / 1000,
     );
+    done();
   });
 
   configureConsole(app);
   configureOAuthHttp(app);
+  configureEnforcementHttp(app);
 
   const document = createApiDocument(app);
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json', yamlDocumentUrl: 'docs-yaml' });

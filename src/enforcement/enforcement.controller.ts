@@ -2,18 +2,12 @@ import { Body, Controller, Delete, Get, HttpCode, Patch, Post, Put, Req, Res } f
 import { ApiBearerAuth, ApiOkResponse, ApiParam, ApiResponse, ApiSecurity, ApiTags, getSchemaPath } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
-import type { Actor, RequestContext } from '../auth/actor';
+import type { RequestContext } from '../auth/actor';
 import { Ctx, Public, Roles } from '../auth/decorators';
-import { TokensService } from '../auth/tokens.service';
 import { ApiAuthenticatedProblems, ApiOp, ApiProblems, Problem } from '../common/http/api-docs';
-import { problem, PROBLEM_CONTENT_TYPE } from '../common/http/problem';
-import { AppConfig } from '../config/app-config';
+import { PROBLEM_CONTENT_TYPE } from '../common/http/problem';
 import { VerifyAnswerDto, VerifyDto } from './dto/verify.dto';
-import { Verification, VerificationService } from './verification.service';
-import { SCOPE_PATTERN, UNAUTHENTICATED_CODES, type VerifyCode } from './verification-codes';
-
-/** What an invalid X-Required-Scope is checked as: a name no credential holds (and safe to record). */
-const UNREADABLE_SCOPE = 'invalid:scope';
+import { EnforcementHttp } from './enforcement-http';
 
 const AUTHZ_DESCRIPTION =
   'Forward authentication for gateways that delegate (nginx auth_request, Traefik ForwardAuth, Envoy ext_authz HTTP). ' +
@@ -25,16 +19,15 @@ const AUTHZ_DESCRIPTION =
 /**
  * The enforcement hot path: POST /v1/verify (JSON answer, always 200) and
  * /v1/authz (the answer in the status and headers, for gateways that
- * delegate). Both are one VerificationService call.
+ * delegate). Both are one VerificationService call, made by EnforcementHttp
+ * (enforcement-http.ts), whose plain Fastify handlers answer these routes in
+ * place of Nest's router; this controller declares them (OpenAPI, roles) and
+ * answers the calls the plain handler of /v1/verify hands back (to be refused).
  */
 @ApiTags('enforcement')
 @Controller('v1')
 export class EnforcementController {
-  constructor(
-    private readonly verification: VerificationService,
-    private readonly tokens: TokensService,
-    private readonly config: AppConfig,
-  ) {}
+  constructor(private readonly http: EnforcementHttp) {}
 
   @Post('verify')
   @HttpCode(200)
@@ -46,16 +39,8 @@ export class EnforcementController {
   @ApiProblems(400, 403, 413, 415)
   @Roles('gateway', 'admin')
   @ApiOkResponse({ type: VerifyAnswerDto })
-  async verify(@Ctx() ctx: RequestContext, @Body() body: VerifyDto): Promise<VerifyAnswerDto> {
-    const result = await this.verification.verify(ctx.actor, {
-      key: body.key,
-      scope: body.scope ?? null,
-      ip: body.ip ?? null,
-      environment: body.environment ?? null,
-      call: { source: 'verify', requestId: ctx.requestId, method: null, path: null },
-    });
-    const { retryAfterSeconds: _retry, ...answer } = result;
-    return answer;
+  verify(@Ctx() ctx: RequestContext, @Body() body: VerifyDto): Promise<VerifyAnswerDto> {
+    return this.http.verify(ctx.actor, body, ctx.requestId);
   }
 
   @Get('authz')
@@ -132,144 +117,9 @@ export class EnforcementController {
     return this.authz(request, reply);
   }
 
-  private async authz(request: FastifyRequest, reply: FastifyReply): Promise<void> {
-    const headers = request.headers;
-    const actor = await this.gatewayActor(header(headers['x-gateway-token']));
-    if (!actor) {
-      deny(reply, request, 401, 'GATEWAY_UNAUTHENTICATED', 'X-Gateway-Token is missing, unknown, revoked or not a gateway token.');
-      return;
-    }
-    const key = presentedKey(headers);
-    if (key === null) {
-      void reply.header('www-authenticate', 'Bearer error="invalid_token"');
-      deny(reply, request, 401, 'MISSING_KEY', 'No key: send it in Authorization: Bearer <key> or X-Api-Key.');
-      return;
-    }
-    const requiredScope = header(headers['x-required-scope']);
-    const scope =
-      requiredScope === null || requiredScope === '' ? null : SCOPE_PATTERN.test(requiredScope) ? requiredScope : UNREADABLE_SCOPE;
-    const result = await this.verification.verify(actor, {
-      key,
-      scope,
-      ip: clientAddress(headers),
-      environment: null,
-      call: { source: 'authz', requestId: String(request.id), ...forwardedRequest(headers) },
-    });
-    if (result.rateLimit) {
-      void reply.header('x-ratelimit-limit', String(result.rateLimit.limit));
-      void reply.header('x-ratelimit-remaining', String(result.rateLimit.remaining));
-    }
-    if (result.valid) {
-      allow(reply, result);
-      return;
-    }
-    if (UNAUTHENTICATED_CODES.has(result.code)) {
-      void reply.header('www-authenticate', 'Bearer error="invalid_token"');
-      deny(reply, request, 401, result.code, detailOf(result.code));
-      return;
-    }
-    if (result.code === 'RATE_LIMITED') {
-      void reply.header('retry-after', String(result.retryAfterSeconds ?? 1));
-      deny(reply, request, this.config.enforcement.authzRateLimitedStatus, result.code, detailOf(result.code));
-      return;
-    }
-    deny(reply, request, 403, result.code, detailOf(result.code));
+  private authz(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    return this.http.authz(request, reply);
   }
-
-  /** The gateway (or admin) behind X-Gateway-Token, or null. */
-  private async gatewayActor(token: string | null): Promise<Actor | null> {
-    if (!token || token.length > 512) return null;
-    const actor = await this.tokens.authenticate(token);
-    return actor && (actor.role === 'gateway' || actor.role === 'admin') ? actor : null;
-  }
-}
-
-function allow(reply: FastifyReply, result: Verification): void {
-  void reply
-    .status(200)
-    .header('x-agent-id', result.agentId!)
-    .header('x-credential-id', result.credentialId!)
-    .header('x-client-id', result.clientId!)
-    .header('x-owner-id', result.ownerId!)
-    .header('x-scopes', result.scopes!.join(' '))
-    .header('x-credential-version', String(result.version))
-    .header('cache-control', 'no-store');
-  if (result.deprecated) void reply.header('x-key-deprecated', 'true');
-  void reply.send();
-}
-
-function deny(reply: FastifyReply, request: FastifyRequest, status: number, code: string, detail: string): void {
-  void reply
-    .status(status)
-    .header('x-deny-reason', code)
-    .header('cache-control', 'no-store')
-    .header('content-type', PROBLEM_CONTENT_TYPE)
-    .send({ ...problem(status, code, detail), requestId: String(request.id) });
-}
-
-function detailOf(code: VerifyCode): string {
-  switch (code) {
-    case 'MALFORMED':
-      return 'The key is not well formed (its checksum fails).';
-    case 'NOT_FOUND':
-      return 'No credential has this key.';
-    case 'REVOKED':
-      return 'The credential is revoked.';
-    case 'RETIRED':
-      return 'This version of the key is retired: its grace period is over.';
-    case 'ENVIRONMENT_MISMATCH':
-      return 'The credential is not of an environment this gateway serves.';
-    case 'SCOPE_DENIED':
-      return 'The credential does not hold the required scope.';
-    case 'IP_DENIED':
-      return "The client address is not in the credential's IP allowlist.";
-    case 'RATE_LIMITED':
-      return "The credential's rate limit is used up; retry after Retry-After seconds.";
-    default:
-      return 'Refused.';
-  }
-}
-
-/** One header's value: a repeated header (which Node joins, or lists) counts as its first value. */
-function header(value: string | string[] | undefined): string | null {
-  if (value === undefined) return null;
-  return Array.isArray(value) ? (value[0] ?? null) : value;
-}
-
-/** The agent's key: `Authorization: Bearer <key>`, else X-Api-Key. Null when neither holds one. */
-function presentedKey(headers: FastifyRequest['headers']): string | null {
-  const authorization = header(headers.authorization);
-  if (authorization !== null) {
-    const match = /^bearer(?:\s+(.*))?$/is.exec(authorization.trim());
-    if (match) {
-      const key = (match[1] ?? '').trim();
-      if (key) return key;
-    }
-  }
-  const apiKey = header(headers['x-api-key'])?.trim();
-  return apiKey ? apiKey : null;
-}
-
-/**
- * The agent's request as the delegating gateway forwards it (Traefik's
- * X-Forwarded-Method / X-Forwarded-Uri, nginx's X-Original-Method /
- * X-Original-URI by convention), for the per-call record; the query string is
- * left out (it may carry anything). Null where not sent.
- */
-function forwardedRequest(headers: FastifyRequest['headers']): { method: string | null; path: string | null } {
-  const method = (header(headers['x-forwarded-method']) ?? header(headers['x-original-method']))?.trim().toUpperCase() ?? null;
-  const uri = header(headers['x-forwarded-uri']) ?? header(headers['x-original-uri']);
-  const path = uri === null ? null : (uri.split('?')[0] ?? '').slice(0, 2048) || null;
-  return { method: method && /^[A-Z]{1,16}$/.test(method) ? method : null, path };
-}
-
-/** X-Real-IP, else the first X-Forwarded-For entry (what the gateway saw); null when neither is sent. */
-function clientAddress(headers: FastifyRequest['headers']): string | null {
-  const real = header(headers['x-real-ip'])?.trim();
-  if (real) return real;
-  const forwarded = header(headers['x-forwarded-for']);
-  const first = forwarded?.split(',')[0]?.trim();
-  return first ? first : null;
 }
 
 function AuthzDocs(operationId: string, method: string, withPath = false): MethodDecorator {

@@ -10,6 +10,7 @@ import { CredentialChangeListener } from './credential-change-listener.service';
 import { CredentialChangesModule } from './credential-changes.module';
 import { CredentialVersionsRepository } from './credential-versions.repository';
 import { EnforcementController } from './enforcement.controller';
+import { EnforcementHttp } from './enforcement-http';
 import { PresentedCredentialResolver } from './presented-credential-resolver';
 import { UsageRecorderService } from './usage-recorder.service';
 import { UsageRollupsRepository } from './usage-rollups.repository';
@@ -34,6 +35,7 @@ import { VerificationCache } from './verification-cache';
     },
     CredentialChangeListener,
     CredentialVersionsRepository,
+    EnforcementHttp,
     PresentedCredentialResolver,
     UsageRecorderService,
     UsageRollupsRepository,

@@ -10,7 +10,7 @@ import { AccessTokensService, type ActiveAccessToken } from '../oauth/access-tok
 import { CredentialVersionsRepository } from './credential-versions.repository';
 import { addressAllowed, EnforcedCredential, isRetiredAt, parseAddress, toEnforcedCredential, versionOf } from './enforced-credential';
 import { PresentedCredentialResolver } from './presented-credential-resolver';
-import { UsageRecorderService } from './usage-recorder.service';
+import { type UsageRecord, UsageRecorderService } from './usage-recorder.service';
 import { CachedAnswer, VerificationCache } from './verification-cache';
 import { authzStatusOf, type VerifyCode } from './verification-codes';
 
@@ -36,7 +36,8 @@ export interface Verification {
   agentId?: string;
   ownerId?: string;
   environment?: Environment;
-  scopes?: string[];
+  /** The credential's scopes: a shared list, never to be changed. */
+  scopes?: readonly string[];
   version?: number;
   deprecated?: boolean;
   rateLimit?: { limit: number; remaining: number; resetAt: string };
@@ -86,17 +87,13 @@ export class VerificationService {
     if (allowed && !allowed.includes(credential.environment)) return { valid: false, code: 'ENVIRONMENT_MISMATCH' };
 
     const now = this.clock.now();
-    const nowMs = now.getTime();
-    const about = describe(credential, version.version);
-    const decide = async (): Promise<Verification> => {
-      if (credential.status === 'revoked') return { valid: false, code: 'REVOKED', ...about };
-      // A credential that was never issued (pending approval, rejected) has no version a gateway was told of.
-      if (credential.status !== 'active') return { valid: false, code: 'NOT_FOUND' };
-      if (isRetiredAt(version, nowMs)) return { valid: false, code: 'RETIRED', ...about };
-      return this.grant(credential, input, about, version.validUntilMs !== null);
-    };
-    const result = await decide();
-    if (result.code !== 'NOT_FOUND') this.recordUsage(actor, input, credential, result, now);
+    let result: Verification;
+    if (credential.status === 'revoked') result = refusal('REVOKED', credential, version.version, undefined);
+    // A credential that was never issued (pending approval, rejected) has no version a gateway was told of.
+    else if (credential.status !== 'active') return { valid: false, code: 'NOT_FOUND' };
+    else if (isRetiredAt(version, now.getTime())) result = refusal('RETIRED', credential, version.version, undefined);
+    else result = await this.grant(credential, input, version.version, version.validUntilMs !== null);
+    this.recordUsage(actor, input, credential, result, now);
     return result;
   }
 
@@ -127,31 +124,61 @@ export class VerificationService {
     const credential = enforcedTokenCredential(token);
     const allowed = await this.environmentsOf(actor, input.environment);
     if (allowed && !allowed.includes(credential.environment)) return { valid: false, code: 'ENVIRONMENT_MISMATCH' };
-    const about = describe(credential, undefined);
-    const result = await this.grant(credential, input, about, false);
+    const result = await this.grant(credential, input, undefined, false);
     this.recordUsage(actor, input, credential, result, now);
     return result;
   }
 
-  /** The checks after the credential is known to be valid: scope, client address, and last the rate limit. */
+  /**
+   * The checks after the credential is known to be valid: scope, client address, and last the rate limit.
+   * `version` is the presented key's (undefined for an access token).
+   */
   private async grant(
     credential: EnforcedCredential,
     input: VerifyInput,
-    about: ReturnType<typeof describe>,
+    version: number | undefined,
     deprecated: boolean,
   ): Promise<Verification> {
     if (input.scope !== null && !credential.scopes.includes(input.scope)) {
-      return { valid: false, code: 'SCOPE_DENIED', ...about, deprecated };
+      return refusal('SCOPE_DENIED', credential, version, deprecated);
     }
     if (credential.allowlist.length > 0 && !addressAllowed(credential.allowlist, input.ip === null ? null : parseAddress(input.ip))) {
-      return { valid: false, code: 'IP_DENIED', ...about, deprecated };
+      return refusal('IP_DENIED', credential, version, deprecated);
     }
     const limit = await this.limiter.consume(credential.credentialId, credential.rateLimit);
-    const rateLimit = { limit: limit.limit, remaining: limit.remaining, resetAt: new Date(limit.resetAt).toISOString() };
+    const rateLimit = { limit: limit.limit, remaining: limit.remaining, resetAt: isoOf(limit.resetAt) };
     if (!limit.allowed) {
-      return { valid: false, code: 'RATE_LIMITED', ...about, deprecated, rateLimit, retryAfterSeconds: limit.retryAfterSeconds };
+      const refused = refusal('RATE_LIMITED', credential, version, deprecated);
+      refused.rateLimit = rateLimit;
+      refused.retryAfterSeconds = limit.retryAfterSeconds;
+      return refused;
     }
-    return { valid: true, code: 'VALID', ...about, deprecated, rateLimit };
+    return version === undefined
+      ? {
+          valid: true,
+          code: 'VALID',
+          credentialId: credential.credentialId,
+          clientId: credential.clientId,
+          agentId: credential.agentId,
+          ownerId: credential.ownerId,
+          environment: credential.environment,
+          scopes: credential.scopes,
+          deprecated,
+          rateLimit,
+        }
+      : {
+          valid: true,
+          code: 'VALID',
+          credentialId: credential.credentialId,
+          clientId: credential.clientId,
+          agentId: credential.agentId,
+          ownerId: credential.ownerId,
+          environment: credential.environment,
+          scopes: credential.scopes,
+          version,
+          deprecated,
+          rateLimit,
+        };
   }
 
   /** Records a verification that reached a credential, off the answer's path. Never the key or token. */
@@ -160,14 +187,13 @@ export class VerificationService {
       result.code === 'VALID' || result.code === 'SCOPE_DENIED' || result.code === 'IP_DENIED' || result.code === 'RATE_LIMITED';
     const ip = input.ip === null ? null : (parseAddress(input.ip)?.toString() ?? null);
     const call = input.call;
-    this.usage.record({
+    const record: UsageRecord = {
       credentialId: credential.credentialId,
       at: now,
       scope: input.scope,
       code: result.code,
       ip,
       authenticated,
-      ...(result.version !== undefined ? { version: result.version } : {}),
       call: call && {
         id: this.random.orderedUuid(),
         at: now,
@@ -185,7 +211,9 @@ export class VerificationService {
         outcome: result.code === 'VALID' ? 'allowed' : 'denied',
         denyCode: result.code === 'VALID' ? null : result.code,
       },
-    });
+    };
+    if (result.version !== undefined) record.version = result.version;
+    this.usage.record(record);
   }
 
   /**
@@ -247,17 +275,42 @@ export class VerificationService {
   }
 }
 
-/** What an answer says of the credential; `version` only for a key (a token is of the client, not of a version). */
-function describe(credential: EnforcedCredential, version: number | undefined) {
-  return {
+/**
+ * A refusal that names the credential: what an answer says of it (`version` only for a key: a token is of
+ * the client, not of a version), and `deprecated` where the key's version was checked. The scopes are the
+ * credential's own frozen list, shared (src/enforcement/enforced-credential.ts), not a copy per call.
+ */
+function refusal(
+  code: VerifyCode,
+  credential: EnforcedCredential,
+  version: number | undefined,
+  deprecated: boolean | undefined,
+): Verification {
+  const answer: Verification = {
+    valid: false,
+    code,
     credentialId: credential.credentialId,
     clientId: credential.clientId,
     agentId: credential.agentId,
     ownerId: credential.ownerId,
     environment: credential.environment,
-    scopes: [...credential.scopes],
-    ...(version === undefined ? {} : { version }),
+    scopes: credential.scopes,
   };
+  if (version !== undefined) answer.version = version;
+  if (deprecated !== undefined) answer.deprecated = deprecated;
+  return answer;
+}
+
+/** The last resetAt formatted: calls of a window size share their sub-window boundaries, so most calls reuse it. */
+let lastResetAtMs = NaN;
+let lastResetAtIso = '';
+
+function isoOf(ms: number): string {
+  if (ms !== lastResetAtMs) {
+    lastResetAtIso = new Date(ms).toISOString();
+    lastResetAtMs = ms;
+  }
+  return lastResetAtIso;
 }
 
 /** A verified access token's credential as the checks see it: its scopes are the token's that the credential still holds. */

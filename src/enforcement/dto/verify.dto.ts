@@ -63,7 +63,7 @@ export class VerifyAnswerDto {
   @ApiPropertyOptional({ format: 'uuid' }) agentId?: string;
   @ApiPropertyOptional({ format: 'uuid' }) ownerId?: string;
   @ApiPropertyOptional({ enum: ['sandbox', 'production'] }) environment?: 'sandbox' | 'production';
-  @ApiPropertyOptional({ type: [String] }) scopes?: string[];
+  @ApiPropertyOptional({ type: [String] }) scopes?: readonly string[];
   @ApiPropertyOptional({ description: 'The version of the credential the key is (absent for an access token)' }) version?: number;
   @ApiPropertyOptional({ description: 'true: a previous version in its grace period (still valid until graceEndsAt)' })
   deprecated?: boolean;
