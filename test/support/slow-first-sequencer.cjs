@@ -4,8 +4,8 @@
 //
 // jest orders by each file's duration in its cache when it has one; a fresh
 // machine (CI) has none and jest falls back to file size, which put a minute-long
-// file last. The list below is the slowest files of a full run, slowest first,
-// measured with `npx jest --json` (each file's endTime - startTime); a file
+// file last. The list below is the slowest files, slowest first, measured in two
+// full runs with `npx jest --json` (each file's endTime - startTime); a file
 // missing from it only loses its head start.
 const Sequencer = require('@jest/test-sequencer').default;
 
@@ -21,6 +21,8 @@ const SLOWEST = [
   'test/revocation/resilience.e2e-spec.ts',
   'test/enforcement/replicas.e2e-spec.ts',
   'test/rotation/replicas.e2e-spec.ts',
+  'test/console/browser.e2e-spec.ts',
+  'test/console/pages.e2e-spec.ts',
   'test/startup.e2e-spec.ts',
 ];
 
