@@ -88,10 +88,7 @@ const EARLIER_PENDING = `EXISTS (
   WHERE p.status = 'pending' AND p.gateway_id = d.gateway_id AND p.credential_id = d.credential_id AND p.event_seq < d.event_seq
   OFFSET 0)`;
 
-/**
- * Each gateway's batch of due chain heads (one LATERAL read per gateway), or when it is empty, when its next head is due.
- * $4: deliveries in flight (a drain's current round, read again only after its outcomes are recorded), left out.
- */
+/** Each gateway's batch of due chain heads (one LATERAL read per gateway), or when it is empty, when its next head is due. */
 const DUE_BATCHES_SQL = `SELECT r.ord, g.xmin::text AS gateway_version, x.*,
         CASE WHEN x.id IS NULL THEN (
           SELECT min(d.next_attempt_at) FROM deliveries d
@@ -101,8 +98,7 @@ const DUE_BATCHES_SQL = `SELECT r.ord, g.xmin::text AS gateway_version, x.*,
  LEFT JOIN LATERAL (
    SELECT d.id, d.event_id, d.event_type, d.credential_id, d.retry_step, e.payload, e.created_at AS event_created_at
      FROM deliveries d JOIN outbox_events e ON e.id = d.event_id
-    WHERE d.gateway_id = r.gateway_id AND d.status = 'pending' AND d.next_attempt_at <= r.due_by AND d.id <> ALL ($4::uuid[])
-      AND NOT ${EARLIER_PENDING}
+    WHERE d.gateway_id = r.gateway_id AND d.status = 'pending' AND d.next_attempt_at <= r.due_by AND NOT ${EARLIER_PENDING}
     ORDER BY d.event_seq
     LIMIT r.lim) x ON true`;
 
@@ -133,8 +129,6 @@ interface BatchRead {
   gatewayId: string | null;
   dueBy: Date;
   limit: number;
-  /** Pending deliveries the read leaves out: the drain's round in flight. */
-  exclude: string[];
 }
 
 function toDeliveryToSend(r: any): DeliveryToSend {
@@ -186,15 +180,9 @@ export class DeliveriesRepository {
    * they may be sent in any order, or at once. Read through
    * deliveries_gateway_pending_idx. The drains of one event's gateways read
    * within a few ms of each other: they share one statement.
-   *
-   * `exclude`: deliveries still pending that the read leaves out, the drain's
-   * round whose requests are in flight (the drain reads its next round while
-   * they are). Their chains' next deliveries are not heads yet (the excluded
-   * rows are still pending), so they come only in a read made after the
-   * round's outcomes are recorded: order per chain holds.
    */
-  dueBatch(gatewayId: string | null, dueBy: Date, limit: number, exclude: string[] = []): Promise<DrainBatch> {
-    return this.reads.submit({ gatewayId, dueBy, limit, exclude });
+  dueBatch(gatewayId: string | null, dueBy: Date, limit: number): Promise<DrainBatch> {
+    return this.reads.submit({ gatewayId, dueBy, limit });
   }
 
   /**
@@ -207,7 +195,6 @@ export class DeliveriesRepository {
       gatewayIds,
       gatewayIds.map(() => dueBy),
       gatewayIds.map(() => limit),
-      [],
     ]);
     return rows[0]['QUERY PLAN'];
   }
@@ -219,8 +206,6 @@ export class DeliveriesRepository {
           gatewayReads.map((r) => r.gatewayId),
           gatewayReads.map((r) => r.dueBy),
           gatewayReads.map((r) => r.limit),
-          // One list for every read of the statement: delivery ids are unique, so another gateway's are never matched.
-          gatewayReads.flatMap((r) => r.exclude),
         ])
       : [];
     const byRead = new Map<number, DeliveryToSend[]>();
@@ -255,10 +240,10 @@ export class DeliveriesRepository {
     const rows: any[] = await this.dataSource.query(
       `SELECT d.id, d.event_id, d.event_type, d.credential_id, d.retry_step, e.payload, e.created_at AS event_created_at
          FROM deliveries d JOIN outbox_events e ON e.id = d.event_id
-        WHERE d.target = 'notification' AND d.status = 'pending' AND d.next_attempt_at <= $1 AND d.id <> ALL ($3::uuid[])
+        WHERE d.target = 'notification' AND d.status = 'pending' AND d.next_attempt_at <= $1
         ORDER BY d.event_seq
         LIMIT $2`,
-      [read.dueBy, read.limit, read.exclude],
+      [read.dueBy, read.limit],
     );
     return rows.map(toDeliveryToSend);
   }

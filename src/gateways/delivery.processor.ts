@@ -7,7 +7,7 @@ import { Clock } from '../common/clock/clock';
 import { JobQueues } from '../common/jobs/job-queues';
 import { RandomSource, randomUnit } from '../common/random/random-source';
 import { AppConfig } from '../config/app-config';
-import { DeliveriesRepository, DeliveryOutcome, DeliveryToSend, DrainBatch, DrainGateway } from './deliveries.repository';
+import { DeliveriesRepository, DeliveryOutcome, DeliveryToSend, DrainGateway } from './deliveries.repository';
 import { DrainJob, drainJobId, GatewayQueue, NOTIFICATION_TARGET } from './delivery-jobs';
 import { DeliveryMetrics, resultOf } from './delivery-metrics';
 import { DeliveryQueue, queueTime } from './delivery-queue';
@@ -42,15 +42,6 @@ export interface DrainRound {
   failed: number;
   /** The gateway answered 410 Gone and is disabled: the drain stops. */
   gone: boolean;
-}
-
-/**
- * A drain's read of its next round, started while the current round's
- * requests are in flight (DeliveryProcessor.drainOnce). Held from one round to
- * the next of one drain run; dropped when the run stops.
- */
-export interface ReadAhead {
-  next: Promise<DrainBatch> | null;
 }
 
 /** A request to send: the deliveries it carries (one, or a batch) and its exact body. */
@@ -128,15 +119,11 @@ export class DeliveryProcessor implements OnModuleInit {
     const target = job.data.target;
     // While attached, this process's wakes of the target reach this drain in memory (DeliveryQueue.wake).
     if (token) this.queue.attach(target);
-    // The next round's read, made while a round's requests are in flight: while rounds have deliveries, the
-    // drain does not wait for a read between them. The read that finds nothing (and decides the drain's
-    // sleep) is always made afresh, after the local wake flag below is taken.
-    const ahead: ReadAhead = { next: null };
     try {
       for (;;) {
         // The read below sees every commit whose wake came before it.
         this.queue.takeLocal(target);
-        const round = await this.drainOnce(target, () => this.queue.scheduleNow(job), ahead);
+        const round = await this.drainOnce(target, () => this.queue.scheduleNow(job));
         if (round.gone) return;
         if (round.deliveries > 0) {
           if (this.worker?.closing && token) {
@@ -194,42 +181,19 @@ export class DeliveryProcessor implements OnModuleInit {
   /**
    * One round of a target's drain: reads a batch of its due chain heads, sends
    * them, records their outcomes in one statement. `now` is the drain's present.
-   *
-   * With `ahead` (a drain run's rounds), the round is the batch read ahead by
-   * the previous round, if it found any, and while this round's requests are
-   * in flight the next round is read, leaving this round's deliveries out
-   * (DeliveriesRepository.dueBatch): its chains' next deliveries are not heads
-   * until this round's outcomes are recorded, so they come a round later, in
-   * order. A read ahead that found nothing is not trusted with the drain's
-   * sleep (this round's deliveries were pending when it ran): read again.
    */
-  async drainOnce(target: string, now: () => Date = () => this.clock.now(), ahead?: ReadAhead): Promise<DrainRound> {
+  async drainOnce(target: string, now: () => Date = () => this.clock.now()): Promise<DrainRound> {
     const gatewayId = target === NOTIFICATION_TARGET ? null : target;
     const at = now();
-    const limit = () => (this.batched.has(target) ? MAX_EVENTS_PER_REQUEST : BATCH);
-    let batch = ahead?.next ? await ahead.next : null;
-    if (ahead) ahead.next = null;
-    if (!batch || batch.deliveries.length === 0) batch = await this.repository.dueBatch(gatewayId, at, limit());
+    const batch = await this.repository.dueBatch(gatewayId, at, this.batched.has(target) ? MAX_EVENTS_PER_REQUEST : BATCH);
     const round: DrainRound = { deliveries: batch.deliveries.length, delivered: 0, retrying: 0, failed: 0, gone: false };
     if (batch.deliveries.length === 0) return { ...round, nextDueAt: batch.nextDueAt ?? null };
-    const readAhead = () => {
-      if (!ahead) return;
-      const next = this.repository.dueBatch(
-        gatewayId,
-        now(),
-        limit(),
-        batch.deliveries.map((d) => d.id),
-      );
-      next.catch(() => undefined); // a read ahead the drain never takes (it stopped) must not go unhandled
-      ahead.next = next;
-    };
 
     let outcomes: DeliveryOutcome[];
     let gone: DeliveryToSend | null = null;
     const label = batch.gateway?.name ?? target;
     if (gatewayId === null) {
       const notify = this.config.notify;
-      if (notify) readAhead();
       outcomes = notify
         ? await this.send(label, this.singles(batch.deliveries), notify.webhookUrl, [signingKeyOf(notify.signingSecret)], now)
         : this.failAll(batch.deliveries, at, 'no notification webhook is configured (NOTIFY_WEBHOOK_URL)');
@@ -242,7 +206,6 @@ export class DeliveryProcessor implements OnModuleInit {
         if (gateway.batchEvents) this.batched.add(target);
         else this.batched.delete(target);
         const requests = gateway.batchEvents ? [batchRequest(batch.deliveries)] : this.singles(batch.deliveries);
-        readAhead();
         outcomes = await this.send(label, requests, gateway.url, this.gateways.signingKeys(gatewayId, gateway, at), now);
         const goneId = outcomes.find((o) => o.statusCode === 410)?.id;
         gone = goneId === undefined ? null : batch.deliveries.find((d) => d.id === goneId)!;
@@ -263,7 +226,6 @@ export class DeliveryProcessor implements OnModuleInit {
       }
     }
     if (gone && gatewayId) {
-      if (ahead) ahead.next = null; // the gateway is disabled: the drain stops, and what was read ahead fails with it
       await this.gateways.disableGone(gatewayId, `answered 410 Gone to delivery ${gone.id}`, `job:${drainJobId(target)}`);
       this.logger.warn({ gatewayId, deliveryId: gone.id }, 'gateway answered 410 Gone; disabled it');
       round.gone = true;
