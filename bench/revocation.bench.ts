@@ -465,6 +465,9 @@ async function within(promise: Promise<unknown>, timeoutMs: number, message: str
  *   mass_revocation_call_s   the POST, as the client sees it
  *   mass_revocation_s        call start -> every gateway acknowledged every credential
  *   rss_peak                 the service's peak resident set (VmHWM, and VmRSS every 100 ms), MB
+ *   mass_revocation_service_cpu_s, mass_revocation_postgres_cpu_s
+ *                            CPU seconds of the service and of its database's backends (and the server's own
+ *                            processes) from the call to the last acknowledgement (a backend that exits meanwhile is not counted)
  *   floor_post_s             the same number of bare signed POSTs (credentials x gateways) from this process to
  *                            the receivers, 64 in flight: the HTTP part alone
  *   floor_db_s               the same rows written set-based in bare SQL (credentials updated; one event, one
@@ -506,6 +509,7 @@ async function massRevocation(batchEvents: boolean): Promise<void> {
     const rssSamples: number[] = [];
     const rssBefore = processMemoryMb(pid, 'VmRSS');
     const sampler = setInterval(() => rssSamples.push(processMemoryMb(pid, 'VmRSS')), 100);
+    const cpuBefore = sampleCpu(bench.servicePids);
     const t0 = performance.now();
     const answer = await api(base, adminToken, 'POST', '/v1/revocations', {
       reason: 'bench: mass revocation',
@@ -518,6 +522,9 @@ async function massRevocation(batchEvents: boolean): Promise<void> {
       clearInterval(sampler),
     );
     const massS = (lastAck - t0) / 1000;
+    // CPU the service and its database used from the call to the last acknowledgement (not this process's receivers):
+    // steadier than seconds on a shared machine.
+    const cpu = cpuDelta(cpuBefore, sampleCpu(bench.servicePids));
     const hwm = Math.max(...bench.servicePids.map((p) => processMemoryMb(p, 'VmHWM')));
 
     // Floors, on the same machine right after: the same HTTP and the same rows, bare.
@@ -536,6 +543,8 @@ async function massRevocation(batchEvents: boolean): Promise<void> {
     show(`mass_revocation${suffix}_call_s`, callS, 's');
     show(`mass_revocation${suffix}_s`, massS, 's');
     show(`rss_peak${suffix}`, Math.max(hwm, ...rssSamples), 'MB');
+    show(`mass_revocation${suffix}_service_cpu_s`, cpu.service, 's');
+    show(`mass_revocation${suffix}_postgres_cpu_s`, postgresOf(cpu, bench.dbName), 's');
     show(`rss_before_call${suffix}`, rssBefore, 'MB');
     show(`floor_post${suffix}_s`, floorPostS, 's');
     show(`floor_db${suffix}_s`, floorDbS, 's');

@@ -20,6 +20,20 @@ export interface WrittenDelivery {
   gatewayId: string | null;
 }
 
+/**
+ * A delivery's id, drawn by Postgres per row: a UUIDv7 (the statement's
+ * millisecond in the first 48 bits, version 7, the rest of gen_random_uuid()'s
+ * random bits). A bulk chunk writes ten thousand deliveries in one statement;
+ * with random ids each went to a random page of the primary key's index
+ * (pages dirtied, split and, after a checkpoint, written whole to the WAL), with
+ * time-ordered ids they go to its right edge. With the events' ids
+ * time-ordered too (EventOutboxService), the insert of a 1,000-event chunk to
+ * ten gateways took about a fifth less time on this machine (docs/delivery.md).
+ */
+const DELIVERY_ID = `encode(set_bit(set_bit(overlay(uuid_send(gen_random_uuid())
+                     placing substring(int8send((extract(epoch FROM clock_timestamp()) * 1000)::bigint) FROM 3) FROM 1 FOR 6),
+                     52, 1), 53, 1), 'hex')::uuid`;
+
 /** The outbox_events table and the deliveries written with each event. */
 @Injectable()
 export class OutboxEventsRepository {
@@ -43,7 +57,7 @@ export class OutboxEventsRepository {
        inserted AS (
          INSERT INTO deliveries (id, event_id, event_seq, event_type, credential_id, target, gateway_id, status,
                                  attempts, retry_step, next_attempt_at, created_at, updated_at)
-         SELECT gen_random_uuid(), ev.id, ev.seq, ev.type, ev.credential_id, 'gateway', g.id, 'pending', 0, 0, $6, $6, $6
+         SELECT ${DELIVERY_ID}, ev.id, ev.seq, ev.type, ev.credential_id, 'gateway', g.id, 'pending', 0, 0, $6, $6, $6
            FROM ev JOIN gateways g ON g.status = 'active' AND ev.environment = ANY (g.environments)
          RETURNING id, event_id, gateway_id)
        ${
@@ -67,7 +81,7 @@ export class OutboxEventsRepository {
     const rows: Array<{ id: string; eventId: string }> = await em.query(
       `INSERT INTO deliveries (id, event_id, event_seq, event_type, credential_id, target, gateway_id, status,
                                attempts, retry_step, next_attempt_at, created_at, updated_at)
-       SELECT gen_random_uuid(), e.id, e.seq, e.type, e.credential_id, 'notification', NULL, 'pending', 0, 0, $2, $2, $2
+       SELECT ${DELIVERY_ID}, e.id, e.seq, e.type, e.credential_id, 'notification', NULL, 'pending', 0, 0, $2, $2, $2
          FROM outbox_events e WHERE e.id = ANY ($1::uuid[])
        RETURNING id, event_id AS "eventId"`,
       [eventIds, at],
