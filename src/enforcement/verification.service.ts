@@ -88,10 +88,10 @@ export class VerificationService {
 
     const now = this.clock.now();
     let result: Verification;
-    if (credential.status === 'revoked') result = refusal('REVOKED', credential, version.version, undefined);
+    if (credential.status === 'revoked') result = answerFor(false, 'REVOKED', credential, version.version, undefined);
     // A credential that was never issued (pending approval, rejected) has no version a gateway was told of.
     else if (credential.status !== 'active') return { valid: false, code: 'NOT_FOUND' };
-    else if (isRetiredAt(version, now.getTime())) result = refusal('RETIRED', credential, version.version, undefined);
+    else if (isRetiredAt(version, now.getTime())) result = answerFor(false, 'RETIRED', credential, version.version, undefined);
     else result = await this.grant(credential, input, version.version, version.validUntilMs !== null);
     this.recordUsage(actor, input, credential, result, now);
     return result;
@@ -140,45 +140,22 @@ export class VerificationService {
     deprecated: boolean,
   ): Promise<Verification> {
     if (input.scope !== null && !credential.scopes.includes(input.scope)) {
-      return refusal('SCOPE_DENIED', credential, version, deprecated);
+      return answerFor(false, 'SCOPE_DENIED', credential, version, deprecated);
     }
     if (credential.allowlist.length > 0 && !addressAllowed(credential.allowlist, input.ip === null ? null : parseAddress(input.ip))) {
-      return refusal('IP_DENIED', credential, version, deprecated);
+      return answerFor(false, 'IP_DENIED', credential, version, deprecated);
     }
     const limit = await this.limiter.consume(credential.credentialId, credential.rateLimit);
     const rateLimit = { limit: limit.limit, remaining: limit.remaining, resetAt: isoOf(limit.resetAt) };
     if (!limit.allowed) {
-      const refused = refusal('RATE_LIMITED', credential, version, deprecated);
+      const refused = answerFor(false, 'RATE_LIMITED', credential, version, deprecated);
       refused.rateLimit = rateLimit;
       refused.retryAfterSeconds = limit.retryAfterSeconds;
       return refused;
     }
-    return version === undefined
-      ? {
-          valid: true,
-          code: 'VALID',
-          credentialId: credential.credentialId,
-          clientId: credential.clientId,
-          agentId: credential.agentId,
-          ownerId: credential.ownerId,
-          environment: credential.environment,
-          scopes: credential.scopes,
-          deprecated,
-          rateLimit,
-        }
-      : {
-          valid: true,
-          code: 'VALID',
-          credentialId: credential.credentialId,
-          clientId: credential.clientId,
-          agentId: credential.agentId,
-          ownerId: credential.ownerId,
-          environment: credential.environment,
-          scopes: credential.scopes,
-          version,
-          deprecated,
-          rateLimit,
-        };
+    const granted = answerFor(true, 'VALID', credential, version, deprecated);
+    granted.rateLimit = rateLimit;
+    return granted;
   }
 
   /** Records a verification that reached a credential, off the answer's path. Never the key or token. */
@@ -276,18 +253,19 @@ export class VerificationService {
 }
 
 /**
- * A refusal that names the credential: what an answer says of it (`version` only for a key: a token is of
+ * An answer that names the credential (a grant, or a refusal past the key check): what it says of it (`version` only for a key: a token is of
  * the client, not of a version), and `deprecated` where the key's version was checked. The scopes are the
  * credential's own frozen list, shared (src/enforcement/enforced-credential.ts), not a copy per call.
  */
-function refusal(
+function answerFor(
+  valid: boolean,
   code: VerifyCode,
   credential: EnforcedCredential,
   version: number | undefined,
   deprecated: boolean | undefined,
 ): Verification {
-  const answer: Verification = {
-    valid: false,
+  const result: Verification = {
+    valid,
     code,
     credentialId: credential.credentialId,
     clientId: credential.clientId,
@@ -296,9 +274,9 @@ function refusal(
     environment: credential.environment,
     scopes: credential.scopes,
   };
-  if (version !== undefined) answer.version = version;
-  if (deprecated !== undefined) answer.deprecated = deprecated;
-  return answer;
+  if (version !== undefined) result.version = version;
+  if (deprecated !== undefined) result.deprecated = deprecated;
+  return result;
 }
 
 /** The last resetAt formatted: calls of a window size share their sub-window boundaries, so most calls reuse it. */
