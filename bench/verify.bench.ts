@@ -16,44 +16,18 @@
  * process of its own that hashes the presented key and looks it up in a Map
  * of the same 100,000 hashes (floor_verify_p99, floor_max_per_s).
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
-import http from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
 
 import autocannon from 'autocannon';
 import { Client } from 'pg';
 
-import { formatSecret } from '../src/inventory/credential-secret';
-import { figure, freshDatabase, percentile, REDIS_URL, seedInventory, startScriptServerPublic, startService, steadyLoad } from './support';
+import { figure, freshDatabase, percentile, startService, steadyLoad } from './support';
+import { adminApi, gatewayToken, keepAliveClient, pick, seedKnownKeys, startVerifyFloor, verifyServiceEnv } from './verify-setup';
 
 const CREDENTIALS = Number(process.env.BENCH_CREDENTIALS ?? 100_000);
 const RATE = Number(process.env.BENCH_RATE ?? 2_000);
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
-
-const sha256 = (value: string) => createHash('sha256').update(value).digest('hex');
-const pick = <T>(items: T[]): T => items[Math.floor(Math.random() * items.length)];
-
-/** One HTTP client for the service and the floor: kept-alive node:http GETs with per-call headers. */
-function getter(baseUrl: string) {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
-  const url = new URL(baseUrl);
-  return {
-    get(path: string, headers: Record<string, string>): Promise<number> {
-      return new Promise((resolve, reject) => {
-        const req = http.request({ host: url.hostname, port: url.port, path, method: 'GET', headers, agent }, (res) => {
-          res.resume();
-          res.on('end', () => resolve(res.statusCode ?? 0));
-        });
-        req.on('error', reject);
-        req.end();
-      });
-    },
-    close: () => agent.destroy(),
-  };
-}
 
 async function saturate(baseUrl: string, headersFor: () => Record<string, string>): Promise<number> {
   const result = await autocannon({
@@ -69,72 +43,28 @@ async function saturate(baseUrl: string, headersFor: () => Record<string, string
 async function main(): Promise<void> {
   const db = await freshDatabase('agc_bench_verify');
   const admin = `agt_bench_${randomBytes(24).toString('hex')}`;
-  const seeded = await seedInventory(db.url, { credentials: CREDENTIALS, owners: 1_000, agentsPerOwner: 10 });
-  // Known keys: one per credential, its SHA-256 stored; production, no allowlist, a limit the load never reaches.
+  const { ids, keys, seeded } = await seedKnownKeys(db.url, { credentials: CREDENTIALS, owners: 1_000, agentsPerOwner: 10 });
+  figure('seed_credentials', CREDENTIALS, 'rows');
   const pg = new Client({ connectionString: db.url });
   await pg.connect();
-  const ids: string[] = (await pg.query('SELECT id FROM credentials ORDER BY id')).rows.map((r) => r.id);
-  const keys = ids.map(() => formatSecret('production', randomBytes(32)));
-  await pg.query(
-    `UPDATE credentials c SET secret_sha256 = u.sha, environment = 'production', ip_allowlist = '{}', scopes = ARRAY['customers:read'],
-            rate_limit_requests = 100000, rate_limit_per_seconds = 60
-       FROM unnest($1::uuid[], $2::text[]) AS u(id, sha) WHERE c.id = u.id`,
-    [ids, keys.map(sha256)],
-  );
-  await pg.query('VACUUM ANALYZE credentials');
-  figure('seed_credentials', CREDENTIALS, 'rows');
 
-  const env = {
-    DATABASE_URL: db.url,
-    REDIS_URL,
-    REDIS_PREFIX: `bench_${randomBytes(4).toString('hex')}`,
-    ADMIN_TOKEN: admin,
-    LOCAL_STORE_KEY: randomBytes(32).toString('base64'),
-    ROLES: 'api',
-    NODE_ENV: 'production',
-    LOG_LEVEL: 'warn',
-  };
+  const env = verifyServiceEnv(db.url, admin);
   const a = await startService(env);
   const b = await startService(env);
-  const hashesFile = join(tmpdir(), `agc-verify-floor-${randomBytes(4).toString('hex')}.json`);
-  writeFileSync(hashesFile, JSON.stringify(keys.map(sha256)));
-  const floor = await startScriptServerPublic(
-    `
-    const { createHash } = require('node:crypto');
-    const hashes = JSON.parse(require('node:fs').readFileSync(process.env.HASHES, 'utf8'));
-    const map = new Map(hashes.map((h, i) => [h, { id: String(i), scopes: ['customers:read'] }]));
-    const app = require('fastify')();
-    app.get('/v1/authz', async (req, reply) => {
-      const key = req.headers['x-api-key'] ?? '';
-      const found = map.get(createHash('sha256').update(key).digest('hex'));
-      reply.code(found ? 200 : 401).header('x-agent-id', found ? found.id : '').send();
-    });
-    app.listen({ port: 0, host: '127.0.0.1' }).then(() => process.stdout.write(String(app.server.address().port) + '\\n'));
-    `,
-    { HASHES: hashesFile, PATH: process.env.PATH! },
-  );
+  const floor = await startVerifyFloor(keys);
   try {
-    const api = async (method: string, path: string, body?: unknown) => {
-      const r = await fetch(a.baseUrl + path, {
-        method,
-        headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      return { status: r.status, body: (await r.json()) as any };
-    };
-    const gateway = await api('POST', '/v1/gateways', { name: 'bench', url: 'http://127.0.0.1:9/hook', environments: ['production'] });
-    const gatewayToken = (await api('POST', '/v1/tokens', { name: 'bench-gw', role: 'gateway', gatewayId: gateway.body.gateway.id })).body
-      .token as string;
-    const headersFor = (key: string) => ({ 'x-gateway-token': gatewayToken, 'x-api-key': key, 'x-required-scope': 'customers:read' });
+    const api = adminApi(a.baseUrl, admin);
+    const token = await gatewayToken(api);
+    const headersFor = (key: string) => ({ 'x-gateway-token': token, 'x-api-key': key, 'x-required-scope': 'customers:read' });
 
     // Every credential verified once on A: all cached.
-    const clientA = getter(a.baseUrl);
+    const clientA = keepAliveClient(a.baseUrl);
     for (let i = 0; i < keys.length; i += 200) {
       const statuses = await Promise.all(keys.slice(i, i + 200).map((k) => clientA.get('/v1/authz', headersFor(k))));
       if (statuses.some((s) => s !== 200)) throw new Error(`warm-up: ${statuses.find((s) => s !== 200)}`);
     }
 
-    const floorClient = getter(floor.baseUrl);
+    const floorClient = keepAliveClient(floor.baseUrl);
     const floorSteady = await steadyLoad(RATE, DURATION_S, () => floorClient.get('/v1/authz', headersFor(pick(keys))));
     const steady = await steadyLoad(RATE, DURATION_S, () => clientA.get('/v1/authz', headersFor(pick(keys))));
     if (steady.failed || floorSteady.failed) throw new Error(`${steady.failed} service and ${floorSteady.failed} floor calls failed`);
@@ -152,7 +82,7 @@ async function main(): Promise<void> {
     figure('rss_peak', a.peakRssMb(), 'MB');
 
     // Revocation through A, refused by B.
-    const clientB = getter(b.baseUrl);
+    const clientB = keepAliveClient(b.baseUrl);
     const delays: number[] = [];
     for (let i = 0; i < 30; i++) {
       const index = Math.floor(Math.random() * keys.length);
