@@ -1,9 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import type { FastifyInstance, FastifyReply, FastifyRequest, RouteHandlerMethod, RouteOptions } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify';
 
 import type { Actor } from '../auth/actor';
 import { TokensService } from '../auth/tokens.service';
+import { replaceRouteHandlers } from '../common/http/plain-routes';
 import { problem, PROBLEM_CONTENT_TYPE } from '../common/http/problem';
 import { stringProblem } from '../common/http/validation';
 import { AppConfig } from '../config/app-config';
@@ -152,19 +153,15 @@ export function verifyBodyOf(body: unknown): VerifyDto | null {
  */
 export function configureEnforcementHttp(app: NestFastifyApplication): void {
   const http = app.get(EnforcementHttp);
-  app
-    .getHttpAdapter()
-    .getInstance()
-    .addHook('onRoute', (route: RouteOptions) => {
-      if (route.url === '/v1/authz' || route.url.startsWith('/v1/authz/')) {
-        route.handler = async (request, reply) => {
-          await http.authz(request, reply);
-          return reply;
-        };
-      } else if (route.url === '/v1/verify' && route.method === 'POST') {
-        route.handler = plainVerify(http, route.handler);
-      }
-    });
+  replaceRouteHandlers(app, (route) => {
+    if (route.url === '/v1/authz' || route.url.startsWith('/v1/authz/')) {
+      return async (request, reply) => {
+        await http.authz(request, reply);
+        return reply;
+      };
+    }
+    return route.url === '/v1/verify' && route.method === 'POST' ? plainVerify(http, route.handler) : undefined;
+  });
 }
 
 function plainVerify(http: EnforcementHttp, nest: RouteHandlerMethod): RouteHandlerMethod {

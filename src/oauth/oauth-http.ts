@@ -1,6 +1,7 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import type { FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 
+import { replaceRouteHandlers } from '../common/http/plain-routes';
 import { OAuthService } from './oauth.service';
 import { sendOAuthError } from './oauth-error.filter';
 import { OAuthError } from './oauth-errors';
@@ -34,13 +35,10 @@ const PLAIN_ROUTES: Record<string, Answer> = { '/oauth/token': answerToken, '/oa
  */
 export function configureOAuthHttp(app: NestFastifyApplication): void {
   const oauth = app.get(OAuthService);
-  app
-    .getHttpAdapter()
-    .getInstance()
-    .addHook('onRoute', (route: RouteOptions) => {
-      const answer = route.method === 'POST' ? PLAIN_ROUTES[route.url] : undefined;
-      if (answer) route.handler = plainHandler(oauth, answer);
-    });
+  replaceRouteHandlers(app, (route) => {
+    const answer = route.method === 'POST' ? PLAIN_ROUTES[route.url] : undefined;
+    return answer && plainHandler(oauth, answer);
+  });
 }
 
 function plainHandler(oauth: OAuthService, answer: Answer) {
