@@ -4,7 +4,7 @@ import { Reflector } from '@nestjs/core';
 import { ForbiddenError, UnauthenticatedError } from '../common/errors/domain-error';
 import type { Role } from './actor';
 import { AuthenticatedRequest, PUBLIC_METADATA, ROLES_METADATA } from './decorators';
-import { TokensService } from './tokens.service';
+import { bearerTokenOf, TokensService } from './tokens.service';
 
 /**
  * Global guard. Public routes pass; every other route must declare its roles,
@@ -22,11 +22,10 @@ export class AuthGuard implements CanActivate {
     if (this.reflector.getAllAndOverride<boolean>(PUBLIC_METADATA, targets)) return true;
 
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
-    const header = request.headers.authorization;
-    const match = typeof header === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
+    const bearer = bearerTokenOf(request.headers.authorization);
     // A bearer token wins; without one, a console session (src/auth/decorators.ts) stands for its token.
-    if (!match && !request.sessionActor) throw new UnauthenticatedError();
-    const actor = match ? await this.tokens.authenticate(match[1]) : (request.sessionActor ?? null);
+    if (bearer === null && !request.sessionActor) throw new UnauthenticatedError();
+    const actor = bearer !== null ? await this.tokens.authenticate(bearer) : (request.sessionActor ?? null);
     if (!actor) throw new UnauthenticatedError('The bearer token is unknown or revoked.');
     request.actor = actor;
 

@@ -184,3 +184,9 @@ function toView(row: ApiTokenEntity): TokenDto {
     revokedAt: row.revokedAt ? row.revokedAt.toISOString() : null,
   };
 }
+
+/** The token of an `Authorization: Bearer <token>` header, or null when the header is not one. */
+export function bearerTokenOf(authorization: unknown): string | null {
+  const match = typeof authorization === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(authorization) : null;
+  return match ? match[1]! : null;
+}

@@ -3,7 +3,7 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify';
 
 import type { Actor } from '../auth/actor';
-import { TokensService } from '../auth/tokens.service';
+import { bearerTokenOf, TokensService } from '../auth/tokens.service';
 import { replaceRouteHandlers } from '../common/http/plain-routes';
 import { problem, PROBLEM_CONTENT_TYPE } from '../common/http/problem';
 import { stringProblem } from '../common/http/validation';
@@ -89,7 +89,7 @@ export class EnforcementHttp {
     deny(reply, request, 403, result.code, detailOf(result.code));
   }
 
-  /** The gateway (or admin) behind X-Gateway-Token, or null. */
+  /** The gateway (or admin) a token (X-Gateway-Token, or a bearer token on /v1/verify) names, or null. */
   private async gatewayActor(token: string | null): Promise<Actor | null> {
     if (!token || token.length > 512) return null;
     const actor = await this.tokens.authenticate(token);
@@ -105,17 +105,11 @@ export class EnforcementHttp {
   async verifyPlain(request: FastifyRequest): Promise<VerifyAnswerDto | null> {
     const body = verifyBodyOf(request.body);
     if (!body) return null;
-    const authorization = request.headers.authorization;
-    const match = typeof authorization === 'string' ? BEARER.exec(authorization) : null;
-    if (!match) return null;
-    const actor = await this.tokens.authenticate(match[1]!);
-    if (!actor || (actor.role !== 'gateway' && actor.role !== 'admin')) return null;
-    return this.verify(actor, body, String(request.id));
+    const bearer = bearerTokenOf(request.headers.authorization);
+    const actor = bearer === null ? null : await this.gatewayActor(bearer);
+    return actor && this.verify(actor, body, String(request.id));
   }
 }
-
-/** The bearer token as AuthGuard (src/auth/auth.guard.ts) reads it. */
-const BEARER = /^Bearer\s+(\S+)\s*$/i;
 
 const VERIFY_FIELDS: ReadonlySet<string> = new Set(['key', 'scope', 'ip', 'environment']);
 
