@@ -1,9 +1,5 @@
 import { Check, Column, Entity, Index, PrimaryColumn } from 'typeorm';
 
-import { References } from '../../common/db/references';
-import { GatewayEntity } from './gateway.entity';
-import { OutboxEventEntity } from './outbox-event.entity';
-
 export const DELIVERY_STATUSES = ['pending', 'delivered', 'failed'] as const;
 export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
 /** Where a delivery goes: a registered gateway, or (later) the notification webhook. */
@@ -15,6 +11,10 @@ export type DeliveryTarget = (typeof DELIVERY_TARGETS)[number];
  * target receives the events of one credential in `eventSeq` order: a
  * delivery is only attempted once no earlier delivery of the same credential
  * to the same target is pending (its target's drain reads chain heads only).
+ * Its event and gateway are not foreign keys (checked per row, they cost a
+ * bulk revocation a third of its delivery insert): neither table's rows are
+ * ever deleted, which their triggers enforce
+ * (migrations/1796570231230-DeliveriesWithoutForeignKeys.ts).
  */
 @Entity('deliveries')
 @Check('deliveries_status_check', `status IN ('pending', 'delivered', 'failed')`)
@@ -32,9 +32,6 @@ export class DeliveryEntity {
   @Column('uuid')
   eventId!: string;
 
-  @References(() => OutboxEventEntity, 'event_id', 'deliveries_event_id_fkey')
-  event?: OutboxEventEntity;
-
   /** Copied from the event: the order of deliveries within a chain. */
   @Column('bigint')
   eventSeq!: string;
@@ -50,9 +47,6 @@ export class DeliveryEntity {
 
   @Column('uuid', { nullable: true })
   gatewayId!: string | null;
-
-  @References(() => GatewayEntity, 'gateway_id', 'deliveries_gateway_id_fkey', { nullable: true })
-  gateway?: GatewayEntity;
 
   @Column('text')
   status!: DeliveryStatus;
