@@ -2,6 +2,8 @@ import { Check, Column, Entity, Index, PrimaryColumn } from 'typeorm';
 
 export const DELIVERY_STATUSES = ['pending', 'delivered', 'failed'] as const;
 export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
+/** The states a delivery ends in: the rows deliveries_settled_idx and deliveries_gateway_settled_idx hold. */
+export const SETTLED: readonly DeliveryStatus[] = ['delivered', 'failed'];
 /** Where a delivery goes: a registered gateway, or (later) the notification webhook. */
 export const DELIVERY_TARGETS = ['gateway', 'notification'] as const;
 export type DeliveryTarget = (typeof DELIVERY_TARGETS)[number];
@@ -23,8 +25,8 @@ export type DeliveryTarget = (typeof DELIVERY_TARGETS)[number];
 @Index('deliveries_gateway_pending_idx', ['gatewayId', 'eventSeq'], { where: `status = 'pending' AND next_attempt_at IS NOT NULL` })
 @Index('deliveries_chain_idx', ['gatewayId', 'credentialId', 'eventSeq'], { where: `status = 'pending'` })
 @Index('deliveries_pending_due_idx', ['nextAttemptAt', 'id'], { where: `status = 'pending'` })
-@Index('deliveries_gateway_created_idx', ['gatewayId', 'createdAt', 'id'])
-@Index('deliveries_status_created_idx', ['status', 'createdAt', 'id'])
+@Index('deliveries_gateway_settled_idx', ['gatewayId', 'createdAt', 'id'], { where: `status IN ('delivered', 'failed')` })
+@Index('deliveries_settled_idx', ['status', 'createdAt', 'id'], { where: `status IN ('delivered', 'failed')` })
 export class DeliveryEntity {
   @PrimaryColumn('uuid')
   id!: string;
