@@ -98,7 +98,7 @@ function print(name: string, value: number, unit = 'ms'): void {
  * bench's database and the server's own processes (WAL writer, checkpointer,
  * autovacuum...), leaving out backends of other databases (other work on this machine).
  */
-function postgresOf(delta: CpuSample, dbName: string): number {
+function postgresOf(delta: CpuSample, dbName: string, backendsOnly = false): number {
   let seconds = 0;
   for (const [pid, { part, seconds: used }] of delta.byPid) {
     if (part !== 'postgres') continue;
@@ -108,9 +108,10 @@ function postgresOf(delta: CpuSample, dbName: string): number {
     } catch {
       continue;
     }
-    // A backend reads "postgres: <user> <database> <client> <state>"; the server's own processes name their job.
-    const backend = /^postgres: \S+ (\S+) (\S+\(\d+\)|\[local\])/.exec(command);
-    if (!backend || backend[1] === dbName) seconds += used;
+    // A backend reads "postgres: [<cluster>: ]<user> <database> <client> <state>" (Debian's servers name their
+    // cluster, "15/main: "); the server's own processes name their job.
+    const backend = /^postgres: (?:\S+: )?\S+ (\S+) (\S+\(\d+\)|\[local\])/.exec(command);
+    if (backend ? backend[1] === dbName : !backendsOnly) seconds += used;
   }
   return seconds;
 }
@@ -464,10 +465,16 @@ async function within(promise: Promise<unknown>, timeoutMs: number, message: str
  * request, then gateways registered with batchEvents. Figures:
  *   mass_revocation_call_s   the POST, as the client sees it
  *   mass_revocation_s        call start -> every gateway acknowledged every credential
+ *   mass_revocation_acked_at_answer
+ *                            the share of those acknowledgements already in when the call answered (the rest is
+ *                            the drains' backlog at that moment)
  *   rss_peak                 the service's peak resident set (VmHWM, and VmRSS every 100 ms), MB
  *   mass_revocation_service_cpu_s, mass_revocation_postgres_cpu_s
  *                            CPU seconds of the service and of its database's backends (and the server's own
  *                            processes) from the call to the last acknowledgement (a backend that exits meanwhile is not counted)
+ *   mass_revocation_postgres_backends_cpu_s
+ *                            the same for its database's backends alone: the server's own processes serve every
+ *                            database on the machine, so on a shared machine this part is the steadier one
  *   floor_post_s             the same number of bare signed POSTs (credentials x gateways) from this process to
  *                            the receivers, 64 in flight: the HTTP part alone
  *   floor_db_s               the same rows written set-based in bare SQL (credentials updated; one event, one
@@ -518,6 +525,7 @@ async function massRevocation(batchEvents: boolean): Promise<void> {
     const callS = (performance.now() - t0) / 1000;
     revocationId = answer.revocationId as string;
     for (const e of early.splice(0)) onAck(e.revocationId, e.at);
+    const ackedAtAnswer = acks / (credentials * GATEWAYS);
     await within(acknowledged, 1_200_000, `only ${acks} of ${credentials * GATEWAYS} acknowledged within 20 min`).finally(() =>
       clearInterval(sampler),
     );
@@ -542,9 +550,11 @@ async function massRevocation(batchEvents: boolean): Promise<void> {
     const show = (name: string, value: number, unit: string) => console.log(`${name}: ${value.toFixed(2)} ${unit}`);
     show(`mass_revocation${suffix}_call_s`, callS, 's');
     show(`mass_revocation${suffix}_s`, massS, 's');
+    show(`mass_revocation${suffix}_acked_at_answer`, ackedAtAnswer * 100, '%');
     show(`rss_peak${suffix}`, Math.max(hwm, ...rssSamples), 'MB');
     show(`mass_revocation${suffix}_service_cpu_s`, cpu.service, 's');
     show(`mass_revocation${suffix}_postgres_cpu_s`, postgresOf(cpu, bench.dbName), 's');
+    show(`mass_revocation${suffix}_postgres_backends_cpu_s`, postgresOf(cpu, bench.dbName, true), 's');
     show(`rss_before_call${suffix}`, rssBefore, 'MB');
     show(`floor_post${suffix}_s`, floorPostS, 's');
     show(`floor_db${suffix}_s`, floorDbS, 's');
