@@ -53,7 +53,7 @@
  * Mass revocation: see massRevocation below (npm run bench:mass-revocation).
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 
 import { Client } from 'pg';
@@ -108,11 +108,51 @@ function postgresOf(delta: CpuSample, dbName: string): number {
     } catch {
       continue;
     }
-    // A backend reads "postgres: <user> <database> <client> <state>"; the server's own processes name their job.
-    const backend = /^postgres: \S+ (\S+) (\S+\(\d+\)|\[local\])/.exec(command);
+    const backend = BACKEND_TITLE.exec(command);
     if (!backend || backend[1] === dbName) seconds += used;
   }
   return seconds;
+}
+
+/**
+ * A backend's process title: "postgres: [<cluster>: ]<user> <database> <client> <state>" (Debian's servers name
+ * their cluster, "15/main: "); the server's own processes name their job instead.
+ */
+const BACKEND_TITLE = /^postgres: (?:\S+: )?\S+ (\S+) (\S+\(\d+\)|\[local\])/;
+
+/**
+ * CPU seconds of one database's backends from now until `stop`, looked at every 100 ms: a pooled connection
+ * the service closes while idle takes its CPU with it from a sample taken only at the end, but not from this.
+ */
+function trackBackends(dbName: string): { stop: () => number } {
+  const first = new Map<string, number>();
+  const last = new Map<string, number>();
+  const look = (initial: boolean) => {
+    for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+      try {
+        const backend = BACKEND_TITLE.exec(readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' '));
+        if (backend?.[1] !== dbName) continue;
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        const seconds = (Number(fields[11]) + Number(fields[12])) / 100;
+        if (initial) first.set(pid, seconds);
+        last.set(pid, seconds);
+      } catch {
+        // exited meanwhile
+      }
+    }
+  };
+  look(true);
+  const timer = setInterval(() => look(false), 100);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      look(false);
+      let seconds = 0;
+      for (const [pid, used] of last) seconds += used - (first.get(pid) ?? 0);
+      return seconds;
+    },
+  };
 }
 
 /** A bench run's service: its database, Redis prefix, receivers and gateways, and one agent to issue to. */
@@ -464,10 +504,17 @@ async function within(promise: Promise<unknown>, timeoutMs: number, message: str
  * request, then gateways registered with batchEvents. Figures:
  *   mass_revocation_call_s   the POST, as the client sees it
  *   mass_revocation_s        call start -> every gateway acknowledged every credential
+ *   mass_revocation_acked_at_answer
+ *                            the share of those acknowledgements already in when the call answered (the rest is
+ *                            the drains' backlog at that moment)
  *   rss_peak                 the service's peak resident set (VmHWM, and VmRSS every 100 ms), MB
  *   mass_revocation_service_cpu_s, mass_revocation_postgres_cpu_s
  *                            CPU seconds of the service and of its database's backends (and the server's own
  *                            processes) from the call to the last acknowledgement (a backend that exits meanwhile is not counted)
+ *   mass_revocation_postgres_backends_cpu_s
+ *                            its database's backends alone, looked at every 100 ms (so a pooled connection closed
+ *                            while idle still counts): the server's own processes serve every database on the
+ *                            machine, so on a shared machine this part is the steadier one
  *   floor_post_s             the same number of bare signed POSTs (credentials x gateways) from this process to
  *                            the receivers, 64 in flight: the HTTP part alone
  *   floor_db_s               the same rows written set-based in bare SQL (credentials updated; one event, one
@@ -510,6 +557,7 @@ async function massRevocation(batchEvents: boolean): Promise<void> {
     const rssBefore = processMemoryMb(pid, 'VmRSS');
     const sampler = setInterval(() => rssSamples.push(processMemoryMb(pid, 'VmRSS')), 100);
     const cpuBefore = sampleCpu(bench.servicePids);
+    const backends = trackBackends(bench.dbName);
     const t0 = performance.now();
     const answer = await api(base, adminToken, 'POST', '/v1/revocations', {
       reason: 'bench: mass revocation',
@@ -518,6 +566,7 @@ async function massRevocation(batchEvents: boolean): Promise<void> {
     const callS = (performance.now() - t0) / 1000;
     revocationId = answer.revocationId as string;
     for (const e of early.splice(0)) onAck(e.revocationId, e.at);
+    const ackedAtAnswer = acks / (credentials * GATEWAYS);
     await within(acknowledged, 1_200_000, `only ${acks} of ${credentials * GATEWAYS} acknowledged within 20 min`).finally(() =>
       clearInterval(sampler),
     );
@@ -525,6 +574,7 @@ async function massRevocation(batchEvents: boolean): Promise<void> {
     // CPU the service and its database used from the call to the last acknowledgement (not this process's receivers):
     // steadier than seconds on a shared machine.
     const cpu = cpuDelta(cpuBefore, sampleCpu(bench.servicePids));
+    const backendsCpu = backends.stop();
     const hwm = Math.max(...bench.servicePids.map((p) => processMemoryMb(p, 'VmHWM')));
 
     // Floors, on the same machine right after: the same HTTP and the same rows, bare.
@@ -542,9 +592,11 @@ async function massRevocation(batchEvents: boolean): Promise<void> {
     const show = (name: string, value: number, unit: string) => console.log(`${name}: ${value.toFixed(2)} ${unit}`);
     show(`mass_revocation${suffix}_call_s`, callS, 's');
     show(`mass_revocation${suffix}_s`, massS, 's');
+    show(`mass_revocation${suffix}_acked_at_answer`, ackedAtAnswer * 100, '%');
     show(`rss_peak${suffix}`, Math.max(hwm, ...rssSamples), 'MB');
     show(`mass_revocation${suffix}_service_cpu_s`, cpu.service, 's');
     show(`mass_revocation${suffix}_postgres_cpu_s`, postgresOf(cpu, bench.dbName), 's');
+    show(`mass_revocation${suffix}_postgres_backends_cpu_s`, backendsCpu, 's');
     show(`rss_before_call${suffix}`, rssBefore, 'MB');
     show(`floor_post${suffix}_s`, floorPostS, 's');
     show(`floor_db${suffix}_s`, floorDbS, 's');

@@ -21,6 +21,8 @@ import { ReviewUsage1796530753747 } from './1796530753747-ReviewUsage';
 import { UsageDaily1796534811799 } from './1796534811799-UsageDaily';
 import { ChainProbeIndex1796537322396 } from './1796537322396-ChainProbeIndex';
 import { DropDeliveriesPendingIndex1796552076948 } from './1796552076948-DropDeliveriesPendingIndex';
+import { DeliveriesWithoutForeignKeys1796570231230 } from './1796570231230-DeliveriesWithoutForeignKeys';
+import { SettledDeliveryIndexes1796571097246 } from './1796571097246-SettledDeliveryIndexes';
 
 /** Every migration, in order. Listed explicitly so the app, the CLI and tests run the same set. */
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
@@ -48,4 +50,6 @@ export const MIGRATIONS: Function[] = [
   UsageDaily1796534811799,
   ChainProbeIndex1796537322396,
   DropDeliveriesPendingIndex1796552076948,
+  DeliveriesWithoutForeignKeys1796570231230,
+  SettledDeliveryIndexes1796571097246,
 ];

@@ -3,9 +3,9 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager, In } from 'typeorm';
 
 import { GroupCommit } from '../common/db/group-commit';
-import { fetchTimePage, Page } from '../common/pagination/pagination';
+import { fetchTimePage, fetchTimePageOf, Page } from '../common/pagination/pagination';
 import type { DeliveryRef } from './delivery-jobs';
-import { DeliveryEntity, DeliveryStatus, DeliveryTarget } from './entities/delivery.entity';
+import { DeliveryEntity, DeliveryStatus, DeliveryTarget, SETTLED } from './entities/delivery.entity';
 import type { GatewayStatus, SealedSigningSecret } from './entities/gateway.entity';
 
 /** A delivery a drain sends: its event's body and what its outcome is recorded against. */
@@ -384,12 +384,23 @@ export class DeliveriesRepository {
     return unwrapUpdate(rows).length;
   }
 
-  /** Newest first, by gateway and status if asked. */
+  /**
+   * Newest first, by gateway and status if asked. Settled deliveries are read
+   * by (status | gateway, created_at) through the two indexes that hold settled
+   * rows only (an insert writes neither: migrations/1796571097246-SettledDeliveryIndexes.ts);
+   * pending ones, a backlog, through the pending indexes and sorted. A
+   * gateway's list of every state is the newest of both.
+   */
   list(query: { gatewayId?: string; status?: DeliveryStatus; limit?: number; cursor?: string }): Promise<Page<DeliveryEntity>> {
-    const qb = this.dataSource.getRepository(DeliveryEntity).createQueryBuilder('d');
-    if (query.gatewayId) qb.andWhere('d.gateway_id = :gatewayId', { gatewayId: query.gatewayId });
-    if (query.status) qb.andWhere('d.status = :status', { status: query.status });
-    return fetchTimePage(qb, 'd', query, (row) => row);
+    const of = (statuses: readonly DeliveryStatus[] | null) => {
+      const qb = this.dataSource.getRepository(DeliveryEntity).createQueryBuilder('d');
+      if (query.gatewayId) qb.andWhere('d.gateway_id = :gatewayId', { gatewayId: query.gatewayId });
+      if (statuses) qb.andWhere('d.status IN (:...statuses)', { statuses });
+      return qb;
+    };
+    if (query.status) return fetchTimePage(of([query.status]), 'd', query, (row) => row);
+    if (!query.gatewayId) return fetchTimePage(of(null), 'd', query, (row) => row);
+    return fetchTimePageOf([of(SETTLED), of(['pending'])], 'd', query, (row) => row);
   }
 
   /** The deliveries of some events, in event order, then by gateway. */

@@ -104,18 +104,44 @@ export async function fetchTimePage<E extends { createdAt: Date; id: string }, T
   query: { limit?: number; cursor?: string },
   map: (row: E) => T,
 ): Promise<Page<T>> {
+  return fetchTimePageOf([qb], alias, query, map);
+}
+
+/**
+ * As `fetchTimePage`, over the union of disjoint queries (one list read through
+ * two indexes, say): each runs from the cursor, newest first, `limit + 1` rows;
+ * the page is the newest of them all.
+ */
+export async function fetchTimePageOf<E extends { createdAt: Date; id: string }, T>(
+  qbs: Array<SelectQueryBuilder<E>>,
+  alias: string,
+  query: { limit?: number; cursor?: string },
+  map: (row: E) => T,
+): Promise<Page<T>> {
   const limit = query.limit ?? DEFAULT_PAGE_SIZE;
   const after = decodeTimeCursor(query.cursor);
-  if (after) {
-    qb.andWhere(`(${alias}.created_at, ${alias}.id) < (:cursorAt, :cursorId)`, {
-      cursorAt: after.createdAt,
-      cursorId: after.id,
-    });
-  }
-  const rows = await qb
-    .orderBy(`${alias}.created_at`, 'DESC')
-    .addOrderBy(`${alias}.id`, 'DESC')
-    .limit(limit + 1)
-    .getMany();
+  const parts = await Promise.all(
+    qbs.map((qb) => {
+      if (after) {
+        qb.andWhere(`(${alias}.created_at, ${alias}.id) < (:cursorAt, :cursorId)`, {
+          cursorAt: after.createdAt,
+          cursorId: after.id,
+        });
+      }
+      return qb
+        .orderBy(`${alias}.created_at`, 'DESC')
+        .addOrderBy(`${alias}.id`, 'DESC')
+        .limit(limit + 1)
+        .getMany();
+    }),
+  );
+  // Lowercase UUIDs compare as strings in the order Postgres sorts them.
+  const rows =
+    parts.length === 1
+      ? parts[0]
+      : parts
+          .flat()
+          .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0))
+          .slice(0, limit + 1);
   return toPage(rows, limit, (row) => encodeTimeCursor(row), map);
 }

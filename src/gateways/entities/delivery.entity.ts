@@ -1,11 +1,9 @@
 import { Check, Column, Entity, Index, PrimaryColumn } from 'typeorm';
 
-import { References } from '../../common/db/references';
-import { GatewayEntity } from './gateway.entity';
-import { OutboxEventEntity } from './outbox-event.entity';
-
 export const DELIVERY_STATUSES = ['pending', 'delivered', 'failed'] as const;
 export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
+/** The states a delivery ends in: the rows deliveries_settled_idx and deliveries_gateway_settled_idx hold. */
+export const SETTLED: readonly DeliveryStatus[] = ['delivered', 'failed'];
 /** Where a delivery goes: a registered gateway, or (later) the notification webhook. */
 export const DELIVERY_TARGETS = ['gateway', 'notification'] as const;
 export type DeliveryTarget = (typeof DELIVERY_TARGETS)[number];
@@ -15,6 +13,10 @@ export type DeliveryTarget = (typeof DELIVERY_TARGETS)[number];
  * target receives the events of one credential in `eventSeq` order: a
  * delivery is only attempted once no earlier delivery of the same credential
  * to the same target is pending (its target's drain reads chain heads only).
+ * Its event and gateway are not foreign keys (checked per row, they cost a
+ * bulk revocation a third of its delivery insert): neither table's rows are
+ * ever deleted, which their triggers enforce
+ * (migrations/1796570231230-DeliveriesWithoutForeignKeys.ts).
  */
 @Entity('deliveries')
 @Check('deliveries_status_check', `status IN ('pending', 'delivered', 'failed')`)
@@ -23,17 +25,14 @@ export type DeliveryTarget = (typeof DELIVERY_TARGETS)[number];
 @Index('deliveries_gateway_pending_idx', ['gatewayId', 'eventSeq'], { where: `status = 'pending' AND next_attempt_at IS NOT NULL` })
 @Index('deliveries_chain_idx', ['gatewayId', 'credentialId', 'eventSeq'], { where: `status = 'pending'` })
 @Index('deliveries_pending_due_idx', ['nextAttemptAt', 'id'], { where: `status = 'pending'` })
-@Index('deliveries_gateway_created_idx', ['gatewayId', 'createdAt', 'id'])
-@Index('deliveries_status_created_idx', ['status', 'createdAt', 'id'])
+@Index('deliveries_gateway_settled_idx', ['gatewayId', 'createdAt', 'id'], { where: `status IN ('delivered', 'failed')` })
+@Index('deliveries_settled_idx', ['status', 'createdAt', 'id'], { where: `status IN ('delivered', 'failed')` })
 export class DeliveryEntity {
   @PrimaryColumn('uuid')
   id!: string;
 
   @Column('uuid')
   eventId!: string;
-
-  @References(() => OutboxEventEntity, 'event_id', 'deliveries_event_id_fkey')
-  event?: OutboxEventEntity;
 
   /** Copied from the event: the order of deliveries within a chain. */
   @Column('bigint')
@@ -50,9 +49,6 @@ export class DeliveryEntity {
 
   @Column('uuid', { nullable: true })
   gatewayId!: string | null;
-
-  @References(() => GatewayEntity, 'gateway_id', 'deliveries_gateway_id_fkey', { nullable: true })
-  gateway?: GatewayEntity;
 
   @Column('text')
   status!: DeliveryStatus;
