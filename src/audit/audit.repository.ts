@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 
 import { SqlParams } from '../common/db/sql-params';
+import { HeldNotifications, notifySelect } from '../common/db/transaction-notifications';
 import type { ChainedEvent } from './audit-chain';
 
 /** An audit_events row as plain SQL returns it. */
@@ -59,17 +60,25 @@ export class AuditRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
   /** Writes events and their places in the chainer's queue, in one statement. */
-  async insertEvents(em: EntityManager, rows: NewAuditEventRow[]): Promise<void> {
-    await em.query(
-      `WITH written AS (
+  async insertEvents(em: EntityManager, rows: NewAuditEventRow[], notifications: HeldNotifications | null = null): Promise<void> {
+    const written = `written AS (
          INSERT INTO audit_events (id, at, actor, action, target_type, target_id, request_id, data)
          SELECT id, at, actor, action, target_type, target_id, request_id, data
            FROM jsonb_to_recordset($1::jsonb)
              AS e(id uuid, at timestamptz, actor jsonb, action text, target_type text, target_id text, request_id text, data jsonb)
-         RETURNING id, created_seq)
-       INSERT INTO audit_unchained (event_id, created_seq) SELECT id, created_seq FROM written`,
-      [JSON.stringify(rows)],
-    );
+         RETURNING id, created_seq)`;
+    const queue = 'INSERT INTO audit_unchained (event_id, created_seq) SELECT id, created_seq FROM written';
+    if (!notifications) {
+      await em.query(`WITH ${written} ${queue}`, [JSON.stringify(rows)]);
+      return;
+    }
+    // The transaction's notifications ride along (src/common/db/transaction-notifications.ts): the inserts run as
+    // data-modifying CTEs, the SELECT sends them.
+    await em.query(`WITH ${written}, queued AS (${queue}) ${notifySelect('$2', '$3')}`, [
+      JSON.stringify(rows),
+      notifications.channels,
+      notifications.payloads,
+    ]);
   }
 
   /** Linked events matching the filter, newest first (by chain position), `limit` of them. */

@@ -5,6 +5,7 @@ import type { RequestContext } from '../auth/actor';
 import { Clock } from '../common/clock/clock';
 import { chunks } from '../common/collections/chunks';
 import { AfterCommit } from '../common/db/after-commit';
+import { TransactionNotifications } from '../common/db/transaction-notifications';
 import { InvalidInputError } from '../common/errors/domain-error';
 import { DEFAULT_PAGE_SIZE, Page } from '../common/pagination/pagination';
 import { RandomSource } from '../common/random/random-source';
@@ -43,12 +44,14 @@ export class AuditService {
     private readonly random: RandomSource,
     private readonly chainer: AuditChainerService,
     private readonly afterCommit: AfterCommit,
+    private readonly notifications: TransactionNotifications,
   ) {}
 
   /**
    * Writes events inside the caller's transaction, one round trip per thousand: the
-   * events and their places in the chainer's queue. Writers never wait on the
-   * chain; the chainer links the events once this transaction commits.
+   * events and their places in the chainer's queue, and the Postgres
+   * notifications the transaction holds (src/common/db/transaction-notifications.ts).
+   * Writers never wait on the chain; the chainer links the events once this transaction commits.
    */
   record(em: EntityManager, ctx: RequestContext, ...entries: AuditEntry[]): Promise<void> {
     return this.recordEach(
@@ -78,7 +81,13 @@ export class AuditService {
         data,
       };
     });
-    for (const chunk of chunks(rows, MAX_EVENTS_PER_STATEMENT)) await this.repository.insertEvents(em, chunk);
+    // The first statement also sends the notifications the transaction holds so far (the credential changes its
+    // outbox events announced): one round trip fewer before the commit.
+    let notifications = this.notifications.take(em);
+    for (const chunk of chunks(rows, MAX_EVENTS_PER_STATEMENT)) {
+      await this.repository.insertEvents(em, chunk, notifications);
+      notifications = null;
+    }
     this.afterCommit.run(em, () => this.chainer.poke(true));
   }
 

@@ -3,6 +3,7 @@ import { DiscoveryModule } from '@nestjs/core';
 
 import { Clock, SystemClock } from './clock/clock';
 import { AfterCommit } from './db/after-commit';
+import { TransactionNotifications } from './db/transaction-notifications';
 import { MetricsService } from './metrics/metrics.service';
 import { CryptoRandomSource, RandomSource } from './random/random-source';
 import { RateLimiter } from './rate-limit/rate-limiter';
@@ -10,6 +11,7 @@ import { ShutdownSequence } from './shutdown/shutdown-sequence';
 
 /**
  * The cross-cutting ports every module may inject (tests override Clock and RandomSource), after-commit hooks,
+ * the notifications a transaction sends at commit,
  * the application's metrics registry (each module registers its own metrics on it), and the shutdown sequence
  * (which finds what to close among all providers, hence DiscoveryModule).
  */
@@ -20,10 +22,11 @@ import { ShutdownSequence } from './shutdown/shutdown-sequence';
     { provide: Clock, useClass: SystemClock },
     { provide: RandomSource, useClass: CryptoRandomSource },
     AfterCommit,
+    TransactionNotifications,
     MetricsService,
     RateLimiter,
     ShutdownSequence,
   ],
-  exports: [Clock, RandomSource, AfterCommit, MetricsService, RateLimiter, ShutdownSequence],
+  exports: [Clock, RandomSource, AfterCommit, TransactionNotifications, MetricsService, RateLimiter, ShutdownSequence],
 })
 export class CommonModule {}

@@ -2,6 +2,8 @@ import { Injectable } from '@nestjs/common';
 import type { Client } from 'pg';
 import { EntityManager } from 'typeorm';
 
+import { TransactionNotifications } from '../common/db/transaction-notifications';
+
 /** The Postgres channel that carries credential changes to every replica's verification cache. */
 export const CREDENTIAL_CHANGES_CHANNEL = 'agc_credential_changes';
 
@@ -12,13 +14,16 @@ export const ALL_CREDENTIALS = '*';
  * Sends a credential-change notification inside the caller's transaction.
  * Postgres delivers it to the listeners only when (and if) that transaction
  * commits, so a replica never drops its cache entry before the change is
- * durable, and always hears of it once it is.
+ * durable, and always hears of it once it is. It goes with a later statement
+ * of the transaction (the audit append) or just before COMMIT
+ * (src/common/db/transaction-notifications.ts), not as a round trip of its own.
  */
 @Injectable()
 export class CredentialChangesRepository {
-  async notify(em: EntityManager, payloads: string[]): Promise<void> {
-    if (payloads.length === 0) return;
-    await em.query(`SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p`, [CREDENTIAL_CHANGES_CHANNEL, payloads]);
+  constructor(private readonly notifications: TransactionNotifications) {}
+
+  notify(em: EntityManager, payloads: string[]): Promise<void> {
+    return this.notifications.send(em, CREDENTIAL_CHANGES_CHANNEL, payloads);
   }
 }
 
