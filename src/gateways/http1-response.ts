@@ -24,6 +24,7 @@ export class Http1ResponseError extends Error {
 type State = 'head' | 'length' | 'chunk-size' | 'chunk-data' | 'chunk-data-end' | 'trailers' | 'until-close' | 'done';
 
 const CRLF = Buffer.from('\r\n');
+const STATUS_LINE = /^HTTP\/1\.([01]) (\d{3})(?: .*)?$/;
 const HEAD_END = Buffer.from('\r\n\r\n');
 
 /**
@@ -131,8 +132,9 @@ export class Http1Response {
   }
 
   private readHead(head: string): void {
-    const lines = head.split('\r\n');
-    const statusLine = /^HTTP\/1\.([01]) (\d{3})(?: .*)?$/.exec(lines[0]);
+    let eol = head.indexOf('\r\n');
+    if (eol < 0) eol = head.length;
+    const statusLine = STATUS_LINE.exec(head.slice(0, eol));
     if (!statusLine) throw new Http1ResponseError('not an HTTP/1.x status line');
     const minor = statusLine[1];
     const status = Number(statusLine[2]);
@@ -140,30 +142,36 @@ export class Http1Response {
     let length: number | null = null;
     let chunked = false;
     let close = minor === '0';
-    for (let i = 1; i < lines.length; i++) {
-      const line = lines[i];
-      const colon = line.indexOf(':');
-      if (colon <= 0) throw new Http1ResponseError('invalid header line');
-      const name = line.slice(0, colon).toLowerCase();
-      const value = line.slice(colon + 1).trim();
-      if (name === 'content-length') {
-        if (!/^\d{1,15}$/.test(value)) throw new Http1ResponseError('invalid content-length');
-        const n = Number(value);
-        if (length !== null && length !== n) throw new Http1ResponseError('conflicting content-length');
-        length = n;
-      } else if (name === 'transfer-encoding') {
-        chunked = /(^|,)\s*chunked\s*$/i.test(value);
-        if (!chunked) close = true; // another coding last: the body runs to the close
-      } else if (name === 'connection') {
-        const tokens = value
-          .toLowerCase()
-          .split(',')
-          .map((t) => t.trim());
-        if (tokens.includes('close')) close = true;
-        else if (minor === '0' && tokens.includes('keep-alive')) close = false;
-      } else if (name === 'retry-after' && retryAfter === null) {
-        retryAfter = value;
+    // Header lines, read in place: only the names the sender acts on are cut out and compared (by length first).
+    for (let at = eol + 2; at < head.length;) {
+      let end = head.indexOf('\r\n', at);
+      if (end < 0) end = head.length;
+      const colon = head.indexOf(':', at);
+      if (colon <= at || colon > end) throw new Http1ResponseError('invalid header line');
+      const nameLength = colon - at;
+      if (nameLength === 10 || nameLength === 11 || nameLength === 14 || nameLength === 17) {
+        const name = head.slice(at, colon).toLowerCase();
+        const value = head.slice(colon + 1, end).trim();
+        if (name === 'content-length') {
+          if (!/^\d{1,15}$/.test(value)) throw new Http1ResponseError('invalid content-length');
+          const n = Number(value);
+          if (length !== null && length !== n) throw new Http1ResponseError('conflicting content-length');
+          length = n;
+        } else if (name === 'transfer-encoding') {
+          chunked = /(^|,)\s*chunked\s*$/i.test(value);
+          if (!chunked) close = true; // another coding last: the body runs to the close
+        } else if (name === 'connection') {
+          const tokens = value
+            .toLowerCase()
+            .split(',')
+            .map((t) => t.trim());
+          if (tokens.includes('close')) close = true;
+          else if (minor === '0' && tokens.includes('keep-alive')) close = false;
+        } else if (name === 'retry-after' && retryAfter === null) {
+          retryAfter = value;
+        }
       }
+      at = end + 2;
     }
     if (status >= 100 && status < 200) {
       // An interim answer (100 Continue, 103 Early Hints): the final one follows. 101 would switch protocols: refused.
