@@ -9,7 +9,7 @@ import { RandomSource, randomUnit } from '../common/random/random-source';
 import { AppConfig } from '../config/app-config';
 import { DeliveriesRepository, DeliveryOutcome, DeliveryToSend, DrainGateway } from './deliveries.repository';
 import { DrainJob, drainJobId, GatewayQueue, NOTIFICATION_TARGET } from './delivery-jobs';
-import { DeliveryMetrics, resultOf } from './delivery-metrics';
+import { DeliveryMetrics, resultOf, RoundTally } from './delivery-metrics';
 import { DeliveryQueue, queueTime } from './delivery-queue';
 import { GatewaysService } from './gateways.service';
 import { classifyStatus, nextRetry, parseRetryAfter } from './retry-policy';
@@ -189,13 +189,15 @@ export class DeliveryProcessor implements OnModuleInit {
     const round: DrainRound = { deliveries: batch.deliveries.length, delivered: 0, retrying: 0, failed: 0, gone: false };
     if (batch.deliveries.length === 0) return { ...round, nextDueAt: batch.nextDueAt ?? null };
 
-    let outcomes: DeliveryOutcome[];
+    let outcomes: SentOutcome[];
     let gone: DeliveryToSend | null = null;
     const label = batch.gateway?.name ?? target;
+    // Counted per round and added to the metrics once per label set.
+    const tally = new RoundTally();
     if (gatewayId === null) {
       const notify = this.config.notify;
       outcomes = notify
-        ? await this.send(label, this.singles(batch.deliveries), notify.webhookUrl, [signingKeyOf(notify.signingSecret)], now)
+        ? await this.send(label, this.singles(batch.deliveries), notify.webhookUrl, [signingKeyOf(notify.signingSecret)], now, tally)
         : this.failAll(batch.deliveries, at, 'no notification webhook is configured (NOTIFY_WEBHOOK_URL)');
     } else {
       const problem = this.gatewayProblem(batch.gateway);
@@ -206,25 +208,26 @@ export class DeliveryProcessor implements OnModuleInit {
         if (gateway.batchEvents) this.batched.add(target);
         else this.batched.delete(target);
         const requests = gateway.batchEvents ? [batchRequest(batch.deliveries)] : this.singles(batch.deliveries);
-        outcomes = await this.send(label, requests, gateway.url, this.gateways.signingKeys(gatewayId, gateway, at), now);
-        const goneId = outcomes.find((o) => o.statusCode === 410)?.id;
-        gone = goneId === undefined ? null : batch.deliveries.find((d) => d.id === goneId)!;
+        outcomes = await this.send(label, requests, gateway.url, this.gateways.signingKeys(gatewayId, gateway, at), now, tally);
+        gone = outcomes.find((o) => o.statusCode === 410)?.delivery ?? null;
       }
     }
 
+    this.metrics.recordAttempts(label, tally);
     const changed = await this.repository.recordOutcomes(outcomes);
-    const byId = new Map(batch.deliveries.map((d) => [d.id, d]));
     let recovered = false;
     for (const o of outcomes) {
-      const delivery = byId.get(o.id)!;
-      round[o.outcome === 'retry' ? 'retrying' : o.outcome]++;
+      const delivery = o.delivery;
+      const outcome = o.outcome === 'retry' ? 'retrying' : o.outcome;
+      round[outcome]++;
       if (!changed.has(o.id)) continue; // another run of this drain recorded it first
-      this.metrics.outcome(delivery.eventType, label, o.outcome === 'retry' ? 'retrying' : o.outcome);
+      tally.outcome(delivery.eventType, outcome);
       if (o.outcome === 'delivered') {
-        this.metrics.acknowledged(delivery.eventType, label, (o.at.getTime() - new Date(delivery.eventCreatedAt).getTime()) / 1000);
+        this.metrics.acknowledged(delivery.eventType, label, (o.at.getTime() - delivery.eventCreatedMs) / 1000);
         if (delivery.retryStep > 0) recovered = true;
       }
     }
+    this.metrics.recordOutcomes(label, tally);
     if (gone && gatewayId) {
       await this.gateways.disableGone(gatewayId, `answered 410 Gone to delivery ${gone.id}`, `job:${drainJobId(target)}`);
       this.logger.warn({ gatewayId, deliveryId: gone.id }, 'gateway answered 410 Gone; disabled it');
@@ -248,22 +251,20 @@ export class DeliveryProcessor implements OnModuleInit {
     return deliveries.map((d) => ({ deliveries: [d], webhookId: d.eventId, body: d.payload }));
   }
 
-  private failAll(deliveries: DeliveryToSend[], at: Date, error: string): DeliveryOutcome[] {
-    return deliveries.map((d) => ({
-      id: d.id,
-      outcome: 'failed',
-      attempted: false,
-      at,
-      statusCode: null,
-      error,
-      nextAttemptAt: null,
-      fromRetryStep: d.retryStep,
-    }));
+  private failAll(deliveries: DeliveryToSend[], at: Date, error: string): SentOutcome[] {
+    return deliveries.map((d) => outcomeOf(d, 'failed', false, at, null, error, null));
   }
 
   /** Sends the requests, IN_FLIGHT at a time, and says what became of each delivery they carry. */
-  private async send(label: string, requests: Request[], url: string, keys: Buffer[], now: () => Date): Promise<DeliveryOutcome[]> {
-    const outcomes: DeliveryOutcome[] = [];
+  private async send(
+    label: string,
+    requests: Request[],
+    url: string,
+    keys: Buffer[],
+    now: () => Date,
+    tally: RoundTally,
+  ): Promise<SentOutcome[]> {
+    const outcomes: SentOutcome[] = [];
     let next = 0;
     const lane = async (): Promise<void> => {
       while (next < requests.length) {
@@ -275,15 +276,23 @@ export class DeliveryProcessor implements OnModuleInit {
           body: request.body,
           timeoutMs: this.config.delivery.timeoutMs,
         });
-        outcomes.push(...this.outcomesOf(label, request, at, result, now()));
+        this.outcomesOf(label, request, at, result, now(), tally, outcomes);
       }
     };
     await Promise.all(Array.from({ length: Math.min(IN_FLIGHT, requests.length) }, lane));
     return outcomes;
   }
 
-  /** What one answer means for each delivery the request carried. */
-  private outcomesOf(label: string, request: Request, at: Date, result: WebhookResult, answeredAt: Date): DeliveryOutcome[] {
+  /** What one answer means for each delivery the request carried: added to `outcomes`. */
+  private outcomesOf(
+    label: string,
+    request: Request,
+    at: Date,
+    result: WebhookResult,
+    answeredAt: Date,
+    tally: RoundTally,
+    outcomes: SentOutcome[],
+  ): void {
     if (result.kind === 'refused') {
       // Nothing was sent. Retrying would only knock again where webhooks must not go: fail it now, saying why
       // (POST /v1/deliveries/:id/retry sends it again once the gateway's URL or DNS is fixed).
@@ -291,20 +300,31 @@ export class DeliveryProcessor implements OnModuleInit {
         { target: label, deliveries: request.deliveries.map((d) => d.id), err: result.reason },
         'delivery refused: forbidden destination',
       );
-      return request.deliveries.map((d) => {
-        this.metrics.attempt(d.eventType, label, 'refused');
-        return { ...this.base(d, at), outcome: 'failed', attempted: false, error: `destination refused: ${result.reason}` };
-      });
+      for (const d of request.deliveries) {
+        tally.attempt(d.eventType, 'refused');
+        outcomes.push(outcomeOf(d, 'failed', false, at, null, `destination refused: ${result.reason}`, null));
+      }
+      return;
     }
     const statusCode = result.kind === 'response' ? result.status : null;
+    const attempt = resultOf(statusCode, result.kind);
     const outcome = result.kind === 'response' ? classifyStatus(result.status) : 'retry';
+    if (outcome === 'acknowledged') {
+      for (const d of request.deliveries) {
+        tally.attempt(d.eventType, attempt);
+        outcomes.push(outcomeOf(d, 'delivered', true, answeredAt, statusCode, null, null));
+      }
+      return;
+    }
     const error = describe(result);
     const retryAfter = result.kind === 'response' ? parseRetryAfter(result.retryAfter, at) : null;
     const jitter = randomUnit(this.random);
-    return request.deliveries.map((d): DeliveryOutcome => {
-      this.metrics.attempt(d.eventType, label, resultOf(statusCode, result.kind));
-      if (outcome === 'acknowledged') return { ...this.base(d, answeredAt), outcome: 'delivered', statusCode };
-      if (outcome === 'gone') return { ...this.base(d, at), outcome: 'failed', statusCode, error: 'gateway answered 410 Gone' };
+    for (const d of request.deliveries) {
+      tally.attempt(d.eventType, attempt);
+      if (outcome === 'gone') {
+        outcomes.push(outcomeOf(d, 'failed', true, at, statusCode, 'gateway answered 410 Gone', null));
+        continue;
+      }
       const decision = nextRetry({
         failures: d.retryStep + 1,
         delays: this.config.delivery.retryDelaysMs,
@@ -313,15 +333,29 @@ export class DeliveryProcessor implements OnModuleInit {
       });
       if (!decision.retry) {
         this.logger.warn({ target: label, deliveryId: d.id, err: error }, 'delivery failed for good');
-        return { ...this.base(d, at), outcome: 'failed', statusCode, error: `gave up after the retry schedule: ${error}` };
+        outcomes.push(outcomeOf(d, 'failed', true, at, statusCode, `gave up after the retry schedule: ${error}`, null));
+      } else {
+        outcomes.push(outcomeOf(d, 'retry', true, at, statusCode, error, new Date(at.getTime() + decision.delayMs)));
       }
-      return { ...this.base(d, at), outcome: 'retry', statusCode, error, nextAttemptAt: new Date(at.getTime() + decision.delayMs) };
-    });
+    }
   }
+}
 
-  private base(d: DeliveryToSend, at: Date): Omit<DeliveryOutcome, 'outcome'> {
-    return { id: d.id, attempted: true, at, statusCode: null, error: null, nextAttemptAt: null, fromRetryStep: d.retryStep };
-  }
+/** An outcome with the delivery it is about (recordOutcomes reads only the outcome's own fields). */
+interface SentOutcome extends DeliveryOutcome {
+  delivery: DeliveryToSend;
+}
+
+function outcomeOf(
+  d: DeliveryToSend,
+  outcome: DeliveryOutcome['outcome'],
+  attempted: boolean,
+  at: Date,
+  statusCode: number | null,
+  error: string | null,
+  nextAttemptAt: Date | null,
+): SentOutcome {
+  return { id: d.id, outcome, attempted, at, statusCode, error, nextAttemptAt, fromRetryStep: d.retryStep, delivery: d };
 }
 
 /**
