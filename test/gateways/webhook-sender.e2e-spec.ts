@@ -13,9 +13,9 @@ import { HttpWebhookSender } from '../../src/gateways/http-webhook-sender';
 import type { WebhookRequest } from '../../src/gateways/webhook-sender';
 
 /**
- * The webhook sender against real local servers, without the app: it writes
- * and reads HTTP/1.1 itself (src/gateways/http-webhook-sender.ts), so what
- * node:http's client did for it is checked here: keep-alive reuse across every
+ * The webhook sender against real local servers, without the app: it sends
+ * through undici with a handler of its own (src/gateways/http-webhook-sender.ts),
+ * so what node:http's client did for it is checked here: keep-alive reuse across every
  * kind of body framing, one retry on a kept-alive connection the receiver
  * dropped, timeouts, receivers that misbehave, TLS with certificate checks,
  * the request line and headers. Destinations refused by address are in
@@ -167,7 +167,7 @@ describe('HttpWebhookSender', () => {
     const server = net.createServer((socket) => socket.on('data', () => (received++, socket.destroy())));
     servers.push(server);
     const url = `http://127.0.0.1:${await listen(server)}/`;
-    expect(await sender.send(request(url))).toEqual({ kind: 'error', message: 'ECONNRESET: socket hang up' });
+    expect(await sender.send(request(url))).toEqual({ kind: 'error', message: 'UND_ERR_SOCKET: other side closed' });
     expect(received).toBe(1);
   });
 
@@ -204,7 +204,10 @@ describe('HttpWebhookSender', () => {
     const server = net.createServer((socket) => socket.on('data', () => socket.write('SSH-2.0-OpenSSH_9.6\r\n\r\n')));
     servers.push(server);
     const url = `http://127.0.0.1:${await listen(server)}/`;
-    expect(await sender.send(request(url))).toEqual({ kind: 'error', message: 'HPE_INVALID_RESPONSE: not an HTTP/1.x status line' });
+    expect(await sender.send(request(url))).toEqual({
+      kind: 'error',
+      message: 'Response does not match the HTTP/1.1 protocol (Expected HTTP/, RTSP/ or ICE/)',
+    });
   });
 
   it('fails on a refused connection, naming it', async () => {
