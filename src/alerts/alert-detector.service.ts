@@ -1,5 +1,6 @@
 import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
 
+import { yieldToLoop } from '../common/async/yield-to-loop';
 import { Clock, DAY_MS, HOUR_MS } from '../common/clock/clock';
 import { AppConfig } from '../config/app-config';
 import { UsageObserver } from '../enforcement/usage-observer';
@@ -21,6 +22,8 @@ const FACTS_TTL_MS = 60_000;
 const NETWORK_TOUCH_MS = HOUR_MS;
 /** Entries each cache keeps at most (past it, it starts over). */
 const MAX_CACHED = 200_000;
+/** Credentials a batch's detection handles between two yields to the event loop (src/common/async/yield-to-loop.ts). */
+const SLICE = 500;
 /** Addresses an alert's evidence lists at most. */
 const MAX_EVIDENCE_IPS = 10;
 
@@ -243,7 +246,10 @@ export class AlertDetectorService extends UsageObserver<DetectionBatch> implemen
     const networkRows: Array<{ credentialId: string; network: string; at: Date }> = [];
     const watched: string[] = [];
     let earliest = Infinity;
+    let handled = 0;
     for (const [id, use] of used) {
+      // A slice at a time: a flush of thousands of credentials would otherwise hold every verification waiting meanwhile.
+      if (++handled % SLICE === 0) await yieldToLoop();
       const f = facts.get(id);
       if (!f) continue;
       const cached = this.factsCache.get(id)!;
@@ -377,8 +383,10 @@ export class AlertDetectorService extends UsageObserver<DetectionBatch> implemen
     if (this.factsCache.size + stale.length > MAX_CACHED) this.factsCache.clear();
     if (this.shared.size > MAX_CACHED) this.shared = new Map();
     const read = new Map((await this.repository.credentialFacts(stale)).map((f) => [f.id, f]));
+    let done = 0;
     // Keyed by the id as the calls carried it (the verification cache's own string), not the row's copy of it.
     for (const id of stale) {
+      if (++done % SLICE === 0) await yieldToLoop();
       const f = read.get(id);
       if (!f) continue;
       const lastUseMs = this.factsCache.get(id)?.lastUseMs ?? 0;
@@ -395,6 +403,7 @@ export class AlertDetectorService extends UsageObserver<DetectionBatch> implemen
     }
     const facts = new Map<string, CredentialFacts>();
     for (const id of ids) {
+      if (++done % SLICE === 0) await yieldToLoop();
       const c = this.factsCache.get(id);
       if (!c) continue;
       facts.set(id, {

@@ -2,6 +2,7 @@ import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 
+import { yieldToLoop } from '../common/async/yield-to-loop';
 import { HOUR_MS } from '../common/clock/clock';
 import { DependencyUnavailableError } from '../common/errors/domain-error';
 import { ShutdownParticipant, ShutdownPhase, ShutdownStep } from '../common/shutdown/shutdown-step';
@@ -248,14 +249,13 @@ export class UsageRecorderService implements OnApplicationBootstrap, ShutdownPar
       this.events = events;
     }
     try {
+      // Parameters first, a slice at a time between verifications (usage-rollups.repository.ts), then one short transaction.
+      const prepared = await this.repository.prepare([...rollups.values()], [...byIp.values()]);
+      await yieldToLoop();
+      const uses = [...lastUse].map(([id, use]) => ({ id, ...use }));
       await this.dataSource.transaction(async (em) => {
-        await this.repository.add(em, [...rollups.values()]);
-        await this.repository.addDaily(em, [...rollups.values()]);
-        await this.repository.addByIp(em, [...byIp.values()]);
-        await this.credentials.recordLastUse(
-          em,
-          [...lastUse].map(([id, use]) => ({ id, ...use })),
-        );
+        await this.repository.write(em, prepared);
+        await this.credentials.recordLastUse(em, uses);
       });
       this.written += calls;
       if (this.failing) this.logger.log('usage written again');

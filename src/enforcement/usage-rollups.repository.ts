@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 
-import { DAY_MS } from '../common/clock/clock';
+import { yieldToLoop } from '../common/async/yield-to-loop';
 
 export interface UsageRollupRow {
   credentialId: string;
@@ -22,102 +22,105 @@ export interface UsageIpRollupRow {
   denied: number;
 }
 
+/** Rows of a flush turned into parameter text per slice, between two yields to the event loop. */
+const SLICE = 500;
+
+/** A flush's rollups as the parameters of its statements (UsageRollupsRepository.prepare). */
+export interface PreparedRollups {
+  /** credential_id, hour, scope, outcome, deny_code, calls: one Postgres array literal each; null: no row. */
+  hourly: string[] | null;
+  /** credential_id, hour, ip, calls, denied; null: no row. */
+  byIp: string[] | null;
+}
+
 /**
  * The hourly usage rollups (migrations/1796521235683-Enforcement.ts) and their
  * daily sums (migrations/1796534811799-UsageDaily.ts): calls are added to what
  * is there, so batches from any number of replicas, and a batch written again
  * after a failure of its transaction, sum correctly. The recorder writes a
  * batch to both in one transaction, so a day always equals its hours.
+ *
+ * A flush is prepared before its transaction and off the answer's path as far
+ * as a single event loop can be: the rows become array-literal text SLICE rows
+ * at a time with a yield to the loop between slices (a flush of thousands of
+ * credentials was one block of sorting and formatting of tens of
+ * milliseconds, during which no verification was answered). Postgres does the
+ * rest: it sorts the rows (every writer locks rows in one order: no deadlock
+ * between replicas) and sums the daily rows from the same parameters.
  */
 @Injectable()
 export class UsageRollupsRepository {
-  async add(em: EntityManager, rows: UsageRollupRow[]): Promise<void> {
-    await this.addSums(em, 'usage_hourly', 'hour', rows);
+  /** The statements' parameters, built a slice at a time (yieldToLoop between slices). */
+  async prepare(rows: readonly UsageRollupRow[], ipRows: readonly UsageIpRollupRow[]): Promise<PreparedRollups> {
+    const instants = new Instants();
+    return {
+      hourly: await literals(rows, [
+        (r) => r.credentialId,
+        (r) => instants.of(r.hour),
+        (r) => r.scope,
+        (r) => r.outcome,
+        (r) => r.denyCode,
+        (r) => String(r.calls),
+      ]),
+      byIp: await literals(ipRows, [
+        (r) => r.credentialId,
+        (r) => instants.of(r.hour),
+        (r) => r.ip,
+        (r) => String(r.calls),
+        (r) => String(r.denied),
+      ]),
+    };
   }
 
   /**
-   * The same rows summed per UTC day (one upsert, sorted by key like the hourly
-   * one; called after it in the same transaction, so every flush locks hourly
-   * rows, then daily rows, each in key order).
+   * Adds a prepared flush: the hourly rows, the same rows summed per UTC day
+   * (after the hourly ones, so every flush locks hourly rows, then daily rows),
+   * and the per-address rows; each statement's rows in key order (ORDER BY,
+   * text compared bytewise: the same order on every replica whatever its
+   * locale).
    */
-  async addDaily(em: EntityManager, rows: UsageRollupRow[]): Promise<void> {
-    const byDay = new Map<string, UsageRollupRow>();
-    for (const row of rows) {
-      const day = new Date(Math.floor(row.hour.getTime() / DAY_MS) * DAY_MS);
-      const key = keyOf({ ...row, hour: day });
-      const sum = byDay.get(key);
-      if (sum) sum.calls += row.calls;
-      else byDay.set(key, { ...row, hour: day });
+  async write(em: EntityManager, prepared: PreparedRollups): Promise<void> {
+    if (prepared.hourly) {
+      await em.query(
+        `INSERT INTO usage_hourly (credential_id, hour, scope, outcome, deny_code, calls)
+         SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::bigint[]) AS r(c, h, s, o, d, n)
+          ORDER BY c, h, s COLLATE "C", o COLLATE "C", d COLLATE "C"
+         ON CONFLICT (credential_id, hour, scope, outcome, deny_code) DO UPDATE SET calls = usage_hourly.calls + excluded.calls`,
+        prepared.hourly,
+      );
+      await em.query(
+        `INSERT INTO usage_daily (credential_id, day, scope, outcome, deny_code, calls)
+         SELECT c, date_trunc('day', h, 'UTC') AS day, s, o, d, sum(n)
+           FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::bigint[]) AS r(c, h, s, o, d, n)
+          GROUP BY c, day, s, o, d
+          ORDER BY c, day, s COLLATE "C", o COLLATE "C", d COLLATE "C"
+         ON CONFLICT (credential_id, day, scope, outcome, deny_code) DO UPDATE SET calls = usage_daily.calls + excluded.calls`,
+        prepared.hourly,
+      );
     }
-    await this.addSums(em, 'usage_daily', 'day', [...byDay.values()]);
-  }
-
-  /**
-   * Adds rows to a rollup table whose bucket column is `bucket` (`row.hour`
-   * holds the bucket's start). Sorted by key: concurrent flushes of several
-   * replicas lock rows in one order (no deadlock).
-   */
-  private async addSums(
-    em: EntityManager,
-    table: 'usage_hourly' | 'usage_daily',
-    bucket: 'hour' | 'day',
-    rows: UsageRollupRow[],
-  ): Promise<void> {
-    if (rows.length === 0) return;
-    const sorted = sortedBy(rows, keyOf);
-    const instants = new Instants();
-    await em.query(
-      `INSERT INTO ${table} (credential_id, ${bucket}, scope, outcome, deny_code, calls)
-       SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::bigint[])
-       ON CONFLICT (credential_id, ${bucket}, scope, outcome, deny_code) DO UPDATE SET calls = ${table}.calls + excluded.calls`,
-      [
-        arrayLiteral(sorted, (r) => r.credentialId),
-        arrayLiteral(sorted, (r) => instants.of(r.hour)),
-        arrayLiteral(sorted, (r) => r.scope),
-        arrayLiteral(sorted, (r) => r.outcome),
-        arrayLiteral(sorted, (r) => r.denyCode),
-        arrayLiteral(sorted, (r) => String(r.calls)),
-      ],
-    );
-  }
-
-  async addByIp(em: EntityManager, rows: UsageIpRollupRow[]): Promise<void> {
-    if (rows.length === 0) return;
-    const sorted = sortedBy(rows, (r) => `${r.credentialId}|${r.hour.getTime()}|${r.ip}`);
-    const instants = new Instants();
-    await em.query(
-      `INSERT INTO usage_ip_hourly (credential_id, hour, ip, calls, denied)
-       SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::bigint[], $5::bigint[])
-       ON CONFLICT (credential_id, hour, ip) DO UPDATE
-         SET calls = usage_ip_hourly.calls + excluded.calls, denied = usage_ip_hourly.denied + excluded.denied`,
-      [
-        arrayLiteral(sorted, (r) => r.credentialId),
-        arrayLiteral(sorted, (r) => instants.of(r.hour)),
-        arrayLiteral(sorted, (r) => r.ip),
-        arrayLiteral(sorted, (r) => String(r.calls)),
-        arrayLiteral(sorted, (r) => String(r.denied)),
-      ],
-    );
+    if (prepared.byIp) {
+      await em.query(
+        `INSERT INTO usage_ip_hourly (credential_id, hour, ip, calls, denied)
+         SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::bigint[], $5::bigint[]) AS r(c, h, i, n, d)
+          ORDER BY c, h, i COLLATE "C"
+         ON CONFLICT (credential_id, hour, ip) DO UPDATE
+           SET calls = usage_ip_hourly.calls + excluded.calls, denied = usage_ip_hourly.denied + excluded.denied`,
+        prepared.byIp,
+      );
+    }
   }
 }
 
-function keyOf(r: UsageRollupRow): string {
-  return `${r.credentialId}|${r.hour.getTime()}|${r.scope}|${r.outcome}|${r.denyCode}`;
-}
-
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
-/**
- * The rows in the order of their keys, each key made once (a comparator that
- * built both keys made 2·n·log n strings a flush: the recorder's largest
- * allocation per call when every call is of another credential).
- */
-function sortedBy<T>(rows: T[], key: (row: T) => string): T[] {
-  const keyed = rows.map((row) => ({ key: key(row), row }));
-  keyed.sort((a, b) => compare(a.key, b.key));
-  return keyed.map((k) => k.row);
+/** One array literal per column of `rows` (null for no rows), SLICE rows at a time with a yield to the loop between slices. */
+async function literals<T>(rows: readonly T[], columns: Array<(row: T) => string>): Promise<string[] | null> {
+  if (rows.length === 0) return null;
+  const parts: string[][] = columns.map(() => []);
+  for (let from = 0; from < rows.length; from += SLICE) {
+    if (from > 0) await yieldToLoop();
+    const slice = rows.slice(from, from + SLICE);
+    columns.forEach((column, i) => parts[i]!.push(elements(slice, column)));
+  }
+  return parts.map((slices) => `{${slices.join(',')}}`);
 }
 
 /**
@@ -148,11 +151,16 @@ const NULL_WORD = /^null$/i;
  * row of a flush, i.e. per call when calls are of many credentials.
  */
 export function arrayLiteral<T>(rows: readonly T[], value: (row: T) => string): string {
-  let text = '{';
+  return `{${elements(rows, value)}}`;
+}
+
+/** The elements of an array literal (arrayLiteral without its braces), comma-separated. */
+function elements<T>(rows: readonly T[], value: (row: T) => string): string {
+  let text = '';
   for (let i = 0; i < rows.length; i++) {
     const element = value(rows[i]!);
     if (i > 0) text += ',';
     text += PLAIN_ELEMENT.test(element) && !NULL_WORD.test(element) ? element : `"${element.replace(/[\\"]/g, '\\$&')}"`;
   }
-  return text + '}';
+  return text;
 }

@@ -343,7 +343,8 @@ export class CredentialsRepository {
       `UPDATE credentials c SET last_used_at = u.at, last_used_ip = coalesce(u.ip, c.last_used_ip)
          FROM unnest($1::uuid[], $2::timestamptz[], $3::text[]) AS u(id, at, ip)
         WHERE c.id = u.id AND (c.last_used_at IS NULL OR c.last_used_at < u.at)`,
-      [sorted.map((u) => u.id), sorted.map((u) => u.at), sorted.map((u) => u.ip)],
+      // Instants as ISO 8601 text: pg formats a Date field by field in local time (thousands per usage flush).
+      [sorted.map((u) => u.id), sorted.map((u) => u.at.toISOString()), sorted.map((u) => u.ip)],
     );
   }
 
