@@ -11,10 +11,18 @@
  * the service's CPU (user + system, from /proc) per call of each run, and the
  * load average. BENCH_NODE_ARGS (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`)
  * goes to every replica.
+ *
+ * BENCH_MODE=saturate measures what bench/verify.bench.ts's verify_max_per_s does instead, at the same moment
+ * for every build: BENCH_ROUNDS times, each target in turn (the floor first and last, the builds in a rotating
+ * order) is driven on GET /v1/authz by
+ * autocannon with BENCH_CONNECTIONS (10) connections for BENCH_DURATION_S, closed loop; prints calls per
+ * second, the share of the floor's rate in the same round, and the service's (and Redis's) CPU per call.
  */
 import { randomBytes } from 'node:crypto';
 import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
+
+import autocannon from 'autocannon';
 
 import { cpuDelta, freshDatabase, sampleCpu, type Service, startService, steadyLoad } from './support';
 import { adminApi, gatewayToken, keepAliveClient, pick, seedKnownKeys, startVerifyFloor, verifyServiceEnv } from './verify-setup';
@@ -23,6 +31,8 @@ const CREDENTIALS = Number(process.env.BENCH_CREDENTIALS ?? 5_000);
 const RATE = Number(process.env.BENCH_RATE ?? 1_000);
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 8);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
+const SATURATE = process.env.BENCH_MODE === 'saturate';
 
 async function main(): Promise<void> {
   const builds = [join(__dirname, '..', 'dist', 'src', 'main.js'), ...process.argv.slice(2).map((p) => resolve(p))];
@@ -42,11 +52,12 @@ async function main(): Promise<void> {
     const targets = [
       ...services.map((s, i) => ({
         name: i === 0 ? 'this build' : `build ${i}`,
+        baseUrl: s.baseUrl,
         pid: s.child.pid!,
         call: keepAliveClient(s.baseUrl).call,
         verify: true,
       })),
-      { name: 'floor', pid: floor.pid, call: keepAliveClient(floor.baseUrl).call, verify: false },
+      { name: 'floor', baseUrl: floor.baseUrl, pid: floor.pid, call: keepAliveClient(floor.baseUrl).call, verify: false },
     ];
     // Every key once on every replica (all cached), and the JIT warmed on both routes.
     for (const target of targets) {
@@ -62,6 +73,40 @@ async function main(): Promise<void> {
         );
         if (statuses.some((s) => s !== 200)) throw new Error(`${target.name} warm-up: ${statuses.find((s) => s !== 200)}`);
       }
+    }
+    if (SATURATE) {
+      console.log(
+        `builds: ${builds.join(', ')}; ${CREDENTIALS} credentials, saturation, ${CONNECTIONS} connections, ${DURATION_S} s per run`,
+      );
+      for (let round = 1; round <= ROUNDS; round++) {
+        const rates = new Map<string, number>();
+        // The floor first and last of each round, so each build's share is against the floor of its moment;
+        // the builds in a different order each round (the first one after the floor is not always the same).
+        const builds = targets.slice(0, -1);
+        const order = [...builds.slice((round - 1) % builds.length), ...builds.slice(0, (round - 1) % builds.length)];
+        for (const target of [targets[targets.length - 1], ...order, targets[targets.length - 1]]) {
+          const before = sampleCpu([target.pid]);
+          const load = loadavg()[0];
+          const result = await autocannon({
+            url: target.baseUrl,
+            connections: CONNECTIONS,
+            duration: DURATION_S,
+            requests: [{ setupRequest: (req) => ({ ...req, method: 'GET', path: '/v1/authz', headers: authzHeaders(pick(keys)) }) }],
+          });
+          const cpu = cpuDelta(before, sampleCpu([target.pid]));
+          const calls = result.requests.total;
+          const floorRate = rates.get('floor');
+          rates.set(target.name, result.requests.average);
+          const share = target.verify && floorRate ? `  share ${((result.requests.average / floorRate) * 100).toFixed(1)} %` : '';
+          console.log(
+            `round ${round} saturate ${target.name.padEnd(10)} ${result.requests.average.toFixed(0).padStart(6)}/s${share}` +
+              `  cpu/call ${((cpu.service * 1e6) / calls).toFixed(0).padStart(4)} µs  redis/call ${((cpu.redis * 1e6) / calls).toFixed(0).padStart(3)} µs` +
+              `  machine busy ${((cpu.machineBusy / cpu.machineTotal) * 100).toFixed(0)} %  load ${load.toFixed(2)}` +
+              (result.errors || result.non2xx ? `  FAILED ${result.errors} errors, ${result.non2xx} non-2xx` : ''),
+          );
+        }
+      }
+      return;
     }
     console.log(`builds: ${builds.join(', ')}; ${CREDENTIALS} credentials, ${RATE}/s for ${DURATION_S} s per run`);
     for (let round = 1; round <= ROUNDS; round++) {

@@ -13,6 +13,7 @@ import { installJsonBodyParser } from './common/http/json-body';
 import { sendProblem } from './common/http/problem.filter';
 import { requestIdFor } from './common/http/request-id';
 import { StrictValidationPipe } from './common/http/validation';
+import { RequestLogging } from './common/logging/request-logging';
 import { MetricsService } from './common/metrics/metrics.service';
 import type { AppConfig } from './config/app-config';
 import { configureConsole } from './console/console-http';
@@ -75,6 +76,8 @@ export function configureApp(app: NestFastifyApplication): void {
   configureConsole(app);
   configureOAuthHttp(app);
   configureEnforcementHttp(app);
+  // Last of the onRequest hooks, where Nest's middleware (which it replaces) ran.
+  app.get(RequestLogging).install(fastify);
 
   const document = createApiDocument(app);
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json', yamlDocumentUrl: 'docs-yaml' });

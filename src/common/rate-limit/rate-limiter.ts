@@ -66,6 +66,53 @@ redis.call('PEXPIRE', KEYS[1], window + size)
 return {granted, limit - used - granted, (oldest + n + 1) * size}
 `;
 
+/**
+ * SLIDING_WINDOW_LUA's decision for one call on each of several budgets, in one script run: the `consume`
+ * calls of one event-loop turn (RateLimiter.flushBatch). Each key is decided and counted exactly as the
+ * single-key script does it, one after another, and the whole run is atomic, so a budget named twice is
+ * counted twice and the bound is the same as for calls sent one by one.
+ *
+ * KEYS: the budgets' hashes; ARGV[1] buckets, then per key: limit, window ms, now (epoch ms).
+ * Returns { granted (1|0), remaining, resetAt ms } per key, flattened.
+ */
+const SLIDING_WINDOW_BATCH_LUA = `
+local n = tonumber(ARGV[1])
+local out = {}
+for k = 1, #KEYS do
+  local key = KEYS[k]
+  local limit = tonumber(ARGV[3 * k - 1])
+  local window = tonumber(ARGV[3 * k])
+  local now = tonumber(ARGV[3 * k + 1])
+  local size = math.ceil(window / n)
+  local current = math.floor(now / size)
+  local first = current - n
+  local fields = redis.call('HGETALL', key)
+  local used = 0
+  local oldest = current
+  for i = 1, #fields, 2 do
+    local b = tonumber(fields[i])
+    if b < first then
+      redis.call('HDEL', key, fields[i])
+    else
+      used = used + tonumber(fields[i + 1])
+      if b < oldest then oldest = b end
+    end
+  end
+  local resetAt = (oldest + n + 1) * size
+  if used >= limit then
+    out[3 * k - 2] = 0
+    out[3 * k - 1] = 0
+  else
+    redis.call('HINCRBY', key, current, 1)
+    redis.call('PEXPIRE', key, window + size)
+    out[3 * k - 2] = 1
+    out[3 * k - 1] = limit - used - 1
+  end
+  out[3 * k] = resetAt
+end
+return out
+`;
+
 export interface RateLimit {
   requests: number;
   perSeconds: number;
@@ -106,7 +153,20 @@ const MAX_LEASES = 50_000;
 /** A lease is at most this share of the limit (and one call at least): what one replica can keep from the others for a sub-window. */
 const LEASE_SHARE_OF_LIMIT = 1 / (RATE_LIMIT_BUCKETS * 4);
 
+/** `consume` calls sent in one script run at most. */
+const MAX_BATCH = 256;
+
+/** A `consume` call waiting for its event-loop turn's batch to be sent. */
+interface BatchedCall {
+  key: string;
+  limit: RateLimit;
+  now: number;
+  resolve: (decision: RateLimitDecision) => void;
+}
+
 type SlidingWindowClient = TrackedRedis & {
+  /** numberOfKeys, the keys, then ARGV (SLIDING_WINDOW_BATCH_LUA). */
+  slidingWindowBatch(...args: Array<string | number>): Promise<number[]>;
   slidingWindow(
     key: string,
     limit: number,
@@ -134,6 +194,8 @@ export class RateLimiter implements OnApplicationBootstrap, ShutdownParticipant 
   private client: SlidingWindowClient | null = null;
   private failing = false;
   private readonly leases = new Map<string, Lease>();
+  /** The `consume` calls of this event-loop turn, sent together when it ends (flushBatch). */
+  private batch: BatchedCall[] = [];
 
   constructor(
     private readonly config: AppConfig,
@@ -153,39 +215,63 @@ export class RateLimiter implements OnApplicationBootstrap, ShutdownParticipant 
         });
       });
     }
-    // Loaded once here, so the first call's EVALSHA finds it (no NOSCRIPT round trip).
+    // Loaded once here, so the first call's EVALSHA finds them (no NOSCRIPT round trip).
     await client.script('LOAD', SLIDING_WINDOW_LUA).catch(() => undefined);
+    await client.script('LOAD', SLIDING_WINDOW_BATCH_LUA).catch(() => undefined);
   }
 
-  /** Counts one call against `budget` (a name unique per limited thing, e.g. `verify:<credential id>`) if it fits. */
-  async consume(budget: string, limit: RateLimit): Promise<RateLimitDecision> {
+  /**
+   * Counts one call against `budget` (a name unique per limited thing, e.g. a credential id) if it fits.
+   * The calls of one event-loop turn go to Redis as one script run (SLIDING_WINDOW_BATCH_LUA), sent when
+   * the turn's I/O callbacks are done (setImmediate): under load, one command, one write and one reply for
+   * all of them instead of one each, each decided exactly as if sent alone. Never rejects.
+   */
+  consume(budget: string, limit: RateLimit): Promise<RateLimitDecision> {
     const now = this.clock.now().getTime();
-    try {
-      const [allowed, remaining, resetAt] = await this.redis().slidingWindow(
-        this.keyOf(budget),
-        limit.requests,
-        limit.perSeconds * 1000,
-        RATE_LIMIT_BUCKETS,
-        now,
-      );
-      this.failing = false;
-      return {
-        allowed: allowed === 1,
-        limit: limit.requests,
-        remaining,
-        resetAt,
-        retryAfterSeconds: retryAfterSeconds(resetAt, now),
-      };
-    } catch (error) {
-      return {
-        allowed: this.unavailable(error as Error),
-        limit: limit.requests,
-        remaining: 0,
-        resetAt: 0,
-        retryAfterSeconds: 1,
-      };
-    }
+    return new Promise((resolve) => {
+      if (this.batch.length === 0) setImmediate(this.flushBatch);
+      this.batch.push({ key: this.keyOf(budget), limit, now, resolve });
+      // A script holds Redis while it runs: a turn with very many calls is sent in several.
+      if (this.batch.length >= MAX_BATCH) this.flushBatch();
+    });
   }
+
+  /** Sends this turn's `consume` calls in one script run and answers each. */
+  private readonly flushBatch = (): void => {
+    const calls = this.batch;
+    if (calls.length === 0) return;
+    this.batch = [];
+    const args: Array<string | number> = [calls.length];
+    for (const call of calls) args.push(call.key);
+    args.push(RATE_LIMIT_BUCKETS);
+    for (const call of calls) args.push(call.limit.requests, call.limit.perSeconds * 1000, call.now);
+    let sent: Promise<number[]>;
+    try {
+      sent = this.redis().slidingWindowBatch(...args);
+    } catch (error) {
+      sent = Promise.reject(error as Error);
+    }
+    sent.then(
+      (out) => {
+        this.failing = false;
+        for (let i = 0; i < calls.length; i++) {
+          const call = calls[i]!;
+          const resetAt = out[3 * i + 2]!;
+          call.resolve({
+            allowed: out[3 * i] === 1,
+            limit: call.limit.requests,
+            remaining: out[3 * i + 1]!,
+            resetAt,
+            retryAfterSeconds: retryAfterSeconds(resetAt, call.now),
+          });
+        }
+      },
+      (error: Error) => {
+        const allowed = this.unavailable(error);
+        for (const call of calls) call.resolve({ allowed, limit: call.limit.requests, remaining: 0, resetAt: 0, retryAfterSeconds: 1 });
+      },
+    );
+  };
 
   /**
    * Like `consume`, for a budget whose callers need only the decision (not `remaining`): the token
@@ -325,10 +411,13 @@ export class RateLimiter implements OnApplicationBootstrap, ShutdownParticipant 
       maxRetriesPerRequest: 0,
       enableOfflineQueue: false,
       commandTimeout: this.config.enforcement.rateLimitTimeoutMs,
-      // The calls of one event-loop turn go to Redis in one write (under load, one syscall instead of dozens).
+      // The lease calls (consumeLeased) of one event-loop turn go to Redis in one write; `consume` batches its own.
       enableAutoPipelining: true,
+      autoPipeliningIgnoredCommands: ['slidingWindowBatch'],
     });
     client.defineCommand('slidingWindow', { numberOfKeys: 1, lua: SLIDING_WINDOW_LUA });
+    // No numberOfKeys: each call passes its own (the batch's size) first.
+    client.defineCommand('slidingWindowBatch', { lua: SLIDING_WINDOW_BATCH_LUA });
     this.client = client as SlidingWindowClient;
     return this.client;
   }

@@ -1,0 +1,70 @@
+import { Logger } from '@nestjs/common';
+
+import { Fixtures } from '../support/fixtures';
+import { eventually } from '../support/gateway-receiver';
+import { startTestApp, TestApp } from '../support/test-app';
+
+/** Whether promise hooks are on in this process: with them, every new promise carries its async ids (Node 20). */
+const promiseHooksOn = () => Object.getOwnPropertySymbols(Promise.resolve()).length > 0;
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/**
+ * The access log and the request's logger (src/common/logging/request-logging.ts): a logged request has its
+ * line and its id on every line written while serving it; the hot routes have neither, and do not pay for
+ * the AsyncLocalStorage that carries the id once no logged request is in flight.
+ */
+describe('request logging', () => {
+  let t: TestApp;
+  let f: Fixtures;
+
+  beforeAll(async () => {
+    t = await startTestApp({
+      beforeListen: (app) => {
+        // A route that logs through Nest's Logger while serving, as any service does.
+        app
+          .getHttpAdapter()
+          .getInstance()
+          .get('/test/logs-while-serving', async () => {
+            await new Promise((resolve) => setTimeout(resolve, 300));
+            new Logger('LoggingTest').warn('written while serving');
+            return { ok: true };
+          });
+      },
+    });
+    f = new Fixtures(t);
+  });
+  afterAll(() => t.close());
+
+  it("writes the request's id on a line a service writes while serving it, and one access-log line", async () => {
+    const response = await t.http.request('GET', '/test/logs-while-serving', undefined, {});
+    expect(response.status).toBe(200);
+    const id = response.headers.get('x-request-id')!;
+    await eventually(() => t.logs.lines.some((l) => l.includes('written while serving')), 5_000, 'the line');
+    const line = JSON.parse(t.logs.lines.find((l) => l.includes('written while serving'))!);
+    expect(line.req?.id).toBe(id);
+    await eventually(() => t.logs.lines.some((l) => l.includes(id) && l.includes('request completed')), 5_000, 'the access line');
+  });
+
+  it('turns the promise hooks off once no logged request is in flight, so verify and authz calls run without them', async () => {
+    const world = await f.world();
+    const gateway = await f.gateway();
+    const gatewayToken = (await f.token('gateway', undefined, gateway.id)).token;
+    const { secret } = await f.credential(world.agent.id, [`${world.product.name}:read`]);
+    // Logged requests above switched them on while they were served; all have answered.
+    await nextTurn();
+    expect(promiseHooksOn()).toBe(false);
+    const authz = await t.http.request('GET', '/v1/authz', undefined, {
+      headers: { 'x-gateway-token': gatewayToken, 'x-api-key': secret! },
+    });
+    expect(authz.status).toBe(200);
+    expect((await t.http.post('/v1/verify', { key: secret }, gatewayToken)).status).toBe(200);
+    await nextTurn();
+    expect(promiseHooksOn()).toBe(false);
+    // A logged request switches them on again while it is served.
+    const slow = t.http.request('GET', '/test/logs-while-serving', undefined, {});
+    await eventually(() => promiseHooksOn(), 2_000, 'hooks on while a logged request is served');
+    expect((await slow).status).toBe(200);
+    await nextTurn();
+    expect(promiseHooksOn()).toBe(false);
+  });
+});
