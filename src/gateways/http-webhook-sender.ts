@@ -182,7 +182,7 @@ export class HttpWebhookSender extends WebhookSender implements ShutdownParticip
 
   /**
    * One request through `dispatcher`: the outcome is the response head; the body is read and dropped. undici frees
-   * a connection for the next request one event-loop turn after its answer ended (client-h1.js in undici), so an
+   * a connection for the next request one event-loop turn after its answer ended (undici's HTTP/1.1 client resumes on setImmediate), so an
    * answer whose body ended with its head is handed back just after that turn, and the caller's next request finds
    * the connection free instead of opening another; one whose body is still coming is handed back at once.
    */
@@ -205,8 +205,8 @@ export class HttpWebhookSender extends WebhookSender implements ShutdownParticip
       };
       // The caller's deadline. The connection of a request already written is closed by undici's own timers
       // (DispatchOptions: its head by timeoutMs after writing, each read of its body by timeoutMs), which fail the
-      // request; one aborted here would be dropped but make its client connect again for nothing (client.js in
-      // undici). A request not yet on a connection is aborted when it gets one.
+      // request; one aborted here would be dropped but make its client connect again for nothing (undici
+      // re-queues it before dropping it). A request not yet on a connection is aborted when it gets one.
       const timer = setTimeout(() => {
         if (!head) finish({ kind: 'timeout' });
       }, timeoutMs);
