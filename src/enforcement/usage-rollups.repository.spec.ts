@@ -1,4 +1,5 @@
-import { arrayLiteral, UsageRollupsRepository } from './usage-rollups.repository';
+import { arrayLiteral } from '../common/db/array-literal';
+import { UsageRollupsRepository } from './usage-rollups.repository';
 
 describe('arrayLiteral', () => {
   it('leaves plain elements bare and quotes what Postgres would read otherwise', () => {

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 
 import { yieldToLoop } from '../common/async/yield-to-loop';
+import { arrayElements } from '../common/db/array-literal';
 
 export interface UsageRollupRow {
   credentialId: string;
@@ -118,7 +119,7 @@ async function literals<T>(rows: readonly T[], columns: Array<(row: T) => string
   for (let from = 0; from < rows.length; from += SLICE) {
     if (from > 0) await yieldToLoop();
     const slice = rows.slice(from, from + SLICE);
-    columns.forEach((column, i) => parts[i]!.push(elements(slice, column)));
+    columns.forEach((column, i) => parts[i]!.push(arrayElements(slice, column)));
   }
   return parts.map((slices) => `{${slices.join(',')}}`);
 }
@@ -138,29 +139,4 @@ class Instants {
     if (text === undefined) this.text.set(ms, (text = date.toISOString()));
     return text;
   }
-}
-
-/** An element that needs no quotes in an array literal: not empty, not NULL, none of `{}",\` nor white space. */
-const PLAIN_ELEMENT = /^[^{}",\\\s]+$/;
-const NULL_WORD = /^null$/i;
-
-/**
- * The Postgres array literal of the rows' values (the text of a `text[]`-like
- * parameter), each element quoted only when it needs to be. pg's own
- * conversion quotes and escapes every element with two regex replaces: per
- * row of a flush, i.e. per call when calls are of many credentials.
- */
-export function arrayLiteral<T>(rows: readonly T[], value: (row: T) => string): string {
-  return `{${elements(rows, value)}}`;
-}
-
-/** The elements of an array literal (arrayLiteral without its braces), comma-separated. */
-function elements<T>(rows: readonly T[], value: (row: T) => string): string {
-  let text = '';
-  for (let i = 0; i < rows.length; i++) {
-    const element = value(rows[i]!);
-    if (i > 0) text += ',';
-    text += PLAIN_ELEMENT.test(element) && !NULL_WORD.test(element) ? element : `"${element.replace(/[\\"]/g, '\\$&')}"`;
-  }
-  return text;
 }

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager, In } from 'typeorm';
 
+import { arrayLiteral } from '../common/db/array-literal';
 import { GroupCommit } from '../common/db/group-commit';
 import { fetchTimePage, fetchTimePageOf, Page } from '../common/pagination/pagination';
 import type { DeliveryRef } from './delivery-jobs';
@@ -325,14 +326,14 @@ export class DeliveriesRepository {
         WHERE d.id = ANY ($1::uuid[]) AND d.id = o.id AND d.status = 'pending' AND (o.outcome <> 'retry' OR d.retry_step = o.from_step)
         RETURNING d.id`,
       [
-        plainArray(outcomes.map((o) => o.id)),
-        plainArray(outcomes.map((o) => o.outcome)),
-        plainArray(outcomes.map((o) => (o.attempted ? 1 : 0))),
-        plainArray(outcomes.map((o) => o.at.toISOString())),
-        plainArray(outcomes.map((o) => o.statusCode)),
+        arrayLiteral(outcomes, (o) => o.id),
+        arrayLiteral(outcomes, (o) => o.outcome),
+        arrayLiteral(outcomes, (o) => (o.attempted ? 1 : 0)),
+        arrayLiteral(outcomes, (o) => o.at.toISOString()),
+        arrayLiteral(outcomes, (o) => o.statusCode),
         outcomes.map((o) => o.error),
-        plainArray(outcomes.map((o) => o.nextAttemptAt?.toISOString() ?? null)),
-        plainArray(outcomes.map((o) => o.fromRetryStep)),
+        arrayLiteral(outcomes, (o) => o.nextAttemptAt?.toISOString() ?? null),
+        arrayLiteral(outcomes, (o) => o.fromRetryStep),
       ],
     );
     const changed = new Set(unwrapUpdate<{ id: string }>(rows).map((r) => r.id));
@@ -492,22 +493,6 @@ export class DeliveriesRepository {
     );
     return unwrapUpdate(rows).length;
   }
-}
-
-/**
- * A Postgres array literal of values that need no quoting (uuids, numbers, ISO
- * timestamps, fixed words), NULL for null: what node-postgres would send for
- * the array, without its per-element escaping and date formatting (a round's
- * UPDATE carries thousands of them).
- */
-function plainArray(values: ReadonlyArray<string | number | null>): string {
-  let literal = '{';
-  for (let i = 0; i < values.length; i++) {
-    if (i > 0) literal += ',';
-    const value = values[i];
-    literal += value === null ? 'NULL' : value;
-  }
-  return `${literal}}`;
 }
 
 /** node-postgres through TypeORM answers UPDATE ... RETURNING with [rows, count]. */
