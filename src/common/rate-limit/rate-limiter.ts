@@ -27,65 +27,19 @@ export const RATE_LIMIT_BUCKETS = 10;
  * resetAt is when the oldest counted sub-window leaves the window (one more
  * call fits then).
  */
-const SLIDING_WINDOW_LUA = `
-local limit = tonumber(ARGV[1])
-local window = tonumber(ARGV[2])
-local n = tonumber(ARGV[3])
-local now = tonumber(ARGV[4])
-local size = math.ceil(window / n)
-local current = math.floor(now / size)
-local first = current - n
-local wanted = tonumber(ARGV[5] or '1')
-local back = tonumber(ARGV[7] or '0')
-if back > 0 then
-  local left = tonumber(redis.call('HGET', KEYS[1], ARGV[6]) or '0')
-  if left <= back then
-    redis.call('HDEL', KEYS[1], ARGV[6])
-  else
-    redis.call('HINCRBY', KEYS[1], ARGV[6], -back)
-  end
-end
-local fields = redis.call('HGETALL', KEYS[1])
-local used = 0
-local oldest = current
-for i = 1, #fields, 2 do
-  local b = tonumber(fields[i])
-  if b < first then
-    redis.call('HDEL', KEYS[1], fields[i])
-  else
-    used = used + tonumber(fields[i + 1])
-    if b < oldest then oldest = b end
-  end
-end
-if used >= limit then
-  return {0, 0, (oldest + n + 1) * size}
-end
-local granted = math.min(wanted, limit - used)
-redis.call('HINCRBY', KEYS[1], current, granted)
-redis.call('PEXPIRE', KEYS[1], window + size)
-return {granted, limit - used - granted, (oldest + n + 1) * size}
-`;
-
-/**
- * SLIDING_WINDOW_LUA's decision for one call on each of several budgets, in one script run: the `consume`
- * calls of one event-loop turn (RateLimiter.flushBatch). Each key is decided and counted exactly as the
- * single-key script does it, one after another, and the whole run is atomic, so a budget named twice is
- * counted twice and the bound is the same as for calls sent one by one.
- *
- * KEYS: the budgets' hashes; ARGV[1] buckets, then per key: limit, window ms, now (epoch ms).
- * Returns { granted (1|0), remaining, resetAt ms } per key, flattened.
- */
-const SLIDING_WINDOW_BATCH_LUA = `
-local n = tonumber(ARGV[1])
-local out = {}
-for k = 1, #KEYS do
-  local key = KEYS[k]
-  local limit = tonumber(ARGV[3 * k - 1])
-  local window = tonumber(ARGV[3 * k])
-  local now = tonumber(ARGV[3 * k + 1])
+const SLIDING_WINDOW_DECIDE_LUA = `
+local function decide(key, limit, window, n, now, wanted, backBucket, back)
   local size = math.ceil(window / n)
   local current = math.floor(now / size)
   local first = current - n
+  if back > 0 then
+    local left = tonumber(redis.call('HGET', key, backBucket) or '0')
+    if left <= back then
+      redis.call('HDEL', key, backBucket)
+    else
+      redis.call('HINCRBY', key, backBucket, -back)
+    end
+  end
   local fields = redis.call('HGETALL', key)
   local used = 0
   local oldest = current
@@ -98,16 +52,39 @@ for k = 1, #KEYS do
       if b < oldest then oldest = b end
     end
   end
-  local resetAt = (oldest + n + 1) * size
   if used >= limit then
-    out[3 * k - 2] = 0
-    out[3 * k - 1] = 0
-  else
-    redis.call('HINCRBY', key, current, 1)
-    redis.call('PEXPIRE', key, window + size)
-    out[3 * k - 2] = 1
-    out[3 * k - 1] = limit - used - 1
+    return 0, 0, (oldest + n + 1) * size
   end
+  local granted = math.min(wanted, limit - used)
+  redis.call('HINCRBY', key, current, granted)
+  redis.call('PEXPIRE', key, window + size)
+  return granted, limit - used - granted, (oldest + n + 1) * size
+end
+`;
+
+/** One call's (or one lease's) decision, for the single key and the ARGV described above. */
+const SLIDING_WINDOW_LUA = `${SLIDING_WINDOW_DECIDE_LUA}
+local granted, remaining, resetAt = decide(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]),
+  tonumber(ARGV[5] or '1'), ARGV[6], tonumber(ARGV[7] or '0'))
+return {granted, remaining, resetAt}
+`;
+
+/**
+ * SLIDING_WINDOW_LUA's decision for one call on each of several budgets, in one script run: the `consume`
+ * calls of one event-loop turn (RateLimiter.flushBatch). Each key is decided and counted by the same `decide`
+ * as the single-key script, one after another, and the whole run is atomic, so a budget named twice is
+ * counted twice and the bound is the same as for calls sent one by one.
+ *
+ * KEYS: the budgets' hashes; ARGV[1] buckets, then per key: limit, window ms, now (epoch ms).
+ * Returns { granted (1|0), remaining, resetAt ms } per key, flattened.
+ */
+const SLIDING_WINDOW_BATCH_LUA = `${SLIDING_WINDOW_DECIDE_LUA}
+local n = tonumber(ARGV[1])
+local out = {}
+for k = 1, #KEYS do
+  local granted, remaining, resetAt = decide(KEYS[k], tonumber(ARGV[3 * k - 1]), tonumber(ARGV[3 * k]), n, tonumber(ARGV[3 * k + 1]), 1, nil, 0)
+  out[3 * k - 2] = granted
+  out[3 * k - 1] = remaining
   out[3 * k] = resetAt
 end
 return out
