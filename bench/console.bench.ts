@@ -22,7 +22,7 @@ import { gzipSync } from 'node:zlib';
 
 import { chromium } from 'playwright-core';
 
-import { figure, freshDatabase, REDIS_URL, seedInventory, startService } from './support';
+import { figure, freshDatabase, seedInventory, serviceEnv, startService } from './support';
 
 const ITEMS = 500;
 const LOADS = 5;
@@ -40,16 +40,7 @@ async function main(): Promise<void> {
   const db = await freshDatabase('agc_bench_console');
   const adminToken = `agt_bench_${randomBytes(24).toString('hex')}`;
   const seeded = await seedInventory(db.url, { credentials: ITEMS, owners: 1, agentsPerOwner: 10 });
-  const service = await startService({
-    DATABASE_URL: db.url,
-    REDIS_URL,
-    REDIS_PREFIX: `bench_${randomBytes(4).toString('hex')}`,
-    ADMIN_TOKEN: adminToken,
-    LOCAL_STORE_KEY: randomBytes(32).toString('base64'),
-    ROLES: 'api',
-    NODE_ENV: 'production',
-    LOG_LEVEL: 'warn',
-  });
+  const service = await startService(serviceEnv(db.url, adminToken, { ROLES: 'api', LOG_LEVEL: 'warn' }));
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
   try {
     const admin = { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' };

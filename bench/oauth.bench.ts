@@ -14,7 +14,7 @@ import { Agent, request } from 'node:http';
 import autocannon from 'autocannon';
 import { generateKeyPair, SignJWT } from 'jose';
 
-import { cpuDelta, figure, freshDatabase, percentile, REDIS_URL, sampleCpu, startService, steadyLoad } from './support';
+import { cpuDelta, figure, freshDatabase, percentile, sampleCpu, serviceEnv, startService, steadyLoad } from './support';
 
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 10);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
@@ -93,15 +93,7 @@ async function main(): Promise<void> {
 
   const db = await freshDatabase('agc_bench_oauth');
   const adminToken = `agt_bench_${randomBytes(24).toString('hex')}`;
-  const service = await startService({
-    DATABASE_URL: db.url,
-    REDIS_URL,
-    REDIS_PREFIX: `bench_${randomBytes(4).toString('hex')}`,
-    ADMIN_TOKEN: adminToken,
-    LOCAL_STORE_KEY: randomBytes(32).toString('base64'),
-    ROLES: 'api',
-    NODE_ENV: 'production',
-  });
+  const service = await startService(serviceEnv(db.url, adminToken, { ROLES: 'api' }));
   const poster = formPoster(service.baseUrl);
   try {
     const base = service.baseUrl;

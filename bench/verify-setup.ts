@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { Client } from 'pg';
 
 import { formatSecret } from '../src/inventory/credential-secret';
-import { REDIS_URL, seedInventory, startScriptServerPublic } from './support';
+import { seedInventory, serviceEnv, startScriptServerPublic } from './support';
 
 export const sha256 = (value: string) => createHash('sha256').update(value).digest('hex');
 export const pick = <T>(items: T[]): T => items[Math.floor(Math.random() * items.length)];
@@ -46,16 +46,7 @@ export async function seedKnownKeys(
 
 /** An API-only replica's environment on `databaseUrl`, with `admin` as its admin token. */
 export function verifyServiceEnv(databaseUrl: string, admin: string): Record<string, string> {
-  return {
-    DATABASE_URL: databaseUrl,
-    REDIS_URL,
-    REDIS_PREFIX: `bench_${randomBytes(4).toString('hex')}`,
-    ADMIN_TOKEN: admin,
-    LOCAL_STORE_KEY: randomBytes(32).toString('base64'),
-    ROLES: 'api',
-    NODE_ENV: 'production',
-    LOG_LEVEL: 'warn',
-  };
+  return serviceEnv(databaseUrl, admin, { ROLES: 'api', LOG_LEVEL: 'warn' });
 }
 
 /** The admin API of the replica at `baseUrl`: JSON in, status and JSON body out. */
